@@ -1,0 +1,1 @@
+"""Command-line front ends over vdualib, installed as ``vdualib.scripts`` for the entry points."""

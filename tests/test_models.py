@@ -1,0 +1,176 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import vdualib
+from vdualib import layers, losses, models
+
+
+@pytest.fixture(scope="module")
+def tiny_backbone():
+    def make():
+        inputs = keras.Input((28, 28), dtype="uint8")
+        x = keras.layers.Rescaling(1 / 255)(keras.layers.Flatten()(inputs))
+        return keras.Model(inputs, keras.layers.Dense(32, activation="relu")(x))
+
+    return make
+
+
+@pytest.mark.parametrize("method", ["dualib", "vib", "deterministic"])
+def test_fit_on_2000_mnist_examples_beats_85_percent(method, mnist_small):
+    (x_train, y_train), (x_test, y_test) = mnist_small
+    keras.utils.set_random_seed(0)
+    model = vdualib.build_classifier("mlp", 10, method=method, beta=1e-3, seed=0)
+    epochs = 8
+    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, epochs * 40)))
+    history = model.fit(x_train, y_train, epochs=epochs, batch_size=50, verbose=0)
+    for key in ("loss", "accuracy", "rate", "distortion", "izy"):
+        assert key in history.history and np.all(np.isfinite(history.history[key]))
+    result = model.evaluate(x_test, y_test, verbose=0, return_dict=True)
+    assert result["accuracy"] > 0.85
+    if method == "deterministic":
+        assert result["rate"] == 0.0
+        assert result["loss"] == pytest.approx(result["distortion"], rel=1e-5)
+    else:
+        assert result["rate"] > 0
+    # izy = H(Y) - E[-log q(y|z)] <= H(Y) = log 10 nats
+    assert 0 < result["izy"] < np.log(10)
+
+
+def test_logged_quantities_match_a_direct_computation(mnist_small, tiny_backbone):
+    (x, y), _ = mnist_small
+    x, y = x[:64], y[:64]
+    model = models.build_classifier(tiny_backbone(), 10, method="vib", latent_dim=8, beta=0.1, num_samples=0)
+    model.compile(optimizer="adam")
+    kernel = np.random.default_rng(0).normal(size=(8, 10)).astype(np.float32)
+    model.decoder.kernel.assign(kernel)  # the decoder starts at zero (uniform q): make it informative
+    result = model.evaluate(x, y, batch_size=64, verbose=0, return_dict=True)
+    out = model(x, training=False)  # num_samples=0: z = mu, deterministic
+    logits = out["logits"].numpy()[0]
+    log_q = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    ce = -log_q[np.arange(64), y].mean()
+    mu, sigma = out["mu"].numpy(), out["sigma"].numpy()
+    rate = (0.5 * (mu**2 + sigma**2 - 1 - 2 * np.log(sigma)).sum(1)).mean()
+    assert result["distortion"] == pytest.approx(ce, rel=1e-4)
+    assert result["rate"] == pytest.approx(rate, rel=1e-4)
+    assert result["loss"] == pytest.approx(ce + 0.1 * rate, rel=1e-4)
+    assert result["izy"] == pytest.approx(np.log(10) - ce, rel=1e-4)
+
+
+def test_prediction_averages_probabilities_over_samples(mnist_small, tiny_backbone):
+    (x, _), _ = mnist_small
+    model = models.build_classifier(tiny_backbone(), 10, method="dualib", latent_dim=4, num_samples=7)
+    # widen sigma so the samples differ visibly
+    model.encoder.projection.bias.assign(np.r_[np.zeros(4), np.full(4, 6.0)].astype(np.float32))
+    model.decoder.kernel.assign(np.random.default_rng(0).normal(size=(4, 10)).astype(np.float32) * 3)
+    out = model(x[:5], training=False)
+    assert out["logits"].shape == (7, 5, 10) and out["z"].shape == (7, 5, 4)
+    probs = tf.nn.softmax(out["logits"]).numpy()
+    np.testing.assert_allclose(out["probs"].numpy(), probs.mean(0), rtol=1e-5)
+    logit_average = tf.nn.softmax(out["logits"].numpy().mean(0)).numpy()
+    assert np.abs(out["probs"].numpy() - logit_average).max() > 1e-3
+    assert model.predict(x[:5], verbose=0).shape == (5, 10)
+    assert model.predict_samples(x[:5]).shape == (7, 5, 10)
+    assert model.predict_samples(x[:5], num_samples=3).shape == (3, 5, 10)
+    # num_samples=0 is decoder(mu)
+    mean_probs = model.predict_samples(x[:5], num_samples=0)[0]
+    mu, _ = model.encode(x[:5])
+    expected = tf.nn.softmax(model.decoder(mu)).numpy()
+    np.testing.assert_allclose(mean_probs, expected, rtol=1e-5)
+    assert model.per_example_rate(x[:5]).shape == (5,)
+
+
+@pytest.mark.parametrize(
+    "method, prior",
+    [("dualib", "standard_normal"), ("vib", "mixture"), ("vib", "class_conditional"), ("deterministic", None)],
+)
+def test_save_load_round_trip_gives_identical_predictions(method, prior, tmp_path, mnist_small):
+    (x, y), _ = mnist_small
+    keras.utils.set_random_seed(1)
+    model = vdualib.build_classifier(
+        "mlp", 10, method=method, latent_dim=8, prior=prior or "standard_normal", num_samples=3, beta=0.01
+    )
+    model.compile(optimizer="adam")
+    model.fit(x[:200], y[:200], epochs=1, batch_size=50, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert isinstance(loaded, models.IBClassifier)
+    assert loaded.method == method and loaded.num_samples == 3
+    np.testing.assert_array_equal(loaded.predict_samples(x[:50], num_samples=0), model.predict_samples(x[:50], num_samples=0))
+    if method != "deterministic":
+        assert type(loaded.prior) is type(model.prior)
+        np.testing.assert_allclose(loaded.per_example_rate(x[:20], num_samples=1) * 0, 0)
+    # a reloaded model keeps training
+    loaded.fit(x[:100], y[:100], epochs=1, batch_size=50, verbose=0)
+
+
+def test_label_noise_changes_the_dual_objective(mnist_small, tiny_backbone):
+    (x, y), _ = mnist_small
+    backbone = tiny_backbone()
+    results = []
+    for epsilon in (0.01, 0.3):
+        model = models.build_classifier(
+            backbone, 10, method="dualib", latent_dim=4, num_samples=0, label_noise=losses.LabelSmoothing(10, epsilon)
+        )
+        model.compile(optimizer="adam")
+        results.append(model.evaluate(x[:64], y[:64], verbose=0, return_dict=True)["distortion"])
+        assert isinstance(model.label_noise, losses.LabelSmoothing)
+    assert results[0] != pytest.approx(results[1])
+
+
+def test_beta_scheduler_drives_the_model_beta(mnist_small, tiny_backbone):
+    (x, y), _ = mnist_small
+    model = models.build_classifier(tiny_backbone(), 10, method="vib", latent_dim=4, beta=0.0)
+    model.compile(optimizer="adam")
+    history = model.fit(x[:200], y[:200], epochs=2, batch_size=50, verbose=0, callbacks=[losses.BetaScheduler(0.0, 1.0, 4)])
+    assert float(model.beta.numpy()) == pytest.approx(1.0)
+    assert history.history["beta"][0] == pytest.approx(0.75)
+
+
+def test_backbones_build_and_map_raw_images_to_features():
+    for name, shape, width in (("convnet", (28, 28), 256), ("resnet20", (32, 32, 3), 64)):
+        backbone = models.build_backbone(name)
+        assert backbone.input_shape[1:] == shape
+        assert backbone(np.zeros((2,) + shape, np.uint8)).shape == (2, width)
+    resnet = models.build_backbone("resnet20")
+    convs = [layer for layer in resnet.layers if isinstance(layer, keras.layers.Conv2D) and layer.kernel_size == (3, 3)]
+    assert len(convs) == 19  # 1 stem + 18 in the 9 basic blocks; + the readout = 20 layers
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"beta": -1.0}, "beta must be a finite number >= 0"),
+        ({"beta": float("nan")}, "beta must be a finite number"),
+        ({"latent_dim": 0}, "latent_dim must be a positive integer"),
+        ({"method": "ceb"}, "Unknown method 'ceb'"),
+        ({"label_noise": "gaussian"}, "Unknown label noise 'gaussian'"),
+        ({"prior": "laplace"}, "Unknown prior 'laplace'"),
+        ({"num_samples": -1}, "num_samples must be an integer >= 0"),
+        ({"num_classes": 1}, "num_classes must be >= 2"),
+    ],
+)
+def test_bad_arguments_raise_value_errors(kwargs, message):
+    arguments = {"num_classes": 10, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        vdualib.build_classifier("mlp", **arguments)
+
+
+def test_unknown_backbone_and_bad_inputs(mnist_small, tiny_backbone):
+    (x, y), _ = mnist_small
+    with pytest.raises(ValueError, match="Unknown backbone"):
+        vdualib.build_classifier("vgg", 10)
+    model = models.build_classifier(tiny_backbone(), 10, method="vib", latent_dim=4)
+    with pytest.raises(ValueError, match="without loss"):
+        model.compile(optimizer="adam", loss="mse")
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match=r"images have shape \(32, 32, 3\).*takes \(28, 28\)"):
+        model.predict(np.zeros((2, 32, 32, 3), np.uint8))
+    bad = x[:4].astype(np.float32)
+    bad[1, 3, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.fit(bad, y[:4], verbose=0)
+    with pytest.raises(ValueError, match=r"raw pixel values in \[0, 255\]"):
+        model.predict(x[:4].astype(np.float32) / 255.0 - 0.5)

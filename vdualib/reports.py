@@ -1,0 +1,170 @@
+"""Reports: atomic files, provenance, Markdown tables and generated README blocks.
+
+Every script writes one JSON with everything it measured plus provenance, then
+renders Markdown (and PNGs) from that JSON. README tables are regenerated from
+committed JSON by :func:`update_readme_block`, never typed by hand.
+"""
+
+import contextlib
+import datetime
+import hashlib
+import json
+import math
+import os
+import platform
+import tempfile
+
+import numpy as np
+
+__all__ = [
+    "atomic_path",
+    "write_json",
+    "read_json",
+    "write_text",
+    "sha256_file",
+    "provenance",
+    "markdown_table",
+    "update_readme_block",
+]
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    A failure inside the block removes the temporary file, so readers never
+    see a partial file. Use for writers that need a file name
+    (``savefig``, ``model.save``, ``np.savez``).
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    base, ext = os.path.splitext(os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{ext}", dir=directory)
+    os.close(fd)
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
+def _to_jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _to_jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def write_json(path, data):
+    """Write ``data`` as indented JSON, atomically; numpy values become plain
+    numbers and non-finite floats become ``null`` / ``"inf"`` (valid JSON)."""
+    text = json.dumps(_to_jsonable(data), indent=2, sort_keys=False, allow_nan=False)
+    write_text(path, text + "\n")
+
+
+def read_json(path):
+    """Read a JSON file written by :func:`write_json`."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} does not exist; run the script that writes it first.")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def write_text(path, text):
+    """Write ``text`` to ``path`` atomically (temp file + rename)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
+def sha256_file(path, chunk_size=1 << 20):
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def provenance(**extra):
+    """Provenance for a report: vdualib version, time, machine, library versions.
+
+    Library versions are read from installed package metadata, so calling this
+    does not import TensorFlow.
+    """
+    from importlib import metadata
+
+    from vdualib import __version__
+
+    versions = {}
+    for package in ("tensorflow", "tensorflow-cpu", "keras", "tensorflow-probability", "numpy", "scipy"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+    record = {
+        "vdualib_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        "packages": versions,
+    }
+    record.update(extra)
+    return record
+
+
+def _format_cell(value, digits):
+    if isinstance(value, (float, np.floating)):
+        if not math.isfinite(value):
+            return str(value)
+        if value != 0 and (abs(value) < 10 ** -digits or abs(value) >= 1e6):
+            return f"{value:.{digits}g}" if digits > 0 else f"{value:g}"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def markdown_table(rows, columns=None, digits=4):
+    """Render a list of dicts as a Markdown table.
+
+    ``columns`` is a list of keys or of ``(key, header)`` pairs; by default the
+    keys of the first row. Floats get ``digits`` decimals.
+    """
+    if not rows:
+        raise ValueError("markdown_table needs at least one row.")
+    if columns is None:
+        columns = list(rows[0].keys())
+    columns = [c if isinstance(c, tuple) else (c, c) for c in columns]
+    lines = [
+        "| " + " | ".join(header for _, header in columns) + " |",
+        "| " + " | ".join("---" for _ in columns) + " |",
+    ]
+    for row in rows:
+        lines.append("| " + " | ".join(_format_cell(row.get(key, ""), digits) for key, _ in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme_block(readme_path, name, content):
+    """Replace the text between ``<!-- BEGIN {name} -->`` and ``<!-- END {name} -->``.
+
+    Raises ``ValueError`` when the markers are missing, so a renamed block is
+    noticed instead of silently skipped.
+    """
+    with open(readme_path, encoding="utf-8") as f:
+        text = f.read()
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    start, stop = text.find(begin), text.find(end)
+    if start < 0 or stop < start:
+        raise ValueError(f"{readme_path} has no '{begin}' ... '{end}' block; add the two markers.")
+    new = text[: start + len(begin)] + "\n" + content.rstrip("\n") + "\n" + text[stop:]
+    write_text(readme_path, new)
