@@ -1,0 +1,272 @@
+"""Calibration, accuracy and OOD metrics, the Keras ECE metric, temperature scaling."""
+
+import math
+
+import numpy as np
+import pytest
+import sklearn.metrics
+
+from vdualib import calibration, metrics
+
+# A hand-worked example with 5 equal-width bins (width 0.2):
+#   bin 2 [0.4, 0.6): C (0.50, correct), D (0.55, wrong), E (0.50, correct)
+#   bin 4 [0.8, 1.0]: A (0.95, correct), B (0.85, wrong), F (1.00, correct, the closed upper edge)
+HAND_PROBS = np.array(
+    [
+        [0.95, 0.03, 0.02],  # A, label 0
+        [0.85, 0.10, 0.05],  # B, label 1
+        [0.30, 0.50, 0.20],  # C, label 1
+        [0.10, 0.55, 0.35],  # D, label 2
+        [0.50, 0.30, 0.20],  # E, label 0
+        [1.00, 0.00, 0.00],  # F, label 0
+    ]
+)
+HAND_LABELS = np.array([0, 1, 1, 2, 0, 0])
+
+
+def test_hand_worked_example():
+    # bin 2: 2 correct, confidences sum 1.55 -> gap 0.45; bin 4: 2 correct, sum 2.80 -> gap 0.80.
+    assert metrics.expected_calibration_error(HAND_PROBS, HAND_LABELS, num_bins=5) == pytest.approx(1.25 / 6)
+    assert metrics.maximum_calibration_error(HAND_PROBS, HAND_LABELS, num_bins=5) == pytest.approx(0.80 / 3)
+    assert metrics.accuracy(HAND_PROBS, HAND_LABELS) == pytest.approx(4 / 6)
+    picked = [0.95, 0.10, 0.50, 0.35, 0.50, 1.00]
+    assert metrics.nll(HAND_PROBS, HAND_LABELS) == pytest.approx(-np.mean(np.log(picked)))
+    # A: 0.05^2+0.03^2+0.02^2; B: 0.85^2+0.9^2+0.05^2; C: 0.3^2+0.5^2+0.2^2;
+    # D: 0.1^2+0.55^2+0.65^2; E: 0.5^2+0.3^2+0.2^2; F: 0.
+    brier = [0.0038, 1.535, 0.38, 0.735, 0.38, 0.0]
+    assert metrics.brier(HAND_PROBS, HAND_LABELS) == pytest.approx(np.mean(brier))
+    curve = metrics.reliability_curve(HAND_PROBS, HAND_LABELS, num_bins=5)
+    np.testing.assert_array_equal(curve["count"], [0, 0, 3, 0, 3])
+    np.testing.assert_allclose(curve["confidence"][[2, 4]], [1.55 / 3, 2.80 / 3])
+    np.testing.assert_allclose(curve["accuracy"][[2, 4]], [2 / 3, 2 / 3])
+    assert np.isnan(curve["accuracy"][[0, 1, 3]]).all()
+    np.testing.assert_allclose(curve["bin_edges"], [0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    # Equal-mass bins of two, by sorted confidence: {C, E} {D, B} {A, F}:
+    # |2 - 1.0| + |0 - 1.4| + |2 - 1.95| = 2.45.
+    assert metrics.adaptive_calibration_error(HAND_PROBS, HAND_LABELS, num_bins=3) == pytest.approx(2.45 / 6)
+
+
+def _loop_ece(probs, labels, num_bins):
+    """ECE, MCE and per-bin counts with a plain loop over the examples."""
+    counts = [0] * num_bins
+    conf_sums = [0.0] * num_bins
+    correct_sums = [0.0] * num_bins
+    for row, label in zip(probs, labels):
+        confidence = max(row)
+        prediction = list(row).index(confidence)
+        b = min(int(confidence * num_bins), num_bins - 1)
+        counts[b] += 1
+        conf_sums[b] += confidence
+        correct_sums[b] += prediction == label
+    ece = sum(abs(correct_sums[b] - conf_sums[b]) for b in range(num_bins)) / len(labels)
+    mce = max(abs(correct_sums[b] - conf_sums[b]) / counts[b] for b in range(num_bins) if counts[b])
+    return ece, mce, counts
+
+
+def _loop_classwise(probs, labels, num_bins):
+    total = 0.0
+    for k in range(probs.shape[1]):
+        sums = {}
+        for row, label in zip(probs, labels):
+            b = min(int(row[k] * num_bins), num_bins - 1)
+            conf, event = sums.get(b, (0.0, 0.0))
+            sums[b] = (conf + row[k], event + (label == k))
+        total += sum(abs(event - conf) for conf, event in sums.values())
+    return total / (len(labels) * probs.shape[1])
+
+
+def _random_predictions(rng, num, num_classes, sharpness=1.0):
+    probs = rng.dirichlet(np.full(num_classes, sharpness), size=num)
+    # Labels drawn from a shifted version so the predictions are miscalibrated.
+    labels = np.array([rng.choice(num_classes, p=0.5 * p + 0.5 / num_classes) for p in probs])
+    return probs, labels
+
+
+@pytest.mark.parametrize("num_bins", [1, 7, 15])
+def test_against_straightforward_loops(num_bins):
+    rng = np.random.default_rng(num_bins)
+    probs, labels = _random_predictions(rng, 400, 5, sharpness=0.4)
+    ece, mce, counts = _loop_ece(probs, labels, num_bins)
+    assert metrics.expected_calibration_error(probs, labels, num_bins) == pytest.approx(ece)
+    assert metrics.maximum_calibration_error(probs, labels, num_bins) == pytest.approx(mce)
+    np.testing.assert_array_equal(metrics.reliability_curve(probs, labels, num_bins)["count"], counts)
+    assert metrics.classwise_calibration_error(probs, labels, num_bins) == pytest.approx(
+        _loop_classwise(probs, labels, num_bins)
+    )
+    brier = np.mean([sum((p[k] - (k == y)) ** 2 for k in range(5)) for p, y in zip(probs, labels)])
+    assert metrics.brier(probs, labels) == pytest.approx(brier)
+    assert metrics.nll(probs, labels) == pytest.approx(-np.mean([math.log(p[y]) for p, y in zip(probs, labels)]))
+    # Adaptive ECE: 400 examples sorted by confidence, cut into groups of sizes differing by <= 1.
+    order = sorted(range(400), key=lambda i: probs[i].max())
+    sizes = [400 // num_bins + (b < 400 % num_bins) for b in range(num_bins)]
+    gap, start = 0.0, 0
+    for size in sizes:
+        group = order[start : start + size]
+        start += size
+        gap += abs(sum(probs[i].argmax() == labels[i] for i in group) - sum(probs[i].max() for i in group))
+    assert metrics.adaptive_calibration_error(probs, labels, num_bins) == pytest.approx(gap / 400)
+
+
+def test_edge_cases():
+    # All predictions in one bin: ECE = |accuracy - confidence|.
+    probs = np.tile([0.7, 0.3], (10, 1))
+    labels = np.array([0] * 6 + [1] * 4)
+    assert metrics.expected_calibration_error(probs, labels) == pytest.approx(0.1)
+    assert metrics.maximum_calibration_error(probs, labels) == pytest.approx(0.1)
+    # A single example, confidence exactly 1.0 and correct: perfectly calibrated, last bin.
+    one = np.array([[0.0, 1.0]])
+    assert metrics.expected_calibration_error(one, [1]) == 0.0
+    assert metrics.reliability_curve(one, [1], num_bins=4)["count"].tolist() == [0, 0, 0, 1]
+    # ... and wrong: gap 1, NLL floored at -log(1e-12).
+    assert metrics.expected_calibration_error(one, [0]) == pytest.approx(1.0)
+    assert metrics.nll(one, [0]) == pytest.approx(-math.log(1e-12))
+    assert metrics.brier(one, [0]) == pytest.approx(2.0)
+    # More bins than examples: empty adaptive groups are skipped.
+    assert metrics.adaptive_calibration_error(one, [1], num_bins=15) == 0.0
+
+
+@pytest.mark.parametrize(
+    "probs, labels, message",
+    [
+        ([[0.6, 0.6]], [0], "sum to 1"),
+        ([[0.5, np.nan]], [0], "NaN"),
+        ([[1.2, -0.2]], [0], r"\[0, 1\]"),
+        ([[0.5, 0.5]], [2], "labels must lie"),
+        ([[0.5, 0.5]], [-1], "labels must lie"),
+        ([[0.5, 0.5]], [0, 1], "one label per row"),
+        ([[0.5, 0.5]], [0.5], "integer"),
+        ([0.5, 0.5], [0], "shape"),
+        ([[1, 0]], [0], "floating-point"),
+    ],
+)
+def test_bad_inputs_raise(probs, labels, message):
+    functions = [
+        metrics.accuracy,
+        metrics.nll,
+        metrics.brier,
+        metrics.expected_calibration_error,
+        metrics.maximum_calibration_error,
+        metrics.adaptive_calibration_error,
+        metrics.classwise_calibration_error,
+        metrics.reliability_curve,
+    ]
+    for function in functions:
+        with pytest.raises(ValueError, match=message):
+            function(np.asarray(probs), labels)
+
+
+def test_bad_num_bins_raise():
+    for num_bins in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="num_bins"):
+            metrics.expected_calibration_error(HAND_PROBS, HAND_LABELS, num_bins)
+
+
+# --------------------------------------------------------------------------- OOD
+
+
+def test_uncertainty_scores_closed_forms():
+    uniform = np.full((3, 4), 0.25)
+    np.testing.assert_allclose(metrics.predictive_entropy(uniform), np.log(4))
+    np.testing.assert_allclose(metrics.max_probability_score(uniform), 0.75)
+    # Two samples that disagree completely: I = H([.5, .5]) - 0 = ln 2; agreeing samples: 0.
+    samples = np.array([[[1.0, 0.0], [0.3, 0.7]], [[0.0, 1.0], [0.3, 0.7]]])
+    np.testing.assert_allclose(metrics.mutual_information(samples), [np.log(2), 0.0], atol=1e-12)
+    scores = metrics.uncertainty_scores(samples.mean(0), samples, rate=np.array([1.0, 2.0]))
+    assert set(scores) == {"max_probability", "entropy", "mutual_information", "rate"}
+    assert set(metrics.uncertainty_scores(uniform, uniform[None])) == {"max_probability", "entropy"}
+    with pytest.raises(ValueError, match="rate"):
+        metrics.uncertainty_scores(uniform, rate=np.ones(2))
+    with pytest.raises(ValueError, match="sample_probs"):
+        metrics.mutual_information(uniform)
+
+
+def test_ood_auroc_and_aupr_match_sklearn():
+    rng = np.random.default_rng(0)
+    scores_in = np.round(rng.normal(0, 1, 300), 1)  # rounding creates ties
+    scores_out = np.round(rng.normal(0.8, 1, 200), 1)
+    truth = np.r_[np.zeros(300), np.ones(200)]
+    scores = np.r_[scores_in, scores_out]
+    assert metrics.ood_auroc(scores_in, scores_out) == pytest.approx(sklearn.metrics.roc_auc_score(truth, scores))
+    assert metrics.ood_aupr(scores_in, scores_out) == pytest.approx(
+        sklearn.metrics.average_precision_score(truth, scores)
+    )
+    assert metrics.ood_auroc([0, 1], [2, 3]) == 1.0
+    assert metrics.ood_auroc([2, 3], [0, 1]) == 0.0
+    assert metrics.ood_auroc([1, 1], [1, 1]) == 0.5
+    assert metrics.ood_aupr([0, 1], [2, 3]) == 1.0
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.ood_auroc([0.0, np.nan], [1.0])
+    with pytest.raises(ValueError, match="non-empty"):
+        metrics.ood_aupr([], [1.0])
+
+
+# --------------------------------------------------------------------------- temperature scaling
+
+
+def test_temperature_scaling_recovers_known_temperature():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 2, size=(6000, 6))
+    true_probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    labels = np.array([rng.choice(6, p=p) for p in true_probs])
+    overconfident = np.exp(3 * logits) / np.exp(3 * logits).sum(1, keepdims=True)  # temperature 1/3
+    temperature = calibration.fit_temperature(overconfident, labels)
+    assert temperature == pytest.approx(3.0, rel=0.08)
+    rescaled = calibration.apply_temperature(overconfident, temperature)
+    assert metrics.nll(rescaled, labels) < metrics.nll(overconfident, labels)
+    assert metrics.expected_calibration_error(rescaled, labels) < 0.03
+    np.testing.assert_allclose(calibration.apply_temperature(true_probs, 1.0), true_probs, atol=1e-12)
+    for bad in (0.0, -1.0, np.nan):
+        with pytest.raises(ValueError, match="temperature"):
+            calibration.apply_temperature(true_probs, bad)
+
+
+# --------------------------------------------------------------------------- Keras metric
+
+
+def test_keras_metric_matches_numpy_across_batches():
+    import keras
+
+    rng = np.random.default_rng(3)
+    probs, labels = _random_predictions(rng, 517, 10, sharpness=0.3)
+    probs = probs.astype(np.float32)
+    metric = metrics.ExpectedCalibrationError(num_bins=15)
+    for start in range(0, 517, 100):
+        metric.update_state(labels[start : start + 100], probs[start : start + 100])
+    expected = metrics.expected_calibration_error(probs, labels, 15)
+    assert float(metric.result()) == pytest.approx(expected, abs=1e-5)
+    # One-hot labels and [B, 1] labels give the same.
+    metric.reset_state()
+    assert float(metric.result()) == 0.0
+    metric.update_state(keras.ops.one_hot(labels, 10), probs)
+    assert float(metric.result()) == pytest.approx(expected, abs=1e-5)
+    metric.reset_state()
+    metric.update_state(labels[:, None], probs)
+    assert float(metric.result()) == pytest.approx(expected, abs=1e-5)
+    # Integer sample weights act as repeated examples.
+    weights = rng.integers(0, 3, size=517)
+    metric.reset_state()
+    metric.update_state(labels, probs, sample_weight=weights)
+    repeated = np.repeat(np.arange(517), weights)
+    assert float(metric.result()) == pytest.approx(
+        metrics.expected_calibration_error(probs[repeated], labels[repeated]), abs=1e-5
+    )
+    restored = metrics.ExpectedCalibrationError.from_config(metric.get_config())
+    assert restored.num_bins == 15 and restored.name == "ece"
+    with pytest.raises(ValueError, match="num_bins"):
+        metrics.ExpectedCalibrationError(num_bins=0)
+
+
+def test_keras_metric_in_compile_evaluate():
+    import keras
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(300, 8)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * rng.normal(size=300) > 0).astype(np.int64)
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(
+        optimizer="adam", loss="sparse_categorical_crossentropy", metrics=[metrics.ExpectedCalibrationError()]
+    )
+    model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+    logs = model.evaluate(x, y, batch_size=64, return_dict=True, verbose=0)
+    expected = metrics.expected_calibration_error(model.predict(x, verbose=0), y)
+    assert logs["ece"] == pytest.approx(expected, abs=1e-5)

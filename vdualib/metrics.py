@@ -1,0 +1,414 @@
+"""Accuracy, calibration and out-of-distribution metrics.
+
+Numpy functions on predicted class probabilities ``probs`` (shape ``[N, C]``,
+rows on the simplex) and integer labels ``labels`` (shape ``[N]``), plus the
+Keras 3 metric :class:`ExpectedCalibrationError` that accumulates the same
+binned statistics across batches during ``fit``/``evaluate``.
+
+Calibration follows Guo et al. (2017) and the conventions of the
+uncertainty-baselines / robustness-metrics suites: top-label confidence,
+equal-width bins on [0, 1] with bin ``b`` holding confidences in
+``[b/B, (b+1)/B)``, a confidence of exactly 1.0 in the last bin, empty bins
+skipped, bins weighted by their share of the examples.
+
+Out-of-distribution scores are uncertainty scores: higher means "more likely
+out of distribution", and :func:`ood_auroc` / :func:`ood_aupr` treat the
+out-of-distribution set as the positive class. Entropies, mutual information
+and rates are in nats.
+
+Importing this module does not import TensorFlow; the Keras metric class is
+built on first access of ``vdualib.metrics.ExpectedCalibrationError``.
+"""
+
+import numpy as np
+import scipy.special
+import scipy.stats
+
+__all__ = [
+    "accuracy",
+    "nll",
+    "brier",
+    "expected_calibration_error",
+    "maximum_calibration_error",
+    "adaptive_calibration_error",
+    "classwise_calibration_error",
+    "reliability_curve",
+    "max_probability_score",
+    "predictive_entropy",
+    "mutual_information",
+    "uncertainty_scores",
+    "ood_auroc",
+    "ood_aupr",
+    "ExpectedCalibrationError",
+]
+
+# Row sums of float32 softmax outputs are 1 to about 1e-6; averaged Monte Carlo
+# samples add a little more. Anything further off is not a distribution.
+_SIMPLEX_TOLERANCE = 1e-3
+# Floor for log p in the NLL, so a confidently wrong prediction costs
+# -log(1e-12) = 27.6 nats instead of an infinite mean.
+_LOG_FLOOR = 1e-12
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_probs(probs, name="probs"):
+    probs = np.asarray(probs)
+    if probs.ndim != 2 or probs.shape[0] == 0 or probs.shape[1] < 2:
+        raise ValueError(
+            f"{name} must have shape [num_examples, num_classes] with at least one example and two "
+            f"classes; got shape {probs.shape}."
+        )
+    if not np.issubdtype(probs.dtype, np.floating):
+        raise ValueError(f"{name} must be floating-point probabilities; got dtype {probs.dtype}.")
+    probs = probs.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(probs)):
+        raise ValueError(f"{name} contains NaN or infinite values; check the model's outputs.")
+    if np.any(probs < 0) or np.any(probs > 1 + _SIMPLEX_TOLERANCE):
+        raise ValueError(f"{name} must lie in [0, 1]; pass probabilities (apply softmax to logits).")
+    row_sums = probs.sum(axis=1)
+    bad = np.flatnonzero(np.abs(row_sums - 1.0) > _SIMPLEX_TOLERANCE)
+    if bad.size:
+        raise ValueError(
+            f"rows of {name} must sum to 1 (within {_SIMPLEX_TOLERANCE}); row {bad[0]} sums to "
+            f"{row_sums[bad[0]]:.6g} ({bad.size} such rows). Pass probabilities, not logits."
+        )
+    return probs
+
+
+def _check_labels(labels, num_examples, num_classes):
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be a 1-D array of class indices; got shape {labels.shape}.")
+    if labels.shape[0] != num_examples:
+        raise ValueError(
+            f"labels has {labels.shape[0]} entries but probs has {num_examples} rows; pass one label per row."
+        )
+    if np.issubdtype(labels.dtype, np.floating):
+        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
+            raise ValueError("labels must be integer class indices; got non-integer or NaN values.")
+    elif not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be integer class indices; got dtype {labels.dtype}.")
+    labels = labels.astype(np.int64)
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(
+            f"labels must lie in [0, {num_classes - 1}] for {num_classes} classes; got range "
+            f"[{labels.min()}, {labels.max()}]."
+        )
+    return labels
+
+
+def _check(probs, labels):
+    probs = _check_probs(probs)
+    return probs, _check_labels(labels, *probs.shape)
+
+
+def _check_num_bins(num_bins):
+    if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or num_bins < 1:
+        raise ValueError(f"num_bins must be a positive integer; got {num_bins!r}.")
+    return int(num_bins)
+
+
+# --------------------------------------------------------------------------- accuracy and proper scores
+
+
+def accuracy(probs, labels):
+    """Fraction of examples whose arg-max class equals the label (ties: lowest index)."""
+    probs, labels = _check(probs, labels)
+    return float(np.mean(probs.argmax(axis=1) == labels))
+
+
+def nll(probs, labels):
+    """Mean negative log-likelihood ``-mean_i log p_i[y_i]`` in nats.
+
+    Probabilities are floored at 1e-12 before the log, so a single confidently
+    wrong prediction costs at most 27.6 nats rather than making the mean infinite.
+    """
+    probs, labels = _check(probs, labels)
+    picked = probs[np.arange(labels.size), labels]
+    return float(-np.mean(np.log(np.maximum(picked, _LOG_FLOOR))))
+
+
+def brier(probs, labels):
+    """Mean Brier score ``mean_i sum_k (p_ik - 1[y_i = k])^2``, in [0, 2]."""
+    probs, labels = _check(probs, labels)
+    squared = np.sum(probs**2, axis=1) - 2.0 * probs[np.arange(labels.size), labels] + 1.0
+    return float(np.mean(squared))
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def _bin_statistics(confidence, correct, num_bins):
+    """Per equal-width bin: example count, summed confidence, summed correctness.
+
+    Bin ``b`` holds confidences in ``[b/B, (b+1)/B)``; 1.0 goes to the last bin.
+    """
+    index = np.minimum(np.floor(confidence * num_bins).astype(np.int64), num_bins - 1)
+    count = np.bincount(index, minlength=num_bins).astype(np.float64)
+    confidence_sum = np.bincount(index, weights=confidence, minlength=num_bins)
+    correct_sum = np.bincount(index, weights=correct.astype(np.float64), minlength=num_bins)
+    return count, confidence_sum, correct_sum
+
+
+def _top_label(probs, labels):
+    return probs.max(axis=1), probs.argmax(axis=1) == labels
+
+
+def expected_calibration_error(probs, labels, num_bins=15):
+    """Top-label expected calibration error (Guo et al., 2017), a probability in [0, 1].
+
+    ``ECE = sum_b (n_b / N) * |acc_b - conf_b|`` over the non-empty equal-width
+    bins of the top-label confidence ``max_k p_k``, where ``acc_b`` is the
+    accuracy and ``conf_b`` the mean confidence of the ``n_b`` examples in bin ``b``.
+    """
+    probs, labels = _check(probs, labels)
+    count, confidence_sum, correct_sum = _bin_statistics(*_top_label(probs, labels), _check_num_bins(num_bins))
+    return float(np.sum(np.abs(correct_sum - confidence_sum)) / labels.size)
+
+
+def maximum_calibration_error(probs, labels, num_bins=15):
+    """Largest per-bin gap ``max_b |acc_b - conf_b|`` over non-empty equal-width bins."""
+    probs, labels = _check(probs, labels)
+    count, confidence_sum, correct_sum = _bin_statistics(*_top_label(probs, labels), _check_num_bins(num_bins))
+    filled = count > 0
+    return float(np.max(np.abs(correct_sum[filled] - confidence_sum[filled]) / count[filled]))
+
+
+def adaptive_calibration_error(probs, labels, num_bins=15):
+    """Top-label ECE with equal-mass bins (Nixon et al., 2019).
+
+    Examples are sorted by confidence and split into ``num_bins`` groups whose
+    sizes differ by at most one (``np.array_split``); with fewer examples than
+    bins, the empty groups are skipped. Formula as in
+    :func:`expected_calibration_error`.
+    """
+    probs, labels = _check(probs, labels)
+    num_bins = _check_num_bins(num_bins)
+    confidence, correct = _top_label(probs, labels)
+    order = np.argsort(confidence, kind="stable")
+    gap = 0.0
+    for group in np.array_split(order, num_bins):
+        if group.size:
+            gap += abs(np.sum(correct[group]) - np.sum(confidence[group]))
+    return float(gap / labels.size)
+
+
+def classwise_calibration_error(probs, labels, num_bins=15):
+    """Class-wise ECE (Kull et al., 2019): the mean over classes ``k`` of the ECE of
+    ``p_k`` as a forecast of the event ``y = k``, with equal-width bins.
+
+    ``cwECE = (1/C) sum_k sum_b (n_kb / N) |freq_kb - conf_kb|``.
+    """
+    probs, labels = _check(probs, labels)
+    num_bins = _check_num_bins(num_bins)
+    total = 0.0
+    for k in range(probs.shape[1]):
+        _, confidence_sum, event_sum = _bin_statistics(probs[:, k], labels == k, num_bins)
+        total += np.sum(np.abs(event_sum - confidence_sum))
+    return float(total / (labels.size * probs.shape[1]))
+
+
+def reliability_curve(probs, labels, num_bins=15):
+    """Per equal-width bin of top-label confidence: edges, mean confidence, accuracy, count.
+
+    Returns a dict of numpy arrays: ``bin_edges`` (``num_bins + 1``),
+    ``confidence`` and ``accuracy`` (``num_bins``; NaN in empty bins, which have
+    no mean) and ``count`` (``num_bins``, integers).
+    """
+    probs, labels = _check(probs, labels)
+    num_bins = _check_num_bins(num_bins)
+    count, confidence_sum, correct_sum = _bin_statistics(*_top_label(probs, labels), num_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_confidence = np.where(count > 0, confidence_sum / count, np.nan)
+        mean_accuracy = np.where(count > 0, correct_sum / count, np.nan)
+    return {
+        "bin_edges": np.linspace(0.0, 1.0, num_bins + 1),
+        "confidence": mean_confidence,
+        "accuracy": mean_accuracy,
+        "count": count.astype(np.int64),
+    }
+
+
+# --------------------------------------------------------------------------- out-of-distribution scores
+
+
+def max_probability_score(probs):
+    """Uncertainty from the top-label confidence: ``1 - max_k p_k`` (Hendrycks & Gimpel, 2017)."""
+    return 1.0 - _check_probs(probs).max(axis=1)
+
+
+def predictive_entropy(probs):
+    """Entropy of the predictive distribution ``-sum_k p_k log p_k``, in nats, per example."""
+    return scipy.special.entr(_check_probs(probs)).sum(axis=1)
+
+
+def mutual_information(sample_probs):
+    """Mutual information between the prediction and the encoder sample, in nats.
+
+    ``I(y; z | x) = H(mean_s p_s) - mean_s H(p_s)`` for per-sample class
+    probabilities ``sample_probs`` of shape ``[S, N, C]`` (the BALD score). It
+    is zero for a single sample (a deterministic model).
+    """
+    sample_probs = np.asarray(sample_probs)
+    if sample_probs.ndim != 3:
+        raise ValueError(
+            f"sample_probs must have shape [num_samples, num_examples, num_classes]; got {sample_probs.shape}."
+        )
+    num_samples, num_examples, num_classes = sample_probs.shape
+    flat = _check_probs(sample_probs.reshape(num_samples * num_examples, num_classes), name="sample_probs")
+    per_sample = flat.reshape(sample_probs.shape)
+    entropy_of_mean = scipy.special.entr(per_sample.mean(axis=0)).sum(axis=1)
+    mean_entropy = scipy.special.entr(per_sample).sum(axis=2).mean(axis=0)
+    return np.maximum(entropy_of_mean - mean_entropy, 0.0)
+
+
+def uncertainty_scores(probs, sample_probs=None, rate=None):
+    """All available out-of-distribution scores for one split, higher = more uncertain.
+
+    ``max_probability`` (``1 - max_k p_k``) and ``entropy`` (nats) from the
+    averaged ``probs``; ``mutual_information`` (nats) when per-sample
+    probabilities ``[S, N, C]`` with ``S > 1`` are given; ``rate``, the
+    per-example KL(e(z|x) || r(z)) in nats, when given.
+    """
+    probs = _check_probs(probs)
+    scores = {"max_probability": max_probability_score(probs), "entropy": predictive_entropy(probs)}
+    if sample_probs is not None and np.shape(sample_probs)[0] > 1:
+        if np.shape(sample_probs)[1:] != probs.shape:
+            raise ValueError(
+                f"sample_probs has shape {np.shape(sample_probs)}; expected [S, {probs.shape[0]}, {probs.shape[1]}]."
+            )
+        scores["mutual_information"] = mutual_information(sample_probs)
+    if rate is not None:
+        rate = np.asarray(rate, dtype=np.float64)
+        if rate.shape != (probs.shape[0],) or not np.all(np.isfinite(rate)):
+            raise ValueError(f"rate must be a finite array of shape ({probs.shape[0]},); got shape {rate.shape}.")
+        scores["rate"] = rate
+    return scores
+
+
+def _check_scores(scores_in, scores_out):
+    checked = []
+    for name, scores in (("scores_in", scores_in), ("scores_out", scores_out)):
+        scores = np.asarray(scores, dtype=np.float64)
+        if scores.ndim != 1 or scores.size == 0:
+            raise ValueError(f"{name} must be a non-empty 1-D array of scores; got shape {scores.shape}.")
+        if not np.all(np.isfinite(scores)):
+            raise ValueError(f"{name} contains NaN or infinite values.")
+        checked.append(scores)
+    return checked
+
+
+def ood_auroc(scores_in, scores_out):
+    """Area under the ROC curve for separating out- from in-distribution by score.
+
+    The probability that a random out-of-distribution example scores higher
+    than a random in-distribution one, ties counting one half (the
+    Mann-Whitney U statistic divided by ``n_in * n_out``). 0.5 is chance.
+    """
+    scores_in, scores_out = _check_scores(scores_in, scores_out)
+    ranks = scipy.stats.rankdata(np.concatenate([scores_in, scores_out]))
+    n_in, n_out = scores_in.size, scores_out.size
+    u_statistic = ranks[n_in:].sum() - n_out * (n_out + 1) / 2.0
+    return float(u_statistic / (n_in * n_out))
+
+
+def ood_aupr(scores_in, scores_out):
+    """Area under the precision-recall curve, out-of-distribution as positive class.
+
+    Average precision ``sum_t (R_t - R_{t-1}) P_t`` over the distinct score
+    thresholds ``t`` in decreasing order (the step-wise definition of
+    scikit-learn's ``average_precision_score``; tied scores form one step).
+    Chance level is ``n_out / (n_in + n_out)``.
+    """
+    scores_in, scores_out = _check_scores(scores_in, scores_out)
+    scores = np.concatenate([scores_in, scores_out])
+    is_out = np.concatenate([np.zeros(scores_in.size), np.ones(scores_out.size)])
+    order = np.argsort(-scores, kind="stable")
+    scores, is_out = scores[order], is_out[order]
+    # Last position of each run of tied scores = one threshold.
+    step_ends = np.r_[np.flatnonzero(np.diff(scores) != 0), scores.size - 1]
+    true_positives = np.cumsum(is_out)[step_ends]
+    precision = true_positives / (step_ends + 1)
+    recall = true_positives / scores_out.size
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+# --------------------------------------------------------------------------- Keras metric
+
+
+def _build_keras_metric():
+    """Define the Keras metric class (imports Keras, hence TensorFlow, on first use)."""
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="vdualib")
+    class ExpectedCalibrationError(keras.metrics.Metric):
+        """Top-label expected calibration error as a Keras 3 metric.
+
+        Accumulates, per equal-width confidence bin, the example count, the
+        summed confidence and the summed correctness across batches, so the
+        value after an epoch equals :func:`vdualib.metrics.expected_calibration_error`
+        on all the epoch's predictions (same binning, empty bins skipped):
+        ``ECE = sum_b |correct_b - confidence_b| / N``.
+
+        ``y_true`` holds integer labels (shape ``[B]`` or ``[B, 1]``) or one-hot
+        rows (shape ``[B, C]``); ``y_pred`` holds class probabilities ``[B, C]``.
+        ``sample_weight`` weights examples (the counts become weighted sums).
+        """
+
+        def __init__(self, num_bins=15, name="ece", dtype=None):
+            super().__init__(name=name, dtype=dtype)
+            self.num_bins = _check_num_bins(num_bins)
+            self.count = self.add_variable(shape=(self.num_bins,), initializer="zeros", name="count")
+            self.confidence_sum = self.add_variable(shape=(self.num_bins,), initializer="zeros", name="confidence_sum")
+            self.correct_sum = self.add_variable(shape=(self.num_bins,), initializer="zeros", name="correct_sum")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
+            y_true = ops.convert_to_tensor(y_true)
+            if (
+                len(y_true.shape) == len(y_pred.shape)
+                and y_true.shape[-1] == y_pred.shape[-1]
+                and y_pred.shape[-1] != 1
+            ):
+                labels = ops.argmax(y_true, axis=-1)
+            else:
+                labels = ops.reshape(y_true, (-1,))
+            labels = ops.cast(labels, "int32")
+            confidence = ops.max(y_pred, axis=-1)
+            correct = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), labels), self.dtype)
+            index = ops.minimum(ops.cast(ops.floor(confidence * self.num_bins), "int32"), self.num_bins - 1)
+            membership = ops.one_hot(index, self.num_bins, dtype=self.dtype)  # [B, num_bins]
+            if sample_weight is not None:
+                weight = ops.reshape(ops.cast(sample_weight, self.dtype), (-1, 1))
+                membership = membership * weight
+            self.count.assign_add(ops.sum(membership, axis=0))
+            self.confidence_sum.assign_add(ops.sum(membership * confidence[:, None], axis=0))
+            self.correct_sum.assign_add(ops.sum(membership * correct[:, None], axis=0))
+
+        def result(self):
+            total = ops.sum(self.count)
+            gap = ops.sum(ops.abs(self.correct_sum - self.confidence_sum))
+            return ops.divide_no_nan(gap, total)
+
+        def reset_state(self):
+            for variable in (self.count, self.confidence_sum, self.correct_sum):
+                variable.assign(ops.zeros((self.num_bins,), dtype=variable.dtype))
+
+        def get_config(self):
+            return {"num_bins": self.num_bins, "name": self.name, "dtype": self.dtype}
+
+    ExpectedCalibrationError.__module__ = __name__
+    return ExpectedCalibrationError
+
+
+def __getattr__(name):
+    if name == "ExpectedCalibrationError":
+        metric_class = _build_keras_metric()
+        globals()[name] = metric_class
+        return metric_class
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
