@@ -1,0 +1,58 @@
+"""Mutual-information estimators and the information-plane callback.
+
+Estimators (numpy/scipy; bits unless ``units="nats"``):
+
+* ``binned_information(activations, labels, num_bins=30, value_range=(-1, 1))``
+  -> ``(I(X;T), I(T;Y))`` of a deterministic layer by equal-width binning
+  (:mod:`~vdualib.information.binning`). Bounded by log2 N; measures the
+  binning resolution as much as information; I(T;Y) biased upward when
+  symbols are sparse.
+* ``kde_information(activations, labels, noise_variance)`` -> dict of the
+  Kolchinsky-Tracey pairwise-distance bounds for T + N(0, sigma^2 I)
+  (:mod:`~vdualib.information.kde`); exact at the extremes, loose in between.
+* ``ksg_mi(x, y, k=3)`` -> KSG k-nearest-neighbour I(X;Y) for continuous
+  multivariate X, Y (:mod:`~vdualib.information.ksg`); good in low dimension,
+  underestimates large I and high-dimensional variables.
+* ``infonce_bounds(log_density)`` -> InfoNCE lower / leave-one-out upper bound
+  on I(X;Z) of a stochastic encoder from ``log e(z_i|x_j)``
+  (:mod:`~vdualib.information.variational`); the lower bound saturates at log N.
+
+``InformationPlane`` (:mod:`~vdualib.information.callback`) is a Keras 3
+callback recording I(X;T), I(T;Y) and gradient signal-to-noise per layer; the
+rows are a table (:mod:`~vdualib.information.table`) plotted by
+:mod:`~vdualib.information.plots`. Error of every estimator against ground
+truth: ``scripts/results/information/estimator_error.md``.
+
+Importing this package does not import TensorFlow: only ``infonce_bounds`` is
+imported eagerly, the other names load their module on first access.
+"""
+
+import importlib
+
+from vdualib.information.variational import infonce_bounds
+
+_LAZY = {
+    "binned_information": "vdualib.information.binning",
+    "BinningEstimator": "vdualib.information.binning",
+    "kde_information": "vdualib.information.kde",
+    "KDEEstimator": "vdualib.information.kde",
+    "ksg_mi": "vdualib.information.ksg",
+    "InformationPlane": "vdualib.information.callback",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'vdualib.information' has no attribute {name!r}")
+
+
+__all__ = [
+    "binned_information",
+    "kde_information",
+    "ksg_mi",
+    "InformationPlane",
+    "infonce_bounds",
+    "BinningEstimator",
+    "KDEEstimator",
+]

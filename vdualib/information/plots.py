@@ -1,0 +1,148 @@
+"""Plots of an information-plane table (see :mod:`vdualib.information.table`).
+
+* :func:`plot_information_plane`: I(X;T) against I(T;Y), one point per layer
+  per recorded epoch, the layers of one epoch joined by a line, coloured by
+  epoch (log colour scale) with a colour bar;
+* :func:`plot_information_curves`: I(X;T) and I(T;Y) per layer against epoch;
+* :func:`plot_gradient_statistics`: gradient mean and standard deviation per
+  layer against epoch on log axes, with the drift-to-diffusion transition
+  (the first recorded epoch after the SNR peak where the mean falls below
+  the std, :func:`drift_diffusion_epoch`) marked.
+
+Each function takes the rows and an optional ``ax`` / ``axes`` and returns the
+figure; :func:`save_figure` writes it atomically. Axis labels carry ``units``.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.colors import SymLogNorm  # noqa: E402
+
+from vdualib.reports import atomic_path  # noqa: E402
+
+__all__ = [
+    "plot_information_plane",
+    "plot_information_curves",
+    "plot_gradient_statistics",
+    "drift_diffusion_epoch",
+    "save_figure",
+]
+
+
+def _layers(rows):
+    return list(dict.fromkeys(row["layer"] for row in rows))
+
+
+def _series(rows, layer, column):
+    selected = sorted((row["epoch"], row[column]) for row in rows if row["layer"] == layer)
+    return np.array([e for e, _ in selected], dtype=float), np.array([v for _, v in selected], dtype=float)
+
+
+def _check_rows(rows, columns):
+    if not rows:
+        raise ValueError("no rows to plot; record an information plane first.")
+    missing = [c for c in columns if c not in rows[0]]
+    if missing:
+        raise ValueError(f"rows lack the columns {missing}; pass an information-plane table.")
+
+
+def _axes(ax, ncols=1, size=(5.5, 4.2)):
+    if ax is not None:
+        return ax.figure if ncols == 1 else np.ravel(ax)[0].figure, ax
+    fig, axes = plt.subplots(1, ncols, figsize=(size[0] * ncols, size[1]), constrained_layout=True)
+    return fig, axes
+
+
+def plot_information_plane(rows, ax=None, title=None, units="bits", colorbar=True):
+    """I(X;T) (x) against I(T;Y) (y): points per (layer, epoch), layers joined per epoch, coloured by epoch."""
+    _check_rows(rows, ("epoch", "layer", "ixt", "ity"))
+    fig, ax = _axes(ax)
+    layers = _layers(rows)
+    epochs = sorted({row["epoch"] for row in rows})
+    norm = SymLogNorm(linthresh=1.0, vmin=0, vmax=max(epochs[-1], 1))
+    cmap = plt.get_cmap("viridis")
+    by_key = {(row["epoch"], row["layer"]): row for row in rows}
+    for epoch in epochs:
+        points = np.array([(by_key[(epoch, l)]["ixt"], by_key[(epoch, l)]["ity"]) for l in layers if (epoch, l) in by_key])
+        colour = cmap(norm(epoch))
+        ax.plot(points[:, 0], points[:, 1], "-", color=colour, alpha=0.35, linewidth=0.8)
+        ax.scatter(points[:, 0], points[:, 1], color=colour, s=14, zorder=3, edgecolors="none")
+    if colorbar:
+        fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="epoch")
+    ax.set_xlabel(f"I(X;T) [{units}]")
+    ax.set_ylabel(f"I(T;Y) [{units}]")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_information_curves(rows, axes=None, title=None, units="bits"):
+    """Two panels: I(X;T) and I(T;Y) per layer against epoch (symlog epoch axis); shaded +-std when present."""
+    _check_rows(rows, ("epoch", "layer", "ixt", "ity"))
+    fig, axes = _axes(axes, ncols=2, size=(5.0, 3.8))
+    for ax, column, label in zip(axes, ("ixt", "ity"), ("I(X;T)", "I(T;Y)")):
+        for layer in _layers(rows):
+            epochs, values = _series(rows, layer, column)
+            (line,) = ax.plot(epochs, values, label=layer)
+            if f"{column}_std" in rows[0]:
+                _, spread = _series(rows, layer, f"{column}_std")
+                ax.fill_between(epochs, values - spread, values + spread, color=line.get_color(), alpha=0.2, linewidth=0)
+        ax.set_xscale("symlog", linthresh=1.0)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(f"{label} [{units}]")
+    axes[-1].legend(fontsize=7, loc="best")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def drift_diffusion_epoch(rows, layer):
+    """The drift-to-diffusion transition of a layer, or ``None``: the first recorded epoch after
+    the peak of the gradient signal-to-noise (mean / std) at which the mean falls below the std.
+
+    Starting from the SNR peak ignores early crossings while the drift phase is still building up.
+    """
+    epochs, means = _series(rows, layer, "grad_mean")
+    _, stds = _series(rows, layer, "grad_std")
+    keep = (epochs > 0) & (stds > 0)
+    epochs, means, stds = epochs[keep], means[keep], stds[keep]
+    if not epochs.size:
+        return None
+    peak = int(np.argmax(means / stds))
+    below = np.flatnonzero(means[peak:] < stds[peak:])
+    return int(epochs[peak + below[0]]) if below.size else None
+
+
+def plot_gradient_statistics(rows, ax=None, title=None):
+    """Gradient mean (solid) and std (dashed) per layer against epoch, log-log, transition marked (dotted)."""
+    _check_rows(rows, ("epoch", "layer", "grad_mean", "grad_std"))
+    if all(np.isnan(row["grad_mean"]) for row in rows):
+        raise ValueError("the table has no gradient statistics; record with InformationPlane(..., gradient_stats=True).")
+    fig, ax = _axes(ax, size=(6.0, 4.2))
+    for layer in _layers(rows):
+        epochs, means = _series(rows, layer, "grad_mean")
+        _, stds = _series(rows, layer, "grad_std")
+        keep = epochs > 0
+        (line,) = ax.plot(epochs[keep], means[keep], "-", label=f"{layer} mean")
+        ax.plot(epochs[keep], stds[keep], "--", color=line.get_color(), label=f"{layer} std")
+        transition = drift_diffusion_epoch(rows, layer)
+        if transition is not None:
+            ax.axvline(transition, color=line.get_color(), linestyle=":", linewidth=1.0)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("gradient norm (per layer)")
+    ax.legend(fontsize=6, ncol=2, loc="best")
+    if title:
+        ax.set_title(title + " (dotted: mean < std)")
+    return fig
+
+
+def save_figure(fig, path, dpi=110):
+    """Save ``fig`` to ``path`` atomically and close it."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=path.rsplit(".", 1)[-1])
+    plt.close(fig)

@@ -1,0 +1,117 @@
+"""The information-plane table: one row per (epoch, layer), saved as CSV or JSON.
+
+Columns: ``epoch`` (completed training epochs, 0 = before training), ``layer``
+(name), ``ixt`` and ``ity`` (bits unless the recorder was asked for nats),
+``grad_mean``, ``grad_std``, ``snr`` (NaN when gradients were not recorded),
+plus any extra estimator outputs (for example ``ixt_lower`` of the KDE bounds).
+"""
+
+import csv
+import io
+import math
+import os
+
+import numpy as np
+
+from vdualib.reports import read_json, write_json, write_text
+
+__all__ = ["COLUMNS", "save_table", "load_table", "mean_table", "table_to_json", "table_from_json"]
+
+COLUMNS = ("epoch", "layer", "ixt", "ity", "grad_mean", "grad_std", "snr")
+
+
+def _columns(rows):
+    extra = sorted({key for row in rows for key in row} - set(COLUMNS))
+    return list(COLUMNS) + extra
+
+
+def _format(path):
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in (".csv", ".json"):
+        raise ValueError(f"table path must end in .csv or .json; got {path!r}.")
+    return ext
+
+
+def _significant(value, digits):
+    if digits is None or not isinstance(value, (float, np.floating)) or not math.isfinite(value):
+        return value
+    return float(f"{value:.{digits}g}")
+
+
+def table_to_json(rows, significant_digits=None):
+    """Columnar form ``{"columns": [...], "rows": [[...], ...]}`` of a table, floats optionally
+    rounded to ``significant_digits`` (to keep committed JSON small)."""
+    rows = list(rows)
+    columns = _columns(rows)
+    return {"columns": columns, "rows": [[_significant(row.get(c, math.nan), significant_digits) for c in columns] for row in rows]}
+
+
+def table_from_json(data):
+    """Rows (list of dicts) from :func:`table_to_json` output (also after a JSON round trip)."""
+    return [{c: _parse(c, v) for c, v in zip(data["columns"], values)} for values in data["rows"]]
+
+
+def save_table(rows, path):
+    """Write the rows (a list of dicts) to ``path`` (``.csv`` or ``.json``), atomically."""
+    ext = _format(path)
+    rows = list(rows)
+    columns = _columns(rows)
+    if ext == ".json":
+        write_json(path, table_to_json(rows))
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        values = [row.get(c, math.nan) for c in columns]
+        writer.writerow([repr(float(v)) if isinstance(v, (float, np.floating)) else v for v in values])
+    write_text(path, buffer.getvalue())
+
+
+def _parse(column, value):
+    if column == "layer":
+        return value
+    if column == "epoch":
+        return int(value)
+    if value is None:  # write_json stores NaN as null
+        return math.nan
+    return float(value)
+
+
+def load_table(path):
+    """Read a table written by :func:`save_table`; returns a list of dicts with numbers restored."""
+    ext = _format(path)
+    if ext == ".json":
+        return table_from_json(read_json(path))
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} does not exist; save the table first.")
+    with open(path, encoding="utf-8", newline="") as f:
+        return [{c: _parse(c, v) for c, v in row.items()} for row in csv.DictReader(f)]
+
+
+def mean_table(tables):
+    """Average several tables with the same (epoch, layer) rows (for example one per seed).
+
+    Numeric columns are averaged (NaN-aware); ``{column}_std`` holds the
+    standard deviation across tables of ``ixt`` and ``ity``. Rows keep the
+    first table's order.
+    """
+    tables = [list(t) for t in tables]
+    if not tables or not tables[0]:
+        raise ValueError("mean_table needs at least one non-empty table.")
+    keys = [(row["epoch"], row["layer"]) for row in tables[0]]
+    index = [{(row["epoch"], row["layer"]): row for row in table} for table in tables]
+    if any(set(keys) != set(table) for table in index):
+        raise ValueError("mean_table needs tables with the same (epoch, layer) rows; record every run on one schedule.")
+    numeric = [c for c in _columns(tables[0]) if c not in ("epoch", "layer")]
+    averaged = []
+    for key in keys:
+        row = {"epoch": key[0], "layer": key[1]}
+        for column in numeric:
+            values = np.array([table[key].get(column, math.nan) for table in index], dtype=np.float64)
+            finite = values[~np.isnan(values)]
+            row[column] = float(finite.mean()) if finite.size else math.nan
+            if column in ("ixt", "ity"):
+                row[f"{column}_std"] = float(finite.std()) if finite.size else math.nan
+        averaged.append(row)
+    return averaged

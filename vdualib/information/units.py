@@ -1,0 +1,21 @@
+"""Information units: every estimator computes in nats and converts at the end.
+
+``units="bits"`` (the default for results shown to users, DESIGN.md) divides
+by ln 2; ``units="nats"`` returns the natural-log value unchanged.
+"""
+
+import math
+
+UNITS = ("bits", "nats")
+
+
+def check_units(units):
+    """Raise ``ValueError`` unless ``units`` is ``"bits"`` or ``"nats"``."""
+    if units not in UNITS:
+        raise ValueError(f"units must be 'bits' or 'nats', got {units!r}.")
+    return units
+
+
+def from_nats(value, units):
+    """Convert ``value`` (nats; a float or numpy array) to ``units``."""
+    return value / math.log(2.0) if check_units(units) == "bits" else value
