@@ -1,0 +1,227 @@
+"""Closed-form NNGP and neural tangent kernels of infinitely wide MLPs.
+
+The network is the one neural-tangents builds with
+``stax.serial(Dense(n, W_std, b_std), Relu(), ..., Dense(1, W_std, b_std))``
+(``depth`` hidden Dense + nonlinearity pairs, then a scalar readout) in the
+NTK parameterisation, ``h' = (w_std / sqrt(n)) W h + b_std b`` with standard
+normal W and b. In the limit of infinite width the readout is a Gaussian
+process with covariance K (the NNGP kernel), and gradient flow evolves it
+with the neural tangent kernel Theta. Both follow a layer recursion:
+
+* input:      K = x1 x2^T / d (d the input dimension), Theta = 0;
+* Dense:      K' = w_std^2 K + b_std^2,  Theta' = K' + w_std^2 Theta;
+* nonlinearity phi on pre-activations with covariance [[K11, K12], [K12, K22]]:
+  K' = E[phi(u) phi(v)],  Theta' = Theta * E[phi'(u) phi'(v)].
+
+The two expectations are closed form:
+
+* ReLU (arc-cosine kernel of degree 1, Cho & Saul 2009), with
+  cos(theta) = K12 / sqrt(K11 K22):
+  E[phi phi] = sqrt(K11 K22) (sin(theta) + (pi - theta) cos(theta)) / (2 pi),
+  E[phi' phi'] = (pi - theta) / (2 pi);
+* erf (arcsine kernel, Williams 1997):
+  E[phi phi] = (2 / pi) arcsin(2 K12 / sqrt((1 + 2 K11)(1 + 2 K22))),
+  E[phi' phi'] = (4 / pi) / sqrt((1 + 2 K11)(1 + 2 K22) - 4 K12^2).
+
+Kernels are dimensionless (variances of the scalar output). Written in
+numpy because neural-tangents needs JAX; the recursion is elementwise once
+the diagonals are known, so it runs over row blocks with bounded memory.
+"""
+
+import math
+
+import numpy as np
+
+__all__ = ["kernels", "standardize_inputs", "ACTIVATIONS"]
+
+ACTIVATIONS = ("relu", "erf")
+
+
+def _relu_expectations(k12, k11, k22, out=None):
+    """ReLU arc-cosine expectations; returns (E[phi phi], E[phi' phi']).
+
+    ``k11`` / ``k22`` broadcast against ``k12`` (columns / rows of a block);
+    ``out`` may be ``k12`` itself to update in place.
+    """
+    norms = np.sqrt(k11 * k22)
+    cosine = np.divide(k12, norms, out=np.zeros_like(k12), where=norms > 0)
+    np.clip(cosine, -1.0, 1.0, out=cosine)
+    angle = np.arccos(cosine)
+    derivative = (math.pi - angle) / (2.0 * math.pi)
+    sine = np.sqrt(np.maximum(1.0 - cosine * cosine, 0.0, out=cosine), out=cosine)
+    value = np.multiply(norms, sine, out=norms)
+    value /= 2.0 * math.pi
+    value += derivative * k12
+    if out is not None:
+        out[...] = value
+        return out, derivative
+    return value, derivative
+
+
+def _erf_expectations(k12, k11, k22, out=None):
+    """erf arcsine expectations; returns (E[phi phi], E[phi' phi'])."""
+    product = (1.0 + 2.0 * k11) * (1.0 + 2.0 * k22)
+    derivative = (4.0 / math.pi) / np.sqrt(np.maximum(product - 4.0 * k12 * k12, np.finfo(k12.dtype).tiny))
+    ratio = np.clip(2.0 * k12 / np.sqrt(product), -1.0, 1.0)
+    value = np.arcsin(ratio, out=out if out is not None else ratio)
+    value *= 2.0 / math.pi
+    return value, derivative
+
+
+_EXPECTATIONS = {"relu": _relu_expectations, "erf": _erf_expectations}
+
+
+def _diagonal_chain(k, depth, activation, w_std, b_std):
+    """Pre-activation variances K(x, x) before each nonlinearity, O(N) each.
+
+    Returns the list of ``depth`` pre-activation diagonals and the final
+    (K, Theta) diagonals of the readout.
+    """
+    expectations = _EXPECTATIONS[activation]
+    theta = np.zeros_like(k)
+    pre_activations = []
+    for _ in range(depth):
+        k = w_std**2 * k + b_std**2
+        theta = k + w_std**2 * theta
+        pre_activations.append(k)
+        k, derivative = expectations(k, k, k)
+        theta = theta * derivative
+    k = w_std**2 * k + b_std**2
+    theta = k + w_std**2 * theta
+    return pre_activations, k, theta
+
+
+def _block_chain(k, rows_pre, cols_pre, depth, activation, w_std, b_std):
+    """The layer recursion on one block of K12 (updated in place)."""
+    expectations = _EXPECTATIONS[activation]
+    theta = np.zeros_like(k)
+    for layer in range(depth):
+        k *= w_std**2
+        k += b_std**2
+        theta *= w_std**2
+        theta += k
+        k, derivative = expectations(k, rows_pre[layer][:, None], cols_pre[layer][None, :], out=k)
+        theta *= derivative
+    k *= w_std**2
+    k += b_std**2
+    theta *= w_std**2
+    theta += k
+    return k, theta
+
+
+def _as_inputs(x, name, dtype):
+    x = np.asarray(x)
+    if x.ndim < 2 or x.shape[0] == 0 or math.prod(x.shape[1:]) == 0:
+        raise ValueError(f"{name} must be an array [N, ...] of N >= 1 non-empty inputs; got shape {x.shape}.")
+    x = x.reshape(x.shape[0], -1).astype(dtype, copy=False)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or inf; pass finite inputs.")
+    return x
+
+
+def standardize_inputs(x):
+    """Flatten ``x`` [N, ...] to [N, d] float64 and standardise every row to mean 0, variance 1.
+
+    Then the input kernel x x^T / d has unit diagonal: every input sits on the
+    same sphere, the usual preprocessing for NNGP/NTK experiments on images.
+    Constant rows raise ``ValueError`` (they have no direction).
+    """
+    x = _as_inputs(x, "x", np.float64)
+    centred = x - x.mean(axis=1, keepdims=True)
+    scale = centred.std(axis=1, keepdims=True)
+    if not (scale > 0).all():
+        raise ValueError("standardize_inputs got a constant input row; drop it or do not standardise.")
+    return centred / scale
+
+
+def kernels(
+    x1,
+    x2=None,
+    depth=1,
+    activation="relu",
+    w_std=1.0,
+    b_std=0.0,
+    *,
+    diagonal=False,
+    batch_size=1024,
+    dtype=np.float64,
+):
+    """NNGP kernel K and neural tangent kernel Theta of an infinitely wide MLP.
+
+    Matches neural-tangents' ``stax`` in the NTK parameterisation for
+    ``stax.serial(*[Dense(n, w_std, b_std), Relu()] * depth, Dense(1, w_std, b_std))``
+    (``Erf()`` for ``activation="erf"``); see the module docstring for the
+    recursion. Both kernels are dimensionless output (co)variances.
+
+    Args:
+        x1: inputs [N1, ...]; trailing dimensions are flattened (d = their product).
+        x2: inputs [N2, ...] with the same d, or ``None`` for ``x1`` (then the
+            result is exactly symmetric and only its upper triangle is computed).
+        depth: number of hidden layers, an int >= 0 (0 is the linear readout).
+        activation: ``"relu"`` or ``"erf"``.
+        w_std, b_std: weight and bias standard deviations (w_std > 0, b_std >= 0).
+        diagonal: if True, return only K(x, x) and Theta(x, x) for the rows of
+            ``x1`` (``x2`` must be None), in O(N1) time and memory.
+        batch_size: rows per block; bounds the temporaries to a few
+            ``batch_size x N2`` arrays.
+        dtype: ``np.float64`` (default) or ``np.float32``.
+
+    Returns:
+        ``(K, Theta)``, each [N1, N2] (or [N1] when ``diagonal``).
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}.")
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
+        raise ValueError(f"depth (the number of hidden layers) must be an int >= 0; got {depth!r}.")
+    if not (np.isfinite(w_std) and w_std > 0):
+        raise ValueError(f"w_std must be a finite positive number; got {w_std!r}.")
+    if not (np.isfinite(b_std) and b_std >= 0):
+        raise ValueError(f"b_std must be a finite number >= 0; got {b_std!r}.")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64; got {dtype}.")
+    x1 = _as_inputs(x1, "x1", dtype)
+    symmetric = x2 is None
+    x2 = x1 if symmetric else _as_inputs(x2, "x2", dtype)
+    if x2.shape[1] != x1.shape[1]:
+        raise ValueError(f"x1 and x2 must have the same input dimension; got {x1.shape[1]} and {x2.shape[1]}.")
+    d = x1.shape[1]
+    rows_input = np.einsum("ij,ij->i", x1, x1) / d
+    rows_pre, k_diagonal, theta_diagonal = _diagonal_chain(rows_input, depth, activation, w_std, b_std)
+    if diagonal:
+        if not symmetric:
+            raise ValueError("diagonal=True computes K(x, x) for x1 alone; pass x2=None.")
+        return k_diagonal, theta_diagonal
+    cols_pre = rows_pre if symmetric else _diagonal_chain(np.einsum("ij,ij->i", x2, x2) / d, depth, activation, w_std, b_std)[0]
+
+    n1, n2 = x1.shape[0], x2.shape[0]
+    k_out = np.empty((n1, n2), dtype=dtype)
+    theta_out = np.empty((n1, n2), dtype=dtype)
+    for start in range(0, n1, batch_size):
+        stop = min(start + batch_size, n1)
+        first = start if symmetric else 0  # symmetric: the upper triangle of this row strip
+        block = x1[start:stop] @ x2[first:].T
+        block /= d
+        k, theta = _block_chain(
+            block,
+            [pre[start:stop] for pre in rows_pre],
+            [pre[first:] for pre in cols_pre],
+            depth,
+            activation,
+            w_std,
+            b_std,
+        )
+        k_out[start:stop, first:] = k
+        theta_out[start:stop, first:] = theta
+        if symmetric:
+            square = np.triu_indices(stop - start, 1)  # mirror the diagonal square's upper triangle
+            for out in (k_out, theta_out):
+                out[start:stop, start:stop].T[square] = out[start:stop, start:stop][square]
+            k_out[stop:, start:stop] = k[:, stop - first :].T
+            theta_out[stop:, start:stop] = theta[:, stop - first :].T
+    if symmetric:  # exact diagonal: arccos near 1 loses half the digits
+        np.fill_diagonal(k_out, k_diagonal)
+        np.fill_diagonal(theta_out, theta_diagonal)
+    return k_out, theta_out
