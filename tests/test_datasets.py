@@ -122,5 +122,7 @@ def test_training_pipeline_is_deterministic_per_epoch_and_augments(rng):
     assert not np.array_equal(full[0][0], plain[0][0])
     with pytest.raises(ValueError, match="batch_size"):
         datasets.training_dataset(x, y, 0)
-    with pytest.raises(ValueError, match="augment=True needs"):
-        datasets.training_dataset(x[:, :, :, 0], y, 16, augment=True)
+    digits = list(datasets.training_dataset(x[:, :, :, 0], y, 16, seed=3, augment="crop", pad=2).as_numpy_iterator())
+    assert digits[0][0].shape == (16, 8, 8)
+    with pytest.raises(ValueError, match="augment must be one of"):
+        datasets.training_dataset(x, y, 16, augment="rotate")

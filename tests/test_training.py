@@ -55,8 +55,8 @@ def test_recipes_cover_the_zoo_and_validate_overrides():
         shared = ("backbone", "optimizer", "learning_rate", "lr_schedule", "epochs", "batch_size", "augment", "seed")
         for key in shared:
             assert len({json.dumps(r[key]) for r in group}) == 1, key
-    recipe = recipes.get_recipe("mnist-dualib-mlp", ["beta=0.01", "epochs=3", "augment=false"])
-    assert recipe["beta"] == 0.01 and recipe["epochs"] == 3 and recipe["augment"] is False
+    recipe = recipes.get_recipe("mnist-dualib-mlp", ["beta=0.01", "epochs=3", "augment=none"])
+    assert recipe["beta"] == 0.01 and recipe["epochs"] == 3 and recipe["augment"] == "none"
     with pytest.raises(ValueError, match="Unknown recipe field"):
         recipes.get_recipe("mnist-dualib-mlp", ["betta=1"])
     with pytest.raises(ValueError, match="Unknown recipe"):

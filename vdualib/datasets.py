@@ -44,6 +44,7 @@ __all__ = [
     "image_shape",
     "num_classes",
     "training_dataset",
+    "AUGMENTATIONS",
     "evaluation_dataset",
 ]
 
@@ -362,40 +363,58 @@ def load_ib_12bit(data_dir=None):
 # tf.data pipelines
 
 
-def _augment(images, seed, pad):
-    """Random crop after ``pad`` pixels of zero padding, and a random horizontal flip.
+AUGMENTATIONS = ("none", "crop", "crop_flip")
+
+
+def _augment(image, seed, pad, flip):
+    """Random crop after ``pad`` pixels of zero padding, then (if ``flip``) a random horizontal
+    flip, for one image ``(H, W)`` or ``(H, W, C)``.
 
     Stateless ops keyed by ``seed`` (a [2] int tensor), so an epoch's augmentation is the same
     whether or not the run was interrupted and resumed.
     """
     import tensorflow as tf
 
-    shape = tf.shape(images)
-    padded = tf.pad(images, [[pad, pad], [pad, pad], [0, 0]])
+    grayscale = image.shape.rank == 2
+    if grayscale:
+        image = image[..., None]
+    shape = tf.shape(image)
+    padded = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]])
     seeds = tf.random.experimental.stateless_split(seed, num=2)
-    cropped = tf.image.stateless_random_crop(padded, shape, seed=seeds[0])
-    return tf.image.stateless_random_flip_left_right(cropped, seed=seeds[1])
+    image = tf.image.stateless_random_crop(padded, shape, seed=seeds[0])
+    if flip:
+        image = tf.image.stateless_random_flip_left_right(image, seed=seeds[1])
+    return image[..., 0] if grayscale else image
 
 
-def training_dataset(x, y, batch_size, seed=0, augment=False, epochs=1, initial_epoch=0, pad=4):
+def training_dataset(x, y, batch_size, seed=0, augment="none", epochs=1, initial_epoch=0, pad=4):
     """A shuffled, batched ``tf.data.Dataset`` of ``(uint8 images, int labels)`` for ``fit``.
 
     Epoch ``e`` uses a permutation and augmentation drawn from ``(seed, e)`` alone, so a run
     resumed at ``initial_epoch`` sees exactly the data an uninterrupted run would. The dataset
     yields ``epochs - initial_epoch`` epochs back to back; pass
-    ``steps_per_epoch=len(x) // batch_size`` to ``fit``. ``augment=True`` applies the usual CIFAR
-    augmentation (random crop with ``pad`` pixels of padding, horizontal flip) to 3-D images.
+    ``steps_per_epoch=len(x) // batch_size`` to ``fit``.
+
+    ``augment``: ``"none"``, ``"crop"`` (random crop of the image zero-padded by ``pad`` pixels,
+    i.e. a random shift, for digits) or ``"crop_flip"`` (crop and random horizontal flip, the
+    usual CIFAR augmentation). ``True``/``False`` mean ``"crop_flip"``/``"none"``.
     """
     import tensorflow as tf
 
+    if augment is True:
+        augment = "crop_flip"
+    elif augment is False or augment is None:
+        augment = "none"
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}.")
     x = np.asarray(x)
     y = np.asarray(y).astype(np.int32)
     if len(x) != len(y):
         raise ValueError(f"x has {len(x)} examples but y has {len(y)}; pass one label per example.")
     if batch_size <= 0 or batch_size > len(x):
         raise ValueError(f"batch_size must be in [1, {len(x)}], got {batch_size}.")
-    if augment and x.ndim != 4:
-        raise ValueError("augment=True needs images of shape (N, H, W, C) (CIFAR-style); use augment=False.")
+    if augment != "none" and x.ndim not in (3, 4):
+        raise ValueError(f"augment={augment!r} needs images (N, H, W) or (N, H, W, C), got shape {x.shape}.")
     steps = len(x) // batch_size
     images = tf.constant(x)
     labels = tf.constant(y)
@@ -408,8 +427,8 @@ def training_dataset(x, y, batch_size, seed=0, augment=False, epochs=1, initial_
 
         def fetch(i):
             image = tf.gather(images, i)
-            if augment:
-                image = _augment(image, tf.stack([key[0] + 1, key[1] * n + tf.cast(i, tf.int64)]), pad)
+            if augment != "none":
+                image = _augment(image, tf.stack([key[0] + 1, key[1] * n + tf.cast(i, tf.int64)]), pad, augment == "crop_flip")
             return image, tf.gather(labels, i)
 
         return indices.map(fetch, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=True)

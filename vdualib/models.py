@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from vdualib import layers as vlayers
 from vdualib import losses as vlosses
+from vdualib.metrics import ExpectedCalibrationError  # noqa: F401  (registered for loading compiled models)
 
 __all__ = ["BACKBONES", "build_backbone", "build_classifier", "IBClassifier"]
 
@@ -60,8 +61,9 @@ def mlp_backbone(input_shape=(28, 28), units=(1024, 1024)):
 
 
 def convnet_backbone(input_shape=(28, 28), filters=(32, 64, 128), units=256, dropout=0.3):
-    """A small VGG-style CNN for 28 x 28 images: per stage two 3x3 conv + batch norm + relu,
-    2x2 max pooling; then Dense(units, relu) with dropout."""
+    """A small CNN for 28 x 28 images: per stage a 3x3 convolution + batch norm + relu and 2x2
+    max pooling (none after the last stage), global average pooling, then Dense(units, relu)
+    with dropout."""
     if len(input_shape) not in (2, 3):
         raise ValueError(f"convnet needs images (H, W) or (H, W, C), got input_shape {input_shape}.")
     inputs = _inputs(input_shape)
@@ -70,10 +72,9 @@ def convnet_backbone(input_shape=(28, 28), filters=(32, 64, 128), units=256, dro
         x = keras.layers.Reshape(tuple(input_shape) + (1,), name="add_channel")(x)
     x = _rescale(x)
     for stage, n in enumerate(filters):
-        for j in range(2):
-            x = keras.layers.Conv2D(n, 3, padding="same", use_bias=False, name=f"conv{stage}_{j}")(x)
-            x = keras.layers.BatchNormalization(name=f"bn{stage}_{j}")(x)
-            x = keras.layers.ReLU(name=f"relu{stage}_{j}")(x)
+        x = keras.layers.Conv2D(n, 3, padding="same", use_bias=False, name=f"conv{stage}")(x)
+        x = keras.layers.BatchNormalization(name=f"bn{stage}")(x)
+        x = keras.layers.ReLU(name=f"relu{stage}")(x)
         if stage < len(filters) - 1:
             x = keras.layers.MaxPooling2D(name=f"pool{stage}")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
@@ -240,10 +241,10 @@ class IBClassifier(keras.Model):
         features = tuple(self.backbone.outputs[0].shape)
         if len(features) != 2:
             raise ValueError(f"the backbone must output flat features [batch, d], got shape {features}.")
-        self.encoder.build(features)
-        self.decoder.build((None, self.latent_dim))
-        if self.prior is not None:
-            self.prior.build((None, self.latent_dim))
+        # sublayers restored from a config may already be built
+        for layer, shape in ((self.encoder, features), (self.decoder, (None, self.latent_dim)), (self.prior, (None, self.latent_dim))):
+            if layer is not None and not layer.built:
+                layer.build(shape)
         self.built = True
 
     def get_config(self):

@@ -12,7 +12,8 @@ Fields:
     label_noise (``none`` or ``smoothing``) and label_smoothing (its epsilon), optimizer
     (``adam`` or ``sgd``), learning_rate, lr_schedule (``cosine`` or ``constant``),
     momentum, weight_decay (decoupled, AdamW / SGDW style; 0 = off), epochs, batch_size,
-    augment (crop + flip), validation_size (held-out training examples), train_size (use only
+    augment (``none``, ``crop`` = random shifts, ``crop_flip`` = shifts + horizontal flips) and
+    augment_pad (the shift range in pixels), validation_size (held-out training examples), train_size (use only
     the first N remaining training examples; 0 = all, for short runs and sweeps), num_samples
     (S for prediction), train_samples, seed.
 """
@@ -24,79 +25,59 @@ __all__ = ["RECIPES", "get_recipe", "recipe_names", "model_name"]
 
 _DATASET_SLUG = {"mnist": "mnist", "fashion_mnist": "fashion-mnist", "cifar10": "cifar10"}
 
+#: fields every recipe starts from; each data set changes some of them below
+_BASE = {
+    "latent_dim": 256,
+    "beta": 1e-3,
+    "beta_schedule": "constant",
+    "beta_start": 0.0,
+    "beta_epochs": 0,
+    "prior": "standard_normal",
+    "label_smoothing": 0.01,
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "lr_schedule": "cosine",
+    "momentum": 0.9,
+    "weight_decay": 0.0,
+    "epochs": 30,
+    "batch_size": 100,
+    "augment": "none",
+    "augment_pad": 2,
+    "validation_size": 5000,
+    "train_size": 0,
+    "num_samples": 12,
+    "train_samples": 1,
+    "seed": 0,
+}
+
 _SHARED = {
-    "mnist": {
-        "dataset": "mnist",
-        "backbone": "mlp",
-        "latent_dim": 256,
-        "beta": 1e-3,
-        "beta_schedule": "constant",
-        "beta_start": 0.0,
-        "beta_epochs": 0,
-        "prior": "standard_normal",
-        "label_smoothing": 0.01,
-        "optimizer": "adam",
-        "learning_rate": 1e-3,
-        "lr_schedule": "cosine",
-        "momentum": 0.9,
-        "weight_decay": 0.0,
-        "epochs": 30,
-        "batch_size": 100,
-        "augment": False,
-        "validation_size": 5000,
-        "train_size": 0,
-        "num_samples": 12,
-        "train_samples": 1,
-        "seed": 0,
-    },
-    "fashion_mnist": {
-        "dataset": "fashion_mnist",
-        "backbone": "convnet",
-        "latent_dim": 128,
-        "beta": 1e-3,
-        "beta_schedule": "constant",
-        "beta_start": 0.0,
-        "beta_epochs": 0,
-        "prior": "standard_normal",
-        "label_smoothing": 0.01,
-        "optimizer": "adam",
-        "learning_rate": 2e-3,
-        "lr_schedule": "cosine",
-        "momentum": 0.9,
-        "weight_decay": 1e-4,
-        "epochs": 20,
-        "batch_size": 128,
-        "augment": False,
-        "validation_size": 5000,
-        "train_size": 0,
-        "num_samples": 12,
-        "train_samples": 1,
-        "seed": 0,
-    },
-    "cifar10": {
-        "dataset": "cifar10",
-        "backbone": "resnet20",
-        "latent_dim": 64,
-        "beta": 1e-4,
-        "beta_schedule": "linear",
-        "beta_start": 0.0,
-        "beta_epochs": 20,
-        "prior": "standard_normal",
-        "label_smoothing": 0.01,
-        "optimizer": "sgd",
-        "learning_rate": 0.1,
-        "lr_schedule": "cosine",
-        "momentum": 0.9,
-        "weight_decay": 0.0,
-        "epochs": 120,
-        "batch_size": 128,
-        "augment": True,
-        "validation_size": 5000,
-        "train_size": 0,
-        "num_samples": 12,
-        "train_samples": 1,
-        "seed": 0,
-    },
+    "mnist": dict(_BASE, dataset="mnist", backbone="mlp"),
+    "fashion_mnist": dict(
+        _BASE,
+        dataset="fashion_mnist",
+        backbone="convnet",
+        latent_dim=128,
+        learning_rate=2e-3,
+        weight_decay=1e-4,
+        epochs=15,
+        batch_size=128,
+        augment="crop_flip",
+    ),
+    "cifar10": dict(
+        _BASE,
+        dataset="cifar10",
+        backbone="resnet20",
+        latent_dim=64,
+        beta=1e-4,
+        beta_schedule="linear",
+        beta_epochs=20,
+        optimizer="sgd",
+        learning_rate=0.1,
+        epochs=120,
+        batch_size=128,
+        augment="crop_flip",
+        augment_pad=4,
+    ),
 }
 
 
@@ -126,10 +107,11 @@ _CHOICES = {
     "beta_schedule": ("constant", "linear", "log"),
     "prior": ("standard_normal", "mixture", "class_conditional"),
     "label_noise": ("none", "smoothing"),
+    "augment": ("none", "crop", "crop_flip"),
     "optimizer": ("adam", "sgd"),
     "lr_schedule": ("cosine", "constant"),
 }
-_POSITIVE_INTS = ("latent_dim", "epochs", "batch_size")
+_POSITIVE_INTS = ("latent_dim", "epochs", "batch_size", "augment_pad")
 _NON_NEGATIVE = ("beta", "beta_start", "weight_decay", "validation_size", "train_size", "num_samples", "beta_epochs", "seed")
 
 

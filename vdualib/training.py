@@ -171,6 +171,7 @@ def train(
         batch,
         seed=recipe["seed"],
         augment=recipe["augment"],
+        pad=recipe["augment_pad"],
         epochs=recipe["epochs"],
         initial_epoch=initial_epoch,
     )
