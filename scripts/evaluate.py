@@ -36,7 +36,11 @@ def build_parser():
     which.add_argument(
         "--compare", nargs="+", metavar="MODEL", help="several models (files or zoo names) in one report"
     )
-    parser.add_argument("--dataset", required=True, help="mnist, fashion_mnist or cifar10 (its test split is used)")
+    parser.add_argument(
+        "--dataset",
+        default=None,
+        help="mnist, fashion_mnist or cifar10 (its test split is used); default for zoo models: the model's own",
+    )
     parser.add_argument(
         "--num-samples", type=int, default=None, help="encoder samples S per prediction (default: each model's own)"
     )
@@ -85,9 +89,10 @@ def main(argv=None):
     specs = args.compare or [args.model]
     try:
         models = [evaluation.load_model(spec) for spec in specs]
+        dataset = args.dataset or evaluation.zoo_dataset(specs)
         results = evaluation.evaluate(
             models,
-            args.dataset,
+            dataset,
             corruption_names=names,
             severities=args.severities,
             ood=args.ood,

@@ -76,3 +76,11 @@ def test_committed_models_match_their_cards(mnist):
         accuracy = float(np.mean(probs.argmax(1) == y_test))
         # 12 fresh encoder samples: within Monte Carlo noise of the card
         assert accuracy == pytest.approx(card["evaluation"]["test"]["accuracy"], abs=0.003)
+
+
+def test_evaluation_takes_the_data_set_from_the_card(tmp_path):
+    from vdualib import evaluation
+
+    assert evaluation.zoo_dataset(["mnist-dualib-mlp", "mnist-vib-mlp"]) == "mnist"
+    with pytest.raises(ValueError, match="pass --dataset"):
+        evaluation.zoo_dataset([str(tmp_path / "mine.keras")])

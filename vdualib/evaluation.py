@@ -29,6 +29,7 @@ from vdualib import calibration, corruptions, metrics, reports
 
 __all__ = [
     "load_model",
+    "zoo_dataset",
     "predict",
     "split_metrics",
     "evaluate",
@@ -97,6 +98,22 @@ def load_model(spec):
     else:
         sha256 = zoo.card(spec).get("sha256") if hasattr(zoo, "card") else None
     return model, _model_info(model, spec, f"zoo:{spec}", sha256)
+
+
+def zoo_dataset(specs):
+    """The data set the zoo models named in ``specs`` were trained on (they must agree).
+
+    Raises ``ValueError`` when a spec is a file (pass ``--dataset``) or the models disagree."""
+    from vdualib import zoo
+
+    found = set()
+    for spec in specs:
+        if os.path.exists(spec) or spec not in zoo.list_models():
+            raise ValueError(f"{spec!r} is not a zoo model, so its data set is unknown; pass --dataset.")
+        found.add(zoo.card(spec)["dataset"])
+    if len(found) != 1:
+        raise ValueError(f"the models were trained on different data sets {sorted(found)}; pass --dataset.")
+    return found.pop()
 
 
 def _model_info(model, label, source, sha256):
