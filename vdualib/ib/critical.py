@@ -1,0 +1,88 @@
+"""Critical points of an IB/dualIB sweep: where clusters split.
+
+The effective cardinality of a solution is the number of distinct clusters among
+those carrying mass: clusters with (nearly) the same p(x|x_hat) are one cluster
+(they could be merged without changing anything). A critical beta is where that
+number changes between neighbouring betas of a sweep.
+"""
+
+import dataclasses
+
+import numpy as np
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial.distance import pdist, squareform
+
+from vdualib.ib.joint import maximal_correlation
+
+__all__ = ["CriticalBetas", "critical_betas", "effective_cardinality", "ib_first_transition"]
+
+
+def effective_cardinality(encoder, px, tol=1e-3, mass_tol=1e-6):
+    """Number of distinct clusters of an encoder p(x_hat|x) [|X|, N].
+
+    Clusters with p(x_hat) <= ``mass_tol`` are ignored; two clusters are the same
+    when the total variation between their p(x|x_hat) is below ``tol``.
+    """
+    marginal = px @ encoder
+    alive = marginal > mass_tol
+    if alive.sum() <= 1:
+        return int(alive.sum())
+    inverse = (encoder[:, alive] * px[:, None] / marginal[alive]).T
+    total_variation = 0.5 * squareform(pdist(inverse, metric="cityblock"))
+    n_components, _ = connected_components(total_variation < tol, directed=False)
+    return int(n_components)
+
+
+@dataclasses.dataclass(frozen=True)
+class CriticalBetas:
+    """Betas where the effective number of clusters changes, in increasing order.
+
+    ``betas`` is the geometric midpoint of the bracket ``[lower, upper]`` formed by
+    neighbouring sweep betas; ``clusters_below``/``clusters_above`` are the
+    effective cardinalities at ``lower`` and ``upper``.
+    """
+
+    betas: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    clusters_below: np.ndarray
+    clusters_above: np.ndarray
+
+    @property
+    def first(self):
+        """The first transition (lowest critical beta), or ``nan`` if the sweep has none."""
+        return float(self.betas[0]) if self.betas.size else float("nan")
+
+
+def critical_betas(curve_result):
+    """Critical betas of a sweep returned by :func:`vdualib.ib.curve`.
+
+    Resolution is that of the sweep's beta grid: refine with a denser grid around
+    a reported bracket.
+    """
+    order = np.argsort(curve_result.betas)
+    betas = curve_result.betas[order]
+    clusters = np.asarray(curve_result.n_clusters_effective)[order]
+    change = np.flatnonzero(np.diff(clusters) != 0)
+    lower, upper = betas[change], betas[change + 1]
+    return CriticalBetas(
+        betas=np.sqrt(lower * upper),
+        lower=lower,
+        upper=upper,
+        clusters_below=clusters[change],
+        clusters_above=clusters[change + 1],
+    )
+
+
+def ib_first_transition(pxy):
+    """The IB's analytic first critical beta, beta_0 = 1 / rho**2 (rho the maximal correlation).
+
+    beta_0 is where the single-cluster solution (I(X; X_hat) = 0) becomes locally unstable:
+    an ``curve(..., direction="up")`` sweep leaves it there. The global optimum may leave it
+    earlier, at 1/s* <= 1/rho**2 (s* >= rho**2 the hypercontractivity coefficient of (X, Y);
+    equal e.g. for binary symmetric pairs and the dualIB paper's toy problem), which is where a
+    ``direction="down"`` sweep finds the first transition.
+    Returns ``inf`` when X and Y are independent.
+    """
+    rho = maximal_correlation(pxy)
+    return 1.0 / rho**2 if rho > 0 else float("inf")

@@ -1,0 +1,103 @@
+"""Joint distributions p(x, y) over finite alphabets: validation, construction, basic information.
+
+Information is returned in bits. ``pxy`` is a 2-D array with ``pxy[i, j] = p(x_i, y_j)``.
+"""
+
+import numpy as np
+from scipy.special import xlogy
+
+__all__ = [
+    "validate_joint",
+    "joint_from_labels",
+    "entropy_bits",
+    "mutual_information_bits",
+    "maximal_correlation",
+]
+
+_SUM_TOLERANCE = 1e-8
+
+
+def validate_joint(pxy, name="pxy"):
+    """Return ``pxy`` as a float64 array after checking that it is a joint distribution.
+
+    Raises ``ValueError`` unless ``pxy`` is 2-D, finite, non-negative, sums to 1
+    (within 1e-8) and every x has positive probability (no all-zero row: p(y|x)
+    is undefined there, drop the row instead).
+    """
+    pxy = np.asarray(pxy, dtype=np.float64)
+    if pxy.ndim != 2 or min(pxy.shape) < 1:
+        raise ValueError(f"{name} must be a 2-D array [|X|, |Y|] with p(x, y); got shape {pxy.shape}.")
+    if not np.all(np.isfinite(pxy)):
+        raise ValueError(f"{name} contains NaN or inf; pass finite probabilities.")
+    if np.any(pxy < 0):
+        raise ValueError(f"{name} has negative entries (min {pxy.min():.3g}); probabilities must be >= 0.")
+    total = pxy.sum()
+    if abs(total - 1.0) > _SUM_TOLERANCE:
+        raise ValueError(f"{name} sums to {total:.10g}, not 1; divide it by its sum first.")
+    empty = np.flatnonzero(pxy.sum(axis=1) <= 0)
+    if empty.size:
+        raise ValueError(
+            f"{name} has all-zero rows (x indices {empty[:5].tolist()}...): p(y|x) is undefined there; "
+            "remove those x values."
+        )
+    return pxy
+
+
+def joint_from_labels(labels, n_classes=None, label_noise=0.0, px=None):
+    """Joint p(x, y) for a data set where every x has one label.
+
+    ``p(y|x) = (1 - label_noise) * onehot(label_x) + label_noise / n_classes`` and
+    ``p(x)`` is ``px`` (default uniform over the rows). ``label_noise > 0`` gives
+    every p(y|x) full support, which the dualIB needs (its decoder is a geometric
+    mean of p(y|x) and its distortion KL(p(y|x_hat) || p(y|x)) is infinite where
+    p(y|x) = 0).
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"labels must be a non-empty 1-D integer array; got dtype {labels.dtype}, shape {labels.shape}."
+        )
+    if labels.min() < 0:
+        raise ValueError("labels must be >= 0.")
+    n_classes = int(labels.max()) + 1 if n_classes is None else int(n_classes)
+    if labels.max() >= n_classes or n_classes < 2:
+        raise ValueError(f"n_classes={n_classes} must be >= 2 and larger than every label (max {labels.max()}).")
+    if not 0.0 <= label_noise <= 1.0:
+        raise ValueError(f"label_noise must be in [0, 1]; got {label_noise}.")
+    if px is None:
+        px = np.full(labels.size, 1.0 / labels.size)
+    px = np.asarray(px, dtype=np.float64)
+    if px.shape != labels.shape or np.any(px <= 0) or abs(px.sum() - 1) > _SUM_TOLERANCE:
+        raise ValueError("px must be a positive distribution with one entry per label.")
+    py_x = np.full((labels.size, n_classes), label_noise / n_classes)
+    py_x[np.arange(labels.size), labels] += 1.0 - label_noise
+    return px[:, None] * py_x
+
+
+def entropy_bits(p, axis=-1):
+    """Shannon entropy -sum p log2 p along ``axis``, in bits (0 log 0 = 0)."""
+    return -xlogy(p, p).sum(axis=axis) / np.log(2)
+
+
+def mutual_information_bits(pxy):
+    """I(X;Y) of a joint distribution, in bits."""
+    pxy = validate_joint(pxy)
+    px, py = pxy.sum(axis=1), pxy.sum(axis=0)
+    return float(entropy_bits(px) + entropy_bits(py) - entropy_bits(pxy.ravel()))
+
+
+def maximal_correlation(pxy):
+    """Hirschfeld-Gebelein-Renyi maximal correlation rho of X and Y (dimensionless, in [0, 1]).
+
+    rho is the second-largest singular value of ``p(x, y) / sqrt(p(x) p(y))`` (the
+    largest is 1, with singular vectors sqrt(p(x)), sqrt(p(y))). The IB's trivial
+    one-cluster solution stops being optimal at beta_0 = 1 / rho**2. Values below 1e-12
+    (rounding noise of independent X, Y) are returned as 0.
+    """
+    pxy = validate_joint(pxy)
+    px, py = pxy.sum(axis=1), pxy.sum(axis=0)
+    keep = py > 0
+    q = pxy[:, keep] / np.sqrt(np.outer(px, py[keep]))
+    singular = np.linalg.svd(q, compute_uv=False)
+    rho = float(singular[1]) if singular.size > 1 else 0.0
+    return rho if rho > 1e-12 else 0.0
