@@ -33,7 +33,7 @@ def main(argv=None):
     from vdualib import comparison, evaluation, recipes, reports, zoo
 
     summary = {"datasets": {}, "provenance": reports.provenance()}
-    text = ["# VdualIB against VIB and a deterministic network\n"]
+    text = []
     for dataset in args.datasets:
         names = [recipes.model_name(dataset, m, BACKBONE[dataset]) for m in METHODS]
         paths = [os.path.join(args.models_dir, "evaluations", n, "metrics.json") for n in names]
@@ -57,7 +57,7 @@ def main(argv=None):
         summary["datasets"][dataset] = {"rows": rows, "deltas": deltas, "notes": results["notes"]}
         wins = {b: sum(d["better"] for d in deltas if d["versus"] == b) for b in ("vib", "deterministic")}
         counts = {b: sum(1 for d in deltas if d["versus"] == b) for b in ("vib", "deterministic")}
-        text.append(f"## {dataset}\n")
+        text.append(f"#### {dataset}\n")
         text.extend(f"> {note}\n" for note in results["notes"])
         text.append(reports.markdown_table(rows))
         text.append(

@@ -137,13 +137,14 @@ def _format_cell(value, digits):
 def markdown_table(rows, columns=None, digits=4):
     """Render a list of dicts as a Markdown table.
 
-    ``columns`` is a list of keys or of ``(key, header)`` pairs; by default the
-    keys of the first row. Floats get ``digits`` decimals.
+    ``columns`` is a list of keys or of ``(key, header)`` pairs; by default every
+    key of any row, in order of first appearance (missing cells stay empty).
+    Floats get ``digits`` decimals.
     """
     if not rows:
         raise ValueError("markdown_table needs at least one row.")
     if columns is None:
-        columns = list(rows[0].keys())
+        columns = list(dict.fromkeys(key for row in rows for key in row))
     columns = [c if isinstance(c, tuple) else (c, c) for c in columns]
     lines = [
         "| " + " | ".join(header for _, header in columns) + " |",

@@ -1,0 +1,59 @@
+import os
+
+import pytest
+
+from vdualib import comparison, reports, sweep
+
+
+def _record(label, method, accuracy, ece, seed=0):
+    model = {
+        "label": label,
+        "method": method,
+        "clean": {"accuracy": accuracy, "nll": 0.1, "brier": 0.02, "ece": ece},
+        "temperature_scaling": {"after": {"ece": ece / 2}},
+        "corruption_summary": {"mean": {"accuracy": accuracy - 0.1, "nll": 0.5, "ece": ece * 3}},
+        "ood": {"noise": {"entropy": {"auroc": 0.8}}},
+    }
+    return {
+        "dataset": "mnist",
+        "split": "test",
+        "num_examples": 10,
+        "num_bins": 15,
+        "seed": seed,
+        "corruptions": ["fog"],
+        "severities": [1],
+        "ood_sets": ["noise"],
+        "notes": [],
+        "models": [model],
+    }
+
+
+def test_merge_and_deltas(tmp_path):
+    paths = []
+    for label, method, accuracy, ece in (("d", "deterministic", 0.90, 0.05), ("v", "vib", 0.91, 0.02), ("q", "dualib", 0.92, 0.03)):
+        path = str(tmp_path / f"{label}.json")
+        reports.write_json(path, _record(label, method, accuracy, ece))
+        paths.append(path)
+    merged = comparison.merge_evaluations(paths)
+    assert [m["label"] for m in merged["models"]] == ["d", "v", "q"]
+    rows = comparison.summary_rows(merged)
+    deltas = {(d["measure"], d["versus"]): d for d in comparison.method_deltas(rows)}
+    assert deltas[("accuracy", "vib")]["difference"] == pytest.approx(0.01)
+    assert deltas[("accuracy", "vib")]["better"] is True
+    assert deltas[("ece", "vib")]["better"] is False  # 0.03 > 0.02: lower is better
+    assert deltas[("ece", "deterministic")]["better"] is True
+    reports.write_json(paths[0], _record("d", "deterministic", 0.9, 0.05, seed=1))
+    with pytest.raises(ValueError, match="differs .* in 'seed'"):
+        comparison.merge_evaluations(paths)
+
+
+def test_sweep_plot_and_validation(tmp_path):
+    records = [
+        {"method": m, "beta": b, "rate_bits": 100 / (1 + 1e3 * b), "izy_bits": 3 - b, "accuracy": 0.9, "ece": b}
+        for m in ("vib", "dualib")
+        for b in (1e-4, 1e-3, 1e-2)
+    ]
+    path = sweep.plot_sweep(records, str(tmp_path / "sweep.png"))
+    assert os.path.getsize(path) > 10_000
+    with pytest.raises(ValueError, match="betas"):
+        sweep.beta_sweep([-1.0])
