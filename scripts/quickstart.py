@@ -16,6 +16,7 @@ def main(argv=None):
     parser.add_argument("--latent-dim", type=int, default=64)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-size", type=int, default=None, help="use only the first N training images")
     args = parser.parse_args(argv)
 
     import keras
@@ -25,6 +26,10 @@ def main(argv=None):
 
     try:
         (x_train, y_train), (x_test, y_test) = datasets.load("mnist", data_dir=args.data_dir)
+        if args.train_size is not None:
+            if args.train_size < 100:
+                raise ValueError(f"--train-size must be at least one batch (100), got {args.train_size}.")
+            x_train, y_train = x_train[: args.train_size], y_train[: args.train_size]
         keras.utils.set_random_seed(args.seed)
         model = vdualib.build_classifier("mlp", 10, method="dualib", beta=args.beta, latent_dim=args.latent_dim, seed=args.seed)
     except (ValueError, FileNotFoundError) as err:

@@ -84,3 +84,18 @@ def test_evaluation_takes_the_data_set_from_the_card(tmp_path):
     assert evaluation.zoo_dataset(["mnist-dualib-mlp", "mnist-vib-mlp"]) == "mnist"
     with pytest.raises(ValueError, match="pass --dataset"):
         evaluation.zoo_dataset([str(tmp_path / "mine.keras")])
+
+
+def test_the_readme_main_command_and_the_quickstart(tmp_path, capsys, data_dir):
+    from vdualib.scripts import evaluate, quickstart
+
+    out = tmp_path / "evaluate"
+    code = evaluate.main(["--model", "mnist-dualib-mlp", "--corruptions", "none", "--limit", "500", "--no-progress", "--out", str(out), "--data-dir", data_dir])
+    assert code == 0
+    assert "mnist-dualib-mlp" in capsys.readouterr().out
+    record = reports.read_json(out / "metrics.json")
+    assert record["models"][0]["sha256"] == zoo.sha256("mnist-dualib-mlp")
+    assert record["models"][0]["clean"]["accuracy"] > 0.95
+    assert quickstart.main(["--train-size", "1000", "--data-dir", data_dir]) == 0
+    printed = capsys.readouterr().out
+    assert "test accuracy" in printed and "ECE (15 bins)" in printed and "bits" in printed

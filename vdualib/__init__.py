@@ -12,8 +12,11 @@ __version__ = "0.1.0"
 
 _LAZY_ATTRIBUTES = {"build_classifier": "vdualib.models"}
 _SUBMODULES = (
+    "calibration",
+    "comparison",
     "corruptions",
     "datasets",
+    "evaluation",
     "ib",
     "information",
     "layers",
@@ -21,7 +24,10 @@ _SUBMODULES = (
     "metrics",
     "models",
     "ntk",
+    "recipes",
     "reports",
+    "sweep",
+    "training",
     "zoo",
 )
 

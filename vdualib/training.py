@@ -178,11 +178,11 @@ def train(
     val_data = datasets.evaluation_dataset(x_val, y_val, batch_size=max(batch, 256)) if len(x_val) else None
     checkpoint = _EpochCheckpoint(out_dir)
     callbacks = [
+        *_beta_callback(recipe, steps),  # first, so its epoch-end "beta" reaches the logs below
         checkpoint,
         *callbacks,
         keras.callbacks.CSVLogger(os.path.join(out_dir, "log.csv"), append=initial_epoch > 0),
         keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"), write_graph=False),
-        *_beta_callback(recipe, steps),
     ]
     start = time.time()
     if initial_epoch < recipe["epochs"]:
