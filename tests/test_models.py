@@ -153,6 +153,7 @@ def test_backbones_build_and_map_raw_images_to_features():
         ({"prior": "laplace"}, "Unknown prior 'laplace'"),
         ({"num_samples": -1}, "num_samples must be an integer >= 0"),
         ({"num_classes": 1}, "num_classes must be >= 2"),
+        ({"latnt_dim": 3}, "Unrecognized keyword arguments"),
     ],
 )
 def test_bad_arguments_raise_value_errors(kwargs, message):

@@ -457,21 +457,7 @@ class IBClassifier(keras.Model):
         return self._map_batches(("encode",), fn, x, batch_size, axis=0)
 
 
-def build_classifier(
-    backbone,
-    num_classes,
-    method="dualib",
-    latent_dim=256,
-    beta=1e-3,
-    prior="standard_normal",
-    label_noise=None,
-    num_samples=12,
-    train_samples=1,
-    input_shape=None,
-    class_prior=None,
-    seed=None,
-    name=None,
-):
+def build_classifier(backbone, num_classes, method="dualib", input_shape=None, name=None, **kwargs):
     """Build a bottlenecked classifier (see the module docstring).
 
     Args:
@@ -479,35 +465,23 @@ def build_classifier(
             images to flat features.
         num_classes: number of classes C.
         method: ``"dualib"`` (default), ``"vib"`` or ``"deterministic"``.
-        latent_dim: K, the size of z (256 in the VIB paper).
-        beta: weight of the rate KL(e(z|x) || r(z)) (the VIB convention), >= 0.
-        prior: ``"standard_normal"``, ``"mixture"``, ``"class_conditional"`` or a prior layer.
-        label_noise: p~(y|x) for the VdualIB: ``"smoothing"`` (the default for ``dualib``,
-            epsilon = 0.01), ``"confusion"``/``"teacher"`` objects from :mod:`vdualib.losses`,
-            or ``None`` (plain labels for VIB and deterministic).
-        num_samples: encoder samples S averaged by ``predict`` (0 = decoder(mu)).
-        train_samples: encoder samples per example in training.
         input_shape: image shape for a named backbone (default 28 x 28 or 32 x 32 x 3).
-        class_prior: p(y) for H(Y) in ``izy`` (uniform by default).
-        seed: seed of the encoder's sample stream.
         name: the model's name.
+        **kwargs: the :class:`IBClassifier` options, with their defaults:
+            ``latent_dim=256`` (K, the size of z; 256 in the VIB paper);
+            ``beta=1e-3`` (weight of the rate KL(e(z|x) || r(z)), the VIB convention, >= 0);
+            ``prior="standard_normal"`` (or ``"mixture"``, ``"class_conditional"``, a prior layer);
+            ``label_noise=None`` (p~(y|x): ``"smoothing"``, the default for ``dualib`` with
+            epsilon = 0.01, or a ``LabelSmoothing``/``ConfusionNoise``/``TeacherNoise`` object;
+            plain labels for VIB and deterministic when None);
+            ``num_samples=12`` (encoder samples S averaged by ``predict``; 0 = decoder(mu));
+            ``train_samples=1``; ``class_prior=None`` (p(y) for H(Y) in ``izy``, uniform);
+            ``seed=None`` (the encoder's sample stream).
     """
     if isinstance(backbone, str):
         backbone = build_backbone(backbone, input_shape)
     elif input_shape is not None:
         raise ValueError("input_shape applies to named backbones only; a keras.Model backbone has its own Input.")
-    kwargs = {} if name is None else {"name": name}
-    return IBClassifier(
-        backbone,
-        num_classes,
-        method=method,
-        latent_dim=latent_dim,
-        beta=beta,
-        prior=prior,
-        label_noise=label_noise,
-        num_samples=num_samples,
-        train_samples=train_samples,
-        class_prior=class_prior,
-        seed=seed,
-        **kwargs,
-    )
+    if name is not None:
+        kwargs["name"] = name
+    return IBClassifier(backbone, num_classes, method=method, **kwargs)
