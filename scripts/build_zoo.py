@@ -2,7 +2,8 @@
 
     python scripts/build_zoo.py --name mnist-dualib-mlp --run-dir runs/mnist-dualib-mlp
 
-Exports the weights without optimizer state, runs the evaluation (test split, every corruption at severities 1-5, the card's OOD sets,
+Exports the weights without optimizer state, runs the evaluation (temperature scaling fitted on
+the recipe's held-out validation split) (test split, every corruption at severities 1-5, the card's OOD sets,
 12 samples, 15-bin ECE) into ``models/evaluations/<name>/`` (metrics.json, report.md, PNGs),
 writes ``models/cards/<name>.json`` from train.json + metrics.json, updates
 ``models/registry.json`` and regenerates ``models/README.md`` and ``models/table.md`` (the
@@ -38,8 +39,8 @@ record and the evaluation's `evaluations/<name>/metrics.json`; regenerate this p
 `python scripts/build_zoo.py --render`.
 
 Test split, {samples} encoder samples, 15-bin top-label ECE. "ECE after TS": temperature scaling
-fitted on one half of the test split, scored on the other (the baseline a calibration claim has
-to beat). Corruptions: regenerated MNIST-C / CIFAR-10-C style families (`vdualib.corruptions`),
+fitted on the held-out validation split of the recipe, scored on the test split (the baseline a
+calibration claim has to beat). Corruptions: regenerated MNIST-C / CIFAR-10-C style families (`vdualib.corruptions`),
 not the published files, mean over families and severities 1-5. OOD AUROC: higher is better.
 CIFAR-10 models are trained and measured on the JPEG rendition of CIFAR-10 (`cifar10-jpeg.zip`).
 
@@ -58,7 +59,7 @@ def render(models_dir):
 
 def main(argv=None):
     args = parse_args(argv)
-    from vdualib import evaluation, reports, zoo
+    from vdualib import datasets, evaluation, reports, training, zoo
 
     if args.render:
         print(render(args.models_dir))
@@ -68,6 +69,9 @@ def main(argv=None):
     target = zoo.export(os.path.join(args.run_dir, "model.keras"), os.path.join(args.models_dir, f"{args.name}.keras"))
     model, info = evaluation.load_model(target)
     info["label"] = args.name
+    recipe = train_record["recipe"]
+    (x_train, y_train), _ = datasets.load(dataset, data_dir=args.data_dir)
+    _, validation = training.split_validation(x_train, y_train, recipe["validation_size"], recipe["seed"])
     results = evaluation.evaluate(
         [(model, info)],
         dataset,
@@ -77,6 +81,7 @@ def main(argv=None):
         num_samples=args.num_samples,
         limit=args.limit,
         data_dir=args.data_dir,
+        validation=validation,
     )
     out_dir = os.path.join(args.models_dir, "evaluations", args.name)
     evaluation.write_report(results, out_dir)

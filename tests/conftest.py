@@ -16,6 +16,11 @@ def _data_dir():
     return os.path.abspath(here)
 
 
+if os.path.isdir(_data_dir()):
+    # code under test that reads data without a data_dir argument finds it too
+    os.environ.setdefault("VDUALIB_DATA_DIR", _data_dir())
+
+
 @pytest.fixture(scope="session")
 def data_dir():
     path = _data_dir()

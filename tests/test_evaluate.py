@@ -5,6 +5,7 @@ import json
 import os
 import pathlib
 
+import numpy as np
 import pytest
 
 from vdualib import datasets, evaluation, metrics, reports
@@ -185,3 +186,21 @@ def test_missing_model_and_bad_severity(tmp_path, saved_models, capsys):
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         evaluate_script.main(["--model", saved_models["plain"], "--dataset", "mnist", "--severities", "7"])
+
+
+def test_temperature_scaling_fitted_on_a_validation_split():
+    from vdualib import calibration
+    from vdualib.evaluation import _temperature_baseline
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(600, 4)) * 3
+    labels = np.array([rng.choice(4, p=np.exp(l) / np.exp(l).sum()) for l in logits / 3])  # true T = 3
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    result = _temperature_baseline(probs[200:], labels[200:], 15, 0, validation=(probs[:200], labels[:200]))
+    assert result["fit_on"] == "validation"
+    assert result["fit_examples"] == 200 and result["eval_examples"] == 400
+    assert result["temperature"] == pytest.approx(calibration.fit_temperature(probs[:200], labels[:200]))
+    assert 2.0 < result["temperature"] < 4.5
+    assert result["after"]["ece"] < result["before"]["ece"]
+    halves = _temperature_baseline(probs, labels, 15, 0)
+    assert halves["fit_on"] == "half of test" and halves["eval_examples"] == 300
