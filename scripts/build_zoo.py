@@ -59,7 +59,7 @@ def render(models_dir):
 
 def main(argv=None):
     args = parse_args(argv)
-    from vdualib import datasets, evaluation, reports, training, zoo
+    from vdualib import evaluation, reports, zoo
 
     if args.render:
         print(render(args.models_dir))
@@ -69,9 +69,7 @@ def main(argv=None):
     target = zoo.export(os.path.join(args.run_dir, "model.keras"), os.path.join(args.models_dir, f"{args.name}.keras"))
     model, info = evaluation.load_model(target)
     info["label"] = args.name
-    recipe = train_record["recipe"]
-    (x_train, y_train), _ = datasets.load(dataset, data_dir=args.data_dir)
-    _, validation = training.split_validation(x_train, y_train, recipe["validation_size"], recipe["seed"])
+    validation = evaluation.held_out_split(train_record["recipe"], data_dir=args.data_dir)
     results = evaluation.evaluate(
         [(model, info)],
         dataset,

@@ -90,6 +90,8 @@ def main(argv=None):
     try:
         models = [evaluation.load_model(spec) for spec in specs]
         dataset = args.dataset or evaluation.zoo_dataset(specs)
+        # zoo models: temperature scaling is fitted on the split their recipe held out of training
+        validation = evaluation.zoo_validation(specs, dataset, args.data_dir)
         results = evaluation.evaluate(
             models,
             dataset,
@@ -103,6 +105,7 @@ def main(argv=None):
             seed=args.seed,
             data_dir=args.data_dir,
             progress=not args.no_progress,
+            validation=validation,
         )
     except (ValueError, FileNotFoundError) as error:
         print(f"vdualib-evaluate: error: {error}", file=sys.stderr)

@@ -95,6 +95,11 @@ def test_the_readme_main_command_and_the_quickstart(tmp_path, capsys, data_dir):
     assert "mnist-dualib-mlp" in capsys.readouterr().out
     record = reports.read_json(out / "metrics.json")
     assert record["models"][0]["sha256"] == zoo.sha256("mnist-dualib-mlp")
+    # temperature scaling on the split the recipe held out, as in the card
+    scaling = record["models"][0]["temperature_scaling"]
+    card = zoo.card("mnist-dualib-mlp")["evaluation"]["temperature_scaling"]
+    assert scaling["fit_on"] == "validation" and scaling["fit_examples"] == 5000
+    assert scaling["temperature"] == pytest.approx(card["temperature"], rel=0.02)  # same split, fresh MC draws
     assert record["models"][0]["clean"]["accuracy"] > 0.95
     assert quickstart.main(["--train-size", "1000", "--data-dir", data_dir]) == 0
     printed = capsys.readouterr().out

@@ -30,6 +30,8 @@ from vdualib import calibration, corruptions, metrics, reports
 __all__ = [
     "load_model",
     "zoo_dataset",
+    "zoo_validation",
+    "held_out_split",
     "predict",
     "split_metrics",
     "evaluate",
@@ -114,6 +116,36 @@ def zoo_dataset(specs):
     if len(found) != 1:
         raise ValueError(f"the models were trained on different data sets {sorted(found)}; pass --dataset.")
     return found.pop()
+
+
+def held_out_split(recipe, data_dir=None):
+    """The validation split a recipe held out of its training data, ``(images, labels)``:
+    where temperature scaling of a model trained by that recipe is fitted."""
+    from vdualib import datasets, training
+
+    (x_train, y_train), _ = datasets.load(recipe["dataset"], data_dir=data_dir)
+    _, validation = training.split_validation(x_train, y_train, recipe["validation_size"], recipe["seed"])
+    return validation
+
+
+def zoo_validation(specs, dataset, data_dir=None):
+    """The held-out split shared by the zoo models in ``specs`` when they are evaluated on the
+    data set they were trained on; ``None`` when a spec is a file, the data set differs or the
+    models held out different splits (temperature scaling then uses test halves)."""
+    from vdualib import datasets, zoo
+
+    keys = set()
+    for spec in specs:
+        if os.path.exists(spec) or spec not in zoo.list_models():
+            return None
+        recipe = zoo.card(spec)["recipe"]
+        keys.add((recipe["dataset"], recipe["validation_size"], recipe["seed"]))
+    if len(keys) != 1:
+        return None
+    trained_on, validation_size, seed = keys.pop()
+    if trained_on != datasets._canonical_name(dataset) or not validation_size:
+        return None
+    return held_out_split({"dataset": trained_on, "validation_size": validation_size, "seed": seed}, data_dir)
 
 
 def _model_info(model, label, source, sha256):
