@@ -23,6 +23,9 @@ def parse_args(argv=None):
     parser.add_argument("--num-samples", type=int, default=12)
     parser.add_argument("--severities", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--limit", type=int, default=None, help="evaluate on the first N test images only")
+    parser.add_argument(
+        "--corruption-limit", type=int, default=None, help="corrupt only the first N test images (clean metrics use all)"
+    )
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--render", action="store_true", help="only regenerate models/README.md from the cards")
     args = parser.parse_args(argv)
@@ -78,6 +81,7 @@ def main(argv=None):
         ood=zoo.OOD_SETS[dataset],
         num_samples=args.num_samples,
         limit=args.limit,
+        corruption_limit=args.corruption_limit,
         data_dir=args.data_dir,
         validation=validation,
     )

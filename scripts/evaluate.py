@@ -69,6 +69,12 @@ def build_parser():
     parser.add_argument("--num-bins", type=int, default=15, help="calibration bins (default 15)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first LIMIT test examples")
     parser.add_argument(
+        "--corruption-limit",
+        type=int,
+        default=None,
+        help="corrupt only the first N test examples (bounds the cost of the corrupted copies; clean metrics use all)",
+    )
+    parser.add_argument(
         "--seed", type=int, default=0, help="seed of the corruptions, noise sets and temperature-scaling split"
     )
     parser.add_argument(
@@ -102,6 +108,7 @@ def main(argv=None):
             batch_size=args.batch_size,
             num_bins=args.num_bins,
             limit=args.limit,
+            corruption_limit=args.corruption_limit,
             seed=args.seed,
             data_dir=args.data_dir,
             progress=not args.no_progress,

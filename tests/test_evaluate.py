@@ -204,3 +204,21 @@ def test_temperature_scaling_fitted_on_a_validation_split():
     assert result["after"]["ece"] < result["before"]["ece"]
     halves = _temperature_baseline(probs, labels, 15, 0)
     assert halves["fit_on"] == "half of test" and halves["eval_examples"] == 300
+
+
+def test_corruption_limit_corrupts_only_the_first_examples(tmp_path, saved_models, mnist):
+    from vdualib import corruptions
+
+    model, info = evaluation.load_model(saved_models["plain"])
+    results = evaluation.evaluate(
+        [(model, info)], "mnist", corruption_names=["rotate"], severities=[2], limit=300, corruption_limit=120,
+        progress=False,
+    )
+    assert results["split"] == "test[:300]" and results["corruption_split"] == "test[:120]"
+    _, (x_test, y_test) = mnist
+    corrupted = corruptions.corrupt(x_test[:120], "rotate", 2, seed=0)
+    expected = metrics.accuracy(model.predict(corrupted, verbose=0), y_test[:120])
+    assert results["models"][0]["corruptions"]["rotate"]["2"]["accuracy"] == pytest.approx(expected)
+    assert "test[:120]" in evaluation.write_report(results, tmp_path)
+    with pytest.raises(ValueError, match="corruption_limit"):
+        evaluation.evaluate([(model, info)], "mnist", corruption_limit=0, progress=False)

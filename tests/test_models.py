@@ -81,6 +81,36 @@ def test_prediction_averages_probabilities_over_samples(mnist_small, tiny_backbo
     assert model.per_example_rate(x[:5]).shape == (5,)
 
 
+def test_logit_space_sampling_has_the_law_of_decoded_latent_samples(mnist_small, tiny_backbone):
+    (x, _), _ = mnist_small
+    model = models.build_classifier(tiny_backbone(), 10, method="vib", latent_dim=16, num_samples=4000, seed=1)
+    rng = np.random.default_rng(0)
+    model.encoder.projection.bias.assign(np.r_[rng.normal(size=16), np.full(16, 5.5)].astype(np.float32))
+    model.decoder.kernel.assign(rng.normal(size=(16, 10)).astype(np.float32))
+    model.decoder.bias.assign(rng.normal(size=10).astype(np.float32))
+    mu, sigma = (tf.constant(a) for a in model.encode(x[:3]))
+    logits = model.sample_logits(mu, sigma, 4000).numpy()
+    assert logits.shape == (4000, 3, 10)
+    kernel = model.decoder.kernel.numpy()
+    for b in range(3):
+        # mean W^T mu + b and covariance W^T diag(sigma^2) W, within Monte Carlo error
+        expected_cov = kernel.T @ np.diag(sigma.numpy()[b] ** 2) @ kernel
+        std = np.sqrt(np.diag(expected_cov))
+        np.testing.assert_allclose(logits[:, b].mean(0), model.decoder(mu).numpy()[b], atol=0.1 * std.max())
+        np.testing.assert_allclose(np.cov(logits[:, b].T), expected_cov, atol=0.1 * std.max() ** 2)
+    # predict (logit space) agrees with averaging the decoded latent samples
+    latent = model.forward(tf.constant(x[:3]), training=False)
+    assert "z" in latent and latent["logits"].shape == (4000, 3, 10)
+    np.testing.assert_allclose(model.predict(x[:3], verbose=0), latent["probs"].numpy(), atol=0.02)
+    samples = model.predict_samples(x[:3], num_samples=5)
+    assert samples.shape == (5, 3, 10) and np.all(np.std(samples, axis=0) > 0)
+    np.testing.assert_allclose(samples.sum(-1), 1.0, rtol=1e-5)
+    # a zero decoder (as initialised) has a singular covariance: still finite, all logits = bias
+    model.decoder.kernel.assign(np.zeros((16, 10), np.float32))
+    flat = model.sample_logits(mu, sigma, 3).numpy()
+    np.testing.assert_allclose(flat, np.broadcast_to(model.decoder.bias.numpy(), flat.shape), atol=1e-4)
+
+
 @pytest.mark.parametrize(
     "method, prior",
     [("dualib", "standard_normal"), ("vib", "mixture"), ("vib", "class_conditional"), ("deterministic", None)],

@@ -301,6 +301,7 @@ def evaluate(
     data_dir=None,
     progress=True,
     validation=None,
+    corruption_limit=None,
 ):
     """Evaluate ``models`` (a list of ``(model, info)`` from :func:`load_model`) on ``dataset``.
 
@@ -313,6 +314,9 @@ def evaluate(
         ``"uniform"`` / ``"gaussian"`` noise images (as many as test images).
       num_samples: encoder samples S per prediction (``None``: each model's own).
       limit: use only the first ``limit`` test examples.
+      corruption_limit: corrupt only the first ``corruption_limit`` of those (each corrupted
+        split is then ``test[:corruption_limit]``); bounds the cost of the 5 x 15-19 corrupted
+        copies for large backbones while the clean metrics use every test example.
       seed: seed for the corruptions, noise images and the temperature-scaling split.
       validation: optional ``(images, labels)`` held out from training: temperature scaling is
         then fitted there and scored on the whole test split (else on halves of the test split).
@@ -333,10 +337,13 @@ def evaluate(
         raise ValueError(f"severities must be integers from 1 to 5; got {severities}.")
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of examples; got {limit}.")
+    if corruption_limit is not None and corruption_limit < 1:
+        raise ValueError(f"corruption_limit must be a positive number of examples; got {corruption_limit}.")
     dataset = datasets._canonical_name(dataset)
     _, (images, labels) = datasets.load(dataset, data_dir=data_dir)
     images, labels = images[:limit], labels[:limit].astype(np.int64)
     names = _resolve_corruptions(corruption_names, grayscale=images.ndim == 3)
+    corrupt_images, corrupt_labels = images[:corruption_limit], labels[:corruption_limit]
     ood_sets = {name: _ood_images(name, images, data_dir, seed) for name in ood}
 
     timings = [{"forward": 0.0, "metrics": 0.0} for _ in models]
@@ -383,17 +390,17 @@ def evaluate(
     pairs = [(name, severity) for name in names for severity in severities]
     for name, severity in tqdm(pairs, desc="corruptions", disable=not progress or not pairs):
         start = time.perf_counter()
-        corrupted = corruptions.corrupt(images, name, severity, seed=seed)
+        corrupted = corruptions.corrupt(corrupt_images, name, severity, seed=seed)
         corruption_seconds[name] += time.perf_counter() - start
         for index in range(len(models)):
             probs = run(index, corrupted)["probs"]
             temperature = results[index]["temperature_scaling"]["temperature"]
-            row = measure(index, split_metrics, probs, labels, num_bins, _CORRUPTION_METRICS)
+            row = measure(index, split_metrics, probs, corrupt_labels, num_bins, _CORRUPTION_METRICS)
             row["ece_temperature_scaled"] = measure(
                 index,
                 metrics.expected_calibration_error,
                 calibration.apply_temperature(probs, temperature),
-                labels,
+                corrupt_labels,
                 num_bins,
             )
             results[index]["corruptions"].setdefault(name, {})[str(severity)] = row
@@ -410,6 +417,7 @@ def evaluate(
         "dataset": dataset,
         "split": "test" if limit is None else f"test[:{labels.size}]",
         "num_examples": int(labels.size),
+        "corruption_split": f"test[:{corrupt_labels.size}]" if names else None,
         "data_source": source or dataset,
         "num_bins": int(num_bins),
         "seed": int(seed),
@@ -528,7 +536,9 @@ def render_report(metrics_path, out_dir):
     ]
     if "corruption_summary" in tables:
         sections.append(
-            "## Corrupted test splits\n\nMean over the corruptions, per severity.\n\n" + tables["corruption_summary"]
+            "## Corrupted test splits\n\n"
+            f"Corrupted copies of {results.get('corruption_split') or results['split']}; "
+            "mean over the corruptions, per severity.\n\n" + tables["corruption_summary"]
         )
         sections.append("Per corruption (accuracy and ECE per severity):\n\n" + tables["corruptions"])
     if "ood" in tables:

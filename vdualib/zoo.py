@@ -194,6 +194,7 @@ def card_from_records(name, train_record, metrics_record, file_path):
             "corruptions": {
                 "severities": metrics_record["severities"],
                 "families": len(metrics_record["corruptions"]),
+                "split": metrics_record.get("corruption_split") or metrics_record["split"],
                 "mean_accuracy": summary.get("accuracy"),
                 "mean_ece": summary.get("ece"),
             },
