@@ -19,6 +19,7 @@ Information in bits.
 """
 
 import argparse
+import json
 import os
 
 import numpy as np
@@ -26,13 +27,15 @@ from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
 from vdualib import datasets, ib
-from vdualib.reports import atomic_path, provenance, read_json, sha256_file, write_json
+from vdualib.reports import atomic_path, provenance, read_json, sha256_file, write_text
 
 METHODS = ("ib", "dualib")
 LABELS = {"ib": "IB", "dualib": "dualIB"}
 COLORS = {"ib": "tab:blue", "dualib": "tab:red"}
 DISTORTION_STYLES = (("dual_distortion", "-", "p(y|x̂)‖p(y|x)"), ("ib_distortion", "--", "p(y|x)‖p(y|x̂)"))
 _ALIVE = 1e-6  # clusters with less mass are not drawn in the bifurcation diagram
+_BITS_DECIMALS = 6  # information stored to 1e-6 bits
+_PLOT_DECIMALS = 5  # plotted-only values (prediction measures, decoders) stored to 1e-5
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "ib")
 
 
@@ -61,32 +64,40 @@ def twelve_bit_joint(conditional, label_noise, data_dir):
     return logistic_conditional(x, y) / x.shape[0]
 
 
-def _rounded(values, digits=6):
-    return np.round(np.asarray(values, dtype=np.float64), digits)
+def _rounded(values, decimals):
+    """Plain-float list (nested like ``values``) rounded to ``decimals`` decimals; NaN becomes None."""
+    if np.ndim(values) > 0:
+        return [_rounded(value, decimals) for value in values]
+    return None if np.isnan(values) else round(float(values), decimals)
 
 
 def sweep_record(pxy, betas, method, args, n_clusters=None):
-    """Run one sweep and return its JSON record (arrays as lists, bits)."""
+    """Run one sweep and return its JSON record (plain lists, bits).
+
+    Information to 1e-6 bits, the plotted prediction measures and decoders to 1e-5 (far below a
+    pixel of the figures). ``cluster_p_y1`` holds, per beta, the distinct decoder values
+    p(y=1|x_hat) of the clusters with p(x_hat) > 1e-6 (coincident clusters are one point of the
+    bifurcation diagram).
+    """
     result = ib.curve(pxy, betas, method=method, n_clusters=n_clusters, direction=args.direction,
                       max_iter=args.max_iter, seed=args.seed, progress=True)
     critical = ib.critical_betas(result)
     measures = ib.prediction_measures(pxy, result)
-    decoder_y1 = np.where(result.marginals > _ALIVE, result.decoders[:, :, -1], np.nan)
+    cluster_p_y1 = [sorted(set(_rounded(decoder[marginal > _ALIVE, -1], _PLOT_DECIMALS)))
+                    for decoder, marginal in zip(result.decoders, result.marginals)]
     return {
-        "betas": result.betas,
-        "ixt": _rounded(result.ixt),
-        "ity": _rounded(result.ity),
-        "n_clusters_effective": result.n_clusters_effective,
-        "decoder_p_y1": [[None if np.isnan(v) else round(float(v), 6) for v in row] for row in decoder_y1],
-        "ib_distortion": _rounded(measures["ib_distortion"]),
-        "dual_distortion": _rounded(measures["dual_distortion"]),
-        "accuracy": _rounded(measures["accuracy"]),
-        "n_iter": result.n_iter,
+        "ixt": _rounded(result.ixt, _BITS_DECIMALS),
+        "ity": _rounded(result.ity, _BITS_DECIMALS),
+        "n_clusters_effective": result.n_clusters_effective.tolist(),
+        "cluster_p_y1": cluster_p_y1,
+        **{key: _rounded(measures[key], _PLOT_DECIMALS) for key in ("ib_distortion", "dual_distortion", "accuracy")},
+        "iterations_total": int(result.n_iter.sum()),
+        "iterations_max": int(result.n_iter.max()),
         "converged_fraction": float(result.converged.mean()),
-        "critical_betas": critical.betas,
-        "first_critical_beta": critical.first,
-        "critical_brackets": np.stack([critical.lower, critical.upper], axis=1),
-        "clusters_above": critical.clusters_above,
+        "critical_betas": critical.betas.tolist(),
+        "first_critical_beta": None if np.isnan(critical.first) else critical.first,
+        "critical_brackets": np.stack([critical.lower, critical.upper], axis=1).tolist(),
+        "clusters_above": critical.clusters_above.tolist(),
         "hx": result.hx,
         "ixy": result.ixy,
     }
@@ -95,7 +106,7 @@ def sweep_record(pxy, betas, method, args, n_clusters=None):
 def compare_first_transitions(records):
     """First critical beta of each method and whether the dualIB's comes earlier, later or at the same beta."""
     ib_first, dual_first = (records[method]["first_critical_beta"] for method in METHODS)
-    if np.isnan(ib_first) or np.isnan(dual_first):
+    if ib_first is None or dual_first is None:
         relation = "undetermined (no transition inside the sweep)"
     else:
         relation = "earlier" if dual_first < ib_first else "later" if dual_first > ib_first else "at the same beta"
@@ -107,6 +118,7 @@ def problem_record(pxy, betas, args, n_clusters=None, **description):
     records = {method: sweep_record(pxy, betas, method, args, n_clusters) for method in METHODS}
     return {
         **description,
+        "betas": [float(f"{beta:.7g}") for beta in betas],
         "n_clusters": n_clusters or pxy.shape[0],
         "maximal_correlation": ib.maximal_correlation(pxy),
         "ib_beta0_one_over_rho_squared": ib.ib_first_transition(pxy),
@@ -163,10 +175,10 @@ def render(data, out_dir):
     import matplotlib.pyplot as plt
 
     toy = data["toy"]
+    betas = np.asarray(toy["betas"], dtype=float)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
     for method in METHODS:
         record = toy[method]
-        betas = np.asarray(record["betas"], dtype=float)
         kw = dict(color=COLORS[method], label=LABELS[method])
         axes[0].plot(np.divide(record["ixt"], record["hx"]), np.divide(record["ity"], record["ixy"]), **kw)
         for key, style, divergence in DISTORTION_STYLES:
@@ -189,10 +201,8 @@ def render(data, out_dir):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
     for ax, method in zip(axes, METHODS):
         record = toy[method]
-        betas = np.asarray(record["betas"], dtype=float)
-        p_y1 = np.array([[np.nan if v is None else v for v in row] for row in record["decoder_p_y1"]])
-        for cluster in range(p_y1.shape[1]):
-            ax.plot(betas, p_y1[:, cluster], ".", ms=1.5, color=COLORS[method])
+        points = [(beta, value) for beta, values in zip(betas, record["cluster_p_y1"]) for value in values]
+        ax.plot(*np.transpose(points), ".", ms=1.5, color=COLORS[method])
         for k, beta in enumerate(record["critical_betas"]):
             ax.axvline(beta, color="gray", lw=0.8, ls=":", label="critical β (cluster split)" if k == 0 else None)
         ax.axvline(toy["ib_beta0_one_over_rho_squared"], color="k", lw=1, ls="--", label="1/ρ² (IB first transition)")
@@ -212,7 +222,7 @@ def render(data, out_dir):
         for method in METHODS:
             record = bits[method]
             ax.plot(record["ixt"], record["ity"], color=COLORS[method], label=LABELS[method], marker=".", ms=3)
-            axes[-1].plot(np.asarray(record["betas"], dtype=float), record["accuracy"], color=COLORS[method],
+            axes[-1].plot(np.asarray(bits["betas"], dtype=float), record["accuracy"], color=COLORS[method],
                           ls="-" if conditional == conditionals[0] else "--", label=f"{LABELS[method]}, {conditional}")
         ax.axhline(bits["ib"]["ixy"], color="gray", ls=":", label="I(X;Y)")
         noise = f", ε = {bits['label_noise']}" if bits["label_noise"] is not None else ""
@@ -256,7 +266,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     json_path = os.path.join(args.out_dir, "analytic_toy.json")
     if not args.render_only:
-        write_json(json_path, run(args))
+        # Compact (not indented) JSON: the file is mostly long arrays.
+        write_text(json_path, json.dumps(run(args), separators=(",", ":"), allow_nan=False) + "\n")
     data = read_json(json_path)
     render(data, args.out_dir)
     toy = data["toy"]

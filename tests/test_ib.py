@@ -302,3 +302,116 @@ def test_prediction_measures_against_loops():
     assert curve_measures["accuracy"][1] == pytest.approx(np.sum(px * py_x.max(axis=1)), abs=1e-6)  # Bayes accuracy
     with pytest.raises(ValueError):
         ib.prediction_measures(random_joint(4, 3), solution)
+
+
+def information_bits(pxy, encoder):
+    """(I(X;X_hat), I(X_hat;Y)) in bits of an encoder, by direct sums over the joint p(x, x_hat, y)."""
+    px = pxy.sum(axis=1)
+    joint_xt = encoder * px[:, None]
+    pt = joint_xt.sum(axis=0)
+    ixt = sum(joint_xt[x, t] * np.log2(encoder[x, t] / pt[t])
+              for x in range(encoder.shape[0]) for t in range(encoder.shape[1]) if joint_xt[x, t] > 0)
+    joint_ty = encoder.T @ pxy
+    py = joint_ty.sum(axis=0)
+    ity = sum(joint_ty[t, y] * np.log2(joint_ty[t, y] / (pt[t] * py[y]))
+              for t in range(joint_ty.shape[0]) for y in range(joint_ty.shape[1]) if joint_ty[t, y] > 0)
+    return ixt, ity
+
+
+def test_coincident_groups_links_chains_and_keeps_order():
+    from vdualib.ib.reduction import coincident_groups
+
+    rows = np.array([[0.5, 0.5], [0.2, 0.8], [0.5 + 4e-7, 0.5 - 4e-7], [0.5 + 8e-7, 0.5 - 8e-7], [0.9, 0.1]])
+    np.testing.assert_array_equal(coincident_groups(rows, 1e-6), [0, 1, 0, 0, 2])  # 0-2-3 linked as a chain
+    np.testing.assert_array_equal(coincident_groups(rows, 1e-7), [0, 1, 2, 3, 4])
+    many = np.repeat(np.random.default_rng(0).dirichlet(np.ones(16), size=150), 2, axis=0)  # pdist path
+    labels = coincident_groups(many, 1e-9)
+    assert labels.max() == 149 and np.all(labels[::2] == labels[1::2])
+
+
+@pytest.mark.parametrize("method", ["ib", "dualib"])
+def test_merging_coincident_clusters_keeps_the_solution(method):
+    from vdualib.ib.reduction import merge_clusters, pad_clusters
+
+    pxy, beta = toy_joint(), 6.0
+    solution = ib.solve(pxy, beta, method=method, seed=0, tol=1e-13, accelerate=False)
+    px = pxy.sum(axis=1)
+    n_distinct = ib.effective_cardinality(solution.encoder, px)
+    assert 1 < n_distinct < 5  # some of the 5 clusters coincide
+    log_encoder, _ = merge_clusters(solution.encoder[None], solution.decoder[None], px, 1e-6, 1e-12)
+    assert log_encoder.shape[2] == n_distinct
+    merged = np.exp(pad_clusters(log_encoder, 5)[0])
+    recomputed, _ = encoder_from_equations(pxy, merged, beta, method)
+    np.testing.assert_allclose(recomputed, merged, atol=1e-8, rtol=0)
+    np.testing.assert_allclose(information_bits(pxy, merged), (solution.ixt, solution.ity), atol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["ib", "dualib"])
+def test_acceleration_reaches_the_plain_fixed_point_in_fewer_iterations(method):
+    pxy = toy_joint()
+    beta = ib.ib_first_transition(pxy) * 1.1  # just above the first split: plain iteration is slow
+    plain = ib.solve(pxy, beta, method=method, seed=3, tol=1e-12, accelerate=False)
+    fast = ib.solve(pxy, beta, method=method, seed=3, tol=1e-12)
+    assert plain.converged and fast.converged
+    # Coincident clusters may share their mass differently; E[p(y|x_hat) | x] does not depend on that.
+    np.testing.assert_allclose(fast.encoder @ fast.decoder, plain.encoder @ plain.decoder, atol=1e-9)
+    for name in ("ixt", "ity", "objective"):
+        assert getattr(fast, name) == pytest.approx(getattr(plain, name), abs=1e-10)
+    assert fast.n_iter < plain.n_iter / 3
+
+
+@pytest.mark.parametrize("direction", ["down", "up"])
+@pytest.mark.parametrize("name", ["toy", "random"])
+def test_reduced_sweep_matches_the_full_sweep(direction, name):
+    # (On rugged problems the two sweeps can end in different local optima; these two do not.)
+    pxy, betas = (toy_joint(), 2 ** np.linspace(6, 1, 40)) if name == "toy" else (random_joint(12, 3, seed=1),
+                                                                               np.geomspace(0.5, 200, 30))
+    settings = dict(direction=direction, seed=0, tol=1e-11, max_iter=20_000)
+    full = ib.curve(pxy, betas, merge_tol=None, **settings)
+    reduced = ib.curve(pxy, betas, **settings)
+    n_x, n_y = pxy.shape
+    assert reduced.encoders.shape == (betas.size, n_x, n_x) and reduced.decoders.shape == (betas.size, n_x, n_y)
+    assert reduced.converged.all()
+    if direction == "up" and name == "random":
+        # Annealing up, the twins let clusters split where the full sweep lags behind (hysteresis).
+        assert np.all(reduced.objective <= full.objective + 1e-9)
+        assert np.any(reduced.objective < full.objective - 1e-3)
+    else:
+        np.testing.assert_allclose(reduced.ixt, full.ixt, atol=1e-8)
+        np.testing.assert_allclose(reduced.ity, full.ity, atol=1e-8)
+        np.testing.assert_array_equal(reduced.n_clusters_effective, full.n_clusters_effective)
+    for k in (3, 15, 27):
+        recomputed, _ = encoder_from_equations(pxy, reduced.encoders[k], betas[k], "ib")
+        np.testing.assert_allclose(recomputed, reduced.encoders[k], atol=1e-8, rtol=0)
+    with pytest.raises(ValueError, match="merge_tol"):
+        ib.curve(pxy, betas, merge_tol=0.0)
+
+
+def test_batched_betas_are_solved_as_one_at_a_time():
+    pxy, betas = random_joint(7, 3, seed=8), np.array([0.7, 3.0, 9.0, 40.0])
+    batched = ib.curve(pxy, betas, chains=betas.size, merge_tol=None, seed=5, tol=1e-10)  # each beta from the start
+    for k, beta in enumerate(betas):
+        alone = ib.solve(pxy, beta, seed=5, tol=1e-10, max_iter=10_000)
+        assert batched.n_iter[k] == alone.n_iter and batched.converged[k] == alone.converged
+        np.testing.assert_allclose(batched.encoders[k], alone.encoder, atol=1e-13)
+
+
+@pytest.mark.parametrize("method", ["ib", "dualib"])
+def test_strided_sweep_matches_plain_annealing(method):
+    pxy, betas = toy_joint(), 2 ** np.linspace(6, 1, 97)
+    settings = dict(method=method, seed=0, tol=1e-11, max_iter=20_000)
+    plain = ib.curve(pxy, betas, **settings)
+    strided = ib.curve(pxy, betas, stride=8, **settings)
+    assert strided.converged.all()
+    # The coarser anchor path may meet a first-order transition of the dualIB at another beta
+    # (coexisting optima, objectives within 1e-4 bits); elsewhere the solutions are the same.
+    assert np.all(strided.objective <= plain.objective + 1e-4)
+    same = strided.n_clusters_effective == plain.n_clusters_effective
+    assert same.mean() > 0.95
+    np.testing.assert_allclose(strided.ixt[same], plain.ixt[same], atol=1e-6)
+    np.testing.assert_allclose(strided.ity[same], plain.ity[same], atol=1e-6)
+    for k in (1, 50, 95):  # betas between anchors
+        recomputed, _ = encoder_from_equations(pxy, strided.encoders[k], betas[k], method)
+        np.testing.assert_allclose(recomputed, strided.encoders[k], atol=1e-8, rtol=0)
+    with pytest.raises(ValueError, match="stride"):
+        ib.curve(pxy, betas, stride=0)

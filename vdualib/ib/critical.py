@@ -9,10 +9,8 @@ number changes between neighbouring betas of a sweep.
 import dataclasses
 
 import numpy as np
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial.distance import pdist, squareform
-
 from vdualib.ib.joint import maximal_correlation
+from vdualib.ib.reduction import coincident_groups
 
 __all__ = ["CriticalBetas", "critical_betas", "effective_cardinality", "ib_first_transition"]
 
@@ -28,9 +26,7 @@ def effective_cardinality(encoder, px, tol=1e-3, mass_tol=1e-6):
     if alive.sum() <= 1:
         return int(alive.sum())
     inverse = (encoder[:, alive] * px[:, None] / marginal[alive]).T
-    total_variation = 0.5 * squareform(pdist(inverse, metric="cityblock"))
-    n_components, _ = connected_components(total_variation < tol, directed=False)
-    return int(n_components)
+    return int(coincident_groups(inverse, tol).max() + 1)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,12 +1,14 @@
 """Information curves: solve the IB or dualIB over a sweep of betas with warm starts (annealing)."""
 
 import dataclasses
+import functools
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from vdualib.ib.critical import effective_cardinality
 from vdualib.ib.joint import entropy_bits, mutual_information_bits
+from vdualib.ib.reduction import duplicate_clusters, merge_clusters, pad_clusters
 from vdualib.ib.solver import (
     check_betas,
     check_settings,
@@ -14,12 +16,19 @@ from vdualib.ib.solver import (
     iterate,
     log_normalize,
     make_channel,
+    posterior,
+    single_threaded_blas,
     summarize,
 )
 
 __all__ = ["IBCurve", "curve", "curve_channel", "DIRECTIONS"]
 
 DIRECTIONS = ("down", "up", "both")
+_MASS_TOL = 1e-12  # clusters with p(x_hat) below this are dropped from a sweep's warm starts
+_BATCH_ENTRIES = 1 << 16  # encoder entries per batch of in-between betas (bounds memory)
+# Degree of the polynomial predicting the next solution from the last ones. Linear: a quadratic
+# predictor saved iterations but overshot near merges into worse local optima (measured).
+_PREDICTOR_ORDER = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,60 +68,153 @@ def _perturb(log_encoder, scale, rng):
     return log_normalize(log_encoder + scale * rng.standard_normal(log_encoder.shape))
 
 
-def _extrapolate(log_encoder, previous, step, previous_step):
-    """Predictor step of the continuation: linear extrapolation of log p(x_hat|x) in log beta.
+def _extrapolate(history, log_betas, log_beta):
+    """Predictor step of the continuation: polynomial extra- (or inter-)polation of log p(x_hat|x) in log beta.
 
-    Entries that are -inf (underflowed) in either iterate are kept as they are.
+    ``history`` holds the last solutions [B, |X|, K] (same columns, oldest first) solved at
+    ``log_betas`` (each [B]); the Lagrange polynomial through them (degree ``len(history) - 1``)
+    is evaluated at ``log_beta`` [B]. Entries that are -inf (underflowed) in any solution are
+    taken from the newest one.
     """
-    ratio = (step / previous_step)[:, None, None]
-    with np.errstate(invalid="ignore"):
-        slope = np.where(np.isfinite(log_encoder) & np.isfinite(previous), log_encoder - previous, 0.0)
-    return log_normalize(log_encoder + ratio * slope)
+    extrapolated = np.zeros_like(history[-1])
+    finite = np.ones(history[-1].shape, dtype=bool)
+    for j, solution in enumerate(history):
+        weight = np.ones_like(log_beta)
+        for m in range(len(history)):
+            if m != j:
+                weight *= (log_beta - log_betas[m]) / (log_betas[j] - log_betas[m])
+        finite &= np.isfinite(solution)
+        with np.errstate(invalid="ignore"):
+            extrapolated += weight[:, None, None] * solution
+    return log_normalize(np.where(finite, extrapolated, history[-1]))
 
 
-def _sweep(channel, px, py_x, betas, direction, chains, n_clusters, init, perturbation, extrapolate, tol, max_iter,
-           seed, progress):
+def _merge(channel, px, merge_tol, log_encoder):
+    """:func:`merge_clusters` of a log encoder [B, |X|, N] on its channel's decoder: (log encoder, columns kept)."""
+    encoder = np.exp(log_encoder)
+    merged, kept = merge_clusters(encoder, channel.decode(posterior(encoder, px)[1])[0], px, merge_tol, _MASS_TOL)
+    return (log_encoder, True) if merged is None else (merged, kept)
+
+
+def _sweep(channel, px, py_x, betas, direction, chains, stride, n_clusters, init, perturbation, extrapolate, merge_tol,
+           tol, max_iter, seed, accelerate, progress):
     """Anneal through ``betas`` (``"down"`` from high to low, ``"up"`` from low to high).
 
-    The sorted betas are cut into ``chains`` contiguous blocks annealed side by side
-    as one batch; each block starts from the initial encoder.
+    The sorted betas are cut into ``chains`` contiguous blocks annealed side by side as one
+    batch; each block starts from the initial encoder and anneals through every ``stride``-th
+    of its betas (the anchors); the betas in between are then solved in batches (see
+    :func:`_fill_in`). With ``merge_tol`` only the distinct live clusters are carried (see
+    :mod:`vdualib.ib.reduction`): they are merged at the start of each beta and, annealing up,
+    given perturbed twins so that they can split. Returns a dict of [len(betas), ...] arrays,
+    padded back to ``n_clusters`` columns.
     """
     order = np.argsort(betas)
     if direction == "down":
         order = order[::-1]
     blocks = np.array_split(order, chains)
+    anchors = [block[::stride] for block in blocks]
     rng = np.random.default_rng(seed)
     log_encoder = np.repeat(initial_log_encoder(px.size, n_clusters, init, seed)[None], chains, axis=0)
-    previous, previous_betas, before_betas = None, np.ones(chains), None
+    merge = None if merge_tol is None else functools.partial(_merge, channel, px, merge_tol)
+    # Predictor history: (solution, log beta) of the last anchors of each chain, same columns, oldest first.
+    history = []
+    # Per anchor beta: its solution [|X|, K] and the "column epoch", which changes when columns are merged.
+    solutions, epoch = {}, 0
     fields = {}
-    n_iter = np.zeros(betas.size, dtype=np.int64)
-    converged = np.zeros(betas.size, dtype=bool)
-    for step in tqdm(range(len(blocks[0])), desc=f"{channel.method} beta sweep ({direction})", disable=not progress):
-        n_active = sum(len(block) > step for block in blocks)
-        index = np.array([block[step] for block in blocks[:n_active]])
+    for step in tqdm(range(len(anchors[0])), desc=f"{channel.method} beta sweep ({direction})", disable=not progress):
+        n_active = sum(len(block) > step for block in anchors)
+        index = np.array([block[step] for block in anchors[:n_active]])
+        log_beta = np.log(betas[index])
+        history = [(solution[:n_active], previous_log_beta[:n_active]) for solution, previous_log_beta in history]
         start = log_encoder[:n_active]
-        if extrapolate and step > 1:
-            start = _extrapolate(start, previous[:n_active], np.log(betas[index] / previous_betas[:n_active]),
-                                 np.log(previous_betas[:n_active] / before_betas[:n_active]))
+        if extrapolate and len(history) > 1:
+            start = _extrapolate(*zip(*history), log_beta)
+        if merge is not None and step > 0:
+            start, kept = merge(start)
+            if not kept:
+                history, epoch = [], epoch + 1
+            if direction == "up" and start.shape[2] < n_clusters:
+                start, history, epoch = duplicate_clusters(start, px, n_clusters), [], epoch + 1
         if direction == "up" and step > 0:
             start = _perturb(start, perturbation, rng)
-        solved, iterations, done = iterate(channel, px, betas[index], start, tol, max_iter)
-        previous = log_encoder.copy()
-        log_encoder[:n_active] = solved
-        if step > 0:
-            before_betas = previous_betas.copy()
-        previous_betas[:n_active] = betas[index]
-        for key, value in summarize(channel, px, py_x, betas[index], solved).items():
-            fields.setdefault(key, np.zeros((betas.size,) + value.shape[1:]))[index] = value
-        n_iter[index] = iterations
-        converged[index] = done
-    fields["n_iter"] = n_iter
-    fields["converged"] = converged
+        solved, iterations, done = iterate(channel, px, betas[index], start, tol, max_iter, accelerate)
+        log_encoder = solved
+        # Solutions enter the predictor's history while their columns match (merging keeps a prefix).
+        history = [(solution[:, :, : solved.shape[2]], previous_log_beta)
+                   for solution, previous_log_beta in history[len(history) - _PREDICTOR_ORDER:]] + [(solved, log_beta)]
+        solutions.update({int(i): (solution, epoch) for i, solution in zip(index, solved)})
+        _store(fields, betas.size, index, summarize(channel, px, py_x, betas[index], pad_clusters(solved, n_clusters)),
+               iterations, done)
+    if stride > 1:
+        _fill_in(channel, px, py_x, betas, blocks, stride, solutions, n_clusters, tol, max_iter, accelerate, fields)
     return fields
 
 
+def _store(fields, n_rows, index, summary, iterations, done):
+    """Write a batch of summaries, iteration counts and convergence flags at rows ``index`` of ``fields``."""
+    for key, value in {**summary, "n_iter": iterations, "converged": done}.items():
+        fields.setdefault(key, np.zeros((n_rows,) + value.shape[1:], dtype=value.dtype))[index] = value
+
+
+def _fill_in(channel, px, py_x, betas, blocks, stride, solutions, n_clusters, tol, max_iter, accelerate, fields):
+    """Solve the betas between anchors, in batches of bounded size.
+
+    A beta between anchors p and q (consecutive in annealing order) starts from the interpolation,
+    linear in log beta, of their log encoders when their columns match (same column epoch) and they
+    have as many distinct clusters, and otherwise from the anchor at the higher beta (a solution with
+    all the clusters this beta may need: interpolating across a merge can land on the merged branch
+    where the split one is better).
+    """
+    @functools.cache
+    def cardinality(anchor):
+        return effective_cardinality(np.exp(solutions[int(anchor)][0]), px)
+
+    starts = []
+    for block in blocks:
+        for position in range(len(block)):
+            base = position - position % stride
+            if base == position:
+                continue
+            before = block[base]
+            log_p, epoch_p = solutions[int(before)]
+            if base + stride >= len(block):
+                starts.append((block[position], log_p))
+                continue
+            after = block[base + stride]
+            log_q, epoch_q = solutions[int(after)]
+            if epoch_p == epoch_q and cardinality(before) == cardinality(after):
+                neighbours = [log_p[None, :, : log_q.shape[1]], log_q[None]]
+                log_betas = [np.log(betas[[before]]), np.log(betas[[after]])]
+                starts.append((block[position], _extrapolate(neighbours, log_betas, np.log(betas[[block[position]]]))[0]))
+            else:
+                starts.append((block[position], log_p if betas[before] > betas[after] else log_q))
+    batch = max(1, _BATCH_ENTRIES // (px.size * n_clusters))
+    for first in range(0, len(starts), batch):
+        chunk = starts[first: first + batch]
+        index = np.array([i for i, _ in chunk])
+        width = max(start.shape[1] for _, start in chunk)
+        start = np.stack([pad_clusters(log_start[None], width)[0] for _, log_start in chunk])
+        solved, iterations, done = iterate(channel, px, betas[index], start, tol, max_iter, accelerate)
+        _store(fields, betas.size, index, summarize(channel, px, py_x, betas[index], pad_clusters(solved, n_clusters)),
+               iterations, done)
+
+
+def _sweep_directions(channel, px, py_x, betas, direction, chains, settings):
+    """Fields of one sweep, or for ``"both"`` of the down and up sweeps, keeping per beta the lower objective."""
+    if direction != "both":
+        return _sweep(channel, px, py_x, betas, direction, chains, *settings)
+    down = _sweep(channel, px, py_x, betas, "down", chains, *settings)
+    up = _sweep(channel, px, py_x, betas, "up", chains, *settings)
+    pick_up = up["objective"] < down["objective"]
+    return {
+        key: np.where(pick_up.reshape((-1,) + (1,) * (value.ndim - 1)), up[key], value)
+        for key, value in down.items()
+    }
+
+
 def curve_channel(channel, px, py_x, betas, n_clusters=None, direction="down", chains=1, perturbation=1e-2,
-                  extrapolate=True, init=None, tol=1e-10, max_iter=10_000, seed=None, progress=False):
+                  extrapolate=True, init=None, tol=1e-10, max_iter=10_000, seed=None, progress=False,
+                  merge_tol=1e-6, accelerate=True, stride=1):
     """:func:`curve` for any channel (shared with the exponential-family variant)."""
     betas = check_betas(betas)
     n_clusters = check_settings(px.size, n_clusters, tol, max_iter)
@@ -122,18 +224,14 @@ def curve_channel(channel, px, py_x, betas, n_clusters=None, direction="down", c
         raise ValueError(f"chains must be an integer between 1 and len(betas)={betas.size}; got {chains!r}.")
     if not perturbation >= 0:
         raise ValueError(f"perturbation must be >= 0; got {perturbation!r}.")
-    settings = (n_clusters, init, perturbation, bool(extrapolate), tol, max_iter, seed, progress)
-    if direction == "both":
-        down = _sweep(channel, px, py_x, betas, "down", int(chains), *settings)
-        up = _sweep(channel, px, py_x, betas, "up", int(chains), *settings)
-        # Keep, at each beta, the solution with the lower objective (the better optimum).
-        pick_up = up["objective"] < down["objective"]
-        fields = {
-            key: np.where(pick_up.reshape((-1,) + (1,) * (value.ndim - 1)), up[key], value)
-            for key, value in down.items()
-        }
-    else:
-        fields = _sweep(channel, px, py_x, betas, direction, int(chains), *settings)
+    if int(stride) != stride or stride < 1:
+        raise ValueError(f"stride must be a positive integer; got {stride!r}.")
+    if merge_tol is not None and not 0 < merge_tol < 1:
+        raise ValueError(f"merge_tol must be in (0, 1) (a total variation) or None; got {merge_tol!r}.")
+    settings = (int(stride), n_clusters, init, perturbation, bool(extrapolate), merge_tol, tol, max_iter, seed,
+                bool(accelerate), progress)
+    with single_threaded_blas():
+        fields = _sweep_directions(channel, px, py_x, betas, direction, int(chains), settings)
     cardinality = np.array([effective_cardinality(encoder, px) for encoder in fields["encoder"]])
     pxy = px[:, None] * py_x
     return IBCurve(
@@ -155,7 +253,8 @@ def curve_channel(channel, px, py_x, betas, n_clusters=None, direction="down", c
 
 
 def curve(pxy, betas, method="ib", n_clusters=None, direction="down", chains=1, perturbation=1e-2,
-          extrapolate=True, init=None, tol=1e-10, max_iter=10_000, seed=None, progress=False):
+          extrapolate=True, init=None, tol=1e-10, max_iter=10_000, seed=None, progress=False, merge_tol=1e-6,
+          accelerate=True, stride=1):
     """Solve the IB or dualIB over a sweep of betas, warm-starting each beta from its neighbour.
 
     Args:
@@ -175,10 +274,20 @@ def curve(pxy, betas, method="ib", n_clusters=None, direction="down", chains=1, 
             solutions of its chain (a predictor-corrector continuation; fewer iterations per beta).
         init, tol, max_iter, seed: as in :func:`vdualib.ib.solve` (``max_iter`` per beta).
         progress: show a tqdm progress bar.
+        merge_tol: before each beta, merge clusters whose decoders p(y|x_hat) differ by less than
+            this in total variation and drop clusters with p(x_hat) < 1e-12, so the iteration runs
+            on the effective clusters only (annealing up, each cluster gets a perturbed twin so it
+            can split). ``None``: always iterate all ``n_clusters``. Returned arrays have
+            ``n_clusters`` columns either way (merged-away clusters are empty).
+        accelerate: SQUAREM-accelerated iteration, as in :func:`vdualib.ib.solve`.
+        stride: anneal through every ``stride``-th beta only; each beta in between is then solved,
+            many at once as one batch, from the interpolation (linear in log beta) of its two
+            neighbouring solutions, or from the one at higher beta where clusters merged or split
+            between them. Fewer Python-level steps for dense sweeps; 1 = plain annealing.
 
     Returns:
         :class:`IBCurve` (information in bits), arrays in the order of ``betas``.
     """
     channel, px, py_x = make_channel(pxy, method)
     return curve_channel(channel, px, py_x, betas, n_clusters, direction, chains, perturbation, extrapolate,
-                         init, tol, max_iter, seed, progress)
+                         init, tol, max_iter, seed, progress, merge_tol, accelerate, stride)

@@ -13,7 +13,7 @@ so one iteration costs O(|X| N R) instead of O(|X| N |Y|): cheaper when R << |Y|
 import numpy as np
 
 from vdualib.ib.curve import curve_channel
-from vdualib.ib.solver import log_normalize, solve_channel
+from vdualib.ib.solver import log_normalize, solve_channel, stacked_matmul
 
 __all__ = ["ExponentialFamily", "solve_exponential_family", "curve_exponential_family", "toy_problem"]
 
@@ -60,12 +60,12 @@ class ExponentialFamily:
 
     def decode(self, inverse):
         """inverse p(x|x_hat) [B, N, |X|] -> (decoder [B, N, |Y|], dual distortion [B, |X|, N]) in nats."""
-        cluster_statistics = inverse @ self.statistics
-        log_decoder = log_normalize(-cluster_statistics @ self.natural_parameters)
+        cluster_statistics = stacked_matmul(inverse, self.statistics)
+        log_decoder = log_normalize(-stacked_matmul(cluster_statistics, self.natural_parameters))
         decoder = np.exp(log_decoder)
         neg_entropy = (decoder * log_decoder).sum(axis=-1)[:, None, :]
-        mean_parameters = decoder @ self.natural_parameters.T
-        return decoder, neg_entropy + self.statistics @ mean_parameters.swapaxes(1, 2) + self._log_normalizer
+        mean_parameters = stacked_matmul(decoder, self.natural_parameters.T)
+        return decoder, neg_entropy + stacked_matmul(mean_parameters, self.statistics.T).swapaxes(1, 2) + self._log_normalizer
 
 
 def solve_exponential_family(family, beta, n_clusters=None, init=None, tol=1e-10, max_iter=100_000, seed=None):
