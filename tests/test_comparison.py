@@ -1,5 +1,7 @@
 import os
 
+import numpy as np
+
 import pytest
 
 from vdualib import comparison, reports, sweep
@@ -55,5 +57,36 @@ def test_sweep_plot_and_validation(tmp_path):
     ]
     path = sweep.plot_sweep(records, str(tmp_path / "sweep.png"))
     assert os.path.getsize(path) > 10_000
-    with pytest.raises(ValueError, match="betas"):
+    smoothing = [dict(r, label_smoothing=r["beta"] * 10) for r in records]
+    assert os.path.getsize(sweep.plot_sweep(smoothing, str(tmp_path / "ls.png"), parameter="label_smoothing")) > 10_000
+    with pytest.raises(ValueError, match="beta values"):
         sweep.beta_sweep([-1.0])
+    with pytest.raises(ValueError, match=r"label_smoothing values must lie in \(0, 1\)"):
+        sweep.recipe_sweep("label_smoothing", [0.0, 0.1])
+    with pytest.raises(ValueError, match="Unknown sweep 'latent_dim'"):
+        sweep.recipe_sweep("latent_dim", [8])
+
+
+def test_dual_decoder_is_the_geometric_mean_of_the_smoothed_labels():
+    """The claim of vdualib.sweep's docstring: for an input whose label is c with probability
+    p_c, E_y[KL(q || p~_y)] is minimised by q ∝ exp(E_y log p~_y) (overconfident for small eps),
+    and E_y[-sum q~ log q] by q = E_y[p~_y], the arithmetic mean."""
+    from scipy.optimize import minimize
+    from scipy.special import softmax
+
+    num_classes, eps = 3, 0.01
+    p = np.array([0.6, 0.3, 0.1])
+    smoothed = (1 - eps) * np.eye(num_classes) + eps / num_classes  # row y: p~_y
+
+    def dual(logits):
+        q = softmax(logits)
+        return float(np.sum(p * np.sum(q * (np.log(q) - np.log(smoothed)), axis=1)))
+
+    def cross_entropy(logits):
+        return float(-np.sum(p @ smoothed * np.log(softmax(logits))))
+
+    geometric = softmax(p @ np.log(smoothed))
+    arithmetic = p @ smoothed
+    np.testing.assert_allclose(softmax(minimize(dual, np.zeros(3), tol=1e-12).x), geometric, atol=1e-5)
+    np.testing.assert_allclose(softmax(minimize(cross_entropy, np.zeros(3), tol=1e-12).x), arithmetic, atol=1e-5)
+    assert geometric[0] > 0.8 and arithmetic[0] < 0.6  # the dual decoder is far more confident than p = 0.6

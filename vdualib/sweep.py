@@ -1,9 +1,19 @@
-"""Beta sweeps of the variational models: train one short run per (method, beta), measure it.
+"""Sweeps of the variational models: one short run per (method, value of a recipe field).
 
-Each run trains a recipe with ``beta`` overridden (the VIB convention: beta weighs the rate)
-and reports, on the test split, the rate (upper bound on I(X;Z)) and izy (lower bound on
-I(Z;Y)) in bits, accuracy, NLL (nats) and the 15-bin ECE. :func:`plot_sweep` draws both families
-on the information plane and accuracy/ECE against beta.
+Each run trains a recipe with one field overridden and reports, on the test split, the rate
+(upper bound on I(X;Z)) and izy (lower bound on I(Z;Y)) in bits, accuracy, NLL (nats) and the
+15-bin ECE. Two fields are swept:
+
+* ``beta`` (the VIB convention: beta weighs the rate), :func:`beta_sweep`;
+* ``label_smoothing``, the epsilon of p~(y|x) = (1 - eps) one-hot + eps / C. For VdualIB it sets
+  the confidence of the decoder: minimising E_y[KL(q || p~_y)] gives the normalised geometric
+  mean q(c) ∝ exp(E_y[log p~_y(c)]), so two classes with probabilities p and p' get the odds
+  exp((p - p') L) with L = log((1 - eps + eps/C) / (eps/C)) (L = 6.9 nats at eps = 0.01, C = 10):
+  small eps makes VdualIB overconfident. The VIB's cross-entropy gives the arithmetic mean
+  E_y[p~_y], whose odds shrink towards 1 as eps grows.
+
+:func:`plot_sweep` draws both families on the information plane and accuracy/ECE against the
+swept value.
 """
 
 import math
@@ -13,28 +23,46 @@ import numpy as np
 
 from vdualib import datasets, metrics, recipes, reports, training
 
-__all__ = ["beta_sweep", "plot_sweep"]
+__all__ = ["SWEEPS", "recipe_sweep", "beta_sweep", "plot_sweep"]
 
 _LN2 = math.log(2.0)
 
+#: sweepable field -> (axis label, log-scaled axis, extra recipe overrides every run needs)
+SWEEPS = {
+    "beta": ("beta (weight of the rate)", True, ()),
+    "label_smoothing": ("label smoothing epsilon of p~(y|x)", True, ("label_noise=smoothing",)),
+}
 
-def beta_sweep(betas, methods=("vib", "dualib"), base="mnist-{method}-mlp", overrides=(), out_dir="runs/beta_sweep", data_dir=None, progress=True):
-    """Train and measure one run per (method, beta); returns a list of dicts (one per run).
 
-    Runs already finished in ``out_dir`` are reused (their ``train.json`` exists); interrupted
-    ones resume from their checkpoint.
+def _check_values(parameter, values):
+    if parameter not in SWEEPS:
+        raise ValueError(f"Unknown sweep {parameter!r}; choose one of {sorted(SWEEPS)}.")
+    values = [float(v) for v in values]
+    if not values or min(values) < 0:
+        raise ValueError(f"{parameter} values must be a non-empty list of numbers >= 0; got {values}.")
+    if parameter == "label_smoothing" and (min(values) <= 0 or max(values) >= 1):
+        raise ValueError(f"label_smoothing values must lie in (0, 1) (VdualIB's KL to a one-hot is infinite); got {values}.")
+    return values
+
+
+def recipe_sweep(parameter, values, methods=("vib", "dualib"), base="mnist-{method}-mlp", overrides=(), out_dir="runs/sweep", data_dir=None, progress=True):
+    """Train and measure one run per (method, value of ``parameter``); a list of dicts, one a run.
+
+    Each dict holds ``method``, ``parameter``, the swept value under its own name, the rate and
+    izy in bits, accuracy, NLL, ECE and the recipe. Runs already finished in ``out_dir`` are
+    reused (their ``train.json`` exists); interrupted ones resume from their checkpoint.
     """
     import keras
     from tqdm.auto import tqdm
 
-    betas = [float(b) for b in betas]
-    if not betas or min(betas) < 0:
-        raise ValueError("betas must be a non-empty list of numbers >= 0.")
-    pairs = [(m, b) for m in methods for b in betas]
+    values = _check_values(parameter, values)
+    pairs = [(m, v) for m in methods for v in values]
     records = []
-    for method, beta in tqdm(pairs, desc="beta sweep", disable=not progress):
-        recipe = recipes.get_recipe(base.format(method=method), list(overrides) + [f"beta={beta}"])
-        run_dir = os.path.join(out_dir, f"{method}-beta{beta:.0e}")
+    for method, value in tqdm(pairs, desc=f"{parameter} sweep", disable=not progress):
+        recipe = recipes.get_recipe(
+            base.format(method=method), [*SWEEPS[parameter][2], *overrides, f"{parameter}={value}"]
+        )
+        run_dir = os.path.join(out_dir, f"{method}-{parameter}{value:.0e}")
         if not os.path.exists(os.path.join(run_dir, "train.json")):
             resume = os.path.exists(os.path.join(run_dir, "checkpoint.json"))
             training.train(recipe, run_dir, resume=resume, data_dir=data_dir, verbose=0)
@@ -45,43 +73,54 @@ def beta_sweep(betas, methods=("vib", "dualib"), base="mnist-{method}-mlp", over
         records.append(
             {
                 "method": method,
-                "beta": beta,
+                "parameter": parameter,
+                parameter: value,
                 "rate_bits": logged["rate"] / _LN2,
                 "izy_bits": logged["izy"] / _LN2,
                 "accuracy": metrics.accuracy(probs, y_test),
                 "nll": metrics.nll(probs, y_test),
                 "ece": metrics.expected_calibration_error(probs, y_test, num_bins=15),
+                "mean_confidence": float(np.mean(np.max(probs, axis=-1))),
                 "recipe": recipe,
             }
         )
     return records
 
 
-def plot_sweep(records, path):
-    """Information plane (rate against izy, bits) and accuracy/ECE against beta, per method."""
+def beta_sweep(betas, **kwargs):
+    """:func:`recipe_sweep` over ``beta``; runs go to ``{out_dir}/{method}-beta{beta:.0e}``."""
+    kwargs.setdefault("out_dir", "runs/beta_sweep")
+    return recipe_sweep("beta", betas, **kwargs)
+
+
+def plot_sweep(records, path, parameter="beta"):
+    """Information plane (rate against izy, bits) and accuracy/ECE against ``parameter``, per method."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    axis_label, log_axis, _ = SWEEPS[parameter]
     figure, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     for method, marker in (("vib", "o"), ("dualib", "s")):
-        rows = sorted((r for r in records if r["method"] == method), key=lambda r: r["beta"])
+        rows = sorted((r for r in records if r["method"] == method), key=lambda r: r[parameter])
         if not rows:
             continue
         label = {"vib": "VIB", "dualib": "VdualIB"}[method]
-        beta = np.array([r["beta"] for r in rows])
+        value = np.array([r[parameter] for r in rows])
         rate = np.array([r["rate_bits"] for r in rows])
         izy = np.array([r["izy_bits"] for r in rows])
         line = axes[0].plot(rate, izy, marker=marker, label=label)[0]
-        for b, x, y in zip(beta, rate, izy):
-            axes[0].annotate(f"{b:.0e}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7, color=line.get_color())
-        axes[1].semilogx(beta, [r["accuracy"] for r in rows], marker=marker, label=label)
-        axes[2].semilogx(beta, [r["ece"] for r in rows], marker=marker, label=label)
+        for v, x, y in zip(value, rate, izy):
+            axes[0].annotate(f"{v:.0e}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7, color=line.get_color())
+        axes[1].plot(value, [r["accuracy"] for r in rows], marker=marker, label=label)
+        axes[2].plot(value, [r["ece"] for r in rows], marker=marker, label=label)
     axes[0].set_xscale("log")
     axes[0].set(xlabel="rate, upper bound on I(X;Z) [bits]", ylabel="izy, lower bound on I(Z;Y) [bits]", title="information plane (test)")
-    axes[1].set(xlabel="beta (weight of the rate)", ylabel="test accuracy", title="accuracy")
-    axes[2].set(xlabel="beta (weight of the rate)", ylabel="ECE (15 bins)", title="calibration")
+    axes[1].set(xlabel=axis_label, ylabel="test accuracy", title="accuracy")
+    axes[2].set(xlabel=axis_label, ylabel="ECE (15 bins)", title="calibration")
+    for ax in axes[1:]:
+        ax.set_xscale("log" if log_axis else "linear")
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend()

@@ -235,6 +235,7 @@ _CARD_COLUMNS = [
     ("ece_ts", "ECE after TS"),
     ("shift_accuracy", "corrupted acc (sev 1-5)"),
     ("shift_ece", "corrupted ECE"),
+    ("shift_split", "corrupted split"),
     ("ood", "OOD AUROC (max prob / entropy / MI / rate)"),
     ("parameters", "params"),
     ("megabytes", "MB"),
@@ -254,6 +255,8 @@ def _card_row(record):
         "ece_ts": evaluation["temperature_scaling"]["after"]["ece"],
         "shift_accuracy": evaluation["corruptions"]["mean_accuracy"],
         "shift_ece": evaluation["corruptions"]["mean_ece"],
+        # cards written before corruption_limit existed corrupted the whole evaluated split
+        "shift_split": evaluation["corruptions"].get("split", "test"),
         "ood": "; ".join(ood),
         "parameters": record["parameters"],
         "megabytes": record["file_bytes"] / 1e6,
