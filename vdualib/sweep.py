@@ -9,8 +9,9 @@ Each run trains a recipe with one field overridden and reports, on the test spli
   the confidence of the decoder: minimising E_y[KL(q || p~_y)] gives the normalised geometric
   mean q(c) ∝ exp(E_y[log p~_y(c)]), so two classes with probabilities p and p' get the odds
   exp((p - p') L) with L = log((1 - eps + eps/C) / (eps/C)) (L = 6.9 nats at eps = 0.01, C = 10):
-  small eps makes VdualIB overconfident. The VIB's cross-entropy gives the arithmetic mean
-  E_y[p~_y], whose odds shrink towards 1 as eps grows.
+  on ambiguous inputs a small eps makes VdualIB more confident than the data. The VIB's
+  cross-entropy gives the arithmetic mean E_y[p~_y] instead. On inputs it fits, both methods'
+  confidence is capped near 1 - eps + eps/C, so a large eps makes both underconfident.
 
 :func:`plot_sweep` draws both families on the information plane and accuracy/ECE against the
 swept value.
