@@ -90,3 +90,14 @@ def test_dual_decoder_is_the_geometric_mean_of_the_smoothed_labels():
     np.testing.assert_allclose(softmax(minimize(dual, np.zeros(3), tol=1e-12).x), geometric, atol=1e-5)
     np.testing.assert_allclose(softmax(minimize(cross_entropy, np.zeros(3), tol=1e-12).x), arithmetic, atol=1e-5)
     assert geometric[0] > 0.8 and arithmetic[0] < 0.6  # the dual decoder is far more confident than p = 0.6
+
+
+def test_summary_rows_describe_confidence_without_scoring_it():
+    records = [_record("v", "vib", 0.9, 0.02), _record("d", "dualib", 0.88, 0.05)]
+    records[0]["models"][0]["reliability"] = {"confidence": [None, 0.5, 0.9], "count": [0, 2, 6]}
+    records[1]["models"][0]["temperature_scaling"]["temperature"] = 1.5
+    rows = comparison.summary_rows({"models": [r["models"][0] for r in records]})
+    assert rows[0]["mean_confidence"] == pytest.approx((2 * 0.5 + 6 * 0.9) / 8)
+    assert rows[1]["mean_confidence"] is None and rows[1]["ts_temperature"] == 1.5
+    measures = {d["measure"] for d in comparison.method_deltas(rows)}
+    assert "ece" in measures and not measures & {"mean_confidence", "ts_temperature"}

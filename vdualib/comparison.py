@@ -7,6 +7,8 @@ dict, so :func:`vdualib.evaluation.write_report` renders a single report with ov
 deterministic model on each measure.
 """
 
+import numpy as np
+
 from vdualib import reports
 
 __all__ = ["merge_evaluations", "method_deltas", "summary_rows"]
@@ -43,6 +45,9 @@ def summary_rows(results):
             "brier": m["clean"]["brier"],
             "ece": m["clean"]["ece"],
             "ece_after_ts": m["temperature_scaling"]["after"]["ece"],
+            # descriptive, not scored: T > 1 means the model was overconfident
+            "ts_temperature": m["temperature_scaling"].get("temperature"),
+            "mean_confidence": _mean_confidence(m.get("reliability")),
             "shift_accuracy": shift.get("accuracy"),
             "shift_nll": shift.get("nll"),
             "shift_ece": shift.get("ece"),
@@ -55,7 +60,17 @@ def summary_rows(results):
     return rows
 
 
+def _mean_confidence(reliability):
+    """Mean top-label probability on the test split, from the reliability curve's bins."""
+    if not reliability:
+        return None
+    counts = np.asarray(reliability["count"], dtype=np.float64)
+    confidence = np.nan_to_num(np.asarray(reliability["confidence"], dtype=np.float64))
+    return float(np.sum(counts * confidence) / np.sum(counts))
+
+
 _LOWER_IS_BETTER = {"nll", "brier", "ece", "ece_after_ts", "shift_nll", "shift_ece"}
+_DESCRIPTIVE = {"ts_temperature", "mean_confidence"}
 
 
 def method_deltas(rows, method="dualib", against=("vib", "deterministic")):
@@ -69,7 +84,7 @@ def method_deltas(rows, method="dualib", against=("vib", "deterministic")):
             continue
         for key, value in by_method[method].items():
             other = by_method[baseline].get(key)
-            if key in ("model", "method") or value is None or other is None:
+            if key in ("model", "method", *_DESCRIPTIVE) or value is None or other is None:
                 continue
             difference = value - other
             better = difference < 0 if key in _LOWER_IS_BETTER else difference > 0
