@@ -28,6 +28,11 @@ def parse_args(argv=None):
     )
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--render", action="store_true", help="only regenerate models/README.md from the cards")
+    parser.add_argument(
+        "--reevaluate",
+        action="store_true",
+        help="evaluate the published models/<name>.keras again (after an evaluation change) instead of exporting the run's model",
+    )
     args = parser.parse_args(argv)
     if not args.render and not (args.name and args.run_dir):
         parser.error("--name and --run-dir are required (or --render)")
@@ -69,7 +74,12 @@ def main(argv=None):
         return 0
     train_record = reports.read_json(os.path.join(args.run_dir, "train.json"))
     dataset = train_record["recipe"]["dataset"]
-    target = zoo.export(os.path.join(args.run_dir, "model.keras"), os.path.join(args.models_dir, f"{args.name}.keras"))
+    target = os.path.join(args.models_dir, f"{args.name}.keras")
+    if args.reevaluate:
+        if not os.path.isfile(target):
+            raise SystemExit(f"build_zoo: error: --reevaluate needs the published {target}; drop the flag to export it.")
+    else:
+        zoo.export(os.path.join(args.run_dir, "model.keras"), target)
     model, info = evaluation.load_model(target)
     info["label"] = args.name
     validation = evaluation.held_out_split(train_record["recipe"], data_dir=args.data_dir)

@@ -1,26 +1,14 @@
 """The evaluation script end to end on small saved models and a 500-example MNIST split."""
 
-import importlib.util
 import json
 import os
-import pathlib
 
 import numpy as np
 import pytest
 
 from vdualib import datasets, evaluation, metrics, reports
+from vdualib.scripts import evaluate as evaluate_script
 
-
-def _load_script(name):
-    """The script from this checkout (``vdualib.scripts`` exists only once installed)."""
-    path = pathlib.Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"vdualib_script_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-evaluate_script = _load_script("evaluate")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

@@ -104,3 +104,30 @@ def test_the_readme_main_command_and_the_quickstart(tmp_path, capsys, data_dir):
     assert quickstart.main(["--train-size", "1000", "--data-dir", data_dir]) == 0
     printed = capsys.readouterr().out
     assert "test accuracy" in printed and "ECE (15 bins)" in printed and "bits" in printed
+
+
+def test_build_zoo_exports_evaluates_and_reevaluates(tmp_path, data_dir):
+    from vdualib import recipes, training
+    from vdualib.scripts import build_zoo
+
+    recipe = recipes.get_recipe(
+        "mnist-vib-mlp", {"train_size": 200, "validation_size": 100, "epochs": 1, "latent_dim": 8, "num_samples": 2}
+    )
+    run_dir = str(tmp_path / "run")
+    training.train(recipe, run_dir, data_dir=data_dir, verbose=0)
+    models_dir = tmp_path / "models"
+    argv = ["--name", "tiny-vib-mlp", "--run-dir", run_dir, "--models-dir", str(models_dir), "--num-samples", "2",
+            "--limit", "60", "--corruption-limit", "20", "--severities", "1", "--data-dir", data_dir]
+    assert build_zoo.main(argv) == 0
+    card = reports.read_json(models_dir / "cards" / "tiny-vib-mlp.json")
+    registry = reports.read_json(models_dir / "registry.json")
+    assert card["sha256"] == reports.sha256_file(models_dir / "tiny-vib-mlp.keras") == registry["models"]["tiny-vib-mlp"]["sha256"]
+    assert card["evaluation"]["corruptions"]["split"] == "test[:20]"
+    assert "test[:20]" in (models_dir / "README.md").read_text()
+    # --reevaluate scores the published file again, without re-exporting it
+    (models_dir / "evaluations" / "tiny-vib-mlp" / "metrics.json").unlink()
+    assert build_zoo.main([*argv, "--reevaluate"]) == 0
+    assert reports.read_json(models_dir / "cards" / "tiny-vib-mlp.json")["sha256"] == card["sha256"]
+    assert (models_dir / "evaluations" / "tiny-vib-mlp" / "metrics.json").exists()
+    with pytest.raises(SystemExit, match="needs the published"):
+        build_zoo.main([*argv[:1], "tiny-dualib-mlp", *argv[2:], "--reevaluate"])
