@@ -255,8 +255,7 @@ def _card_row(record):
         "ece_ts": evaluation["temperature_scaling"]["after"]["ece"],
         "shift_accuracy": evaluation["corruptions"]["mean_accuracy"],
         "shift_ece": evaluation["corruptions"]["mean_ece"],
-        # cards written before corruption_limit existed corrupted the whole evaluated split
-        "shift_split": evaluation["corruptions"].get("split", "test"),
+        "shift_split": evaluation["corruptions"]["split"],
         "ood": "; ".join(ood),
         "parameters": record["parameters"],
         "megabytes": record["file_bytes"] / 1e6,
