@@ -24,6 +24,7 @@ data set found nowhere (with ``download=False``) raises ``FileNotFoundError`` li
 searched.
 """
 
+import dataclasses
 import gzip
 import io
 import os
@@ -36,6 +37,9 @@ from vdualib import reports
 
 __all__ = [
     "DATASETS",
+    "DatasetInfo",
+    "canonical_name",
+    "info",
     "CIFAR10_CLASSES",
     "load",
     "load_ib_12bit",
@@ -61,31 +65,68 @@ CIFAR10_CLASSES = (
     "truck",
 )
 
-#: name -> (image shape, number of classes, sizes of the train and test splits)
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What the rest of the library knows about one data set, decided here only.
+
+    Attributes:
+        name: canonical name (``"fashion_mnist"``), as recipes and cards store it.
+        slug: the form used in zoo model names (``"fashion-mnist"``).
+        image_shape: shape of one raw uint8 image, e.g. ``(28, 28)``.
+        num_classes: number of classes C.
+        sizes: examples in the train and test splits.
+        backbone: the zoo backbone trained on it (a key of ``vdualib.models.BACKBONES``).
+        ood: the out-of-distribution sets its evaluations report by default.
+        grayscale: single-channel images.
+    """
+
+    name: str
+    slug: str
+    image_shape: tuple
+    num_classes: int
+    sizes: tuple
+    backbone: str
+    ood: tuple
+    grayscale: bool
+
+
+#: canonical name -> :class:`DatasetInfo`: the one table of data sets
 DATASETS = {
-    "mnist": ((28, 28), 10, (60000, 10000)),
-    "fashion_mnist": ((28, 28), 10, (60000, 10000)),
-    "cifar10": ((32, 32, 3), 10, (50000, 10000)),
+    "mnist": DatasetInfo("mnist", "mnist", (28, 28), 10, (60000, 10000), "mlp", ("fashion_mnist",), True),
+    "fashion_mnist": DatasetInfo(
+        "fashion_mnist", "fashion-mnist", (28, 28), 10, (60000, 10000), "convnet", ("mnist",), True
+    ),
+    "cifar10": DatasetInfo("cifar10", "cifar10", (32, 32, 3), 10, (50000, 10000), "resnet20", ("uniform", "gaussian"), False),
 }
 
 _ALIASES = {"fashion-mnist": "fashion_mnist", "cifar-10": "cifar10"}
 
 
-def _canonical_name(name):
+def canonical_name(name):
+    """The canonical name of a data set, accepting the zoo-name form (``"fashion-mnist"``).
+
+    Raises:
+        ValueError: an unknown data set, with the choices.
+    """
     key = _ALIASES.get(str(name).lower(), str(name).lower())
     if key not in DATASETS:
         raise ValueError(f"Unknown data set {name!r}; choose one of {sorted(DATASETS)}.")
     return key
 
 
+def info(name):
+    """The :class:`DatasetInfo` of data set ``name`` (canonical or zoo-name form)."""
+    return DATASETS[canonical_name(name)]
+
+
 def image_shape(name):
     """Shape of one image of data set ``name``, e.g. ``(28, 28)``."""
-    return DATASETS[_canonical_name(name)][0]
+    return info(name).image_shape
 
 
 def num_classes(name):
     """Number of classes of data set ``name``."""
-    return DATASETS[_canonical_name(name)][1]
+    return info(name).num_classes
 
 
 def cache_dir():
@@ -307,7 +348,7 @@ def _download(name):
         "cifar10": keras.datasets.cifar10,
     }[name]
     (x_train, y_train), (x_test, y_test) = loader.load_data()
-    shape = DATASETS[name][0]
+    shape = DATASETS[name].image_shape
     return (
         _check_split(name, np.asarray(x_train, np.uint8), np.asarray(y_train).reshape(-1), shape),
         _check_split(name, np.asarray(x_test, np.uint8), np.asarray(y_test).reshape(-1), shape),
@@ -325,7 +366,7 @@ def load(name, data_dir=None, download=True):
     CIFAR-10 from ``cifar10-jpeg.zip`` is a JPEG (quality 75) rendition of the canonical data:
     figures measured on it are not canonical CIFAR-10 figures.
     """
-    key = _canonical_name(name)
+    key = canonical_name(name)
     dirs = data_dirs(data_dir)
     found = _LOADERS[key](dirs)
     if found is not None:

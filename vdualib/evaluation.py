@@ -143,7 +143,7 @@ def zoo_validation(specs, dataset, data_dir=None):
     if len(keys) != 1:
         return None
     trained_on, validation_size, seed = keys.pop()
-    if trained_on != datasets._canonical_name(dataset) or not validation_size:
+    if trained_on != datasets.canonical_name(dataset) or not validation_size:
         return None
     return held_out_split({"dataset": trained_on, "validation_size": validation_size, "seed": seed}, data_dir)
 
@@ -339,7 +339,7 @@ def evaluate(
         raise ValueError(f"limit must be a positive number of examples; got {limit}.")
     if corruption_limit is not None and corruption_limit < 1:
         raise ValueError(f"corruption_limit must be a positive number of examples; got {corruption_limit}.")
-    dataset = datasets._canonical_name(dataset)
+    dataset = datasets.canonical_name(dataset)
     _, (images, labels) = datasets.load(dataset, data_dir=data_dir)
     images, labels = images[:limit], labels[:limit].astype(np.int64)
     names = _resolve_corruptions(corruption_names, grayscale=images.ndim == 3)
