@@ -19,9 +19,10 @@ import sys
 import tempfile
 import time
 
-from vdualib import evaluation, reports
+from vdualib import evaluation, methods, reports, zoo
 
 TARGET_SHARE = 0.10
+METHOD = "dualib"
 
 
 def build_parser():
@@ -41,24 +42,25 @@ def build_parser():
 def render_markdown(record):
     """The benchmark table, generated from the JSON record."""
     timings, total = record["timings_seconds"], record["timings_seconds"]["total"]
+    config = record["config"]
+    families = len(record["per_corruption_seconds"])
     rows = [
         {"stage": stage, "seconds": timings[key], "share": f"{100 * timings[key] / total:.1f}%"}
         for stage, key in (
-            ("model forward passes (12 samples)", "forward"),
+            (f"model forward passes ({config['num_samples']} samples)", "forward"),
             ("metrics (incl. temperature scaling)", "metrics"),
-            ("corruptions (15 families)", "corruptions"),
+            (f"corruptions ({families} families)", "corruptions"),
             ("other (data, bookkeeping)", "other"),
             ("total", "total"),
         )
     ]
-    config = record["config"]
     share = record["metrics_and_corruptions_share"]
     load = record.get("load_average_1min")
     load_text = f", load average {load['before']:.1f} before / {load['after']:.1f} after" if load else ""
     header = (
-        f"ResNet-20 VdualIB, {config['num_examples']:,} CIFAR-10 test images "
+        f"ResNet-20 {methods.get(config.get('method', METHOD)).title}, {config['num_examples']:,} CIFAR-10 test images "
         f"({'the JPEG rendition' if config['data_source'] == 'jpeg' else 'canonical'}), "
-        f"{config['num_samples']} samples, clean + {len(record['per_corruption_seconds'])} corruptions at severity "
+        f"{config['num_samples']} samples, clean + {families} corruptions at severity "
         f"{config['severity']}, batch {config['batch_size']}, on {record['provenance']['machine']} (shared{load_text}). "
         f"Metrics + corruptions: **{100 * share:.1f}%** of the total (target < {100 * TARGET_SHARE:.0f}%).\n\n"
     )
@@ -89,11 +91,11 @@ def measure(args):
     from vdualib import datasets
 
     datasets.load("cifar10", data_dir=args.data_dir)  # decode and cache outside the timed run
-    model = vdualib.build_classifier("resnet20", 10, method="dualib", num_samples=args.num_samples, seed=0)
+    model = vdualib.build_classifier("resnet20", 10, method=METHOD, num_samples=args.num_samples, seed=0)
     with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "cifar10-dualib-resnet20-untrained.keras")
+        path = os.path.join(folder, f"cifar10-{METHOD}-resnet20-untrained.keras")
         model.save(path)
-        loaded = evaluation.load_model(path)
+        loaded = zoo.resolve(path)[:2]
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
     results = evaluation.evaluate(
@@ -118,7 +120,8 @@ def measure(args):
     share = (timings["metrics"] + timings["corruptions"]) / total
     record = {
         "config": {
-            "model": "build_classifier('resnet20', 10, method='dualib')",
+            "model": f"build_classifier('resnet20', 10, method='{METHOD}')",
+            "method": METHOD,
             "parameters": results["models"][0]["parameters"],
             "num_examples": results["num_examples"],
             "num_samples": args.num_samples,

@@ -20,7 +20,10 @@ def parse_args(argv=None):
     parser.add_argument("--name", help="zoo name, e.g. mnist-dualib-mlp")
     parser.add_argument("--run-dir", help="the training folder holding model.keras and train.json")
     parser.add_argument("--models-dir", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models"))
-    parser.add_argument("--num-samples", type=int, default=12)
+    parser.add_argument("--num-samples", type=int, default=None, help="encoder samples with --prediction samples (default 12)")
+    parser.add_argument(
+        "--prediction", choices=["samples", "mu"], default="samples", help="samples (default) or mu, the decoder at the mean"
+    )
     parser.add_argument("--severities", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--limit", type=int, default=None, help="evaluate on the first N test images only")
     parser.add_argument(
@@ -36,6 +39,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if not args.render and not (args.name and args.run_dir):
         parser.error("--name and --run-dir are required (or --render)")
+    if args.num_samples is None and args.prediction == "samples":
+        args.num_samples = 12
     return args
 
 
@@ -46,7 +51,8 @@ below is read from the cards in `cards/`, which `scripts/build_zoo.py` writes fr
 record and the evaluation's `evaluations/<name>/metrics.json`; regenerate this page with
 `python scripts/build_zoo.py --render`.
 
-Test split, {samples} encoder samples, 15-bin top-label ECE. "ECE after TS": temperature scaling
+Test split, predictions as the column "prediction" says (the mean over S encoder samples, or the
+decoder at the mean of e(z|x)), 15-bin top-label ECE. "ECE after TS": temperature scaling
 fitted on the held-out validation split of the recipe, scored on the test split (the baseline a
 calibration claim has to beat). Corruptions: regenerated MNIST-C / CIFAR-10-C style families (`vdualib.corruptions`),
 not the published files, mean over families and severities 1-5. OOD AUROC: higher is better.
@@ -60,14 +66,14 @@ def render(models_dir):
 
     table = zoo.cards_table(models_dir)
     reports.write_text(os.path.join(models_dir, "table.md"), table)
-    text = README_HEAD.format(samples=12) + table
+    text = README_HEAD + table
     reports.write_text(os.path.join(models_dir, "README.md"), text)
     return text
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from vdualib import evaluation, reports, zoo
+    from vdualib import datasets, evaluation, reports, zoo
 
     if args.render:
         print(render(args.models_dir))
@@ -80,7 +86,7 @@ def main(argv=None):
             raise SystemExit(f"build_zoo: error: --reevaluate needs the published {target}; drop the flag to export it.")
     else:
         zoo.export(os.path.join(args.run_dir, "model.keras"), target)
-    model, info = evaluation.load_model(target)
+    model, info, _ = zoo.resolve(target)
     info["label"] = args.name
     validation = evaluation.held_out_split(train_record["recipe"], data_dir=args.data_dir)
     results = evaluation.evaluate(
@@ -88,8 +94,9 @@ def main(argv=None):
         dataset,
         corruption_names="all",
         severities=args.severities,
-        ood=zoo.OOD_SETS[dataset],
+        ood=datasets.info(dataset).ood,
         num_samples=args.num_samples,
+        prediction=args.prediction,
         limit=args.limit,
         corruption_limit=args.corruption_limit,
         data_dir=args.data_dir,

@@ -1,7 +1,4 @@
-import os
-
 import numpy as np
-
 import pytest
 
 from vdualib import comparison, reports, sweep
@@ -49,47 +46,81 @@ def test_merge_and_deltas(tmp_path):
         comparison.merge_evaluations(paths)
 
 
-def test_sweep_plot_and_validation(tmp_path):
+def test_sweep_figure_draws_each_method_and_validates(tmp_path):
+    import matplotlib.image
+
+    from vdualib import plotting
+
     records = [
-        {"method": m, "beta": b, "rate_bits": 100 / (1 + 1e3 * b), "izy_bits": 3 - b, "accuracy": 0.9, "ece": b}
-        for m in ("vib", "dualib")
-        for b in (1e-4, 1e-3, 1e-2)
+        {"method": m, "beta": b, "rate_bits": 100 / (1 + 1e3 * b), "izy_bits": 3 - b, "accuracy": 0.9 - b, "ece": b}
+        for m in ("dualib", "vib")
+        for b in (1e-2, 1e-4, 1e-3)  # unsorted: the lines follow the swept value
     ]
-    path = sweep.plot_sweep(records, str(tmp_path / "sweep.png"))
-    assert os.path.getsize(path) > 10_000
+    figure = sweep.sweep_figure(records)
+    plane, accuracy, calibration = figure.axes
+    assert [line.get_label() for line in plane.get_lines()] == ["VIB", "VdualIB"]  # titles of vdualib.methods
+    vib_line = plane.get_lines()[0]
+    np.testing.assert_allclose(vib_line.get_xdata(), [100 / 1.1, 100 / 2, 100 / 11])
+    np.testing.assert_allclose(vib_line.get_ydata(), [3 - 1e-4, 3 - 1e-3, 3 - 1e-2])
+    np.testing.assert_allclose(accuracy.get_lines()[1].get_ydata(), [0.9 - 1e-4, 0.9 - 1e-3, 0.9 - 1e-2])
+    np.testing.assert_allclose(calibration.get_lines()[0].get_xdata(), [1e-4, 1e-3, 1e-2])
+    assert accuracy.get_xscale() == "log" and "beta" in accuracy.get_xlabel()
+    plotting.pyplot().close(figure)
     smoothing = [dict(r, label_smoothing=r["beta"] * 10) for r in records]
-    assert os.path.getsize(sweep.plot_sweep(smoothing, str(tmp_path / "ls.png"), parameter="label_smoothing")) > 10_000
+    path = sweep.plot_sweep(smoothing, str(tmp_path / "ls.png"), parameter="label_smoothing")
+    image = matplotlib.image.imread(path)
+    assert image.shape[1] > 1000 and image[..., :3].std() > 0.05  # 15 inches wide at 110 dpi, not blank
     with pytest.raises(ValueError, match="beta values"):
         sweep.beta_sweep([-1.0])
     with pytest.raises(ValueError, match=r"label_smoothing values must lie in \(0, 1\)"):
         sweep.recipe_sweep("label_smoothing", [0.0, 0.1])
     with pytest.raises(ValueError, match="Unknown sweep 'latent_dim'"):
         sweep.recipe_sweep("latent_dim", [8])
+    with pytest.raises(ValueError, match="Unknown method 'ib'"):
+        sweep.recipe_sweep("beta", [1e-3], method_names=["ib"])
+
+
+def _minimise_over_logits(objective, steps=3000, learning_rate=1.0):
+    """Plain gradient descent on one logit vector; returns softmax of the result."""
+    import tensorflow as tf
+
+    logits = tf.Variable(tf.zeros([1, 3]))
+
+    @tf.function
+    def descend():
+        for _ in tf.range(steps):
+            with tf.GradientTape() as tape:
+                value = objective(logits)
+            logits.assign_sub(learning_rate * tape.gradient(value, logits))
+
+    descend()
+    return tf.nn.softmax(logits)[0].numpy()
 
 
 def test_dual_decoder_is_the_geometric_mean_of_the_smoothed_labels():
-    """The claim of vdualib.sweep's docstring: for an input whose label is c with probability
-    p_c, E_y[KL(q || p~_y)] is minimised by q ∝ exp(E_y log p~_y) (overconfident for small eps),
-    and E_y[-sum q~ log q] by q = E_y[p~_y], the arithmetic mean."""
-    from scipy.optimize import minimize
-    from scipy.special import softmax
+    """The claim of vdualib.sweep's docstring, on vdualib's own objectives: for an input whose
+    label is y with probability p(y), E_y[dual_distortion(p~_y, logits)] = E_y[KL(q || p~_y)] is
+    minimised by the normalised geometric mean q ∝ exp(E_y log p~_y) (overconfident for small
+    eps), and E_y[cross_entropy(p~_y, logits)] by the arithmetic mean E_y[p~_y]."""
+    import tensorflow as tf
 
-    num_classes, eps = 3, 0.01
-    p = np.array([0.6, 0.3, 0.1])
-    smoothed = (1 - eps) * np.eye(num_classes) + eps / num_classes  # row y: p~_y
+    from vdualib import losses
 
-    def dual(logits):
-        q = softmax(logits)
-        return float(np.sum(p * np.sum(q * (np.log(q) - np.log(smoothed)), axis=1)))
+    p = tf.constant([0.6, 0.3, 0.1])
+    smoothed = losses.LabelSmoothing(3, epsilon=0.01)(tf.constant([0, 1, 2]))  # row y: p~_y, [3, 3]
 
-    def cross_entropy(logits):
-        return float(-np.sum(p @ smoothed * np.log(softmax(logits))))
+    def expected(distortion):
+        return lambda logits: tf.reduce_sum(p * distortion(smoothed, logits))  # logits [1, 3] broadcast over y
 
-    geometric = softmax(p @ np.log(smoothed))
-    arithmetic = p @ smoothed
-    np.testing.assert_allclose(softmax(minimize(dual, np.zeros(3), tol=1e-12).x), geometric, atol=1e-5)
-    np.testing.assert_allclose(softmax(minimize(cross_entropy, np.zeros(3), tol=1e-12).x), arithmetic, atol=1e-5)
+    dual = _minimise_over_logits(expected(losses.dual_distortion))
+    vib = _minimise_over_logits(expected(losses.cross_entropy))
+    geometric = np.exp(p.numpy() @ np.log(smoothed.numpy()))
+    geometric /= geometric.sum()
+    arithmetic = p.numpy() @ smoothed.numpy()
+    np.testing.assert_allclose(dual, geometric, atol=2e-4)
+    np.testing.assert_allclose(vib, arithmetic, atol=2e-4)
     assert geometric[0] > 0.8 and arithmetic[0] < 0.6  # the dual decoder is far more confident than p = 0.6
+    assert np.abs(dual - arithmetic).max() > 0.2  # the two objectives really differ
 
 
 def test_summary_rows_describe_confidence_without_scoring_it():
@@ -101,3 +132,65 @@ def test_summary_rows_describe_confidence_without_scoring_it():
     assert rows[1]["mean_confidence"] is None and rows[1]["ts_temperature"] == 1.5
     measures = {d["measure"] for d in comparison.method_deltas(rows)}
     assert "ece" in measures and not measures & {"mean_confidence", "ts_temperature"}
+
+
+@pytest.fixture(scope="module")
+def zoo_folder(tmp_path_factory, mnist):
+    """A zoo folder with evaluations of three small untrained MNIST models, one a method."""
+    import vdualib
+    from vdualib import evaluation, methods, models
+
+    folder = tmp_path_factory.mktemp("zoo")
+    for method in methods.names():
+        model = vdualib.build_classifier(models.mlp_backbone(units=(16,)), 10, method=method, latent_dim=4, num_samples=2, seed=0)
+        name = f"mnist-{method}-mlp"
+        info = {"label": name, "name": name, "method": method, "source": "test", "sha256": "0" * 64, "num_samples": 2,
+                "parameters": model.count_params()}  # fmt: skip
+        results = evaluation.evaluate(
+            [(model, info)], "mnist", corruption_names=["rotate"], severities=[1], ood=["uniform"], limit=120, progress=False
+        )
+        evaluation.write_report(results, folder / "evaluations" / name)
+    return folder
+
+
+def test_compare_zoo_joins_the_evaluations_of_each_data_set(zoo_folder, tmp_path):
+    out = tmp_path / "compare"
+    summary = comparison.compare_zoo(None, models_dir=zoo_folder, out_dir=str(out))
+    assert list(summary["datasets"]) == ["mnist"]
+    assert set(summary["skipped"]) == {"fashion_mnist", "cifar10"}  # no evaluations of theirs in this folder
+    entry = summary["datasets"]["mnist"]
+    assert [row["model"] for row in entry["rows"]] == ["mnist-deterministic-mlp", "mnist-vib-mlp", "mnist-dualib-mlp"]
+    accuracy = {d["versus"]: d for d in entry["deltas"] if d["measure"] == "accuracy"}
+    rows = {row["method"]: row for row in entry["rows"]}
+    assert accuracy["vib"]["difference"] == pytest.approx(rows["dualib"]["accuracy"] - rows["vib"]["accuracy"])
+    assert reports.read_json(out / "compare.json")["datasets"]["mnist"]["deltas"] == entry["deltas"]
+    text = (out / "compare.md").read_text()
+    wins = sum(d["better"] for d in entry["deltas"] if d["versus"] == "vib")
+    total = sum(d["versus"] == "vib" for d in entry["deltas"])
+    assert f"on {wins} of {total} measures than the VIB model" in text
+    assert f"`{out / 'mnist' / 'report.md'}`" in text and (out / "mnist" / "reliability.png").exists()
+    merged = reports.read_json(out / "mnist" / "metrics.json")
+    assert [m["label"] for m in merged["models"]] == [row["model"] for row in entry["rows"]]
+    with pytest.raises(FileNotFoundError, match="no data set has all its models"):
+        comparison.compare_zoo(["cifar10"], models_dir=zoo_folder, out_dir=str(tmp_path / "none"))
+
+
+def test_the_compare_command(zoo_folder, tmp_path, capsys):
+    from vdualib.commands import compare
+
+    out = tmp_path / "out"
+    assert compare.main(["--datasets", "mnist", "--models-dir", str(zoo_folder), "--out", str(out)]) == 0
+    assert "VdualIB is better" in capsys.readouterr().out and (out / "compare.md").exists()
+    files = [str(zoo_folder / "evaluations" / f"mnist-{m}-mlp" / "metrics.json") for m in ("vib", "dualib")]
+    assert compare.main(["--evaluations", *files, "--out", str(tmp_path / "files")]) == 0
+    summary = reports.read_json(tmp_path / "files" / "compare.json")
+    assert {d["versus"] for d in summary["datasets"]["mnist"]["deltas"]} == {"vib"}
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert compare.main(["--models-dir", str(zoo_folder), "--out", str(taken)]) == 2
+    assert "is an existing file" in capsys.readouterr().err
+    assert compare.main(["--evaluations", *files, "--reevaluate", "--out", str(tmp_path / "x")]) == 2
+    assert "drop it" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        compare.main(["--help"])
+    assert "--models-dir" in capsys.readouterr().out

@@ -128,3 +128,10 @@ def test_noise_images():
     np.testing.assert_array_equal(uniform, corruptions.noise_images("uniform", 200, (32, 32, 3), seed=3))
     with pytest.raises(ValueError, match="uniform"):
         corruptions.noise_images("salt", 2, (28, 28))
+    for bad in (0, float("nan"), 2.5):
+        with pytest.raises(ValueError, match="num_images must be a positive integer"):
+            corruptions.noise_images("uniform", bad, (28, 28))
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        corruptions.noise_images("gaussian", 2, (28, 28), seed=-1)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        corruptions.corrupt(np.zeros((2, 28, 28), np.uint8), "fog", 1, seed=float("nan"))

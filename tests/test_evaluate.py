@@ -1,4 +1,5 @@
-"""The evaluation script end to end on small saved models and a 500-example MNIST split."""
+"""``vdualib-evaluate`` end to end on small saved models and a 500-example MNIST split, and the
+evaluation library's pieces: prediction modes, one forward pass, input checks, the figures."""
 
 import json
 import os
@@ -6,15 +7,10 @@ import os
 import numpy as np
 import pytest
 
-from vdualib import datasets, evaluation, metrics, reports
-from vdualib.scripts import evaluate as evaluate_script
+from vdualib import datasets, evaluation, metrics, plotting, reports, zoo
+from vdualib.commands import evaluate as evaluate_command
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    return datasets.load("mnist")
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +23,9 @@ def saved_models(tmp_path_factory, mnist):
 
     (x_train, y_train), _ = mnist
     folder = tmp_path_factory.mktemp("models")
-    vib = vdualib.build_classifier(
-        models.mlp_backbone(units=(32,)), 10, method="vib", latent_dim=8, num_samples=4, seed=0
-    )
-    vib.compile(optimizer="adam")
-    vib.fit(x_train[:1000], y_train[:1000], epochs=1, batch_size=100, verbose=0)
+    vib = vdualib.build_classifier(models.mlp_backbone(units=(32,)), 10, method="vib", latent_dim=8, num_samples=4, seed=0)
+    vib.compile(optimizer=keras.optimizers.Adam(0.01))
+    vib.fit(x_train[:1000], y_train[:1000], epochs=5, batch_size=100, verbose=0)
     plain = keras.Sequential(
         [
             keras.Input((28, 28), dtype="uint8"),
@@ -53,29 +47,11 @@ def saved_models(tmp_path_factory, mnist):
 def run(tmp_path_factory, saved_models):
     out = tmp_path_factory.mktemp("evaluation")
     argv = [
-        "--compare",
-        saved_models["vib"],
-        saved_models["plain"],
-        "--dataset",
-        "mnist",
-        "--limit",
-        "500",
-        "--corruptions",
-        "gaussian_noise",
-        "rotate",
-        "--severities",
-        "1",
-        "4",
-        "--ood",
-        "fashion_mnist",
-        "uniform",
-        "--batch-size",
-        "128",
-        "--no-progress",
-        "--out",
-        str(out),
-    ]
-    assert evaluate_script.main(argv) == 0
+        "--compare", saved_models["vib"], saved_models["plain"], "--dataset", "mnist", "--limit", "500",
+        "--corruptions", "gaussian_noise", "rotate", "--severities", "1", "4", "--ood", "fashion_mnist", "uniform",
+        "--batch-size", "128", "--no-progress", "--out", str(out),
+    ]  # fmt: skip
+    assert evaluate_command.main(argv) == 0
     return out
 
 
@@ -83,15 +59,11 @@ def test_writes_valid_json_with_every_metric(run, saved_models, mnist):
     with open(run / "metrics.json", encoding="utf-8") as f:
         results = json.load(f, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     assert results["dataset"] == "mnist" and results["split"] == "test[:500]" and results["num_examples"] == 500
+    assert results["prediction"] == "samples"
     assert results["provenance"]["vdualib_version"]
     assert results["corruptions"] == ["gaussian_noise", "rotate"] and results["severities"] == [1, 4]
     vib, plain = results["models"]
-    assert (vib["label"], vib["method"], plain["label"], plain["method"]) == (
-        "small-vib",
-        "vib",
-        "small-plain",
-        "keras",
-    )
+    assert (vib["label"], vib["method"], plain["label"], plain["method"]) == ("small-vib", "vib", "small-plain", "keras")
     assert vib["sha256"] == reports.sha256_file(saved_models["vib"])
     assert vib["num_samples_used"] == 4 and plain["num_samples_used"] == 1
     for model in (vib, plain):
@@ -108,26 +80,63 @@ def test_writes_valid_json_with_every_metric(run, saved_models, mnist):
     assert set(vib["ood"]["uniform"]) == {"max_probability", "entropy", "mutual_information", "rate"}
     assert set(plain["ood"]["uniform"]) == {"max_probability", "entropy"}
     # The plain model is deterministic: its clean metrics must equal a direct computation.
-    import keras
-
     _, (x_test, y_test) = mnist
-    probs = keras.saving.load_model(saved_models["plain"], safe_mode=True).predict(x_test[:500], verbose=0)
+    probs = zoo.load_file(saved_models["plain"]).predict(x_test[:500], verbose=0)
     assert plain["clean"]["accuracy"] == pytest.approx(metrics.accuracy(probs, y_test[:500]))
     assert plain["clean"]["ece"] == pytest.approx(metrics.expected_calibration_error(probs, y_test[:500]), abs=1e-6)
     assert plain["clean"]["accuracy"] > 0.6  # trained a little: far above chance
 
 
-def test_writes_report_and_pngs_rendered_from_json(run):
+def test_report_and_pngs_are_rendered_from_json(run):
     for name in ("reliability", "corruption_accuracy", "corruption_ece", "ood_fashion_mnist", "ood_uniform"):
         with open(run / f"{name}.png", "rb") as f:
             assert f.read(8) == PNG_SIGNATURE
-        assert os.path.getsize(run / f"{name}.png") > 10_000
     report = (run / "report.md").read_text()
     assert "| small-vib | vib | 4 |" in report and "## Out-of-distribution detection" in report
+    assert "Prediction (`samples`)" in report
     assert "regenerated" in report  # the corruption note
     assert "JPEG" not in report  # the CIFAR-10 note is for cifar10 only
     # Re-rendering from the JSON alone gives the same report.
     assert evaluation.render_report(run / "metrics.json", run) == report
+
+
+def test_figures_show_the_numbers_of_the_json(run):
+    """Each figure draws what metrics.json holds, and each PNG is a real picture."""
+    import matplotlib.image
+
+    results = reports.read_json(run / "metrics.json")
+    vib, plain = results["models"]
+
+    figure = evaluation.reliability_figure(results)
+    axes = np.array(figure.axes).reshape(2, 3)  # two models plus the overlay column
+    curve = vib["reliability"]
+    filled = np.asarray(curve["count"]) > 0
+    bars = axes[0, 0].patches[: int(filled.sum())]  # first the accuracy bars, then the gap bars
+    np.testing.assert_allclose([b.get_height() for b in bars], np.asarray(curve["accuracy"], float)[filled], atol=1e-6)
+    assert f"ECE {vib['clean']['ece']:.3f}" in axes[0, 0].get_title() and plain["label"] in axes[0, 1].get_title()
+    shares = [b.get_height() for b in axes[1, 0].patches]
+    np.testing.assert_allclose(shares, np.asarray(curve["count"]) / 500)
+
+    figure = evaluation.corruption_figure(results, "ece")
+    panels = {axis.get_title(): axis for axis in figure.axes if axis.get_visible()}
+    assert set(panels) == {"gaussian noise", "rotate", "mean"}
+    rotate = panels["rotate"].get_lines()
+    assert [line.get_label() for line in rotate] == ["small-vib", "small-plain"]
+    np.testing.assert_allclose(rotate[0].get_xdata(), [0, 1, 4])
+    expected = [vib["clean"]["ece"], vib["corruptions"]["rotate"]["1"]["ece"], vib["corruptions"]["rotate"]["4"]["ece"]]
+    np.testing.assert_allclose(rotate[0].get_ydata(), expected)
+
+    figure = evaluation.ood_figure(results, "uniform")
+    rate_panel = next(axis for axis in figure.axes if axis.get_title().startswith("small-vib: rate"))
+    assert f"AUROC {vib['ood']['uniform']['rate']['auroc']:.3f}" in rate_panel.get_title()
+    histogram = vib["ood"]["uniform"]["rate"]["histogram"]
+    in_stairs = rate_panel.patches[0]
+    np.testing.assert_allclose(in_stairs.get_data().values, np.asarray(histogram["in"]) / 500)
+    plotting.pyplot().close("all")  # the figures above were inspected, not saved
+
+    image = matplotlib.image.imread(run / "reliability.png")
+    assert image.shape[0] > 300 and image.shape[1] > 800  # 2 rows x 3 columns at 110 dpi
+    assert image[..., :3].std() > 0.05  # not a blank canvas
 
 
 def test_cifar10_report_names_the_jpeg_rendition(tmp_path):
@@ -143,9 +152,9 @@ def test_cifar10_report_names_the_jpeg_rendition(tmp_path):
     )
     path = str(tmp_path / "tiny-cifar.keras")
     model.save(path)
-    results = evaluation.evaluate(
-        [evaluation.load_model(path)], "cifar10", corruption_names="none", ood=["gaussian"], limit=64, progress=False
-    )
+    model, info, card = zoo.resolve(path)
+    assert card is None and info["label"] == "tiny-cifar" and info["method"] == "keras"
+    results = evaluation.evaluate([(model, info)], "cifar10", corruption_names="none", ood=["gaussian"], limit=64, progress=False)
     report = evaluation.write_report(results, tmp_path)
     assert results["corruptions"] == [] and results["ood_sets"] == ["gaussian"]
     assert ("JPEG" in report) == (results["data_source"] == "jpeg")
@@ -158,40 +167,125 @@ def test_cifar10_report_names_the_jpeg_rendition(tmp_path):
     [
         (["--corruptions", "saturate"], "do not apply"),
         (["--ood", "cifar10"], "same shape"),
+        (["--ood", "svhn"], "Unknown out-of-distribution set"),
         (["--num-bins", "0"], "num_bins"),
+        (["--severities", "7"], "severities"),
+        (["--batch-size", "0"], "batch_size"),
+        (["--prediction", "mu", "--num-samples", "4"], "contradicts prediction='mu'"),
     ],
 )
 def test_bad_arguments_exit_with_a_clear_error(tmp_path, saved_models, capsys, extra, message):
     argv = ["--model", saved_models["plain"], "--dataset", "mnist", "--limit", "50", "--out", str(tmp_path), *extra]
-    assert evaluate_script.main(argv) == 2
+    assert evaluate_command.main(argv) == 2
     assert message in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "metrics.json")
 
 
-def test_missing_model_and_bad_severity(tmp_path, saved_models, capsys):
+def test_missing_model_and_unknown_prediction(tmp_path, saved_models, capsys):
     missing = str(tmp_path / "missing.keras")
-    assert evaluate_script.main(["--model", missing, "--dataset", "mnist", "--out", str(tmp_path)]) == 2
+    assert evaluate_command.main(["--model", missing, "--dataset", "mnist", "--out", str(tmp_path)]) == 2
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        evaluate_script.main(["--model", saved_models["plain"], "--dataset", "mnist", "--severities", "7"])
+        evaluate_command.main(["--model", saved_models["plain"], "--prediction", "median", "--out", str(tmp_path)])
+    assert "invalid choice: 'median'" in capsys.readouterr().err
+    model, info = evaluation.load_model(saved_models["plain"])
+    with pytest.raises(ValueError, match="prediction must be 'mu' .* or 'samples'"):
+        evaluation.evaluate([(model, info)], "mnist", prediction="median", progress=False)
+
+
+@pytest.mark.parametrize("kind", ["file", "under_a_file"])
+def test_unwritable_out_fails_before_any_model_is_loaded(tmp_path, saved_models, capsys, monkeypatch, kind):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the output folder must be checked before any model is loaded or evaluated")
+
+    monkeypatch.setattr(zoo, "resolve", refuse)
+    monkeypatch.setattr(evaluation, "evaluate", refuse)
+    existing = tmp_path / "taken"
+    existing.write_text("a file, not a folder")
+    out = existing if kind == "file" else existing / "report"
+    assert evaluate_command.main(["--model", saved_models["plain"], "--dataset", "mnist", "--out", str(out)]) == 2
+    assert "--out" in capsys.readouterr().err
+
+
+def test_prediction_mu_is_the_decoder_at_the_mean(tmp_path, saved_models, mnist):
+    """--prediction mu scores softmax(decoder(mu)) (S = 1) and says so in the JSON and the report."""
+    _, (x_test, y_test) = mnist
+    model, info = evaluation.load_model(saved_models["vib"])
+    results = evaluation.evaluate(
+        [(model, info)], "mnist", corruption_names="none", limit=300, prediction="mu", progress=False
+    )
+    scored = results["models"][0]
+    assert results["prediction"] == "mu" and scored["num_samples_used"] == 1
+    at_mu = model.predict_samples(x_test[:300], num_samples=0)[0]
+    assert scored["clean"]["nll"] == pytest.approx(metrics.nll(at_mu, y_test[:300]), rel=1e-5)
+    averaged = evaluation.evaluate([(model, info)], "mnist", corruption_names="none", limit=300, progress=False)
+    assert averaged["models"][0]["num_samples_used"] == 4 and averaged["prediction"] == "samples"
+    assert "Prediction (`mu`): softmax(decoder(mu(x)))" in evaluation.write_report(results, tmp_path)
+    argv = ["--model", saved_models["vib"], "--dataset", "mnist", "--limit", "100", "--corruptions", "none",
+            "--prediction", "mu", "--no-progress", "--out", str(tmp_path / "cli")]  # fmt: skip
+    assert evaluate_command.main(argv) == 0
+    assert reports.read_json(tmp_path / "cli" / "metrics.json")["prediction"] == "mu"
+
+
+def test_probabilities_and_rate_come_from_one_forward_pass(saved_models, mnist, monkeypatch):
+    _, (x_test, _) = mnist
+    model, _ = evaluation.load_model(saved_models["vib"])
+    rate = model.per_example_rate(x_test[:200], num_samples=4)
+    calls = []
+    original = model.predict_samples
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(model, "predict_samples", counted)
+    out = evaluation.predict(model, x_test[:200], with_rate=True)
+    assert len(calls) == 1 and calls[0]["return_rate"] is True
+    assert out["sample_probs"].shape == (4, 200, 10) and out["probs"].shape == (200, 10)
+    np.testing.assert_allclose(out["rate"], rate, rtol=1e-5)  # closed-form KL to N(0, I): no sampling noise
+    np.testing.assert_allclose(out["probs"], out["sample_probs"].mean(0))
+
+
+def test_images_scaled_to_unit_range_are_refused_not_misread(saved_models, mnist):
+    """The images reach the model unchanged, so its pixel check refuses x / 255 instead of
+    scoring it as near-black images."""
+    (x_train, y_train), (x_test, _) = mnist
+    model, info = evaluation.load_model(saved_models["vib"])
+    with pytest.raises(ValueError, match=r"scaled to \[0, 1\]"):
+        evaluation.predict(model, x_test[:50] / 255.0)
+    with pytest.raises(ValueError, match=r"scaled to \[0, 1\]"):
+        evaluation.evaluate(
+            [(model, info)], "mnist", corruption_names="none", limit=50, progress=False,
+            validation=(x_train[:100] / 255.0, y_train[:100]),
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="validation labels"):
+        evaluation.evaluate(
+            [(model, info)], "mnist", corruption_names="none", limit=50, progress=False,
+            validation=(x_train[:100], y_train[:100] - 1.5),
+        )  # fmt: skip
 
 
 def test_temperature_scaling_fitted_on_a_validation_split():
     from vdualib import calibration
-    from vdualib.evaluation import _temperature_baseline
 
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(600, 4)) * 3
     labels = np.array([rng.choice(4, p=np.exp(l) / np.exp(l).sum()) for l in logits / 3])  # true T = 3
     probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    result = _temperature_baseline(probs[200:], labels[200:], 15, 0, validation=(probs[:200], labels[:200]))
+    result = evaluation.temperature_baseline(probs[200:], labels[200:], 15, 0, validation=(probs[:200], labels[:200]))
     assert result["fit_on"] == "validation"
     assert result["fit_examples"] == 200 and result["eval_examples"] == 400
     assert result["temperature"] == pytest.approx(calibration.fit_temperature(probs[:200], labels[:200]))
     assert 2.0 < result["temperature"] < 4.5
     assert result["after"]["ece"] < result["before"]["ece"]
-    halves = _temperature_baseline(probs, labels, 15, 0)
+    halves = evaluation.temperature_baseline(probs, labels, 15, 0)
     assert halves["fit_on"] == "half of test" and halves["eval_examples"] == 300
+    # every prediction right: no temperature exists; the baseline says so instead of failing the evaluation
+    perfect = np.eye(4)[labels] * 0.9 + 0.025
+    unfitted = evaluation.temperature_baseline(perfect, labels, 15, 0)
+    assert unfitted["temperature"] is None and unfitted["after"] is None
+    assert "all 300 predictions are correct" in unfitted["not_fitted"]
+    assert unfitted["before"]["accuracy"] == 1.0
 
 
 def test_corruption_limit_corrupts_only_the_first_examples(tmp_path, saved_models, mnist):
@@ -201,7 +295,7 @@ def test_corruption_limit_corrupts_only_the_first_examples(tmp_path, saved_model
     results = evaluation.evaluate(
         [(model, info)], "mnist", corruption_names=["rotate"], severities=[2], limit=300, corruption_limit=120,
         progress=False,
-    )
+    )  # fmt: skip
     assert results["split"] == "test[:300]" and results["corruption_split"] == "test[:120]"
     _, (x_test, y_test) = mnist
     corrupted = corruptions.corrupt(x_test[:120], "rotate", 2, seed=0)
@@ -210,3 +304,34 @@ def test_corruption_limit_corrupts_only_the_first_examples(tmp_path, saved_model
     assert "test[:120]" in evaluation.write_report(results, tmp_path)
     with pytest.raises(ValueError, match="corruption_limit"):
         evaluation.evaluate([(model, info)], "mnist", corruption_limit=0, progress=False)
+
+
+def test_an_unfittable_temperature_is_reported_not_fatal(tmp_path, saved_models):
+    """30 test examples give halves of 15, below fit_temperature's minimum: the evaluation still
+    reports every other metric and says why TS is missing."""
+    model, info = evaluation.load_model(saved_models["plain"])
+    results = evaluation.evaluate(
+        [(model, info)], "mnist", corruption_names=["rotate"], severities=[1], limit=30, progress=False
+    )
+    scored = results["models"][0]
+    assert scored["temperature_scaling"]["temperature"] is None
+    assert scored["corruptions"]["rotate"]["1"]["ece_temperature_scaled"] is None
+    assert scored["corruption_summary"]["mean"]["ece_temperature_scaled"] is None
+    assert scored["corruption_summary"]["mean"]["accuracy"] == scored["corruptions"]["rotate"]["1"]["accuracy"]
+    report = evaluation.write_report(results, tmp_path)
+    assert "Temperature scaling of `small-plain` was not fitted: fit_temperature needs at least 20" in report
+
+
+def test_prediction_at_mu_with_a_monte_carlo_rate(mnist):
+    """The decoder at mu needs no samples, but a mixture prior's rate does: predict still gives both."""
+    import vdualib
+    from vdualib import models
+
+    _, (x_test, _) = mnist
+    model = vdualib.build_classifier(
+        models.mlp_backbone(units=(16,)), 10, method="vib", latent_dim=4, num_samples=3, prior="mixture", seed=0
+    )
+    out = evaluation.predict(model, x_test[:64], num_samples=0, with_rate=True)
+    assert out["sample_probs"].shape == (1, 64, 10) and out["rate"].shape == (64,)
+    assert np.all(np.isfinite(out["rate"]))
+    np.testing.assert_allclose(out["probs"], model.predict_samples(x_test[:64], num_samples=0)[0], rtol=1e-6)

@@ -238,10 +238,10 @@ def test_curve_directions_and_chains_agree_away_from_transitions():
     pxy = toy_joint()
     betas = 2 ** np.linspace(6, 1, 30)
     settings = dict(seed=0, max_iter=5_000)
-    down = ib.curve(pxy, betas, **settings)
+    down = ib.curve(pxy, betas, direction="down", **settings)
     up = ib.curve(pxy, betas, direction="up", **settings)
     both = ib.curve(pxy, betas, direction="both", **settings)
-    chained = ib.curve(pxy, betas, chains=6, **settings)
+    chained = ib.curve(pxy, betas, direction="down", chains=6, **settings)
     assert np.all(both.objective <= np.minimum(down.objective, up.objective) + 1e-12)
     np.testing.assert_allclose(chained.ity, down.ity, atol=1e-5)
     beta0 = ib.ib_first_transition(pxy)
@@ -389,7 +389,8 @@ def test_reduced_sweep_matches_the_full_sweep(direction, name):
 
 def test_batched_betas_are_solved_as_one_at_a_time():
     pxy, betas = random_joint(7, 3, seed=8), np.array([0.7, 3.0, 9.0, 40.0])
-    batched = ib.curve(pxy, betas, chains=betas.size, merge_tol=None, seed=5, tol=1e-10)  # each beta from the start
+    # One run (direction="down"), each beta from the start encoder.
+    batched = ib.curve(pxy, betas, direction="down", chains=betas.size, merge_tol=None, seed=5, tol=1e-10)
     for k, beta in enumerate(betas):
         alone = ib.solve(pxy, beta, seed=5, tol=1e-10, max_iter=10_000)
         assert batched.n_iter[k] == alone.n_iter and batched.converged[k] == alone.converged
@@ -399,7 +400,7 @@ def test_batched_betas_are_solved_as_one_at_a_time():
 @pytest.mark.parametrize("method", ["ib", "dualib"])
 def test_strided_sweep_matches_plain_annealing(method):
     pxy, betas = toy_joint(), 2 ** np.linspace(6, 1, 97)
-    settings = dict(method=method, seed=0, tol=1e-11, max_iter=20_000)
+    settings = dict(method=method, direction="down", seed=0, tol=1e-11, max_iter=20_000)
     plain = ib.curve(pxy, betas, **settings)
     strided = ib.curve(pxy, betas, stride=8, **settings)
     assert strided.converged.all()

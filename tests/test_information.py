@@ -154,7 +154,7 @@ def test_binning_matches_a_dictionary_count():
         joint[(s, y)] = joint.get((s, y), 0) + 1
     h = lambda c: -sum(v / 500 * math.log2(v / 500) for v in c)  # noqa: E731
     h_y = h(np.bincount(labels))
-    ixt, ity = binned_information(activations, labels, num_bins=5)
+    ixt, ity = binned_information(activations, labels, num_bins=5, value_range=(-1, 1))
     assert ixt == pytest.approx(h(counts.values()), abs=1e-12)
     assert ity == pytest.approx(h(counts.values()) + h_y - h(joint.values()), abs=1e-12)
 
@@ -174,7 +174,7 @@ def test_binning_observed_range_and_one_hot_labels():
         ({"num_bins": 1}, "num_bins"),
         ({"value_range": (1, -1)}, "value_range"),
         ({"labels": np.zeros(3, dtype=int)}, "labels"),
-        ({"labels": np.zeros(4)}, "integer"),
+        ({"labels": np.full(4, 0.5)}, "whole numbers"),
         ({"activations": np.full((4, 1), np.nan)}, "NaN"),
     ],
 )
@@ -183,6 +183,75 @@ def test_binning_rejects_bad_input(kwargs, match):
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=match):
         binned_information(**arguments)
+
+
+def test_binning_covers_unbounded_relu_layers():
+    """Issue 12: 100 distinct ReLU activations in 0..50 carry log2(100) bits with fine bins (no clipping)."""
+    rng = np.random.default_rng(11)
+    relu = np.maximum(rng.uniform(-10.0, 50.0, size=(100, 3)), 0.0)
+    assert relu.min() == 0.0 and relu.max() <= 50.0 and len(np.unique(relu, axis=0)) == 100
+    labels = rng.integers(0, 3, 100)
+    h_y = -sum(c / 100 * math.log2(c / 100) for c in np.bincount(labels))
+    ixt, ity = binned_information(relu, labels, num_bins=1000)  # observed range: the bins cover the layer
+    assert ixt == pytest.approx(math.log2(100), abs=1e-12)
+    assert ity == pytest.approx(h_y, abs=1e-12)  # T is injective, so I(T;Y) = H(Y)
+    # a fixed range that does not cover the data is refused, never clipped (it gave 1.1 bits)
+    with pytest.raises(ValueError, match=r"outside the fixed value_range \(-1, 1\)"):
+        binned_information(relu, labels, num_bins=1000, value_range=(-1, 1))
+    with pytest.raises(ValueError, match="outside the fixed"):
+        BinningEstimator(30, (0.0, 40.0)).summarize(relu)
+    # a range that covers the data, upper edge included, keeps every row distinct
+    assert binned_information(relu, labels, num_bins=1000, value_range=(0.0, 50.0))[0] == pytest.approx(math.log2(100))
+
+
+@pytest.mark.parametrize(
+    "activations, labels, match",
+    [
+        (np.array([[0.0], [np.inf], [1.0], [2.0]]), [0, 1, 0, 1], "NaN or infinite"),
+        (np.array([[0.0], [np.nan], [1.0], [2.0]]), [0, 1, 0, 1], "NaN or infinite"),
+        (np.zeros((4, 1)), [0, -1, 0, 1], ">= 0"),
+        (np.zeros((4, 1)), np.full((4, 2), 0.5), "one-hot"),
+        (np.zeros((0, 3)), [], "at least 1"),
+        (np.zeros((4, 1)), [0, 1, 0], "4 labels"),
+    ],
+)
+def test_layer_estimators_refuse_bad_activations_and_labels(activations, labels, match):
+    with pytest.raises(ValueError, match=match):
+        binned_information(activations, labels)
+    with pytest.raises(ValueError, match=match):
+        kde_information(activations, labels, noise_variance=0.1)
+
+
+@pytest.mark.parametrize("noise", [np.nan, np.inf, -1.0, 0.0, "big"])
+def test_kde_refuses_bad_noise_variance(noise):
+    with pytest.raises(ValueError, match="noise_variance"):
+        KDEEstimator(noise)
+
+
+@pytest.mark.parametrize(
+    "x, y, k, match",
+    [
+        (np.arange(10.0), np.r_[np.arange(9.0), np.nan], 3, "NaN or infinite"),
+        (np.arange(10.0), np.arange(10.0) ** 2, 0, "positive integer"),
+        (np.arange(10.0), np.arange(10.0) ** 2, 1.5, "positive integer"),
+        (np.arange(10.0), np.arange(10.0) ** 2, True, "positive integer"),
+        (np.array([1.0]), np.array([2.0]), 1, "at least 2"),
+        (np.arange(3.0), np.arange(3.0) ** 2, 3, "too few samples"),
+    ],
+)
+def test_ksg_refuses_bad_input(x, y, k, match):
+    with pytest.raises(ValueError, match=match):
+        ksg_mi(x, y, k=k)
+
+
+def test_variational_bounds_refuse_non_finite_encoders():
+    mean, stddev = np.zeros((4, 2)), np.ones((4, 2))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        gaussian_encoder_bounds(np.where(np.eye(4, 2) > 0, np.nan, mean), stddev, seed=0)
+    with pytest.raises(ValueError, match="positive"):
+        gaussian_encoder_bounds(mean, np.zeros((4, 2)), seed=0)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        gaussian_log_density_matrix(np.full((2, 2), np.inf), mean, stddev)
 
 
 # -- KDE ------------------------------------------------------------------------------------------
@@ -290,7 +359,7 @@ def test_table_round_trip_and_mean(tmp_path):
     assert rounded[1]["ixt_lower"] == 1.0 and rounded[0]["ixt"] == 1.5 and math.isnan(rounded[0]["grad_mean"])
 
 
-@pytest.mark.parametrize("estimator", [BinningEstimator(10, None), BinningEstimator(10, (-2, 2)), KDEEstimator(0.3)])
+@pytest.mark.parametrize("estimator", [BinningEstimator(10, None), BinningEstimator(10, (-5, 5)), KDEEstimator(0.3)])
 def test_streamed_summaries_equal_the_whole_layer(estimator):
     rng = np.random.default_rng(8)
     activations, labels = rng.normal(size=(300, 3)), rng.integers(0, 4, 300)
@@ -336,7 +405,8 @@ def test_callback_matches_direct_estimates(tiny_run):
     for name in ("h", "out"):
         activations = np.asarray(keras.Model(model.inputs[0], model.get_layer(name).output)(x))
         row = next(r for r in plane.rows if r["epoch"] == 3 and r["layer"] == name)
-        assert (row["ixt"], row["ity"]) == pytest.approx(binned_information(activations, y, num_bins=8), abs=1e-12)
+        expected = binned_information(activations, y, num_bins=8, value_range=(-1, 1))
+        assert (row["ixt"], row["ity"]) == pytest.approx(expected, abs=1e-12)
     (kde_row,) = kde.rows
     hidden = np.asarray(keras.Model(model.inputs[0], model.get_layer("h").output)(x))
     expected = kde_information(hidden, y, 0.05)
@@ -368,16 +438,47 @@ def test_callback_gradient_statistics_match_a_tape_loop(tiny_run):
 
 
 def test_callback_save_and_plots(tiny_run, tmp_path):
+    from matplotlib.image import imread
+
     from vdualib.information import plots
+    from vdualib.plotting import save_figure
 
     _, _, _, plane, _ = tiny_run
     plane.save(tmp_path / "plane.csv")
     rows = load_table(tmp_path / "plane.csv")
     assert len(rows) == len(plane.rows)
     assert [r["ixt"] for r in rows] == pytest.approx([r["ixt"] for r in plane.rows], abs=1e-12)
-    for figure in (plots.plot_information_plane(rows), plots.plot_information_curves(rows), plots.plot_gradient_statistics(rows)):
-        plots.save_figure(figure, str(tmp_path / "figure.png"))
-    assert (tmp_path / "figure.png").stat().st_size > 1000
+
+    # the plane: one line per recorded epoch through the layers' (I(X;T), I(T;Y)) points
+    figure = plots.plot_information_plane(rows)
+    ax = figure.axes[0]
+    assert ax.get_xlabel() == "I(X;T) [bits]" and ax.get_ylabel() == "I(T;Y) [bits]"
+    assert len(ax.lines) == 3 and len(ax.collections) == 3  # epochs 0, 1, 3
+    for line, epoch in zip(ax.lines, (0, 1, 3)):
+        expected = [(r["ixt"], r["ity"]) for r in rows if r["epoch"] == epoch]
+        np.testing.assert_allclose(np.column_stack(line.get_data()), expected)
+    save_figure(figure, tmp_path / "plane.png")
+    image = imread(tmp_path / "plane.png")
+    assert image.shape[0] > 100 and image[..., :3].std() > 0.05  # decoded, not blank
+
+    # the curves: per panel one line per layer, the values of the table
+    figure = plots.plot_information_curves(rows)
+    for ax, column in zip(figure.axes[:2], ("ixt", "ity")):
+        assert [line.get_label() for line in ax.lines] == ["h", "out"]
+        for line in ax.lines:
+            np.testing.assert_allclose(line.get_ydata(), [r[column] for r in rows if r["layer"] == line.get_label()])
+    assert figure.axes[0].get_ylabel() == "I(X;T) [bits]"
+    save_figure(figure, tmp_path / "curves.png")
+
+    # gradient statistics: mean and std per layer at epochs > 0
+    figure = plots.plot_gradient_statistics(rows)
+    labels = [line.get_label() for line in figure.axes[0].lines if not line.get_label().startswith("_")]
+    assert labels == ["h mean", "h std", "out mean", "out std"]
+    mean_line = figure.axes[0].lines[0]
+    np.testing.assert_allclose(mean_line.get_xdata(), [1, 3])
+    np.testing.assert_allclose(mean_line.get_ydata(), [r["grad_mean"] for r in rows if r["layer"] == "h" and r["epoch"] > 0])
+    save_figure(figure, tmp_path / "gradients.png")
+
     no_gradients = [dict(r, grad_mean=math.nan, grad_std=math.nan) for r in rows]
     with pytest.raises(ValueError, match="gradient_stats"):
         plots.plot_gradient_statistics(no_gradients)
@@ -385,8 +486,34 @@ def test_callback_save_and_plots(tiny_run, tmp_path):
         plots.plot_information_plane([])
 
 
+def test_plot_estimates_draws_each_estimate():
+    from vdualib.information import plots
+
+    rows = [{"epoch": e, "a": 1.0 + e, "b": 2.0 * e} for e in range(3)]
+    figure = plots.plot_estimates(rows, [("a", "o-"), ("b", "s--")], reference=(4.0, "log2 N"))
+    ax = figure.axes[0]
+    assert [line.get_label() for line in ax.lines] == ["a", "b", "log2 N"]
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), [0.0, 2.0, 4.0])
+    np.testing.assert_allclose(ax.lines[2].get_ydata(), [4.0, 4.0])
+    assert ax.get_ylabel() == "I(X;Z) [bits]"
+    pyplot_close(figure)
+
+
+def pyplot_close(figure):
+    from vdualib.plotting import pyplot
+
+    pyplot().close(figure)
+
+
+def test_plots_module_does_not_switch_the_backend():
+    code = ("import matplotlib; matplotlib.use('svg'); import vdualib.information.plots as p; "
+            "import matplotlib.pyplot as plt; print(matplotlib.get_backend())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "svg"
+
+
 def test_drift_diffusion_epoch():
-    from vdualib.information.plots import drift_diffusion_epoch
+    from vdualib.information.table import drift_diffusion_epoch
 
     rows = [{"epoch": e, "layer": "a", "grad_mean": m, "grad_std": 1.0} for e, m in [(0, 0.1), (1, 3.0), (10, 2.0), (100, 0.5), (300, 2.0)]]
     assert drift_diffusion_epoch(rows, "a") == 100
@@ -432,7 +559,7 @@ def test_epoch_schedule():
 
 
 def test_study_network_and_training_loop():
-    from vdualib.information.study import build_mlp, fit_in_segments
+    from vdualib.information.network import build_mlp, fit_in_segments
 
     x, labels = twelve_bit()
     first, second = build_mlp(12, seed=3), build_mlp(12, seed=3)

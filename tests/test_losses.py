@@ -42,18 +42,76 @@ def test_one_hot_targets_ib_finite_dual_infinite():
     assert np.all(np.isinf(losses.dual_distortion(onehot, logits).numpy()))
 
 
-def test_objective_vib_and_dualib(rng):
-    targets, logits, q = _random_case(rng)
-    rate = np.abs(rng.normal(size=7)).astype(np.float32)
-    s_logits = logits[None]
-    loss, distortion = losses.objective("vib", targets, s_logits, rate, 0.5)
-    ce = -np.sum(targets * np.log(q), axis=1)
-    np.testing.assert_allclose(distortion.numpy(), ce, rtol=1e-5)
-    np.testing.assert_allclose(loss.numpy(), ce + 0.5 * rate, rtol=1e-5)
-    loss, distortion = losses.objective("dualib", targets, s_logits, rate, 0.5)
-    np.testing.assert_allclose(loss.numpy(), np.sum(q * np.log(q / targets), 1) + 0.5 * rate, rtol=1e-5)
-    loss, _ = losses.objective("deterministic", targets, s_logits, rate, 0.5)
-    np.testing.assert_allclose(loss.numpy(), ce, rtol=1e-5)
+def _softmax(logits):
+    q = np.exp(logits - logits.max(-1, keepdims=True))
+    return q / q.sum(-1, keepdims=True)
+
+
+@pytest.mark.parametrize("samples", [None, 3])
+def test_vib_and_dual_losses_match_numpy_on_labels_and_distributions(samples, rng):
+    batch, classes = 6, 4
+    shape = (batch, classes) if samples is None else (samples, batch, classes)
+    logits = (rng.normal(size=shape) * 2).astype(np.float32)
+    q = _softmax(logits if samples else logits[None])
+    labels = rng.integers(0, classes, size=batch)
+    weights = rng.uniform(0.5, 2.0, size=batch).astype(np.float32)
+    matrix = losses.confusion_matrix(rng.integers(0, classes, 40), np.arange(40) % classes, classes, smoothing=0.05)
+    p_smooth = 0.9 * np.eye(classes)[labels] + 0.1 / classes
+    p_confusion = matrix[labels]
+    cases = [
+        (losses.VIBLoss(), labels, -np.log(q[:, np.arange(batch), labels])),
+        (losses.VIBLoss(label_noise=losses.LabelSmoothing(classes, 0.1)), labels, -np.sum(p_smooth * np.log(q), -1)),
+        (losses.DualIBLoss(label_noise=losses.ConfusionNoise(matrix)), labels, np.sum(q * np.log(q / p_confusion), -1)),
+        (losses.DualIBLoss(label_noise="smoothing"), labels, np.sum(q * np.log(q / (0.99 * np.eye(classes)[labels] + 0.0025)), -1)),
+        # probability vectors as y_true: the noise mixes them, p~ = p T
+        (losses.DualIBLoss(label_noise=losses.ConfusionNoise(matrix)), np.eye(classes)[labels], np.sum(q * np.log(q / p_confusion), -1)),
+        (losses.DualIBLoss(label_noise=None), p_smooth, np.sum(q * np.log(q / p_smooth), -1)),
+    ]
+    for loss, y_true, per_sample in cases:
+        per_example = per_sample.mean(axis=0)  # averaged over the S samples
+        np.testing.assert_allclose(float(loss(y_true, logits)), per_example.mean(), rtol=1e-5)
+        np.testing.assert_allclose(float(loss(y_true, logits, sample_weight=weights)), np.mean(per_example * weights), rtol=1e-5)
+        summed = type(loss).from_config(dict(loss.get_config(), reduction="sum"))
+        np.testing.assert_allclose(float(summed(y_true, logits)), per_example.sum(), rtol=1e-5)
+        unreduced = type(loss).from_config(dict(loss.get_config(), reduction=None))
+        np.testing.assert_allclose(unreduced(y_true, logits).numpy(), per_example, rtol=1e-5)
+
+
+def test_the_warmup_adds_lambda_times_the_cross_entropy(rng):
+    logits = rng.normal(size=(5, 3)).astype(np.float32)
+    labels = np.array([0, 1, 2, 1, 0])
+    q = _softmax(logits)
+    p = 0.97 * np.eye(3)[labels] + 0.01
+    loss = losses.DualIBLoss(label_noise=losses.LabelSmoothing(3, 0.03), warmup_weight=0.1)
+    expected = np.sum(q * np.log(q / p), -1) + 0.1 * -np.sum(p * np.log(q), -1)
+    np.testing.assert_allclose(float(loss(labels, logits)), expected.mean(), rtol=1e-5)
+    np.testing.assert_allclose(loss.distortion(labels, logits).numpy(), np.sum(q * np.log(q / p), -1), rtol=1e-5)
+
+
+def test_losses_serialize_and_refuse_what_they_cannot_compute():
+    loss = losses.DualIBLoss(label_noise=losses.ConfusionNoise([[0.9, 0.1], [0.3, 0.7]]), warmup_weight=0.2)
+    clone = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert isinstance(clone, losses.DualIBLoss) and float(clone.warmup_weight.numpy()) == pytest.approx(0.2)
+    np.testing.assert_allclose(clone.label_noise.matrix, [[0.9, 0.1], [0.3, 0.7]])
+    logits = np.zeros((2, 2), np.float32)
+    with pytest.raises(ValueError, match="made for 2 classes"):
+        losses.DualIBLoss(label_noise=losses.ConfusionNoise([[0.9, 0.1], [0.3, 0.7]]))([0, 1], np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="label_noise=None needs full-support"):
+        losses.DualIBLoss(label_noise=None)([0, 1], logits)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="zero probabilities"):
+        losses.DualIBLoss(label_noise=None)(np.eye(2, dtype=np.float32), logits)
+    with pytest.raises(ValueError, match="inputs x that TeacherNoise needs"):
+        losses.VIBLoss(label_noise="teacher")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="labels must be < 2"):
+        losses.VIBLoss()([0, 2], logits)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="whole numbers"):
+        losses.VIBLoss()(np.array([0.5, 1.0], np.float32), logits)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="must sum to 1"):
+        losses.VIBLoss()(np.array([[0.5, 0.6], [1.0, 0.0]], np.float32), logits)
+    with pytest.raises(ValueError, match="logits \\[B, C\\] or \\[S, B, C\\]"):
+        losses.VIBLoss()([0, 1], np.zeros((2,), np.float32))
+    with pytest.raises(ValueError, match="warmup_weight must be a finite number"):
+        losses.DualIBLoss(warmup_weight=float("nan"))
 
 
 def test_label_smoothing_and_confusion_noise():
@@ -102,16 +160,26 @@ def test_label_noise_rejects_bad_names_and_values():
         losses.get_label_noise("gaussian", 10)
     with pytest.raises(ValueError, match="epsilon"):
         losses.LabelSmoothing(10, epsilon=0.0)
+    with pytest.raises(ValueError, match="temperature must be a finite number"):
+        losses.TeacherNoise(None, temperature=float("nan"))
     with pytest.raises(ValueError, match="matrix"):
         losses.get_label_noise("confusion", 10)
 
 
-def test_beta_scheduler_values_and_validation():
-    linear = losses.BetaScheduler(0.0, 1.0, 10)
+def test_schedules_by_step_and_their_validation():
+    from vdualib import callbacks
+
+    linear = callbacks.BetaScheduler(0.0, 1.0, 10)
     assert linear.value(0) == 0.0 and linear.value(5) == pytest.approx(0.5) and linear.value(50) == 1.0
-    log = losses.BetaScheduler(1e-4, 1e-2, 2, schedule="log")
+    log = callbacks.BetaScheduler(1e-4, 1e-2, 2, schedule="log")
     assert log.value(1) == pytest.approx(1e-3)
+    warmup = callbacks.DistortionWarmup(0.1, 4000)
+    assert [warmup.value(s) for s in (0, 1000, 2000, 4000, 9000)] == pytest.approx([0.1, 0.075, 0.05, 0.0, 0.0])
     with pytest.raises(ValueError, match="log schedule"):
-        losses.BetaScheduler(0.0, 1.0, 10, schedule="log")
-    with pytest.raises(ValueError, match=">= 0"):
-        losses.BetaScheduler(-1.0, 1.0, 10)
+        callbacks.BetaScheduler(0.0, 1.0, 10, schedule="log")
+    with pytest.raises(ValueError, match="start must be >= 0"):
+        callbacks.BetaScheduler(-1.0, 1.0, 10)
+    with pytest.raises(ValueError, match="start must be a finite number"):
+        callbacks.BetaScheduler(float("nan"), 1.0, 10)
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        callbacks.DistortionWarmup(0.1, 0)

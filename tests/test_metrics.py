@@ -129,13 +129,19 @@ def test_edge_cases():
     "probs, labels, message",
     [
         ([[0.6, 0.6]], [0], "sum to 1"),
+        ([[2.0, -1.0]], [0], "not logits"),
         ([[0.5, np.nan]], [0], "NaN"),
+        ([[np.inf, 0.0]], [0], "NaN or infinite"),
         ([[1.2, -0.2]], [0], r"\[0, 1\]"),
-        ([[0.5, 0.5]], [2], "labels must lie"),
-        ([[0.5, 0.5]], [-1], "labels must lie"),
+        ([[0.5, 0.5]], [2], r"labels must be < 2 \(the number of classes\), got 2"),
+        ([[0.5, 0.5]], [-1], "labels must be >= 0, got -1"),
         ([[0.5, 0.5]], [0, 1], "one label per row"),
-        ([[0.5, 0.5]], [0.5], "integer"),
+        ([[0.5, 0.5]], [0.5], "whole numbers"),
+        ([[0.5, 0.5]], [np.nan], "NaN"),
+        ([[0.5, 0.5]], ["cat"], "integer class labels"),
+        ([[0.5, 0.5]], [[0, 1]], "1-D array"),
         ([0.5, 0.5], [0], "shape"),
+        (np.zeros((0, 2)), [], "at least one example"),
         ([[1, 0]], [0], "floating-point"),
     ],
 )
@@ -156,9 +162,27 @@ def test_bad_inputs_raise(probs, labels, message):
 
 
 def test_bad_num_bins_raise():
-    for num_bins in (0, -3, 2.5, True):
-        with pytest.raises(ValueError, match="num_bins"):
-            metrics.expected_calibration_error(HAND_PROBS, HAND_LABELS, num_bins)
+    for num_bins in (0, -3, 2.5, True, np.nan, "15", None):
+        for function in (metrics.expected_calibration_error, metrics.adaptive_calibration_error, metrics.reliability_curve):
+            with pytest.raises(ValueError, match="num_bins"):
+                function(HAND_PROBS, HAND_LABELS, num_bins)
+    assert metrics.expected_calibration_error(HAND_PROBS, HAND_LABELS, 5.0) == pytest.approx(1.25 / 6)
+
+
+def test_bad_inputs_to_ood_scores_raise():
+    uniform = np.full((3, 4), 0.25)
+    with pytest.raises(ValueError, match="sample_probs contains NaN"):
+        metrics.mutual_information(np.array([[[0.5, np.nan]], [[0.5, 0.5]]]))
+    with pytest.raises(ValueError, match="rows of sample_probs must sum to 1"):
+        metrics.mutual_information(np.array([[[0.5, 0.7]], [[0.5, 0.5]]]))
+    with pytest.raises(ValueError, match="rate contains NaN"):
+        metrics.uncertainty_scores(uniform, rate=np.array([1.0, np.nan, 2.0]))
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.predictive_entropy([[np.nan, 1.0]])
+    with pytest.raises(ValueError, match="scores_out must be numbers"):
+        metrics.ood_aupr([0.1], ["high"])
+    with pytest.raises(ValueError, match="scores_in contains NaN"):
+        metrics.ood_auroc([np.inf], [1.0])
 
 
 # --------------------------------------------------------------------------- OOD
@@ -270,3 +294,90 @@ def test_keras_metric_in_compile_evaluate():
     logs = model.evaluate(x, y, batch_size=64, return_dict=True, verbose=0)
     expected = metrics.expected_calibration_error(model.predict(x, verbose=0), y)
     assert logs["ece"] == pytest.approx(expected, abs=1e-5)
+
+
+def _keras_metric_refusal(y_true, y_pred, sample_weight=None):
+    """The InvalidArgumentError message of update_state, eagerly and inside tf.function."""
+    import tensorflow as tf
+
+    messages = []
+    for in_graph in (False, True):
+        metric = metrics.ExpectedCalibrationError(num_bins=10)
+        update = tf.function(metric.update_state) if in_graph else metric.update_state
+        with pytest.raises(tf.errors.InvalidArgumentError) as info:
+            update(y_true, y_pred, sample_weight)
+        messages.append(info.value.message)
+    return messages
+
+
+@pytest.mark.parametrize(
+    "y_true, y_pred, sample_weight",
+    [
+        ([0, 15], [[0.9, 0.1], [0.2, 0.8]], None),  # label out of range
+        ([0, -1], [[0.9, 0.1], [0.2, 0.8]], None),  # negative label
+        ([0.0, 1.5], [[0.9, 0.1], [0.2, 0.8]], None),  # fractional label
+        ([0.0, np.nan], [[0.9, 0.1], [0.2, 0.8]], None),  # NaN label
+        ([0, 1], [[np.nan, 0.1], [0.2, 0.8]], None),  # NaN probability
+        ([0, 1], [[np.inf, 0.0], [0.2, 0.8]], None),
+        ([0, 1], [[2.0, -1.0], [0.2, 0.8]], None),  # logits
+        ([0, 1], [[0.9, 0.3], [0.2, 0.8]], None),  # a row not summing to 1
+        ([[0.0, 2.0], [1.0, 0.0]], [[0.9, 0.1], [0.2, 0.8]], None),  # one-hot rows that are not
+        ([0, 1], [[0.9, 0.1], [0.2, 0.8]], [1.0, -1.0]),  # negative weight
+    ],
+)
+def test_keras_metric_refuses_invalid_labels_and_probabilities(y_true, y_pred, sample_weight):
+    import re
+
+    arrays = [np.asarray(v, np.float32) if v is not None else None for v in (y_true, y_pred, sample_weight)]
+    for message in _keras_metric_refusal(*arrays):
+        assert re.search(r"y_pred must be probabilities \[batch, 2\].*y_true class indices in \[0, 2\)", message, re.S)
+
+
+def test_keras_metric_refuses_wrong_ranks_at_trace_time():
+    metric = metrics.ExpectedCalibrationError()
+    with pytest.raises(ValueError, match="y_pred = class probabilities"):
+        metric.update_state(np.zeros(4), np.full((2, 2, 2), 0.5, np.float32))
+    with pytest.raises(ValueError, match="y_true = class indices"):
+        metric.update_state(np.zeros((2, 3)), np.full((2, 2), 0.5, np.float32))
+    with pytest.raises(ValueError, match="class indices"):
+        metric.update_state(np.array(["a", "b"]), np.full((2, 2), 0.5, np.float32))
+    with pytest.raises(ValueError, match="3 labels for 2 rows"):
+        metric.update_state(np.array([0, 1, 1]), np.full((2, 2), 0.5, np.float32))
+
+
+def test_keras_metric_refuses_label_count_mismatch_known_only_at_run_time():
+    import tensorflow as tf
+
+    metric = metrics.ExpectedCalibrationError()
+    update = tf.function(metric.update_state, input_signature=[tf.TensorSpec([None]), tf.TensorSpec([None, 2])])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="one per row"):
+        update(np.array([0.0, 1.0, 1.0]), np.full((2, 2), 0.5, np.float32))
+
+
+def test_keras_metric_under_xla_turns_invalid_input_into_nan():
+    """XLA drops assertion ops; the metric then reports NaN rather than a plausible number."""
+    import tensorflow as tf
+
+    probs = np.array([[0.9, 0.1], [0.2, 0.8]], np.float32)
+    metric = metrics.ExpectedCalibrationError(num_bins=10)
+    update = tf.function(metric.update_state, jit_compile=True)
+    update(np.array([0, 1]), probs)
+    assert float(metric.result()) == pytest.approx(0.15)
+    update(np.array([0, 15]), probs)
+    assert np.isnan(float(metric.result()))
+    metric.reset_state()
+    update(np.array([0, 1]), probs)
+    assert float(metric.result()) == pytest.approx(0.15)
+
+
+def test_keras_metric_refuses_bad_labels_in_evaluate():
+    import keras
+    import tensorflow as tf
+
+    x = np.random.default_rng(5).normal(size=(8, 3)).astype(np.float32)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    # a loss that never looks at the labels, so only the metric can notice them
+    model.compile(loss=lambda y_true, y_pred: keras.ops.mean(y_pred), metrics=[metrics.ExpectedCalibrationError()])
+    assert np.isfinite(model.evaluate(x, np.arange(8) % 2, verbose=0, return_dict=True)["ece"])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="y_true class indices"):
+        model.evaluate(x, np.full(8, 7), verbose=0)

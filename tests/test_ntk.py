@@ -354,7 +354,7 @@ def test_information_curve_over_time(problem):
     [
         (dict(noise_variance=0.0), "noise_variance"),
         (dict(labels=np.array([0, 0, 0, 1])), "at least 2 points"),
-        (dict(labels=np.array([0.0, 0.0, 1.0, 1.0])), "integers"),
+        (dict(labels=np.array([0.0, 0.5, 1.0, 1.0])), "whole numbers"),
         (dict(variance=np.ones(3)), "variance"),
         (dict(num_draws=0), "num_draws"),
         (dict(units="shannons"), "units"),

@@ -23,28 +23,108 @@ def _weights(path):
     return [w.numpy() for w in keras.saving.load_model(path, safe_mode=True).weights]
 
 
-def test_resume_after_a_crash_reproduces_the_uninterrupted_run(tmp_path, data_dir):
-    recipe = recipes.get_recipe("mnist-vib-mlp", TINY)
-    straight = training.train(recipe, tmp_path / "straight", data_dir=data_dir, verbose=0)
+@pytest.mark.parametrize(
+    "name, overrides",
+    [
+        ("mnist-vib-mlp", []),
+        # dropout, a class-conditional prior, p~ from the zoo's deterministic model, the warm-up
+        ("fashion-mnist-dualib-convnet", ["backbone_width=0.5", "distortion_warmup_steps=8"]),
+        ("cifar10-vib-resnet20", ["train_size=256", "batch_size=128", "validation_size=128", "backbone_width=0.5"]),
+    ],
+)
+def test_every_zoo_backbone_resumes_exactly_after_a_crash(name, overrides, tmp_path, data_dir):
+    recipe = recipes.get_recipe(name, TINY + overrides)
+    straight = training.train(recipe, tmp_path / "straight", data_dir=data_dir, verbose=0, name=name)
     with pytest.raises(KeyboardInterrupt):
-        training.train(recipe, tmp_path / "crashed", data_dir=data_dir, verbose=0, callbacks=[_Crash()])
+        training.train(recipe, tmp_path / "crashed", data_dir=data_dir, verbose=0, callbacks=[_Crash()], name=name)
     state = reports.read_json(tmp_path / "crashed" / "checkpoint.json")
     assert state["epochs_done"] == 1
     with pytest.raises(ValueError, match="resume=True"):
-        training.train(recipe, tmp_path / "crashed", data_dir=data_dir, verbose=0)
-    resumed = training.train(recipe, tmp_path / "crashed", resume=True, data_dir=data_dir, verbose=0)
+        training.train(recipe, tmp_path / "crashed", data_dir=data_dir, verbose=0, name=name)
+    resumed = training.train(recipe, tmp_path / "crashed", resume=True, data_dir=data_dir, verbose=0, name=name)
     assert [h["epoch"] for h in resumed["history"]] == [1, 2]
     for a, b in zip(_weights(tmp_path / "straight" / "model.keras"), _weights(tmp_path / "crashed" / "model.keras")):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-    assert resumed["history"][-1]["loss"] == pytest.approx(straight["history"][-1]["loss"], rel=1e-4)
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert resumed["history"][-1]["loss"] == pytest.approx(straight["history"][-1]["loss"], rel=1e-6)
+    assert resumed["label_noise_source"] == straight["label_noise_source"]
+    if recipe["distortion_warmup"]:
+        # lambda_t = 0.1 (1 - step / 8): 6 steps an epoch, logged at the end of each epoch
+        warmups = [h["warmup_weight"] for h in straight["history"]]
+        assert warmups == pytest.approx([0.1 * (1 - 5 / 8), 0.0], abs=1e-6)
+        assert straight["label_noise_source"]["kind"] == "confusion"
+
+
+def test_resume_refuses_another_run_and_a_missing_checkpoint(tmp_path, data_dir):
+    recipe = recipes.get_recipe("mnist-vib-mlp", TINY + ["epochs=1"])
+    record = training.train(recipe, tmp_path / "run", data_dir=data_dir, verbose=0, name="mnist-vib-mlp")
     # logs and the record
-    with open(tmp_path / "straight" / "log.csv") as f:
+    with open(tmp_path / "run" / "log.csv") as f:
         header = f.readline().strip().split(",")
     for column in ("loss", "accuracy", "rate", "distortion", "izy", "val_accuracy"):
         assert column in header
-    assert straight["sha256"] == reports.sha256_file(tmp_path / "straight" / "model.keras")
-    assert straight["parameters"] > 0 and straight["train_seconds"] > 0
-    assert os.listdir(tmp_path / "straight" / "tensorboard")
+    assert record["sha256"] == reports.sha256_file(tmp_path / "run" / "model.keras")
+    assert record["parameters"] > 0 and record["train_seconds"] > 0
+    assert os.listdir(tmp_path / "run" / "tensorboard")
+    other = recipes.get_recipe("mnist-dualib-mlp", TINY + ["epochs=1", "label_noise=smoothing", "prior=standard_normal"])
+    with pytest.raises(ValueError, match="another run"):
+        training.train(other, tmp_path / "run", resume=True, data_dir=data_dir, verbose=0, name="mnist-dualib-mlp")
+    with pytest.raises(ValueError, match=r"recipe fields \['beta'\]"):
+        training.train(dict(recipe, beta=0.5), tmp_path / "run", resume=True, data_dir=data_dir, verbose=0, name="mnist-vib-mlp")
+    with pytest.raises(ValueError, match="precision"):
+        training.train(recipe, tmp_path / "run", resume=True, data_dir=data_dir, verbose=0, name="mnist-vib-mlp", precision="mixed_bfloat16")
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        training.train(recipe, tmp_path / "mistyped", resume=True, data_dir=data_dir, verbose=0)
+    assert reports.read_json(tmp_path / "run" / "train.json")["recipe"]["method"] == "vib"
+
+
+def test_a_diverging_run_stops_with_an_error_and_restores_the_dtype_policy(tmp_path, capsys, data_dir):
+    from vdualib.commands import train as command
+
+    out = tmp_path / "diverged"
+    out.mkdir()
+    (out / ".checkpoint.abc.tmp.keras").write_bytes(b"left by a kill -9")
+    before = keras.mixed_precision.global_policy().name
+    status = command.main(
+        ["--recipe", "mnist-deterministic-mlp", "--out", str(out), "--data-dir", data_dir, "--quiet", "--precision", "mixed_bfloat16"]
+        + [f"--set={item}" for item in TINY + ["optimizer=sgd", "learning_rate=1e30", "lr_schedule=constant"]]
+    )
+    assert status == 2
+    assert "training loss became" in capsys.readouterr().err
+    assert not (out / "model.keras").exists() and not (out / "checkpoint.json").exists()
+    assert not (out / ".checkpoint.abc.tmp.keras").exists()
+    assert keras.mixed_precision.global_policy().name == before
+
+
+def test_confusion_label_noise_reads_only_the_validation_split(monkeypatch):
+    from vdualib import datasets, zoo
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (300, 28, 28), dtype=np.uint8)
+    y = np.arange(300) % 10
+    seen = []
+
+    class Reference:
+        def predict(self, images, batch_size=None, verbose=0):
+            seen.append(images.copy())
+            return np.eye(10)[(np.asarray(images)[:, 0, 0] % 10)]
+
+    recipe = recipes.get_recipe("mnist-dualib-mlp", ["validation_size=50", "label_noise_mixing=0.01"])
+    card = {"recipe": dict(recipe, method="deterministic")}
+    monkeypatch.setattr(zoo, "resolve", lambda spec, download=True: (Reference(), {"sha256": "f" * 64}, card))
+    noise, source = training.label_noise_from_recipe(recipe, x, y)
+    _, val = datasets.validation_indices(300, 50, recipe["seed"])
+    assert len(seen) == 1
+    np.testing.assert_array_equal(seen[0], x[val])
+    predicted = x[val][:, 0, 0] % 10
+    expected = 0.99 * np.array([np.bincount(predicted[y[val] == c], minlength=10) / max((y[val] == c).sum(), 1) for c in range(10)])
+    expected += np.where(np.bincount(y[val], minlength=10)[:, None] == 0, 0.99 / 10, 0) + 0.001
+    np.testing.assert_allclose(noise.matrix, expected, atol=1e-12)
+    assert source["reference"] == "mnist-deterministic-mlp" and source["reference_sha256"] == "f" * 64
+    np.testing.assert_allclose(source["matrix"], expected)
+    # a reference that held out another split has seen these examples: refused
+    card["recipe"]["seed"] = 1
+    with pytest.raises(ValueError, match="another validation split"):
+        training.label_noise_from_recipe(recipe, x, y)
 
 
 def test_recipes_cover_the_zoo_and_validate_overrides():
@@ -61,14 +141,25 @@ def test_recipes_cover_the_zoo_and_validate_overrides():
         recipes.get_recipe("mnist-dualib-mlp", ["betta=1"])
     with pytest.raises(ValueError, match="Unknown recipe"):
         recipes.get_recipe("mnist-ceb-mlp")
-    with pytest.raises(ValueError, match="label_noise=smoothing"):
+    with pytest.raises(ValueError, match="set label_noise to smoothing"):
         recipes.get_recipe("mnist-dualib-mlp", ["label_noise=none"])
-    with pytest.raises(ValueError, match="epochs must be positive"):
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
         recipes.get_recipe("mnist-dualib-mlp", ["epochs=0"])
+    with pytest.raises(ValueError, match="part of the recipe's name"):
+        recipes.get_recipe("mnist-vib-mlp", ["dataset=cifar10"])
+    with pytest.raises(ValueError, match="label_noise_reference"):
+        recipes.get_recipe("mnist-vib-mlp", ["label_noise=confusion"])
+    paper = recipes.RECIPES["cifar10-dualib-resnet20"]
+    assert paper["label_noise"] == "confusion" and paper["label_noise_reference"] == "cifar10-deterministic-resnet20"
+    assert paper["prior"] == "class_conditional" and paper["distortion_warmup"] == 0.1
+    assert paper["distortion_warmup_steps"] * paper["batch_size"] == 4000 * 64
+    # records written before a field existed still validate, with the field's neutral default
+    old = {k: v for k, v in recipes.RECIPES["mnist-vib-mlp"].items() if k not in ("weight_ema", "backbone_width")}
+    assert recipes.get_recipe(old)["weight_ema"] == 0.0
 
 
 def test_train_script_help_and_errors(capsys):
-    from vdualib.scripts import train as script
+    from vdualib.commands import train as script
 
     with pytest.raises(SystemExit):
         script.main(["--help"])

@@ -17,7 +17,13 @@ def tiny_zoo(tmp_path, monkeypatch):
     trained = tmp_path / "trained.keras"
     model.save(trained)
     target = zoo.export(str(trained), str(folder / "tiny-vib-mlp.keras"))
-    card = {"name": "tiny-vib-mlp", "sha256": reports.sha256_file(target), "file_bytes": os.path.getsize(target)}
+    card = {
+        "name": "tiny-vib-mlp",
+        "dataset": "mnist",
+        "recipe": {"dataset": "mnist", "validation_size": 0, "seed": 0},
+        "sha256": reports.sha256_file(target),
+        "file_bytes": os.path.getsize(target),
+    }
     zoo.register("tiny-vib-mlp", target, card, folder=str(folder), base_url="file://" + str(tmp_path / "server") + "/")
     monkeypatch.setenv("VDUALIB_MODELS_DIR", str(folder))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
@@ -81,13 +87,20 @@ def test_committed_models_match_their_cards(mnist):
 def test_evaluation_takes_the_data_set_from_the_card(tmp_path):
     from vdualib import evaluation
 
-    assert evaluation.zoo_dataset(["mnist-dualib-mlp", "mnist-vib-mlp"]) == "mnist"
+    cards = [zoo.card("mnist-dualib-mlp"), zoo.card("mnist-vib-mlp")]
+    assert evaluation.zoo_dataset(cards) == "mnist"
     with pytest.raises(ValueError, match="pass --dataset"):
-        evaluation.zoo_dataset([str(tmp_path / "mine.keras")])
+        evaluation.zoo_dataset([cards[0], None])  # a model given as a file has no card
+    with pytest.raises(ValueError, match="different data sets"):
+        evaluation.zoo_dataset([cards[0], zoo.card("cifar10-vib-resnet20")])
+    with pytest.raises(ValueError, match="takes the cards that vdualib.zoo.resolve returns"):
+        evaluation.zoo_dataset(["mnist-dualib-mlp"])
+    assert evaluation.zoo_validation([cards[0], None], "mnist") is None
+    assert evaluation.zoo_validation(cards, "fashion_mnist") is None  # evaluated off the training data set
 
 
 def test_the_readme_main_command_and_the_quickstart(tmp_path, capsys, data_dir):
-    from vdualib.scripts import evaluate, quickstart
+    from vdualib.commands import evaluate, quickstart
 
     out = tmp_path / "evaluate"
     code = evaluate.main(["--model", "mnist-dualib-mlp", "--corruptions", "none", "--limit", "500", "--no-progress", "--out", str(out), "--data-dir", data_dir])
@@ -107,8 +120,8 @@ def test_the_readme_main_command_and_the_quickstart(tmp_path, capsys, data_dir):
 
 
 def test_build_zoo_exports_evaluates_and_reevaluates(tmp_path, data_dir):
+    from scripts import build_zoo
     from vdualib import recipes, training
-    from vdualib.scripts import build_zoo
 
     recipe = recipes.get_recipe(
         "mnist-vib-mlp", {"train_size": 200, "validation_size": 100, "epochs": 1, "latent_dim": 8, "num_samples": 2}
@@ -131,3 +144,106 @@ def test_build_zoo_exports_evaluates_and_reevaluates(tmp_path, data_dir):
     assert (models_dir / "evaluations" / "tiny-vib-mlp" / "metrics.json").exists()
     with pytest.raises(SystemExit, match="needs the published"):
         build_zoo.main([*argv[:1], "tiny-dualib-mlp", *argv[2:], "--reevaluate"])
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"models": {"tiny-vib-mlp": ', "is not valid JSON"),
+        ('["not", "an", "object"]', "must be an object with a 'models' object"),
+        ('{"models": {"tiny-vib-mlp": {"file": "tiny-vib-mlp.keras"}}}', "'tiny-vib-mlp' has no 'sha256'"),
+        ('{"models": {"tiny-vib-mlp": {"file": "../x.keras", "sha256": "' + "0" * 64 + '"}}}', "no plain 'file' name"),
+    ],
+)
+def test_a_bad_registry_is_a_clear_value_error(tiny_zoo, text, message):
+    folder, _ = tiny_zoo
+    (folder / "registry.json").write_text(text)
+    with pytest.raises(ValueError, match=message) as caught:
+        zoo.load("tiny-vib-mlp")
+    assert str(folder / "registry.json") in str(caught.value) and "restore" in str(caught.value).lower()
+
+
+def test_models_dir_without_a_registry_is_named_not_skipped(tmp_path, monkeypatch):
+    empty = tmp_path / "no-zoo-here"
+    empty.mkdir()
+    monkeypatch.setenv("VDUALIB_MODELS_DIR", str(empty))
+    with pytest.raises(FileNotFoundError, match=f"VDUALIB_MODELS_DIR='{empty}' holds no registry.json"):
+        zoo.list_models()
+
+
+def test_a_damaged_model_file_or_checkpoint_says_so(tiny_zoo, tmp_path):
+    folder, _ = tiny_zoo
+    whole = (folder / "tiny-vib-mlp.keras").read_bytes()
+    for name, content in (("model.keras", whole[: len(whole) // 2]), ("checkpoint.keras", whole[:100]), ("empty.keras", b"")):
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(ValueError, match="is damaged .* Delete it"):
+            zoo.load_file(path)
+        with pytest.raises(ValueError, match="is damaged"):
+            zoo.resolve(str(path))
+    # a flipped byte inside a member fails its CRC
+    corrupted = bytearray(whole)
+    corrupted[len(whole) // 2] ^= 0xFF
+    (tmp_path / "flipped.keras").write_bytes(bytes(corrupted))
+    with pytest.raises(ValueError, match="is damaged"):
+        zoo.load_file(tmp_path / "flipped.keras")
+
+
+def test_a_missing_zoo_file_offline_says_where_it_looked(tiny_zoo, tmp_path):
+    """The registry's address does not answer (a file:// address to nowhere, as offline)."""
+    folder, _ = tiny_zoo
+    os.remove(folder / "tiny-vib-mlp.keras")
+    with pytest.raises(FileNotFoundError) as caught:
+        zoo.load("tiny-vib-mlp")
+    message = str(caught.value)
+    assert str(folder) in message and str(tmp_path / "keras" / "models" / "vdualib") in message
+    assert "copy the file into one of them" in message and zoo.sha256("tiny-vib-mlp") in message
+    assert "downloading file://" in message
+
+
+def test_resolve_decides_file_or_zoo_name_in_one_place(tiny_zoo, tmp_path, monkeypatch):
+    folder, model = tiny_zoo
+    loaded, info, card = zoo.resolve("tiny-vib-mlp")
+    assert card["name"] == "tiny-vib-mlp" and info["label"] == "tiny-vib-mlp" and info["source"] == "zoo:tiny-vib-mlp"
+    assert info["sha256"] == zoo.sha256("tiny-vib-mlp") and info["method"] == "vib"
+    assert info["parameters"] == model.count_params()
+    path = str(folder / "tiny-vib-mlp.keras")
+    _, info, card = zoo.resolve(path)
+    assert card is None and info["label"] == "tiny-vib-mlp" and info["source"] == path
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        zoo.resolve(str(tmp_path / "missing.keras"))
+    with pytest.raises(ValueError, match="is not a .keras file"):
+        zoo.resolve("runs/mnist-vib-mlp")  # a path separator makes it a file
+    with pytest.raises(ValueError, match=r"Unknown zoo model 'tiny-dualib-mlp'; available: \['tiny-vib-mlp'\]"):
+        zoo.resolve("tiny-dualib-mlp")
+    # a stray file spelled like a zoo name does not shadow the zoo model
+    monkeypatch.chdir(folder)
+    (folder / "tiny-vib-mlp").write_text("not a model")
+    assert zoo.resolve("tiny-vib-mlp")[2]["name"] == "tiny-vib-mlp"
+
+
+def test_the_registry_is_parsed_once_until_it_changes(tiny_zoo, monkeypatch):
+    from vdualib import evaluation
+
+    folder, _ = tiny_zoo
+    registry_path = str(folder / "registry.json")
+    parsed = []
+    read_json = reports.read_json
+
+    def counting(path, *args, **kwargs):
+        parsed.append(os.fspath(path))
+        return read_json(path, *args, **kwargs)
+
+    monkeypatch.setattr(reports, "read_json", counting)
+    os.utime(registry_path, ns=(1, 1))  # a fresh stamp: whatever was cached before is stale
+    _, _, card = zoo.resolve("tiny-vib-mlp")
+    zoo.list_models(), zoo.sha256("tiny-vib-mlp"), zoo.card("tiny-vib-mlp")
+    assert evaluation.zoo_dataset([card]) == "mnist"
+    assert evaluation.zoo_validation([card], "mnist") is None  # the tiny recipe held nothing out
+    assert parsed.count(registry_path) == 1
+    # mutating a returned record does not change the cache
+    zoo.registry()["models"].clear()
+    assert zoo.list_models() == ["tiny-vib-mlp"]
+    os.utime(registry_path, ns=(2, 2))
+    zoo.list_models()
+    assert parsed.count(registry_path) == 2

@@ -28,6 +28,15 @@ __all__ = [
     "stochastic_matrix",
     "integer_labels",
     "finite_array",
+    "sample_matrix",
+    "class_labels",
+    "PIXEL_HINT",
+    "PROBABILITY_ATOL",
+    "probability_rows",
+    "pixel_images",
+    "assert_pixel_images",
+    "assert_labels",
+    "assert_probabilities",
 ]
 
 
@@ -56,7 +65,7 @@ def finite_float(name, value, low=None, high=None, low_open=False, high_open=Fal
 
 def _integer(name, value, low, what):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
+        if not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
             value = int(value)
         else:
             raise ValueError(f"{name} must be {what}, got {value!r}.")
@@ -155,3 +164,269 @@ def integer_labels(name, labels, num_classes=None):
     if num_classes is not None and array.size and array.max() >= num_classes:
         raise ValueError(f"{name} must be < {num_classes} (the number of classes), got {array.max()}.")
     return array
+
+
+def sample_matrix(name, values, min_rows=1, dtype=np.float64):
+    """Samples as a finite array ``[N, d]``: a 1-D array is one feature, trailing dimensions are
+    flattened per row; NaN, infinity, empty arrays and fewer than ``min_rows`` rows are refused.
+
+    Returns:
+        ``dtype`` array ``[N, d]``.
+    """
+    array = finite_array(name, values, dtype=dtype)
+    if array.ndim == 1:
+        array = array[:, None]
+    elif array.ndim == 0:
+        raise ValueError(f"{name} must be an array of samples [N, d], got a single number.")
+    elif array.ndim > 2:
+        array = array.reshape(array.shape[0], -1)
+    if array.shape[1] < 1 or array.shape[0] < max(min_rows, 1):
+        raise ValueError(f"{name} must hold at least {max(min_rows, 1)} non-empty rows [N, d], got shape {array.shape}.")
+    return array
+
+
+def class_labels(name, labels, size=None):
+    """Class labels as int64 ``[N]`` from class ids ``[N]`` or one-hot rows ``[N, C]``.
+
+    Class ids are checked by :func:`integer_labels`; one-hot rows must be 0/1 with exactly one 1.
+    ``size``, if given, is the required N.
+    """
+    array = np.asarray(labels)
+    if array.ndim == 2 and array.shape[1] > 1:
+        one_hot = finite_array(name, array)
+        if not (np.isin(one_hot, (0.0, 1.0)).all() and (one_hot.sum(axis=1) == 1).all()):
+            raise ValueError(f"{name} given as [N, C] rows must be one-hot (one 1 per row); pass class ids [N] instead.")
+        array = np.argmax(one_hot, axis=1)
+    array = integer_labels(name, array)
+    if size is not None and array.shape[0] != size:
+        raise ValueError(f"{name} must hold {size} labels (one per row of the data), got {array.shape[0]}.")
+    return array
+
+
+# ---------------------------------------------------------------------------------------------
+# Images, probabilities and labels: numpy checks (eager) and their graph-side twins
+
+#: What to do with images that are not raw pixel values, quoted in every image error.
+PIXEL_HINT = (
+    "models take raw pixel values 0..255 (uint8, or whole numbers in 0..255); "
+    "for images scaled to [0, 1] pass (x * 255).round().astype(np.uint8)"
+)
+
+
+#: Tolerance on the row sums of predicted probabilities: float32 softmax outputs sum to 1 within
+#: about 1e-6, Monte Carlo averages of them a little worse; anything further off is not a distribution.
+PROBABILITY_ATOL = 1e-3
+
+
+def probability_rows(name, values, atol=PROBABILITY_ATOL):
+    """Class probabilities ``[N, C]`` (N >= 1, C >= 2): floating point, finite, in [0, 1], each
+    row summing to 1 within ``atol``.
+
+    ``atol`` absorbs float32 softmax round-off and Monte Carlo averaging; logits and unnormalised
+    scores are refused with a hint to apply softmax. Integer arrays are refused: they are labels
+    or one-hot targets passed where predictions belong.
+
+    Returns:
+        float64 array ``[N, C]``.
+
+    Example:
+        >>> checks.probability_rows("probs", [[0.25, 0.75]]).shape
+        (1, 2)
+    """
+    array = np.asarray(values)
+    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] < 2:
+        raise ValueError(
+            f"{name} must have shape [num_examples, num_classes] with at least one example and two classes; "
+            f"got shape {array.shape}."
+        )
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(f"{name} must be floating-point probabilities; got dtype {array.dtype}.")
+    array = finite_array(name, array)
+    if np.any(array < 0) or np.any(array > 1 + atol):
+        raise ValueError(
+            f"{name} must lie in [0, 1], got values in [{array.min():.6g}, {array.max():.6g}]; "
+            "pass probabilities (softmax of the logits), not logits."
+        )
+    sums = array.sum(axis=1)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > atol)
+    if bad.size:
+        raise ValueError(
+            f"rows of {name} must sum to 1 (within {atol}); row {bad[0]} sums to {sums[bad[0]]:.6g} "
+            f"({bad.size} such rows). Pass probabilities (softmax of the logits), not logits."
+        )
+    return array
+
+
+def pixel_images(name, images):
+    """Images as raw pixel values, returned as uint8: the project's image contract.
+
+    Accepted: uint8 arrays, and integer or floating arrays whose values are whole numbers in
+    0..255 (converted exactly). Refused, with :data:`PIXEL_HINT`: NaN or infinity, fractional
+    values (images scaled to [0, 1] are named as such), values outside 0..255 (a uint8 cast would
+    wrap them), and non-numeric or boolean arrays. Scaled images are refused rather than rescaled
+    because a float array of 0s and 1s is ambiguous and a silent rescale would hide a pipeline
+    that normalises twice.
+
+    Args:
+        name: the argument's name, for the message.
+        images: array-like ``[N, ...]`` (at least two dimensions: a batch of images).
+
+    Returns:
+        uint8 array of the same shape (the input itself when it is already uint8).
+
+    Example:
+        >>> checks.pixel_images("x", np.array([[0.0, 255.0]])).dtype
+        dtype('uint8')
+        >>> checks.pixel_images("x", np.array([[0.0, 0.5]]))
+        Traceback (most recent call last):
+        ...
+        ValueError: x look scaled to [0, 1] (values in [0, 0.5]); models take raw pixel values ...
+    """
+    array = np.asarray(images)
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise ValueError(f"{name} must be numeric pixel values, got dtype {array.dtype}; {PIXEL_HINT}.")
+    if array.ndim < 2:
+        raise ValueError(f"{name} must be a batch of images [N, ...], got shape {array.shape}.")
+    if array.dtype == np.uint8 or array.size == 0:
+        return array.astype(np.uint8, copy=False)
+    low, high = array.min(), array.max()  # NaN and inf show in these, so no separate pass
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError(f"{name} contain NaN or infinite values; {PIXEL_HINT}.")
+    if low < 0 or high > 255:
+        raise ValueError(
+            f"{name} must lie in 0..255, got values in [{low:.6g}, {high:.6g}] (normalised images, or integers "
+            f"that a uint8 cast would wrap); {PIXEL_HINT}."
+        )
+    pixels = array.astype(np.uint8)
+    if np.issubdtype(array.dtype, np.floating) and not np.array_equal(pixels, array):
+        if high <= 1:
+            raise ValueError(f"{name} look scaled to [0, 1] (values in [{low:.6g}, {high:.6g}]); {PIXEL_HINT}.")
+        example = array[pixels != array].flat[0]
+        raise ValueError(f"{name} must be whole pixel values, got fractional values such as {example:.6g}; {PIXEL_HINT}.")
+    return pixels
+
+
+def _assert_in_order(tensor, conditions):
+    """``tensor`` behind ``tf.debugging.Assert`` ops run one after the other, so the first
+    failing condition is the one reported. ``conditions``: ``(bool tensor, [message parts])``."""
+    import tensorflow as tf
+
+    for condition, data in conditions:
+        with tf.control_dependencies([tf.debugging.Assert(condition, data, summarize=8)]):
+            tensor = tf.identity(tensor)
+    return tensor
+
+
+def assert_pixel_images(images):
+    """Graph-side :func:`pixel_images`: ``images`` unchanged (same dtype), behind
+    ``tf.debugging`` assertions that run whenever the tensor is computed (tf.data maps,
+    ``tf.function``, eager).
+
+    uint8 passes without any op. Integer tensors must lie in 0..255; floating tensors must be
+    finite whole numbers in 0..255. A failure raises ``tf.errors.InvalidArgumentError`` whose
+    message says what to pass (:data:`PIXEL_HINT`). XLA (``jit_compile=True``) drops assertion
+    ops, so inside XLA-compiled code this check does nothing; check before.
+
+    Args:
+        images: a tensor of images ``[N, ...]`` (or one image).
+
+    Returns:
+        the same tensor, with the checks as control dependencies.
+
+    Raises:
+        ValueError: at trace time, for a non-numeric dtype.
+
+    Example:
+        >>> x = checks.assert_pixel_images(tf.constant([[0.0, 255.0]]))
+    """
+    import tensorflow as tf
+
+    images = tf.convert_to_tensor(images)
+    dtype = images.dtype
+    if dtype == tf.uint8:
+        return images
+    if not (dtype.is_integer or dtype.is_floating):
+        raise ValueError(f"images must be numeric pixel values, got dtype {dtype.name}; {PIXEL_HINT}.")
+    low, high = tf.reduce_min(images), tf.reduce_max(images)
+    conditions = []
+    if dtype.is_floating:
+        conditions.append((tf.reduce_all(tf.math.is_finite(images)), [f"images contain NaN or infinite values; {PIXEL_HINT}."]))
+        whole = tf.reduce_all(tf.equal(tf.floor(images), images))
+        conditions.append(
+            (whole | (low < 0) | (high > 1), [f"images look scaled to [0, 1]; {PIXEL_HINT}. Values in", low, high])
+        )
+    in_range = tf.logical_and(low >= tf.cast(0, dtype), high <= tf.cast(255, dtype)) if dtype.max >= 255 else low >= 0
+    conditions.append((in_range, [f"images must lie in 0..255 (normalised images, or integers a uint8 cast would wrap); {PIXEL_HINT}. Values in", low, high]))
+    if dtype.is_floating:
+        conditions.append((whole, [f"images must be whole pixel values, not fractions; {PIXEL_HINT}."]))
+    return _assert_in_order(images, conditions)
+
+
+def assert_labels(labels, num_classes=None):
+    """Graph-side :func:`integer_labels`: ``labels`` unchanged (same dtype and shape), behind
+    ``tf.debugging`` assertions that they are whole numbers in ``[0, num_classes)``.
+
+    Floating labels must be finite and whole; all labels must be >= 0 and, when ``num_classes``
+    is given, < ``num_classes``. A failure raises ``tf.errors.InvalidArgumentError`` naming the
+    rule and the offending range. XLA (``jit_compile=True``) drops assertion ops.
+
+    Args:
+        labels: a tensor of class indices, any shape (``[B]`` or ``[B, 1]`` usually).
+        num_classes: the number of classes C, or None to check only the lower bound.
+
+    Returns:
+        the same tensor, with the checks as control dependencies.
+
+    Raises:
+        ValueError: at trace time, for a non-numeric dtype or a bad ``num_classes``.
+
+    Example:
+        >>> y = checks.assert_labels(tf.constant([0, 3, 9]), num_classes=10)
+    """
+    import tensorflow as tf
+
+    labels = tf.convert_to_tensor(labels)
+    dtype = labels.dtype
+    if not (dtype.is_integer or dtype.is_floating):
+        raise ValueError(f"labels must be integer class indices, got dtype {dtype.name}.")
+    if num_classes is not None:
+        num_classes = positive_int("num_classes", num_classes)
+    low, high = tf.reduce_min(labels), tf.reduce_max(labels)
+    conditions = []
+    if dtype.is_floating:
+        conditions.append((tf.reduce_all(tf.math.is_finite(labels)), ["labels contain NaN or infinite values."]))
+        conditions.append(
+            (tf.reduce_all(tf.equal(tf.floor(labels), labels)), ["labels must be whole numbers (class indices), got fractions."])
+        )
+    if not dtype.is_unsigned:
+        conditions.append((low >= tf.cast(0, dtype), ["labels must be >= 0; smallest label:", low]))
+    if num_classes is not None and (dtype.is_floating or num_classes <= dtype.max):
+        conditions.append(
+            (high < tf.cast(num_classes, dtype), [f"labels must be < {num_classes} (the number of classes); largest label:", high])
+        )
+    return _assert_in_order(labels, conditions)
+
+
+def assert_probabilities(probs, atol=1e-3):
+    """Graph-side check of probability vectors ``[..., C]``: finite, >= 0, rows summing to 1
+    (within ``atol``). Returns ``probs`` unchanged behind ``tf.debugging`` assertions (dropped
+    under XLA).
+
+    Example:
+        >>> p = checks.assert_probabilities(tf.constant([[0.25, 0.75]]))
+    """
+    import tensorflow as tf
+
+    probs = tf.convert_to_tensor(probs)
+    if not probs.dtype.is_floating:
+        raise ValueError(f"probability vectors must be floating point, got dtype {probs.dtype.name}.")
+    sums = tf.reduce_sum(probs, axis=-1)
+    conditions = [
+        (tf.reduce_all(tf.math.is_finite(probs)), ["probability vectors contain NaN or infinite values."]),
+        (tf.reduce_all(probs >= 0), ["probability vectors have negative entries; smallest:", tf.reduce_min(probs)]),
+        (
+            tf.reduce_all(tf.abs(sums - 1) <= atol),
+            ["probability vectors must sum to 1 (pass probabilities, not logits or counts); sums range", tf.reduce_min(sums), tf.reduce_max(sums)],
+        ),
+    ]
+    return _assert_in_order(probs, conditions)

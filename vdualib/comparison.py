@@ -1,39 +1,83 @@
 """The dual IB against the VIB and a deterministic network, as a published comparison.
 
 :func:`merge_evaluations` joins the per-model ``metrics.json`` files of one data set (written by
-the same evaluation: same split, corruptions, severities, OOD sets and seed) into one results
-dict, so :func:`vdualib.evaluation.write_report` renders a single report with overlaid plots.
-:func:`method_deltas` states, from those numbers, how VdualIB differs from VIB and from the
-deterministic model on each measure.
+the same evaluation: same split, prediction mode, corruptions, severities, OOD sets and seed)
+into one results dict, so :func:`vdualib.evaluation.write_report` renders a single report with
+overlaid plots. :func:`method_deltas` states, from those numbers, how VdualIB differs from each
+other method (:mod:`vdualib.methods`) on each measure. :func:`compare_zoo` does both for the zoo's
+models of each data set and writes ``compare.json``, then ``compare.md`` from it; it is the
+logic of ``vdualib-compare``.
+
+Example:
+    >>> from vdualib import comparison
+    >>> summary = comparison.compare_zoo(["mnist"], out_dir="runs/compare")
+    >>> [d["measure"] for d in summary["datasets"]["mnist"]["deltas"] if d["better"]]
+    ['accuracy', 'ece_after_ts', ...]
 """
+
+import os
 
 import numpy as np
 
-from vdualib import reports
+from vdualib import datasets, methods, reports
 
-__all__ = ["merge_evaluations", "method_deltas", "summary_rows"]
+__all__ = [
+    "merge_evaluations",
+    "summary_rows",
+    "method_deltas",
+    "zoo_evaluations",
+    "compare_results",
+    "compare_zoo",
+    "compare_files",
+    "summary_markdown",
+]
 
 _SAME = ("dataset", "split", "num_examples", "num_bins", "seed", "corruptions", "severities", "ood_sets")
 
 
 def merge_evaluations(paths):
-    """One results dict from several single-model ``metrics.json`` files of the same evaluation."""
-    records = [reports.read_json(p) for p in paths]
-    if not records:
+    """One results dict from several ``metrics.json`` files of the same evaluation.
+
+    Args:
+        paths: ``metrics.json`` files written by :func:`vdualib.evaluation.write_report`.
+
+    Returns:
+        The first file's dict with the models of all files and new provenance.
+
+    Raises:
+        ValueError: no paths, or two files differ in split, prediction mode, corruptions,
+            severities, OOD sets, bins or seed.
+
+    Example:
+        >>> merged = merge_evaluations(["runs/vib/metrics.json", "runs/dualib/metrics.json"])
+        >>> [m["label"] for m in merged["models"]]
+        ['vib', 'dualib']
+    """
+    paths = [os.fspath(p) for p in paths]
+    if not paths:
         raise ValueError("merge_evaluations needs at least one metrics.json.")
+    records = [reports.read_json(p) for p in paths]
     first = records[0]
     for path, record in zip(paths, records):
         for key in _SAME:
-            if record[key] != first[key]:
+            if record.get(key) != first.get(key):
                 raise ValueError(f"{path} differs from {paths[0]} in {key!r}; evaluate the models the same way.")
+        if record.get("prediction", "samples") != first.get("prediction", "samples"):
+            raise ValueError(f"{path} differs from {paths[0]} in 'prediction'; evaluate the models the same way.")
     merged = dict(first)
     merged["models"] = [m for r in records for m in r["models"]]
-    merged["provenance"] = reports.provenance(sources=[str(p) for p in paths])
+    merged["provenance"] = reports.provenance(sources=paths)
     return merged
 
 
 def summary_rows(results):
-    """One row per model: clean, corrupted (mean over severities) and OOD (AUROC) figures."""
+    """One row per model: clean, corrupted (mean over severities) and OOD (AUROC) figures.
+
+    Returns:
+        A list of dicts with ``model``, ``method``, the clean metrics, ``ece_after_ts``, the
+        descriptive ``ts_temperature`` and ``mean_confidence``, ``shift_*`` and
+        ``auroc_<set>_entropy`` / ``auroc_<set>_rate``.
+    """
     rows = []
     for m in results["models"]:
         shift = m.get("corruption_summary", {}).get("mean", {})
@@ -44,7 +88,7 @@ def summary_rows(results):
             "nll": m["clean"]["nll"],
             "brier": m["clean"]["brier"],
             "ece": m["clean"]["ece"],
-            "ece_after_ts": m["temperature_scaling"]["after"]["ece"],
+            "ece_after_ts": (m["temperature_scaling"]["after"] or {}).get("ece"),
             # descriptive, not scored: T > 1 means the model was overconfident
             "ts_temperature": m["temperature_scaling"].get("temperature"),
             "mean_confidence": _mean_confidence(m.get("reliability")),
@@ -65,7 +109,7 @@ def _mean_confidence(reliability):
     if not reliability:
         return None
     counts = np.asarray(reliability["count"], dtype=np.float64)
-    confidence = np.nan_to_num(np.asarray(reliability["confidence"], dtype=np.float64))
+    confidence = np.nan_to_num(np.asarray(reliability["confidence"], dtype=np.float64))  # None (empty bin) -> NaN -> 0
     return float(np.sum(counts * confidence) / np.sum(counts))
 
 
@@ -73,8 +117,23 @@ _LOWER_IS_BETTER = {"nll", "brier", "ece", "ece_after_ts", "shift_nll", "shift_e
 _DESCRIPTIVE = {"ts_temperature", "mean_confidence"}
 
 
-def method_deltas(rows, method="dualib", against=("vib", "deterministic")):
-    """For each measure, ``method``'s value minus each baseline's and whether it is better."""
+def method_deltas(rows, method="dualib", against=None):
+    """For each measure, ``method``'s value minus each baseline's and whether it is better.
+
+    Args:
+        rows: :func:`summary_rows`.
+        method: the method compared (a name of :mod:`vdualib.methods`).
+        against: the baselines (default: every other method of :mod:`vdualib.methods`).
+
+    Returns:
+        A list of dicts ``{"measure", "versus", method, baseline, "difference", "better"}``;
+        empty when ``method`` has no row.
+
+    Example:
+        >>> [d for d in method_deltas(summary_rows(merged)) if d["measure"] == "ece"]
+    """
+    method = methods.get(method).name
+    against = [m for m in methods.names() if m != method] if against is None else [methods.get(m).name for m in against]
     by_method = {r["method"]: r for r in rows}
     if method not in by_method:
         return []
@@ -88,5 +147,151 @@ def method_deltas(rows, method="dualib", against=("vib", "deterministic")):
                 continue
             difference = value - other
             better = difference < 0 if key in _LOWER_IS_BETTER else difference > 0
-            deltas.append({"measure": key, "versus": baseline, method: value, baseline: other, "difference": difference, "better": better})
+            deltas.append(
+                {"measure": key, "versus": baseline, method: value, baseline: other, "difference": difference, "better": better}
+            )
     return deltas
+
+
+def zoo_evaluations(dataset, models_dir=None):
+    """The zoo's evaluation files of ``dataset``, one a method.
+
+    Args:
+        dataset: a data set of :data:`vdualib.datasets.DATASETS`.
+        models_dir: the zoo folder holding ``evaluations/<name>/metrics.json`` (default
+            :func:`vdualib.zoo.models_dir`).
+
+    Returns:
+        ``{zoo name: path of its metrics.json}`` (the files may not exist yet).
+    """
+    from vdualib import recipes, zoo
+
+    info = datasets.info(dataset)
+    folder = os.fspath(models_dir) if models_dir is not None else zoo.models_dir()
+    names = [recipes.model_name(info.name, method, info.backbone) for method in methods.names()]
+    return {name: os.path.join(folder, "evaluations", name, "metrics.json") for name in names}
+
+
+def compare_results(results, out_dir, method="dualib"):
+    """Write the joint report of ``results`` into ``out_dir`` and compare ``method`` with the rest.
+
+    Returns:
+        ``{"rows", "deltas", "notes", "report"}``: :func:`summary_rows`, :func:`method_deltas`,
+        the evaluation's notes and the path of ``report.md``.
+    """
+    from vdualib import evaluation
+
+    evaluation.write_report(results, out_dir)
+    rows = summary_rows(results)
+    return {
+        "rows": rows,
+        "deltas": method_deltas(rows, method),
+        "notes": results["notes"],
+        "report": os.path.join(os.fspath(out_dir), "report.md"),
+    }
+
+
+def compare_zoo(
+    dataset_names=None,
+    models_dir=None,
+    out_dir="runs/compare",
+    reevaluate=False,
+    prediction="samples",
+    data_dir=None,
+    progress=True,
+):
+    """Compare the zoo's deterministic, VIB and VdualIB models of each data set.
+
+    Joins their evaluation files (:func:`zoo_evaluations`) or, with ``reevaluate``, evaluates the
+    models again in one run; writes ``<out_dir>/<dataset>/`` (report, plots),
+    ``<out_dir>/compare.json`` and ``<out_dir>/compare.md`` (rendered from the JSON).
+
+    Args:
+        dataset_names: data sets to compare (default every one of :data:`vdualib.datasets.DATASETS`).
+        models_dir: the zoo folder with ``evaluations/`` (default :func:`vdualib.zoo.models_dir`).
+        out_dir: the output folder.
+        reevaluate: evaluate the models again (loaded from the zoo) instead of joining files.
+        prediction: with ``reevaluate``, ``"samples"`` or ``"mu"`` (see
+            :func:`vdualib.evaluation.evaluate`).
+        data_dir: folder with the data files.
+        progress: show progress bars.
+
+    Returns:
+        The summary: ``{"datasets": {name: compare_results(...)}, "skipped": {...}, "provenance"}``.
+
+    Raises:
+        FileNotFoundError: no data set has the evaluation files of all its models.
+    """
+    from vdualib import evaluation, zoo
+
+    dataset_names = list(datasets.DATASETS) if dataset_names is None else [datasets.canonical_name(d) for d in dataset_names]
+    summary = {"datasets": {}, "skipped": {}, "provenance": reports.provenance()}
+    for dataset in dataset_names:
+        paths = zoo_evaluations(dataset, models_dir)
+        available = set(zoo.list_models()) if reevaluate else {n for n, p in paths.items() if os.path.isfile(p)}
+        missing = [name for name in paths if name not in available]
+        if missing:
+            summary["skipped"][dataset] = missing
+            continue
+        if reevaluate:
+            resolved = [zoo.resolve(name) for name in paths]
+            cards = [card for _, _, card in resolved]
+            results = evaluation.evaluate(
+                [(model, info) for model, info, _ in resolved],
+                dataset,
+                ood=datasets.info(dataset).ood,
+                prediction=prediction,
+                data_dir=data_dir,
+                progress=progress,
+                validation=evaluation.zoo_validation(cards, dataset, data_dir),
+            )
+        else:
+            results = merge_evaluations(list(paths.values()))
+        summary["datasets"][dataset] = compare_results(results, os.path.join(out_dir, dataset))
+    if not summary["datasets"]:
+        where = "the zoo" if reevaluate else os.path.join(models_dir or zoo.models_dir(), "evaluations")
+        raise FileNotFoundError(
+            f"no data set has all its models in {where} (missing: {summary['skipped']}); build them with "
+            "scripts/build_zoo.py, point --models-dir at a checkout's models/, or pass --reevaluate."
+        )
+    return _write_summary(summary, out_dir)
+
+
+def compare_files(paths, out_dir="runs/compare"):
+    """Compare the models of several ``metrics.json`` files of one evaluation.
+
+    Writes the joint report into ``<out_dir>/<dataset>/`` and ``compare.json`` / ``compare.md``
+    into ``out_dir``, as :func:`compare_zoo` does.
+
+    Returns:
+        The summary ``{"datasets": {dataset: compare_results(...)}, "skipped": {}, "provenance"}``.
+    """
+    results = merge_evaluations(paths)
+    entry = compare_results(results, os.path.join(out_dir, results["dataset"]))
+    return _write_summary({"datasets": {results["dataset"]: entry}, "skipped": {}, "provenance": results["provenance"]}, out_dir)
+
+
+def _write_summary(summary, out_dir):
+    reports.write_json(os.path.join(out_dir, "compare.json"), summary)
+    reports.write_text(os.path.join(out_dir, "compare.md"), summary_markdown(summary))
+    return summary
+
+
+def summary_markdown(summary, method="dualib"):
+    """The comparison's Markdown, rendered from the summary dict (``compare.json``)."""
+    title = methods.get(method).title
+    text = []
+    for dataset, entry in summary["datasets"].items():
+        text.append(f"#### {dataset}\n")
+        text.extend(f"> {note}\n" for note in entry["notes"])
+        text.append(reports.markdown_table(entry["rows"]))
+        baselines = list(dict.fromkeys(d["versus"] for d in entry["deltas"]))
+        counts = [
+            f"on {sum(d['better'] for d in entry['deltas'] if d['versus'] == b)} of "
+            f"{sum(d['versus'] == b for d in entry['deltas'])} measures than the {methods.get(b).title} model"
+            for b in baselines
+        ]
+        text.append(f"\n{title} is better {' and '.join(counts)} (full report: `{entry['report']}`).\n")
+        if entry["deltas"]:
+            text.append(reports.markdown_table(entry["deltas"], ["measure", "versus", method, "difference", "better"]))
+    return "\n".join(text)

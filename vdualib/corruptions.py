@@ -31,9 +31,13 @@ import numpy as np
 import scipy.fft
 import scipy.ndimage
 
-__all__ = ["corrupt", "corruption_names", "noise_images", "SEVERITIES"]
+from vdualib import checks
+
+__all__ = ["corrupt", "corruption_names", "noise_images", "SEVERITIES", "NOISE_KINDS"]
 
 SEVERITIES = (1, 2, 3, 4, 5)
+#: the synthetic out-of-distribution images of :func:`noise_images`
+NOISE_KINDS = ("uniform", "gaussian")
 _CHUNK_SIZE = 1024
 _GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma
 
@@ -406,8 +410,7 @@ def corrupt(images, name, severity, seed=0):
         raise ValueError(f"unknown corruption {name!r}; choose from {sorted(_CORRUPTIONS)}.")
     if isinstance(severity, bool) or not isinstance(severity, (int, np.integer)) or severity not in SEVERITIES:
         raise ValueError(f"severity must be an integer from 1 to 5; got {severity!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer; got {seed!r}.")
+    seed = checks.non_negative_int("seed", seed)
     pixels, grayscale = _check_images(images)
     function, parameters, kind = _CORRUPTIONS[name]
     if kind == "rgb" and grayscale:
@@ -415,7 +418,7 @@ def corrupt(images, name, severity, seed=0):
     out = np.empty_like(pixels)
     # Chunks keep the float temporaries in cache; each chunk has its own stream.
     for chunk, start in enumerate(range(0, pixels.shape[0], _CHUNK_SIZE)):
-        rng = np.random.default_rng([int(seed), zlib.crc32(name.encode()), chunk])
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode()), chunk])
         block = pixels[start : start + _CHUNK_SIZE].astype(np.float32) / 255.0
         out[start : start + _CHUNK_SIZE] = _to_uint8(function(block, parameters[severity - 1], rng))
     return out.reshape(images.shape)
@@ -424,12 +427,12 @@ def corrupt(images, name, severity, seed=0):
 def noise_images(kind, num_images, shape, seed=0):
     """Synthetic out-of-distribution images: ``"uniform"`` (each pixel uniform on
     0..255) or ``"gaussian"`` (each pixel N(127.5, 64^2), rounded and clipped), uint8."""
-    if kind not in ("uniform", "gaussian"):
-        raise ValueError(f"noise kind must be 'uniform' or 'gaussian'; got {kind!r}.")
-    if num_images < 1:
-        raise ValueError(f"num_images must be positive; got {num_images}.")
-    rng = np.random.default_rng([int(seed), zlib.crc32(kind.encode())])
-    size = (int(num_images),) + tuple(shape)
+    if kind not in NOISE_KINDS:
+        raise ValueError(f"noise kind must be one of {list(NOISE_KINDS)}; got {kind!r}.")
+    num_images = checks.positive_int("num_images", num_images)
+    seed = checks.non_negative_int("seed", seed)
+    rng = np.random.default_rng([seed, zlib.crc32(kind.encode())])
+    size = (num_images,) + tuple(shape)
     if kind == "uniform":
         return rng.integers(0, 256, size=size, dtype=np.uint8)
     return np.clip(np.round(rng.normal(127.5, 64.0, size=size)), 0, 255).astype(np.uint8)

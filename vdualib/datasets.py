@@ -19,9 +19,16 @@ canonical ``cifar-10-batches-py`` folder. The canonical CIFAR-10 batches are Pyt
 are read with a restricted unpickler that admits numpy arrays, lists, dicts, strings and numbers
 only, so a tampered file cannot run code.
 
-A file that exists but is damaged raises ``ValueError`` naming the path and what was expected; a
-data set found nowhere (with ``download=False``) raises ``FileNotFoundError`` listing the places
-searched.
+A file that exists but is damaged, or holds labels outside ``[0, num_classes)``, raises
+``ValueError`` naming the path and what was expected. A data set found nowhere, with
+``download=False`` or when the download fails (offline), raises ``FileNotFoundError`` listing the
+places searched and the file names to place there.
+
+:func:`split_validation` holds out a seeded validation split; :func:`validation_indices` gives
+its indices. :func:`training_dataset` and :func:`evaluation_dataset` build ``tf.data`` pipelines
+and refuse images that are not raw pixel values 0..255 and labels that are not class indices
+(:func:`vdualib.checks.pixel_images`, :func:`vdualib.checks.integer_labels`, and their graph-side
+twins for tensors).
 """
 
 import dataclasses
@@ -33,7 +40,7 @@ import zipfile
 
 import numpy as np
 
-from vdualib import reports
+from vdualib import checks, reports
 
 __all__ = [
     "DATASETS",
@@ -50,6 +57,8 @@ __all__ = [
     "training_dataset",
     "AUGMENTATIONS",
     "evaluation_dataset",
+    "split_validation",
+    "validation_indices",
 ]
 
 CIFAR10_CLASSES = (
@@ -153,11 +162,19 @@ def data_dirs(data_dir=None):
     return dirs
 
 
-def _check_split(path, x, y, shape, size=None):
+def _check_split(path, x, y, name, size=None):
+    """Images and labels of one split of data set ``name`` as read from ``path``, checked
+    against :data:`DATASETS`: uint8 images of the data set's shape, one label per image, labels
+    in ``[0, num_classes)`` (checked before the uint8 cast, which would turn -1 into 255)."""
+    shape, classes = DATASETS[name].image_shape, DATASETS[name].num_classes
     if x.dtype != np.uint8 or x.shape[1:] != tuple(shape) or x.ndim != len(shape) + 1:
         raise ValueError(f"{path}: expected uint8 images of shape (N, {', '.join(map(str, shape))}), got {x.dtype} {x.shape}.")
     if y.ndim != 1 or len(y) != len(x):
         raise ValueError(f"{path}: expected one label per image, got {len(y)} labels for {len(x)} images.")
+    try:
+        y = checks.integer_labels("labels", y, classes)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err} The file is damaged or is not {name}; replace it.") from err
     if size is not None and len(x) != size:
         raise ValueError(f"{path}: expected {size} examples, found {len(x)}; the file looks truncated.")
     return x, y.astype(np.uint8)
@@ -183,8 +200,8 @@ def _load_mnist(dirs):
         path = os.path.join(d, "mnist.npz")
         if os.path.isfile(path):
             a = _read_mnist_npz(path)
-            train = _check_split(path, a["x_train"], a["y_train"], (28, 28), 60000)
-            test = _check_split(path, a["x_test"], a["y_test"], (28, 28), 10000)
+            train = _check_split(path, a["x_train"], a["y_train"], "mnist", 60000)
+            test = _check_split(path, a["x_test"], a["y_test"], "mnist", 10000)
             return train, test
     return None
 
@@ -223,7 +240,9 @@ def _load_fashion_mnist(dirs):
             for split, size in (("train", 60000), ("test", 10000)):
                 images_path, labels_path = paths[split]
                 out.append(
-                    _check_split(images_path, _read_idx(images_path, 3), _read_idx(labels_path, 1), (28, 28), size)
+                    _check_split(
+                        f"{images_path} and {labels_path}", _read_idx(images_path, 3), _read_idx(labels_path, 1), "fashion_mnist", size
+                    )
                 )
             return tuple(out)
     return None
@@ -257,12 +276,12 @@ def _read_cifar_batch(path):
         with open(path, "rb") as f:
             batch = _NumpyOnlyUnpickler(f, encoding="bytes").load()
         data = np.asarray(batch[b"data"], dtype=np.uint8)
-        labels = np.asarray(batch[b"labels"], dtype=np.int64)
-    except (OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as err:
+        labels = np.asarray(batch[b"labels"])
+    except (OSError, EOFError, KeyError, TypeError, ValueError, pickle.UnpicklingError) as err:
         raise ValueError(f"{path} is damaged or not a CIFAR-10 python batch (a dict with b'data' and b'labels'): {err}") from err
     if data.ndim != 2 or data.shape[1] != 3072:
         raise ValueError(f"{path}: expected data of shape (N, 3072), got {data.shape}.")
-    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels.astype(np.uint8)
+    return _check_split(path, data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels, "cifar10")
 
 
 def _load_cifar_batches(folder):
@@ -271,8 +290,8 @@ def _load_cifar_batches(folder):
     y_train = np.concatenate([p[1] for p in parts])
     x_test, y_test = _read_cifar_batch(os.path.join(folder, "test_batch"))
     return (
-        _check_split(folder, x_train, y_train, (32, 32, 3), 50000),
-        _check_split(folder, x_test, y_test, (32, 32, 3), 10000),
+        _check_split(folder, x_train, y_train, "cifar10", 50000),
+        _check_split(folder, x_test, y_test, "cifar10", 10000),
     )
 
 
@@ -303,7 +322,7 @@ def _decode_cifar_zip(path):
     for split, size in (("train", 50000), ("test", 10000)):
         images, labels = splits[split]
         x = np.stack(images) if images else np.zeros((0, 32, 32, 3), np.uint8)
-        out.append(_check_split(path, x, np.asarray(labels, np.uint8), (32, 32, 3), size))
+        out.append(_check_split(path, x, np.asarray(labels, np.int64), "cifar10", size))
     return tuple(out)
 
 
@@ -314,7 +333,10 @@ def _load_cifar_zip(path):
     if os.path.isfile(cached):
         try:
             with np.load(cached, allow_pickle=False) as f:
-                return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
+                return (
+                    _check_split(cached, f["x_train"], f["y_train"], "cifar10", 50000),
+                    _check_split(cached, f["x_test"], f["y_test"], "cifar10", 10000),
+                )
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
             os.remove(cached)  # a damaged cache is rebuilt from the zip
     (x_train, y_train), (x_test, y_test) = _decode_cifar_zip(path)
@@ -337,8 +359,31 @@ def _load_cifar10(dirs):
 
 _LOADERS = {"mnist": _load_mnist, "fashion_mnist": _load_fashion_mnist, "cifar10": _load_cifar10}
 
+#: data set -> the files :func:`load` accepts in a data directory, for the "not found" message
+_EXPECTED_FILES = {
+    "mnist": "mnist.npz",
+    "fashion_mnist": " and ".join(f"fashion-mnist/{f}" for files in _IDX_FILES.values() for f in files),
+    "cifar10": "cifar10-jpeg.zip, or the folder cifar-10-batches-py/ (data_batch_1 ... data_batch_5, test_batch) "
+    "unpacked from cifar-10-python.tar.gz",
+    "ib_12bit": "ib-12bit.npz",
+}
 
-def _download(name):
+
+def _not_found(name, data_dir):
+    """The message for a data set found in none of :func:`data_dirs`: where, and what to place."""
+    places = []
+    if data_dir is not None:
+        places.append(f"{os.fspath(data_dir)} (data_dir)")
+    env = os.environ.get("VDUALIB_DATA_DIR")
+    places.append(f"{env} ($VDUALIB_DATA_DIR)" if env else "$VDUALIB_DATA_DIR (not set)")
+    places.append(f"{_keras_cache()} (the Keras cache, $KERAS_HOME/datasets)")
+    return (
+        f"{name} was not found. Looked in: {'; '.join(places)}. Place {_EXPECTED_FILES[name]} in one of these "
+        "folders, or point VDUALIB_DATA_DIR (or data_dir=) at the folder that holds them."
+    )
+
+
+def _download(name, data_dir):
     """Keras' own download into the Keras cache (needs the internet)."""
     import keras
 
@@ -347,11 +392,14 @@ def _download(name):
         "fashion_mnist": keras.datasets.fashion_mnist,
         "cifar10": keras.datasets.cifar10,
     }[name]
-    (x_train, y_train), (x_test, y_test) = loader.load_data()
-    shape = DATASETS[name].image_shape
+    try:
+        (x_train, y_train), (x_test, y_test) = loader.load_data()
+    except Exception as err:  # keras raises a bare Exception("URL fetch failure ...") offline
+        raise FileNotFoundError(f"{_not_found(name, data_dir)} The download failed too: {err}") from err
+    origin = f"keras.datasets.{name}"
     return (
-        _check_split(name, np.asarray(x_train, np.uint8), np.asarray(y_train).reshape(-1), shape),
-        _check_split(name, np.asarray(x_test, np.uint8), np.asarray(y_test).reshape(-1), shape),
+        _check_split(origin, np.asarray(x_train, np.uint8), np.asarray(y_train).reshape(-1), name),
+        _check_split(origin, np.asarray(x_test, np.uint8), np.asarray(y_test).reshape(-1), name),
     )
 
 
@@ -363,20 +411,31 @@ def load(name, data_dir=None, download=True):
         data_dir: optional folder searched first (see the module docstring for the order).
         download: if nothing is found locally, fall back to ``keras.datasets``' download.
 
+    Returns:
+        ``(x_train, y_train), (x_test, y_test)``: uint8 images ``[N, *image_shape(name)]`` and
+        uint8 labels ``[N]`` in ``[0, num_classes(name))``.
+
+    Raises:
+        ValueError: an unknown name, or a damaged file (wrong shape or dtype, truncated, labels out
+            of range), naming the file.
+        FileNotFoundError: found nowhere and (``download=False`` or the download failed); the message
+            lists the folders searched and the file names to place there.
+
     CIFAR-10 from ``cifar10-jpeg.zip`` is a JPEG (quality 75) rendition of the canonical data:
     figures measured on it are not canonical CIFAR-10 figures.
+
+    Example:
+        >>> (x_train, y_train), (x_test, y_test) = datasets.load("mnist", download=False)
+        >>> x_train.shape, y_train.max()
+        ((60000, 28, 28), 9)
     """
     key = canonical_name(name)
-    dirs = data_dirs(data_dir)
-    found = _LOADERS[key](dirs)
+    found = _LOADERS[key](data_dirs(data_dir))
     if found is not None:
         return found
     if not download:
-        raise FileNotFoundError(
-            f"{key} was not found in {dirs}; set VDUALIB_DATA_DIR or pass data_dir= to the folder holding it, "
-            "or allow download=True."
-        )
-    return _download(key)
+        raise FileNotFoundError(f"{_not_found(key, data_dir)} Or allow download=True (needs the internet).")
+    return _download(key, data_dir)
 
 
 def load_ib_12bit(data_dir=None):
@@ -397,7 +456,68 @@ def load_ib_12bit(data_dir=None):
             if x.shape != (4096, 12) or y.shape != (4096,) or not set(np.unique(y)) <= {0, 1}:
                 raise ValueError(f"{path}: expected x (4096, 12) and binary y (4096,), got {x.shape} and {y.shape}.")
             return x.astype(np.uint8), y.astype(np.uint8)
-    raise FileNotFoundError(f"ib-12bit.npz was not found in {dirs}; set VDUALIB_DATA_DIR or pass data_dir=.")
+    raise FileNotFoundError(f"{_not_found('ib_12bit', data_dir)} It has no download.")
+
+
+# ---------------------------------------------------------------------------------------------
+# validation split
+
+
+def validation_indices(num_examples, validation_size, seed):
+    """Indices of a seeded hold-out split of ``range(num_examples)``.
+
+    A permutation is drawn from ``numpy.random.default_rng(seed)``; its first ``validation_size``
+    entries are the validation indices and the rest the training indices (both in permutation
+    order). The same arguments give the same split in any process, so a report can record
+    ``(validation_size, seed)`` and a reader can recompute exactly which examples were held out.
+
+    Args:
+        num_examples: N, the size of the set to split (>= 1).
+        validation_size: examples held out, an int in ``[0, N)`` (at least one is left to train on).
+        seed: an int >= 0.
+
+    Returns:
+        ``(train_idx, val_idx)``: int64 arrays ``[N - validation_size]`` and ``[validation_size]``,
+        disjoint, together a permutation of ``range(N)``.
+
+    Example:
+        >>> train_idx, val_idx = datasets.validation_indices(60000, 5000, seed=0)
+        >>> len(train_idx), len(val_idx)
+        (55000, 5000)
+    """
+    num_examples = checks.positive_int("num_examples", num_examples)
+    validation_size = checks.non_negative_int("validation_size", validation_size)
+    seed = checks.non_negative_int("seed", seed)
+    if validation_size >= num_examples:
+        raise ValueError(
+            f"validation_size {validation_size} leaves no training data ({num_examples} examples); "
+            f"pass a validation_size below {num_examples}."
+        )
+    order = np.random.default_rng(seed).permutation(num_examples)
+    return order[validation_size:], order[:validation_size]
+
+
+def split_validation(x, y, validation_size, seed):
+    """Hold out ``validation_size`` examples of ``(x, y)``, chosen by :func:`validation_indices`.
+
+    Args:
+        x: array ``[N, ...]`` (images or features).
+        y: array ``[N, ...]``, one label per example.
+        validation_size: examples held out, an int in ``[0, N)``.
+        seed: an int >= 0; the same seed gives the same split.
+
+    Returns:
+        ``(x_train, y_train), (x_val, y_val)``, with ``x_train = x[train_idx]`` etc. for
+        ``train_idx, val_idx = validation_indices(N, validation_size, seed)``.
+
+    Example:
+        >>> (x_train, y_train), (x_val, y_val) = datasets.split_validation(x, y, 5000, seed=0)
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim == 0 or y.ndim == 0 or len(x) != len(y):
+        raise ValueError(f"x and y must hold one label per example, got shapes {x.shape} and {y.shape}.")
+    train, val = validation_indices(len(x), validation_size, seed)
+    return (x[train], y[train]), (x[val], y[val])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,17 +548,77 @@ def _augment(image, seed, pad, flip):
     return image[..., 0] if grayscale else image
 
 
-def training_dataset(x, y, batch_size, seed=0, augment="none", epochs=1, initial_epoch=0, pad=4):
-    """A shuffled, batched ``tf.data.Dataset`` of ``(uint8 images, int labels)`` for ``fit``.
+def _pipeline_inputs(x, y, num_classes):
+    """Check a pipeline's inputs. Arrays are checked now (:func:`vdualib.checks.pixel_images`,
+    :func:`vdualib.checks.integer_labels`) and become uint8 images and int32 labels; ``tf``
+    tensors are checked graph-side, batch by batch, by the returned ``check`` map function.
+
+    Returns:
+        ``(x, y, n, check)``: the inputs, the number of examples and a function
+        ``(images, labels) -> (images, labels)`` to map over batches, or None.
+    """
+    import tensorflow as tf
+
+    if num_classes is not None:
+        num_classes = checks.positive_int("num_classes", num_classes)
+    images_in_graph, labels_in_graph = tf.is_tensor(x), y is not None and tf.is_tensor(y)
+    if not images_in_graph:
+        x = checks.pixel_images("x", x)
+    if y is not None and not labels_in_graph:
+        y = checks.integer_labels("y", y, num_classes).astype(np.int32)
+    n = x.shape[0]
+    if n is None:
+        raise ValueError("x must have a known number of examples (a static first dimension).")
+    if y is not None and y.shape[0] != n:
+        raise ValueError(f"x has {n} examples but y has {y.shape[0]}; pass one label per example.")
+    if not (images_in_graph or labels_in_graph):
+        return x, y, n, None
+
+    def check(images, labels=None):
+        if images_in_graph:
+            images = checks.assert_pixel_images(images)
+        if labels is None:
+            return images
+        if labels_in_graph:
+            labels = tf.cast(checks.assert_labels(labels, num_classes), tf.int32)
+        return images, labels
+
+    return x, y, n, check
+
+
+def training_dataset(x, y, batch_size, seed=0, augment="none", epochs=1, initial_epoch=0, pad=4, num_classes=None):
+    """A shuffled, batched ``tf.data.Dataset`` of ``(uint8 images, int32 labels)`` for ``fit``.
 
     Epoch ``e`` uses a permutation and augmentation drawn from ``(seed, e)`` alone, so a run
     resumed at ``initial_epoch`` sees exactly the data an uninterrupted run would. The dataset
-    yields ``epochs - initial_epoch`` epochs back to back; pass
-    ``steps_per_epoch=len(x) // batch_size`` to ``fit``.
+    yields ``epochs - initial_epoch`` epochs back to back of ``len(x) // batch_size`` full batches
+    each; pass ``steps_per_epoch=len(x) // batch_size`` to ``fit``.
 
-    ``augment``: ``"none"``, ``"crop"`` (random crop of the image zero-padded by ``pad`` pixels,
-    i.e. a random shift, for digits) or ``"crop_flip"`` (crop and random horizontal flip, the
-    usual CIFAR augmentation). ``True``/``False`` mean ``"crop_flip"``/``"none"``.
+    Inputs follow the image contract of :func:`vdualib.checks.pixel_images` (raw pixel values
+    0..255) and labels are class indices. Arrays are checked before the pipeline is built (a
+    ``ValueError``); ``tf`` tensors are checked graph-side on every batch (a
+    ``tf.errors.InvalidArgumentError`` when the bad batch is read).
+
+    Args:
+        x: images ``[N, H, W]`` or ``[N, H, W, C]`` (any ``[N, ...]`` without augmentation).
+        y: labels ``[N]``, whole numbers in ``[0, num_classes)``.
+        batch_size: examples per batch, in ``[1, N]``.
+        seed: an int >= 0 keying the shuffling and the augmentation.
+        augment: ``"none"``, ``"crop"`` (random crop of the image zero-padded by ``pad`` pixels,
+            i.e. a random shift, for digits) or ``"crop_flip"`` (crop and random horizontal flip,
+            the usual CIFAR augmentation). ``True``/``False`` mean ``"crop_flip"``/``"none"``.
+        epochs: the last epoch (exclusive) the dataset covers.
+        initial_epoch: the first epoch, in ``[0, epochs]`` (a resumed run's epochs done).
+        pad: padding in pixels for the crop augmentation.
+        num_classes: C; labels >= C are refused. Without it only negative, fractional and
+            non-finite labels are refused.
+
+    Returns:
+        a ``tf.data.Dataset`` of ``(images [batch_size, ...], labels [batch_size])``.
+
+    Example:
+        >>> data = datasets.training_dataset(x_train, y_train, 128, seed=0, augment="crop", num_classes=10)
+        >>> model.fit(data, epochs=1, steps_per_epoch=len(x_train) // 128)
     """
     import tensorflow as tf
 
@@ -448,18 +628,23 @@ def training_dataset(x, y, batch_size, seed=0, augment="none", epochs=1, initial
         augment = "none"
     if augment not in AUGMENTATIONS:
         raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}.")
-    x = np.asarray(x)
-    y = np.asarray(y).astype(np.int32)
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} examples but y has {len(y)}; pass one label per example.")
-    if batch_size <= 0 or batch_size > len(x):
-        raise ValueError(f"batch_size must be in [1, {len(x)}], got {batch_size}.")
-    if augment != "none" and x.ndim not in (3, 4):
-        raise ValueError(f"augment={augment!r} needs images (N, H, W) or (N, H, W, C), got shape {x.shape}.")
-    steps = len(x) // batch_size
-    images = tf.constant(x)
-    labels = tf.constant(y)
-    n = len(x)
+    seed = checks.non_negative_int("seed", seed)
+    epochs = checks.positive_int("epochs", epochs)
+    initial_epoch = checks.non_negative_int("initial_epoch", initial_epoch)
+    if initial_epoch > epochs:
+        raise ValueError(f"initial_epoch {initial_epoch} is past epochs {epochs}; pass initial_epoch <= epochs.")
+    pad = checks.non_negative_int("pad", pad)
+    if y is None:
+        raise ValueError("training_dataset needs labels y.")
+    x, y, n, check = _pipeline_inputs(x, y, num_classes)
+    batch_size = checks.positive_int("batch_size", batch_size)
+    if batch_size > n:
+        raise ValueError(f"batch_size must be in [1, {n}] (the number of examples), got {batch_size}.")
+    if augment != "none" and len(x.shape) not in (3, 4):
+        raise ValueError(f"augment={augment!r} needs images (N, H, W) or (N, H, W, C), got shape {tuple(x.shape)}.")
+    steps = n // batch_size
+    images = x if tf.is_tensor(x) else tf.constant(x)
+    labels = y if tf.is_tensor(y) else tf.constant(y)
 
     def one_epoch(epoch):
         key = tf.stack([tf.constant(seed, tf.int64), epoch])
@@ -472,17 +657,37 @@ def training_dataset(x, y, batch_size, seed=0, augment="none", epochs=1, initial
                 image = _augment(image, tf.stack([key[0] + 1, key[1] * n + tf.cast(i, tf.int64)]), pad, augment == "crop_flip")
             return image, tf.gather(labels, i)
 
-        return indices.map(fetch, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=True)
+        batches = indices.map(fetch, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=True)
+        return batches if check is None else batches.map(check)
 
     dataset = tf.data.Dataset.range(initial_epoch, epochs).flat_map(one_epoch)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def evaluation_dataset(x, y=None, batch_size=256):
-    """An ordered, batched ``tf.data.Dataset`` for ``evaluate``/``predict`` (no shuffling)."""
+def evaluation_dataset(x, y=None, batch_size=256, num_classes=None):
+    """An ordered, batched ``tf.data.Dataset`` for ``evaluate``/``predict`` (no shuffling).
+
+    Images and labels are checked as in :func:`training_dataset`: arrays now, ``tf`` tensors
+    graph-side on every batch.
+
+    Args:
+        x: images ``[N, ...]``, raw pixel values 0..255 (see :func:`vdualib.checks.pixel_images`).
+        y: optional labels ``[N]``, whole numbers in ``[0, num_classes)``.
+        batch_size: examples per batch (the last batch may be smaller).
+        num_classes: C; labels >= C are refused (without it, only the lower bound is checked).
+
+    Returns:
+        a ``tf.data.Dataset`` of uint8 images ``[<=batch_size, ...]``, or of
+        ``(images, int32 labels [<=batch_size])`` when ``y`` is given.
+
+    Example:
+        >>> model.evaluate(datasets.evaluation_dataset(x_test, y_test, num_classes=10))
+    """
     import tensorflow as tf
 
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive, got {batch_size}.")
-    tensors = np.asarray(x) if y is None else (np.asarray(x), np.asarray(y).astype(np.int32))
-    return tf.data.Dataset.from_tensor_slices(tensors).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    batch_size = checks.positive_int("batch_size", batch_size)
+    x, y, _, check = _pipeline_inputs(x, y, num_classes)
+    dataset = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y)).batch(batch_size)
+    if check is not None:
+        dataset = dataset.map(check)
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -7,6 +7,17 @@ feeds a float32 bottleneck.
 
 Shapes: ``mu`` and ``sigma`` are ``[batch, latent_dim]``; samples are ``[S, batch, latent_dim]``;
 rates are per example, ``[batch]``, in nats.
+
+The encoder is a complete VIB bottleneck on its own: given a prior and ``beta > 0`` it adds
+``beta * mean_batch KL(e(z|x) || r(z))`` to the model's losses (like the Keras 2
+``tfp.layers.KLDivergenceRegularizer``) and reports the rate as a metric, so any functional
+model with a ``GaussianEncoder`` and a :class:`vdualib.losses.VIBLoss` is a VIB:
+
+    inputs = keras.Input((28, 28), dtype="uint8")
+    x = keras.layers.Dense(256, activation="relu")(keras.layers.Flatten()(inputs) / 255)
+    z = vdualib.layers.GaussianEncoder(64, prior="standard_normal", beta=1e-3)(x)
+    model = keras.Model(inputs, keras.layers.Dense(10)(z))
+    model.compile("adam", loss=vdualib.losses.VIBLoss())     # logs loss and rate (nats)
 """
 
 import math
@@ -14,6 +25,8 @@ import math
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
+
+from vdualib import checks
 
 tfd = tfp.distributions
 
@@ -23,13 +36,8 @@ __all__ = [
     "MixturePrior",
     "ClassConditionalPrior",
     "get_prior",
+    "gaussian_posterior",
 ]
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return value
 
 
 def _float32_policy(kwargs):
@@ -37,34 +45,55 @@ def _float32_policy(kwargs):
     return kwargs
 
 
+def gaussian_posterior(mu, sigma):
+    """e(z|x) = N(mu, diag(sigma^2)) as a ``tfd.Independent(tfd.Normal)``, event shape ``[K]``."""
+    return tfd.Independent(tfd.Normal(loc=mu, scale=sigma), reinterpreted_batch_ndims=1)
+
+
 @keras.saving.register_keras_serializable(package="vdualib")
 class GaussianEncoder(keras.layers.Layer):
-    """Features -> diagonal Gaussian e(z|x) = N(mu(x), diag(sigma(x)^2)).
+    """Features -> diagonal Gaussian e(z|x) = N(mu(x), diag(sigma(x)^2)), and optionally its rate.
 
     One dense layer maps the features to ``[mu, rho]`` (``2 * latent_dim`` units) and
     ``sigma = softplus(rho - scale_shift) + min_scale``, the parameterisation of the VIB
     reference code (``scale_shift = 5`` starts every sigma near ``softplus(-5) ~ 0.0067``).
 
-    ``call(features, training=None, num_samples=None)`` returns:
-
-    * ``num_samples=None``: one reparameterised sample ``[batch, latent_dim]`` in training,
-      the mean ``mu`` at inference (deterministic prediction);
-    * ``num_samples=S``: ``S`` reparameterised samples ``[S, batch, latent_dim]`` drawn from one
-      computation of ``mu`` and ``sigma`` (nothing upstream is recomputed).
-
-    :meth:`moments` gives ``(mu, sigma)``, :meth:`sample` draws from given moments and
-    :meth:`distribution` builds the ``tfp.distributions`` object.
+    With a ``prior`` the layer computes the rate KL(e(z|x) || r(z)) (nats, per example),
+    reports its batch mean as the metric ``rate`` and adds ``beta * mean_batch rate`` to the
+    model's losses (``add_loss``). The rate is computed in training, and at inference where it
+    needs no sampling (a closed-form prior, or ``labels`` for a class-conditional one).
+    ``beta`` is a non-trainable variable, so :class:`vdualib.callbacks.BetaScheduler` can
+    anneal it; ``get_config`` reports its current value.
 
     Args:
         latent_dim: K, the size of z.
+        prior: ``None`` (no rate), a name (``"standard_normal"``, ``"mixture"``), a prior layer
+            (``ClassConditionalPrior(num_classes)`` for b(z|y)) or a serialized prior.
+        beta: weight of the rate in the loss (VIB convention), finite, >= 0.
         scale_shift: the 5 in ``softplus(rho - 5)``.
-        min_scale: floor added to sigma, keeps densities finite.
+        min_scale: floor added to sigma, > 0, keeps the rate finite.
+        kernel_initializer, kernel_regularizer: of the projection.
         seed: seed of the layer's sample stream (``keras.random.SeedGenerator``).
+
+    Call arguments:
+        features: ``[batch, d]``.
+        training: one reparameterised sample ``[batch, K]`` in training, ``mu`` at inference
+            (when ``num_samples`` is None).
+        num_samples: S >= 0: S samples ``[S, batch, K]`` from one computation of mu and sigma.
+        labels: integer labels ``[batch]`` for a class-conditional prior.
+        return_moments: also return ``(mu, sigma)``: the call returns ``(z, mu, sigma)``.
+
+    Example:
+        >>> encoder = GaussianEncoder(16, prior="standard_normal", beta=1e-3)
+        >>> z = encoder(features, training=True)          # [batch, 16]; encoder.losses has the rate
+        >>> z = encoder(features, num_samples=12)         # [12, batch, 16]
     """
 
     def __init__(
         self,
         latent_dim,
+        prior=None,
+        beta=0.0,
         scale_shift=5.0,
         min_scale=1e-4,
         kernel_initializer="glorot_uniform",
@@ -73,15 +102,21 @@ class GaussianEncoder(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**_float32_policy(kwargs))
-        self.latent_dim = _check_positive_int("latent_dim", latent_dim)
-        if min_scale < 0:
-            raise ValueError(f"min_scale must be >= 0, got {min_scale}.")
-        self.scale_shift = float(scale_shift)
-        self.min_scale = float(min_scale)
+        self.latent_dim = checks.positive_int("latent_dim", latent_dim)
+        self.scale_shift = checks.finite_float("scale_shift", scale_shift)
+        self.min_scale = checks.finite_float("min_scale", min_scale, low=0.0, low_open=True)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.prior = None if prior is None else get_prior(prior)
+        self.beta = self.add_weight(
+            name="beta",
+            shape=(),
+            initializer=keras.initializers.Constant(checks.finite_float("beta", beta, low=0.0)),
+            trainable=False,
+        )
+        self.rate_tracker = keras.metrics.Mean(name="rate") if self.prior is not None else None
 
     def build(self, input_shape):
         self.projection = keras.layers.Dense(
@@ -92,47 +127,78 @@ class GaussianEncoder(keras.layers.Layer):
             name="projection",
         )
         self.projection.build(input_shape)
+        if self.prior is not None and not self.prior.built:
+            self.prior.build((None, self.latent_dim))
 
-    def moments(self, features):
-        """``(mu, sigma)`` of e(z|x), each ``[batch, latent_dim]``, float32."""
+    def _moments(self, features):
         params = self.projection(features)
         mu, rho = tf.split(tf.cast(params, tf.float32), 2, axis=-1)
-        sigma = tf.nn.softplus(rho - self.scale_shift) + self.min_scale
-        return mu, sigma
+        return mu, tf.nn.softplus(rho - self.scale_shift) + self.min_scale
 
-    @staticmethod
-    def distribution(mu, sigma):
-        """e(z|x) as a ``tfd.Independent(tfd.Normal)`` with event shape ``[latent_dim]``."""
-        return tfd.Independent(tfd.Normal(loc=mu, scale=sigma), reinterpreted_batch_ndims=1)
-
-    def sample(self, mu, sigma, num_samples):
-        """``num_samples`` reparameterised draws, ``[num_samples, batch, latent_dim]``."""
+    def _sample(self, mu, sigma, num_samples):
         seed = tf.cast(self.seed_generator.next(), tf.int32)
         return tfd.Normal(loc=mu, scale=sigma).sample(num_samples, seed=seed)
 
-    def call(self, features, training=None, num_samples=None):
-        mu, sigma = self.moments(features)
+    def call(self, features, training=None, num_samples=None, labels=None, return_moments=False):
         if num_samples is not None:
-            return self.sample(mu, sigma, num_samples)
-        if training:
-            return self.sample(mu, sigma, 1)[0]
-        return mu
+            num_samples = checks.non_negative_int("num_samples", num_samples)
+        mu, sigma = self._moments(features)
+        if num_samples is not None:
+            z = self._sample(mu, sigma, num_samples)
+            samples = z if num_samples > 0 else None
+        elif training:
+            samples = self._sample(mu, sigma, 1)
+            z = samples[0]
+        else:
+            z, samples = mu, None
+        if self.prior is not None:
+            self._add_rate(mu, sigma, samples, labels, training)
+        return (z, mu, sigma) if return_moments else z
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.latent_dim,)
+    def _add_rate(self, mu, sigma, samples, labels, training):
+        if labels is None and self.prior.needs_labels and training:
+            raise ValueError(
+                f"{type(self.prior).__name__} needs the labels in training: call the encoder as "
+                "encoder(features, labels=labels) (labels as a second model input)."
+            )
+        if samples is None and self.prior.needs_samples(labels) and not training:
+            return  # at inference, a Monte Carlo rate is computed only where samples were drawn
+        rate = self.prior(mu, sigma, z=samples, labels=labels)
+        self.rate_tracker.update_state(rate)
+        self.add_loss(self.beta * tf.reduce_mean(rate))
 
-    # The sample stream's state is saved with the weights, so a resumed run draws the same noise.
+    def compute_output_shape(self, input_shape, num_samples=None):
+        """``[..., K]``, or ``[S, ..., K]`` with ``num_samples=S``."""
+        shape = tuple(input_shape[:-1]) + (self.latent_dim,)
+        if num_samples is not None:
+            shape = (checks.non_negative_int("num_samples", num_samples),) + shape
+        return shape
+
+    def compute_output_spec(self, features, training=None, num_samples=None, labels=None, return_moments=False):
+        z = keras.KerasTensor(self.compute_output_shape(features.shape, num_samples), dtype="float32")
+        if not return_moments:
+            return z
+        moments = keras.KerasTensor(self.compute_output_shape(features.shape), dtype="float32")
+        return z, moments, keras.KerasTensor(moments.shape, dtype="float32")
+
+    # The sample stream and beta are saved by name, so files written before beta moved into the
+    # encoder (they hold only the seed state) still load.
     def save_own_variables(self, store):
         store["seed_state"] = self.seed_generator.state.numpy()
+        store["beta"] = self.beta.numpy()
 
     def load_own_variables(self, store):
         if "seed_state" in store.keys():
             self.seed_generator.state.assign(store["seed_state"][...])
+        if "beta" in store.keys():
+            self.beta.assign(store["beta"][...])
 
     def get_config(self):
         config = super().get_config()
         config.update(
             latent_dim=self.latent_dim,
+            prior=keras.saving.serialize_keras_object(self.prior) if self.prior is not None else None,
+            beta=float(self.beta.numpy()),
             scale_shift=self.scale_shift,
             min_scale=self.min_scale,
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
@@ -145,15 +211,19 @@ class GaussianEncoder(keras.layers.Layer):
 
 
 class _Prior(keras.layers.Layer):
-    """Base of the priors r(z): ``build`` takes ``(batch, latent_dim)``; ``rate`` gives
-    per-example KL(e(z|x) || r(z)) in nats.
+    """Base of the priors r(z): ``build`` takes ``(batch, latent_dim)``; calling the layer,
+    ``prior(mu, sigma, z=None, labels=None)``, gives the per-example KL(e(z|x) || r(z)) in nats.
 
     The rate is in closed form when r is Gaussian and estimated from the encoder's samples
     ``z`` (``[S, batch, K]``, averaged over S) otherwise.
     """
 
-    #: whether ``rate`` needs the labels (class-conditional priors)
+    #: whether the rate needs the labels in training (class-conditional priors)
     needs_labels = False
+
+    def needs_samples(self, labels=None):
+        """Whether the rate is a Monte Carlo estimate (needs samples of z) given these labels."""
+        return False
 
     def __init__(self, **kwargs):
         super().__init__(**_float32_policy(kwargs))
@@ -163,23 +233,27 @@ class _Prior(keras.layers.Layer):
         raise NotImplementedError
 
     def rate(self, mu, sigma, z=None, labels=None):
-        """Per-example KL(e(z|x) || r(z)) in nats, ``[batch]``."""
         raise NotImplementedError
 
     def call(self, mu, sigma, z=None, labels=None):
+        if not self.built:
+            self.build(tuple(mu.shape))
         return self.rate(mu, sigma, z=z, labels=labels)
 
     def _monte_carlo_rate(self, mu, sigma, z, prior):
         if z is None:
             raise ValueError(f"{type(self).__name__} estimates the rate by Monte Carlo: pass the encoder samples z.")
-        posterior = GaussianEncoder.distribution(mu, sigma)
-        return tf.reduce_mean(posterior.log_prob(z) - prior.log_prob(z), axis=0)
+        return tf.reduce_mean(gaussian_posterior(mu, sigma).log_prob(z) - prior.log_prob(z), axis=0)
 
 
 @keras.saving.register_keras_serializable(package="vdualib")
 class StandardNormalPrior(_Prior):
     """r(z) = N(0, I). Rate in closed form:
-    KL = 1/2 sum_k (mu_k^2 + sigma_k^2 - 1 - 2 log sigma_k) nats."""
+    KL = 1/2 sum_k (mu_k^2 + sigma_k^2 - 1 - 2 log sigma_k) nats.
+
+    Example:
+        >>> StandardNormalPrior()(mu, sigma)          # [batch] nats
+    """
 
     def build(self, input_shape):
         self.latent_dim = int(input_shape[-1])
@@ -189,44 +263,70 @@ class StandardNormalPrior(_Prior):
         return tfd.Independent(tfd.Normal(zeros, tf.ones_like(zeros)), reinterpreted_batch_ndims=1)
 
     def rate(self, mu, sigma, z=None, labels=None):
-        return tfd.kl_divergence(GaussianEncoder.distribution(mu, sigma), self.distribution())
+        return tfd.kl_divergence(gaussian_posterior(mu, sigma), self.distribution())
 
 
-@keras.saving.register_keras_serializable(package="vdualib")
-class MixturePrior(_Prior):
-    """A learned mixture of diagonal Gaussians, r(z) = sum_c pi_c N(z; m_c, diag(s_c^2)).
+class _GaussianComponentsPrior(_Prior):
+    """Learned diagonal Gaussians N(m_c, diag(s_c^2)), c = 1..n: the shared part of the mixture
+    and the class-conditional priors. Means start as N(0, 1) draws (seeded), scales at 1."""
 
-    Means start spread as N(0, 1) draws (seeded), scales at 1, weights uniform. The KL has no
-    closed form: the rate is the Monte Carlo estimate E_{z~e}[log e(z|x) - log r(z)] from the
-    encoder's own samples (unbiased; one sample in training).
-    """
-
-    def __init__(self, num_components=10, seed=None, **kwargs):
+    def __init__(self, num_components, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.num_components = _check_positive_int("num_components", num_components)
+        self._num_components = checks.positive_int("num_components", num_components)
         self.seed = seed
 
     def build(self, input_shape):
         latent_dim = int(input_shape[-1])
         self.means = self.add_weight(
             name="means",
-            shape=(self.num_components, latent_dim),
+            shape=(self._num_components, latent_dim),
             initializer=keras.initializers.RandomNormal(stddev=1.0, seed=self.seed),
         )
         self.raw_scales = self.add_weight(
             name="raw_scales",
-            shape=(self.num_components, latent_dim),
+            shape=(self._num_components, latent_dim),
             initializer=keras.initializers.Constant(math.log(math.e - 1.0)),  # softplus^-1(1)
         )
+
+    def _scales(self):
+        return tf.nn.softplus(self.raw_scales) + 1e-4
+
+    def _mixture(self, logits):
+        return tfd.MixtureSameFamily(
+            mixture_distribution=tfd.Categorical(logits=logits),
+            components_distribution=tfd.Independent(tfd.Normal(self.means, self._scales()), reinterpreted_batch_ndims=1),
+        )
+
+
+@keras.saving.register_keras_serializable(package="vdualib")
+class MixturePrior(_GaussianComponentsPrior):
+    """A learned mixture of diagonal Gaussians, r(z) = sum_c pi_c N(z; m_c, diag(s_c^2)).
+
+    Weights start uniform. The KL has no closed form: the rate is the Monte Carlo estimate
+    E_{z~e}[log e(z|x) - log r(z)] from the encoder's own samples (unbiased; one sample in
+    training).
+
+    Args:
+        num_components: the number of Gaussians.
+        seed: seed of the means' initialisation.
+
+    Example:
+        >>> MixturePrior(10)(mu, sigma, z=samples)     # [batch] nats, samples [S, batch, K]
+    """
+
+    def needs_samples(self, labels=None):
+        return True
+
+    def __init__(self, num_components=10, seed=None, **kwargs):
+        super().__init__(num_components, seed=seed, **kwargs)
+        self.num_components = self._num_components
+
+    def build(self, input_shape):
+        super().build(input_shape)
         self.logits = self.add_weight(name="logits", shape=(self.num_components,), initializer="zeros")
 
     def distribution(self, labels=None):
-        return tfd.MixtureSameFamily(
-            mixture_distribution=tfd.Categorical(logits=self.logits),
-            components_distribution=tfd.Independent(
-                tfd.Normal(self.means, tf.nn.softplus(self.raw_scales) + 1e-4), reinterpreted_batch_ndims=1
-            ),
-        )
+        return self._mixture(self.logits)
 
     def rate(self, mu, sigma, z=None, labels=None):
         return self._monte_carlo_rate(mu, sigma, z, self.distribution())
@@ -238,42 +338,37 @@ class MixturePrior(_Prior):
 
 
 @keras.saving.register_keras_serializable(package="vdualib")
-class ClassConditionalPrior(_Prior):
+class ClassConditionalPrior(_GaussianComponentsPrior):
     """A learned Gaussian per class, b(z|y) = N(m_y, diag(s_y^2)): the conditional-entropy-
     bottleneck form used by the reference dualIB code.
 
-    With labels the rate KL(e(z|x) || b(z|y)) is in closed form. Without labels (prediction,
-    out-of-distribution scores) the prior is the class marginal r(z) = sum_y p(y) b(z|y) with
-    ``class_prior`` p(y) (uniform by default) and the rate is a Monte Carlo estimate.
+    With labels the rate KL(e(z|x) || b(z|y)) is in closed form (the training objective).
+    Without labels (prediction, out-of-distribution scores) the prior is the class marginal
+    r(z) = sum_y p(y) b(z|y) with ``class_prior`` p(y) (uniform by default) and the rate is a
+    Monte Carlo estimate.
+
+    Args:
+        num_classes: C, one Gaussian each.
+        class_prior: p(y), C non-negative numbers summing to 1, or None for uniform.
+        seed: seed of the means' initialisation.
+
+    Example:
+        >>> prior = ClassConditionalPrior(10)
+        >>> prior(mu, sigma, labels=y)                 # [batch] nats, closed form
+        >>> prior(mu, sigma, z=samples)                # marginal over classes, Monte Carlo
     """
 
     needs_labels = True
 
+    def needs_samples(self, labels=None):
+        return labels is None
+
     def __init__(self, num_classes, class_prior=None, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.num_classes = _check_positive_int("num_classes", num_classes)
+        super().__init__(num_classes, seed=seed, **kwargs)
+        self.num_classes = self._num_components
         if class_prior is not None:
-            class_prior = [float(p) for p in class_prior]
-            if len(class_prior) != num_classes or min(class_prior) < 0 or abs(sum(class_prior) - 1) > 1e-6:
-                raise ValueError(f"class_prior must be {num_classes} non-negative numbers summing to 1.")
+            class_prior = checks.probability_vector("class_prior", class_prior, size=self.num_classes).tolist()
         self.class_prior = class_prior
-        self.seed = seed
-
-    def build(self, input_shape):
-        latent_dim = int(input_shape[-1])
-        self.means = self.add_weight(
-            name="means",
-            shape=(self.num_classes, latent_dim),
-            initializer=keras.initializers.RandomNormal(stddev=1.0, seed=self.seed),
-        )
-        self.raw_scales = self.add_weight(
-            name="raw_scales",
-            shape=(self.num_classes, latent_dim),
-            initializer=keras.initializers.Constant(math.log(math.e - 1.0)),
-        )
-
-    def _scales(self):
-        return tf.nn.softplus(self.raw_scales) + 1e-4
 
     def distribution(self, labels=None):
         if labels is None:
@@ -281,11 +376,8 @@ class ClassConditionalPrior(_Prior):
                 logits = tf.zeros([self.num_classes])
             else:
                 logits = tf.math.log(tf.constant(self.class_prior, tf.float32))
-            return tfd.MixtureSameFamily(
-                mixture_distribution=tfd.Categorical(logits=logits),
-                components_distribution=tfd.Independent(tfd.Normal(self.means, self._scales()), 1),
-            )
-        labels = tf.cast(labels, tf.int32)
+            return self._mixture(logits)
+        labels = tf.cast(checks.assert_labels(labels, self.num_classes), tf.int32)
         return tfd.Independent(
             tfd.Normal(tf.gather(self.means, labels), tf.gather(self._scales(), labels)), reinterpreted_batch_ndims=1
         )
@@ -293,7 +385,7 @@ class ClassConditionalPrior(_Prior):
     def rate(self, mu, sigma, z=None, labels=None):
         if labels is None:
             return self._monte_carlo_rate(mu, sigma, z, self.distribution())
-        return tfd.kl_divergence(GaussianEncoder.distribution(mu, sigma), self.distribution(labels))
+        return tfd.kl_divergence(gaussian_posterior(mu, sigma), self.distribution(tf.reshape(labels, [-1])))
 
     def get_config(self):
         config = super().get_config()
@@ -309,8 +401,16 @@ _PRIORS = {
 
 
 def get_prior(prior, num_classes=None):
-    """A prior from a name (``standard_normal``, ``mixture``, ``class_conditional``), a config
-    dict (``keras.saving.serialize_keras_object`` form) or a prior layer."""
+    """A prior layer from a name, a config dict or a prior layer.
+
+    Args:
+        prior: ``"standard_normal"``, ``"mixture"``, ``"class_conditional"`` (needs
+            ``num_classes``), a dict (``keras.saving.serialize_keras_object`` form) or a prior.
+        num_classes: C, for the class-conditional prior.
+
+    Returns:
+        A prior layer (unbuilt when made from a name).
+    """
     if isinstance(prior, _Prior):
         return prior
     if isinstance(prior, dict):
@@ -318,7 +418,9 @@ def get_prior(prior, num_classes=None):
     if isinstance(prior, str) and prior in _PRIORS:
         if prior == "class_conditional":
             if num_classes is None:
-                raise ValueError("the class_conditional prior needs num_classes.")
+                raise ValueError(
+                    "the class_conditional prior needs the number of classes: pass ClassConditionalPrior(num_classes)."
+                )
             return ClassConditionalPrior(num_classes)
         return _PRIORS[prior]()
     raise ValueError(f"Unknown prior {prior!r}; use one of {sorted(_PRIORS)} or a prior layer.")

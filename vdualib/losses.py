@@ -1,42 +1,42 @@
-"""Distortions, the VIB and VdualIB objectives, noisy label distributions and beta schedules.
+"""Distortions, the VIB and VdualIB objectives as Keras losses, and noisy label distributions.
 
 All quantities in nats.
 
 Conventions. ``beta`` multiplies the rate, as in the VIB paper:
 
-    VIB:     L = E_{z~e(z|x)}[-log q(y|z)]                 + beta * KL(e(z|x) || r(z))
+    VIB:     L = E_{z~e(z|x)}[H(p~(y|x), q(y|z))]          + beta * KL(e(z|x) || r(z))
     VdualIB: L = E_{z~e(z|x)}[KL(q(y|z) || p~(y|x))]       + beta * KL(e(z|x) || r(z))
 
-The IB papers (and :mod:`vdualib.ib`) write the trade-off the other way round, multiplying
-the distortion: their beta is ``1 / beta`` here.
+The distortion is a ``keras.losses.Loss`` (:class:`VIBLoss`, :class:`DualIBLoss`); the rate is
+added by :class:`vdualib.layers.GaussianEncoder` through ``add_loss``. The IB papers (and
+:mod:`vdualib.ib`) write the trade-off the other way round, multiplying the distortion: their
+beta is ``1 / beta`` here.
 
 p(y|x) of a training example is one-hot and KL(q || one-hot) is infinite, so the VdualIB needs
 a noisy label distribution p~(y|x) with full support: :class:`LabelSmoothing`,
-:class:`ConfusionNoise` (a row-stochastic K x K matrix) or :class:`TeacherNoise` (a teacher's
-softmax), chosen with :func:`get_label_noise`.
+:class:`ConfusionNoise` (a row-stochastic K x K matrix, e.g. a reference model's validation
+confusion matrix) or :class:`TeacherNoise` (a teacher's softmax), chosen with
+:func:`get_label_noise`.
 """
-
-import math
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from vdualib import checks, methods
+
 __all__ = [
     "ib_distortion",
     "dual_distortion",
     "cross_entropy",
-    "objective",
-    "METHODS",
+    "VIBLoss",
+    "DualIBLoss",
     "LabelSmoothing",
     "ConfusionNoise",
     "TeacherNoise",
     "get_label_noise",
     "confusion_matrix",
-    "BetaScheduler",
 ]
-
-METHODS = ("deterministic", "vib", "dualib")
 
 
 def _log_probs(targets):
@@ -75,39 +75,27 @@ def cross_entropy(targets, logits):
     return -tf.reduce_sum(targets * tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1), axis=-1)
 
 
-def objective(method, targets, logits, rate, beta):
-    """Per-example objective and its parts, in nats.
-
-    Args:
-        method: ``"deterministic"``, ``"vib"`` or ``"dualib"``.
-        targets: p(y|x) for the VIB and the deterministic model (cross-entropy), p~(y|x) for
-            the VdualIB, ``[B, C]``.
-        logits: ``[S, B, C]`` decoder logits for S encoder samples.
-        rate: per-example KL(e(z|x) || r(z)), ``[B]`` (ignored for the deterministic model).
-        beta: the rate's weight.
-
-    Returns:
-        ``(loss, distortion)``, each ``[B]``: distortion is E_z of the method's distortion
-        (cross-entropy for VIB/deterministic, KL(q || p~) for VdualIB) averaged over the S samples.
-    """
-    if method == "dualib":
-        distortion = tf.reduce_mean(dual_distortion(targets, logits), axis=0)
-    else:
-        distortion = tf.reduce_mean(cross_entropy(targets, logits), axis=0)
-    if method == "deterministic":
-        return distortion, distortion
-    return distortion + tf.cast(beta, tf.float32) * rate, distortion
-
-
 # ---------------------------------------------------------------------------------------------
 # Noisy label distributions p~(y|x)
 
 
 class _LabelNoise:
-    """Maps integer labels (and the inputs) to label distributions p~(y|x), ``[B, C]``."""
+    """Maps integer labels (and the inputs) to label distributions p~(y|x), ``[B, C]``.
+
+    ``num_classes`` is C; ``full_support`` says whether every p~(y|x) is positive (which the
+    dual distortion KL(q || p~) needs).
+    """
+
+    num_classes = None
+    full_support = True
 
     def __call__(self, labels, inputs=None):
         raise NotImplementedError
+
+    def mix(self, probs):
+        """p~ for a distribution over the true label, ``probs`` ``[B, C]``: the noise applied to
+        each label, averaged with weights ``probs``."""
+        raise ValueError(f"{type(self).__name__} needs integer labels, not label distributions.")
 
     def get_config(self):
         return {}
@@ -117,57 +105,65 @@ class _LabelNoise:
         return cls(**config)
 
 
-@keras.saving.register_keras_serializable(package="vdualib")
-class LabelSmoothing(_LabelNoise):
-    """p~(y|x) = (1 - epsilon) onehot(y) + epsilon / C; 0 < epsilon <= 1 gives full support."""
+class _TransitionNoise(_LabelNoise):
+    """Label noise given by a row-stochastic C x C transition matrix T: p~(.|x) = T[y], and for a
+    label distribution p, p~ = p T."""
 
-    def __init__(self, num_classes, epsilon=0.01):
-        if not 0 < epsilon <= 1:
-            raise ValueError(f"epsilon must be in (0, 1] for a full-support label distribution, got {epsilon}.")
-        self.num_classes = int(num_classes)
-        self.epsilon = float(epsilon)
+    def transition_matrix(self):
+        """T, a float32 tensor ``[C, C]``."""
+        raise NotImplementedError
 
     def __call__(self, labels, inputs=None):
-        onehot = tf.one_hot(tf.cast(labels, tf.int32), self.num_classes)
-        return (1.0 - self.epsilon) * onehot + self.epsilon / self.num_classes
+        labels = checks.assert_labels(labels, self.num_classes)
+        return tf.gather(self.transition_matrix(), tf.cast(tf.reshape(labels, [-1]), tf.int32))
+
+    def mix(self, probs):
+        return tf.matmul(tf.cast(probs, tf.float32), self.transition_matrix())
+
+
+@keras.saving.register_keras_serializable(package="vdualib")
+class LabelSmoothing(_TransitionNoise):
+    """p~(y|x) = (1 - epsilon) onehot(y) + epsilon / C; 0 < epsilon <= 1 gives full support.
+
+    Args:
+        num_classes: C.
+        epsilon: the smoothing weight (default ``vdualib.methods.SMOOTHING_EPSILON``, 0.01).
+
+    Example:
+        >>> LabelSmoothing(4, epsilon=0.2)(tf.constant([1]))    # [[0.05, 0.85, 0.05, 0.05]]
+    """
+
+    def __init__(self, num_classes, epsilon=methods.SMOOTHING_EPSILON):
+        self.num_classes = checks.positive_int("num_classes", num_classes)
+        self.epsilon = checks.finite_float("epsilon", epsilon, low=0.0, high=1.0, low_open=True)
+
+    def transition_matrix(self):
+        c = self.num_classes
+        return tf.constant((1.0 - self.epsilon) * np.eye(c) + self.epsilon / c, tf.float32)
 
     def get_config(self):
         return {"num_classes": self.num_classes, "epsilon": self.epsilon}
 
 
-def _validate_stochastic_matrix(matrix, num_classes, name):
-    matrix = np.asarray(matrix, dtype=np.float64)
-    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
-        raise ValueError(f"{name} must be a square K x K matrix, got shape {matrix.shape}.")
-    if num_classes is not None and matrix.shape[0] != num_classes:
-        raise ValueError(f"{name} is {matrix.shape[0]} x {matrix.shape[0]} but the model has {num_classes} classes.")
-    if not np.all(np.isfinite(matrix)):
-        raise ValueError(f"{name} has NaN or infinite entries.")
-    if np.any(matrix < 0):
-        raise ValueError(f"{name} has negative entries; rows must be probability distributions.")
-    sums = matrix.sum(axis=1)
-    if not np.allclose(sums, 1.0, atol=1e-5):
-        bad = int(np.argmax(np.abs(sums - 1)))
-        raise ValueError(f"{name}: row {bad} sums to {sums[bad]:.6f}, not 1; normalise the rows.")
-    if np.any(matrix == 0):
-        raise ValueError(
-            f"{name} has zero entries, which make KL(q || p~) infinite; mix it with uniform noise "
-            "(confusion_matrix(..., smoothing=...))."
-        )
-    return matrix
-
-
 @keras.saving.register_keras_serializable(package="vdualib")
-class ConfusionNoise(_LabelNoise):
-    """p~(y|x) = row y of a row-stochastic K x K matrix, e.g. a reference model's validation
-    confusion matrix (see :func:`confusion_matrix`). Entries must be positive."""
+class ConfusionNoise(_TransitionNoise):
+    """p~(y|x) = row y of a row-stochastic C x C matrix with positive entries, e.g. a reference
+    model's confusion matrix on held-out data (see :func:`confusion_matrix`).
+
+    Args:
+        matrix: ``[C, C]``, rows summing to 1, entries > 0 (finite).
+        num_classes: C, checked against the matrix when given.
+
+    Example:
+        >>> ConfusionNoise([[0.9, 0.1], [0.2, 0.8]])(tf.constant([1]))   # [[0.2, 0.8]]
+    """
 
     def __init__(self, matrix, num_classes=None):
-        self.matrix = _validate_stochastic_matrix(matrix, num_classes, "the confusion matrix")
+        self.matrix = checks.stochastic_matrix("the confusion matrix", matrix, num_classes, positive=True)
         self.num_classes = self.matrix.shape[0]
 
-    def __call__(self, labels, inputs=None):
-        return tf.gather(tf.constant(self.matrix, tf.float32), tf.cast(labels, tf.int32))
+    def transition_matrix(self):
+        return tf.constant(self.matrix, tf.float32)
 
     def get_config(self):
         return {"matrix": self.matrix.tolist()}
@@ -182,24 +178,34 @@ class TeacherNoise(_LabelNoise):
     ``predict`` does, or a dict with a ``"probs"`` entry) or the path of a ``.keras`` file,
     loaded with ``safe_mode=True``. Its parameters are not trained. The config keeps the path;
     a teacher given as an in-memory model is not saved with the student (its config records
-    ``teacher=None``, and using the restored object asks for the teacher again).
+    ``teacher=None``, and using the restored object asks for the teacher again). It needs the
+    inputs x, so it is used through :class:`vdualib.models.IBClassifier`, which passes them.
+
+    Args:
+        teacher: a Keras model or a ``.keras`` path.
+        num_classes: C (optional; checked against the teacher's output).
+        temperature: > 0.
+        epsilon: uniform mixing weight in [0, 1]; > 0 for full support.
+
+    Example:
+        >>> TeacherNoise("teacher.keras", epsilon=1e-3)(labels, images)   # [B, C]
     """
 
     def __init__(self, teacher, num_classes=None, temperature=1.0, epsilon=1e-3):
         self.teacher_path = None
+        self.temperature = checks.finite_float("temperature", temperature, low=0.0, low_open=True)
+        self.epsilon = checks.finite_float("epsilon", epsilon, low=0.0, high=1.0)
+        self.num_classes = None if num_classes is None else checks.positive_int("num_classes", num_classes)
         if isinstance(teacher, str):
             self.teacher_path = teacher
             teacher = keras.saving.load_model(teacher, safe_mode=True)
         if teacher is not None and not callable(teacher):
             raise ValueError("teacher must be a Keras model returning class probabilities, or a .keras path.")
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}.")
-        if not 0 <= epsilon <= 1:
-            raise ValueError(f"epsilon must be in [0, 1], got {epsilon}.")
         self.teacher = teacher
-        self.num_classes = num_classes
-        self.temperature = float(temperature)
-        self.epsilon = float(epsilon)
+
+    @property
+    def full_support(self):
+        return self.epsilon > 0
 
     def __call__(self, labels, inputs=None):
         if self.teacher is None:
@@ -210,6 +216,8 @@ class TeacherNoise(_LabelNoise):
         if isinstance(probs, dict):
             probs = probs["probs"]
         probs = tf.stop_gradient(tf.cast(probs, tf.float32))
+        if self.num_classes is not None and probs.shape[-1] not in (None, self.num_classes):
+            raise ValueError(f"the teacher gives {probs.shape[-1]} classes, but num_classes is {self.num_classes}.")
         if self.temperature != 1.0:
             probs = tf.nn.softmax(tf.math.log(probs + 1e-12) / self.temperature, axis=-1)
         num_classes = tf.cast(tf.shape(probs)[-1], tf.float32)
@@ -230,103 +238,228 @@ _LABEL_NOISE = {"smoothing": LabelSmoothing, "confusion": ConfusionNoise, "teach
 def get_label_noise(spec, num_classes, **kwargs):
     """A label-noise object from a name, a serialized config, or an object.
 
-    Names: ``"smoothing"`` (``epsilon=...``), ``"confusion"`` (``matrix=...``), ``"teacher"``
-    (``teacher=...``); ``None`` gives ``None``. Keyword arguments go to the constructor.
+    Args:
+        spec: ``"smoothing"`` (``epsilon=...``), ``"confusion"`` (``matrix=...``), ``"teacher"``
+            (``teacher=...``), a dict (``keras.saving.serialize_keras_object`` form), an object,
+            or ``None`` (gives ``None``).
+        num_classes: C; an object made for another C is refused.
+        **kwargs: constructor arguments for a name.
     """
-    if spec is None or isinstance(spec, _LabelNoise):
-        return spec
+    if spec is None:
+        return None
     if isinstance(spec, dict):
-        return keras.saving.deserialize_keras_object(spec)
+        spec = keras.saving.deserialize_keras_object(spec)
     if isinstance(spec, str):
         if spec not in _LABEL_NOISE:
             raise ValueError(f"Unknown label noise {spec!r}; use one of {sorted(_LABEL_NOISE)} or a label-noise object.")
-        if spec == "smoothing":
-            return LabelSmoothing(num_classes, **kwargs)
-        if spec == "confusion":
-            if "matrix" not in kwargs:
-                raise ValueError("label_noise='confusion' needs matrix=... (see vdualib.losses.confusion_matrix).")
-            return ConfusionNoise(num_classes=num_classes, **kwargs)
-        if "teacher" not in kwargs:
+        if spec == "confusion" and "matrix" not in kwargs:
+            raise ValueError("label_noise='confusion' needs matrix=... (see vdualib.losses.confusion_matrix).")
+        if spec == "teacher" and "teacher" not in kwargs:
             raise ValueError("label_noise='teacher' needs teacher=<a Keras model returning probabilities>.")
-        return TeacherNoise(num_classes=num_classes, **kwargs)
-    raise ValueError(f"label_noise must be a name {sorted(_LABEL_NOISE)}, a config dict or an object, got {spec!r}.")
+        spec = _LABEL_NOISE[spec](num_classes=num_classes, **kwargs)
+    if not isinstance(spec, _LabelNoise):
+        raise ValueError(f"label_noise must be a name {sorted(_LABEL_NOISE)}, a config dict or an object, got {spec!r}.")
+    if spec.num_classes is not None and num_classes is not None and spec.num_classes != num_classes:
+        raise ValueError(
+            f"the label noise {type(spec).__name__} is made for {spec.num_classes} classes, but the model has "
+            f"{num_classes}; build it with num_classes={num_classes}."
+        )
+    return spec
 
 
 def confusion_matrix(predictions, labels, num_classes, smoothing=1e-3):
     """Row-stochastic confusion matrix P[y, y'] = p(predicted y' | true y), mixed with uniform
-    noise: (1 - smoothing) P + smoothing / K, so every entry is positive.
+    noise: (1 - smoothing) P + smoothing / C, so every entry is at least smoothing / C.
 
-    ``predictions`` are class probabilities ``[N, K]`` (rows averaged per true class) or integer
-    predicted classes ``[N]`` (counted). A class with no example gets a uniform row.
+    Args:
+        predictions: class probabilities ``[N, C]`` (rows averaged per true class) or integer
+            predicted classes ``[N]`` (counted).
+        labels: true classes ``[N]``.
+        num_classes: C.
+        smoothing: the uniform mixing weight, in (0, 1].
+
+    Returns:
+        float64 ``[C, C]``; a class with no example gets a uniform row.
+
+    Example:
+        >>> confusion_matrix([0, 1, 1, 1], [0, 0, 1, 1], 2, smoothing=0.1)   # [[.5, .5], [.05, .95]]
     """
-    labels = np.asarray(labels).reshape(-1)
+    num_classes = checks.positive_int("num_classes", num_classes)
+    smoothing = checks.finite_float("smoothing", smoothing, low=0.0, high=1.0, low_open=True)
+    labels = checks.integer_labels("labels", labels, num_classes)
     predictions = np.asarray(predictions)
-    if not 0 < smoothing <= 1:
-        raise ValueError(f"smoothing must be in (0, 1] so that every entry is positive, got {smoothing}.")
     if len(predictions) != len(labels):
         raise ValueError(f"{len(predictions)} predictions but {len(labels)} labels.")
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"labels must be in [0, {num_classes}).")
     if predictions.ndim == 1:
-        predictions = np.eye(num_classes)[predictions.astype(int)]
+        predictions = np.eye(num_classes)[checks.integer_labels("predictions", predictions, num_classes)]
     if predictions.ndim != 2 or predictions.shape[1] != num_classes:
         raise ValueError(f"predictions must be [N] classes or [N, {num_classes}] probabilities, got {predictions.shape}.")
-    if not np.all(np.isfinite(predictions)):
-        raise ValueError("predictions contain NaN or infinite values.")
+    predictions = checks.finite_array("predictions", predictions)
     totals = np.zeros((num_classes, num_classes))
-    np.add.at(totals, labels.astype(int), predictions)
+    np.add.at(totals, labels, predictions)
     counts = totals.sum(axis=1, keepdims=True)
     rows = np.where(counts > 0, totals / np.maximum(counts, 1e-300), 1.0 / num_classes)
     return (1 - smoothing) * rows + smoothing / num_classes
 
 
 # ---------------------------------------------------------------------------------------------
-# beta annealing
+# The objectives' distortions as Keras losses
+
+
+class _BottleneckLoss(keras.losses.Loss):
+    """Shared mechanics of :class:`VIBLoss` and :class:`DualIBLoss`.
+
+    ``y_true``: integer labels ``[B]`` (or ``[B, 1]``), mapped to p~ by ``label_noise`` (one-hot
+    without it), or probability vectors ``[B, C]`` (``label_noise`` then mixes them, p~ = p T).
+    ``y_pred``: logits ``[B, C]`` or ``[S, B, C]`` for S encoder samples (per-sample distortions
+    averaged over S). With ``warmup_weight`` lambda > 0 the loss adds lambda * H(p~, q), the
+    cross-entropy warm-up of the dual IB reference code, annealed by
+    :class:`vdualib.callbacks.DistortionWarmup`; ``get_config`` reports its current value.
+    Values in nats, reduced by Keras' ``reduction`` over the batch.
+    """
+
+    def __init__(self, label_noise=None, warmup_weight=0.0, reduction="sum_over_batch_size", name=None, dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        if isinstance(label_noise, dict):
+            label_noise = keras.saving.deserialize_keras_object(label_noise)
+        if isinstance(label_noise, TeacherNoise) or label_noise == "teacher":
+            raise ValueError(
+                "a Keras loss does not see the inputs x that TeacherNoise needs: pass the teacher's "
+                "probabilities as y_true, or use vdualib.build_classifier(..., label_noise=TeacherNoise(...))."
+            )
+        if label_noise is not None and not isinstance(label_noise, (str, _LabelNoise)):
+            raise ValueError(f"label_noise must be None, a name or a label-noise object, got {label_noise!r}.")
+        self.label_noise = label_noise
+        self._noise = {}
+        self.warmup_weight = keras.Variable(
+            checks.finite_float("warmup_weight", warmup_weight, low=0.0), trainable=False, name="warmup_weight"
+        )
+
+    def _resolved_noise(self, num_classes):
+        if self.label_noise is None or isinstance(self.label_noise, _LabelNoise):
+            return get_label_noise(self.label_noise, num_classes)
+        if num_classes not in self._noise:
+            self._noise[num_classes] = get_label_noise(self.label_noise, num_classes)
+        return self._noise[num_classes]
+
+    def targets(self, y_true, num_classes):
+        """p~(y|x) ``[B, C]`` for ``y_true`` (labels or distributions), float32."""
+        noise = self._resolved_noise(num_classes)
+        if y_true.shape.rank == 2 and y_true.shape[-1] == num_classes and num_classes > 1:
+            probs = checks.assert_probabilities(y_true)
+            return probs if noise is None else noise.mix(probs)
+        labels = checks.assert_labels(tf.reshape(y_true, [-1]), num_classes)
+        if noise is None:
+            return tf.one_hot(tf.cast(labels, tf.int32), num_classes)
+        return noise(labels)
+
+    def _distortion(self, targets, logits):
+        raise NotImplementedError
+
+    def distortion(self, y_true, y_pred):
+        """The distortion per example ``[B]`` (nats), averaged over samples, without the warm-up."""
+        return self._parts(y_true, y_pred)[0]
+
+    def _parts(self, y_true, y_pred):
+        y_pred = tf.convert_to_tensor(y_pred)
+        if y_pred.shape.rank not in (2, 3):
+            raise ValueError(f"y_pred must be logits [B, C] or [S, B, C], got shape {y_pred.shape}.")
+        logits = y_pred if y_pred.shape.rank == 3 else y_pred[None]
+        targets = self.targets(tf.convert_to_tensor(y_true), logits.shape[-1])
+        return tf.reduce_mean(self._distortion(targets, logits), axis=0), targets, logits
+
+    def call(self, y_true, y_pred):
+        distortion, targets, logits = self._parts(y_true, y_pred)
+        warmup = tf.reduce_mean(cross_entropy(targets, logits), axis=0)
+        return distortion + tf.cast(self.warmup_weight, tf.float32) * warmup
+
+    def get_config(self):
+        config = super().get_config()
+        noise = self.label_noise
+        config.update(
+            label_noise=keras.saving.serialize_keras_object(noise) if isinstance(noise, _LabelNoise) else noise,
+            warmup_weight=float(self.warmup_weight.numpy()),
+        )
+        return config
 
 
 @keras.saving.register_keras_serializable(package="vdualib")
-class BetaScheduler(keras.callbacks.Callback):
-    """Anneal the model's ``beta`` (the rate's weight) from ``start`` to ``end`` over ``steps``
-    training steps, then hold it at ``end``.
+class VIBLoss(_BottleneckLoss):
+    """The VIB distortion: the cross-entropy H(p~, q) = -sum_y p~(y|x) log q(y|z), in nats.
 
-    ``schedule="linear"``: beta = start + (end - start) * t; ``"log"``: beta =
-    exp(log start + (log end - log start) * t), with t = min(step / steps, 1) (both > 0 for log).
-    The model must expose a ``beta`` variable (vdualib classifiers do).
+    With ``label_noise=None`` p~ is the one-hot label (plain cross-entropy); with a label noise
+    it is the noisy label (the dual IB paper's VIB baseline trains on the same p~ as the
+    VdualIB). Add the rate with a :class:`vdualib.layers.GaussianEncoder` (``beta > 0``).
+
+    Args:
+        label_noise: ``None``, ``"smoothing"``, a :class:`LabelSmoothing` or
+            :class:`ConfusionNoise` (or a serialized one).
+        warmup_weight: lambda_0 of an optional extra cross-entropy term (see the base).
+        reduction, name, dtype: as for every Keras loss.
+
+    Example:
+        >>> loss = VIBLoss()
+        >>> loss([0, 2], logits)              # logits [2, C] or [S, 2, C]; nats
+        >>> model.compile("adam", loss=VIBLoss(label_noise=LabelSmoothing(10, 0.1)))
     """
 
-    def __init__(self, start, end, steps, schedule="linear"):
-        super().__init__()
-        if schedule not in ("linear", "log"):
-            raise ValueError(f"schedule must be 'linear' or 'log', got {schedule!r}.")
-        if start < 0 or end < 0:
-            raise ValueError("beta must be >= 0.")
-        if schedule == "log" and (start <= 0 or end <= 0):
-            raise ValueError("a log schedule needs start > 0 and end > 0.")
-        if steps <= 0:
-            raise ValueError(f"steps must be positive, got {steps}.")
-        self.start, self.end, self.steps, self.schedule = float(start), float(end), int(steps), schedule
-        self._step = 0
+    def __init__(self, label_noise=None, warmup_weight=0.0, reduction="sum_over_batch_size", name="vib_loss", dtype=None):
+        super().__init__(label_noise, warmup_weight, reduction=reduction, name=name, dtype=dtype)
 
-    def value(self, step):
-        """beta after ``step`` training steps."""
-        t = min(step / self.steps, 1.0)
-        if self.schedule == "linear":
-            return self.start + (self.end - self.start) * t
-        return math.exp(math.log(self.start) + (math.log(self.end) - math.log(self.start)) * t)
+    def _distortion(self, targets, logits):
+        return cross_entropy(targets, logits)
 
-    def on_train_begin(self, logs=None):
-        if not hasattr(self.model, "beta"):
-            raise ValueError("BetaScheduler needs a model with a beta variable (a vdualib classifier).")
-        iterations = getattr(self.model.optimizer, "iterations", None)
-        self._step = int(iterations.numpy()) if iterations is not None else 0
 
-    def on_train_batch_begin(self, batch, logs=None):
-        self.model.beta.assign(self.value(self._step))
-        self._step += 1
+@keras.saving.register_keras_serializable(package="vdualib")
+class DualIBLoss(_BottleneckLoss):
+    """The dual IB distortion KL(q(y|z) || p~(y|x)) = sum_y q log(q / p~), in nats.
 
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["beta"] = float(self.model.beta.numpy())
+    p~ must have full support (KL(q || one-hot) is infinite): with integer labels a label noise
+    is required, by default the method table's (``vdualib.methods``: label smoothing with
+    epsilon = ``vdualib.methods.SMOOTHING_EPSILON``). Minimised over q for a fixed x, the expected
+    distortion E_y[KL(q || p~_y)] gives the normalised geometric mean of the p~_y (the dual IB
+    decoder), where the VIB's cross-entropy gives their arithmetic mean.
 
-    def get_config(self):
-        return {"start": self.start, "end": self.end, "steps": self.steps, "schedule": self.schedule}
+    Args:
+        label_noise: ``"smoothing"`` (default), a :class:`LabelSmoothing` or
+            :class:`ConfusionNoise` (or a serialized one); ``None`` only for full-support
+            probability vectors as ``y_true``.
+        warmup_weight: lambda_0 of the cross-entropy warm-up lambda_t H(p~, q) of the dual IB
+            reference code; anneal it with :class:`vdualib.callbacks.DistortionWarmup`.
+        reduction, name, dtype: as for every Keras loss.
+
+    Example:
+        >>> loss = DualIBLoss(label_noise=ConfusionNoise(matrix), warmup_weight=0.1)
+        >>> model.compile("adam", loss=loss)
+        >>> model.fit(x, y, callbacks=[vdualib.callbacks.DistortionWarmup(steps=4000)])
+    """
+
+    def __init__(
+        self,
+        label_noise=methods.get("dualib").default_label_noise,
+        warmup_weight=0.0,
+        reduction="sum_over_batch_size",
+        name="dualib_loss",
+        dtype=None,
+    ):
+        super().__init__(label_noise, warmup_weight, reduction=reduction, name=name, dtype=dtype)
+        if isinstance(self.label_noise, _LabelNoise) and not self.label_noise.full_support:
+            raise ValueError("DualIBLoss needs a label noise with full support (p~ > 0 for every class).")
+
+    def targets(self, y_true, num_classes):
+        if self.label_noise is None and not (y_true.shape.rank == 2 and y_true.shape[-1] == num_classes):
+            raise ValueError(
+                "DualIBLoss with label_noise=None needs full-support probability vectors as y_true; with integer "
+                "labels give a label noise (KL(q || one-hot) is infinite)."
+            )
+        targets = super().targets(y_true, num_classes)
+        if self.label_noise is None:
+            check = tf.debugging.assert_greater(
+                targets, 0.0, message="DualIBLoss: y_true has zero probabilities; KL(q || p~) would be infinite."
+            )
+            with tf.control_dependencies([check] if check is not None else []):
+                targets = tf.identity(targets)
+        return targets
+
+    def _distortion(self, targets, logits):
+        return dual_distortion(targets, logits)

@@ -9,7 +9,7 @@ name                      stochastic  loss             full-support labels  defa
 ========================  ==========  ===============  ==================  ==========================
 ``deterministic``         no          ``VIBLoss``      no                  none (one-hot)
 ``vib``                   yes         ``VIBLoss``      no                  none (one-hot)
-``dualib``                yes         ``DualIBLoss``   yes                 smoothing, epsilon = 0.01
+``dualib``                yes         ``DualIBLoss``   yes                 ``"smoothing"``
 ========================  ==========  ===============  ==================  ==========================
 
 Example:
@@ -22,7 +22,10 @@ Example:
 
 import dataclasses
 
-__all__ = ["Method", "METHODS", "get", "names"]
+__all__ = ["Method", "METHODS", "SMOOTHING_EPSILON", "get", "names"]
+
+#: the label-smoothing weight used wherever none is given (``LabelSmoothing``, the recipes)
+SMOOTHING_EPSILON = 0.01
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +38,8 @@ class Method:
         stochastic: a Gaussian encoder e(z|x) and a rate term (else z = mu(x), no rate).
         loss: the name of its ``keras.losses.Loss`` class in :mod:`vdualib.losses`.
         needs_full_support: its distortion needs p~(y|x) > 0 for every class.
-        default_label_noise: ``(name, options)`` used when a full-support method gets none.
+        default_label_noise: the label noise (a name of :func:`vdualib.losses.get_label_noise`,
+            with its default options) used when a full-support method is given none.
     """
 
     name: str
@@ -43,7 +47,7 @@ class Method:
     stochastic: bool
     loss: str
     needs_full_support: bool
-    default_label_noise: tuple = None
+    default_label_noise: str = None
 
     @property
     def loss_class(self):
@@ -57,7 +61,7 @@ class Method:
 METHODS = {
     "deterministic": Method("deterministic", "deterministic", False, "VIBLoss", False),
     "vib": Method("vib", "VIB", True, "VIBLoss", False),
-    "dualib": Method("dualib", "VdualIB", True, "DualIBLoss", True, ("smoothing", {"epsilon": 0.01})),
+    "dualib": Method("dualib", "VdualIB", True, "DualIBLoss", True, "smoothing"),
 }
 
 

@@ -24,6 +24,8 @@ import numpy as np
 import scipy.special
 import scipy.stats
 
+from vdualib import checks
+
 __all__ = [
     "accuracy",
     "nll",
@@ -42,9 +44,7 @@ __all__ = [
     "ExpectedCalibrationError",
 ]
 
-# Row sums of float32 softmax outputs are 1 to about 1e-6; averaged Monte Carlo
-# samples add a little more. Anything further off is not a distribution.
-_SIMPLEX_TOLERANCE = 1e-3
+_SIMPLEX_TOLERANCE = checks.PROBABILITY_ATOL
 # Floor for log p in the NLL, so a confidently wrong prediction costs
 # -log(1e-12) = 27.6 nats instead of an infinite mean.
 _LOG_FLOOR = 1e-12
@@ -54,62 +54,21 @@ _LOG_FLOOR = 1e-12
 
 
 def _check_probs(probs, name="probs"):
-    probs = np.asarray(probs)
-    if probs.ndim != 2 or probs.shape[0] == 0 or probs.shape[1] < 2:
-        raise ValueError(
-            f"{name} must have shape [num_examples, num_classes] with at least one example and two "
-            f"classes; got shape {probs.shape}."
-        )
-    if not np.issubdtype(probs.dtype, np.floating):
-        raise ValueError(f"{name} must be floating-point probabilities; got dtype {probs.dtype}.")
-    probs = probs.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(probs)):
-        raise ValueError(f"{name} contains NaN or infinite values; check the model's outputs.")
-    if np.any(probs < 0) or np.any(probs > 1 + _SIMPLEX_TOLERANCE):
-        raise ValueError(f"{name} must lie in [0, 1]; pass probabilities (apply softmax to logits).")
-    row_sums = probs.sum(axis=1)
-    bad = np.flatnonzero(np.abs(row_sums - 1.0) > _SIMPLEX_TOLERANCE)
-    if bad.size:
-        raise ValueError(
-            f"rows of {name} must sum to 1 (within {_SIMPLEX_TOLERANCE}); row {bad[0]} sums to "
-            f"{row_sums[bad[0]]:.6g} ({bad.size} such rows). Pass probabilities, not logits."
-        )
-    return probs
-
-
-def _check_labels(labels, num_examples, num_classes):
-    labels = np.asarray(labels)
-    if labels.ndim == 2 and labels.shape[1] == 1:
-        labels = labels[:, 0]
-    if labels.ndim != 1:
-        raise ValueError(f"labels must be a 1-D array of class indices; got shape {labels.shape}.")
-    if labels.shape[0] != num_examples:
-        raise ValueError(
-            f"labels has {labels.shape[0]} entries but probs has {num_examples} rows; pass one label per row."
-        )
-    if np.issubdtype(labels.dtype, np.floating):
-        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
-            raise ValueError("labels must be integer class indices; got non-integer or NaN values.")
-    elif not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be integer class indices; got dtype {labels.dtype}.")
-    labels = labels.astype(np.int64)
-    if labels.min() < 0 or labels.max() >= num_classes:
-        raise ValueError(
-            f"labels must lie in [0, {num_classes - 1}] for {num_classes} classes; got range "
-            f"[{labels.min()}, {labels.max()}]."
-        )
-    return labels
+    return checks.probability_rows(name, probs, atol=_SIMPLEX_TOLERANCE)
 
 
 def _check(probs, labels):
     probs = _check_probs(probs)
-    return probs, _check_labels(labels, *probs.shape)
+    labels = checks.integer_labels("labels", labels, num_classes=probs.shape[1])
+    if labels.shape[0] != probs.shape[0]:
+        raise ValueError(
+            f"labels has {labels.shape[0]} entries but probs has {probs.shape[0]} rows; pass one label per row."
+        )
+    return probs, labels
 
 
 def _check_num_bins(num_bins):
-    if isinstance(num_bins, bool) or not isinstance(num_bins, (int, np.integer)) or num_bins < 1:
-        raise ValueError(f"num_bins must be a positive integer; got {num_bins!r}.")
-    return int(num_bins)
+    return checks.positive_int("num_bins", num_bins)
 
 
 # --------------------------------------------------------------------------- accuracy and proper scores
@@ -283,8 +242,8 @@ def uncertainty_scores(probs, sample_probs=None, rate=None):
             )
         scores["mutual_information"] = mutual_information(sample_probs)
     if rate is not None:
-        rate = np.asarray(rate, dtype=np.float64)
-        if rate.shape != (probs.shape[0],) or not np.all(np.isfinite(rate)):
+        rate = checks.finite_array("rate", rate)
+        if rate.shape != (probs.shape[0],):
             raise ValueError(f"rate must be a finite array of shape ({probs.shape[0]},); got shape {rate.shape}.")
         scores["rate"] = rate
     return scores
@@ -293,11 +252,9 @@ def uncertainty_scores(probs, sample_probs=None, rate=None):
 def _check_scores(scores_in, scores_out):
     checked = []
     for name, scores in (("scores_in", scores_in), ("scores_out", scores_out)):
-        scores = np.asarray(scores, dtype=np.float64)
+        scores = checks.finite_array(name, scores)
         if scores.ndim != 1 or scores.size == 0:
             raise ValueError(f"{name} must be a non-empty 1-D array of scores; got shape {scores.shape}.")
-        if not np.all(np.isfinite(scores)):
-            raise ValueError(f"{name} contains NaN or infinite values.")
         checked.append(scores)
     return checked
 
@@ -340,6 +297,58 @@ def ood_aupr(scores_in, scores_out):
 # --------------------------------------------------------------------------- Keras metric
 
 
+def _checked_inputs(y_pred, targets, labels, weight, num_classes, name):
+    """The Keras metric's input rule as one boolean scalar, asserted with a message that states it.
+
+    Returns ``(y_pred, labels, valid)``: the inputs behind the assertion, and the boolean.
+
+    One combined rule (not :mod:`vdualib.checks`' per-condition assertions) because the same
+    boolean also poisons the metric where assertions do not run.
+
+    ``y_pred``: probabilities ``[B, C]``, finite, in [0, 1], rows summing to 1 within the numpy
+    functions' tolerance. ``targets`` (one-hot or smoothed rows ``[B, C]``, or None): the same.
+    ``labels`` ``[B]``: whole numbers in ``[0, C)``. ``weight`` (or None): finite and >= 0.
+    The assertion raises ``tf.errors.InvalidArgumentError`` in eager and graph execution.
+    """
+    import tensorflow as tf
+
+    num_classes = "C" if num_classes is None else num_classes
+
+    def rows_ok(rows):
+        in_unit = tf.reduce_all((rows >= 0) & (rows <= 1 + _SIMPLEX_TOLERANCE))
+        return in_unit & tf.reduce_all(tf.abs(tf.reduce_sum(rows, axis=-1) - 1) <= _SIMPLEX_TOLERANCE)
+
+    valid = rows_ok(y_pred)  # NaN fails every comparison, so NaN and inf are refused here too
+    if targets is not None:
+        valid &= rows_ok(targets)
+    else:
+        if not (labels.dtype.is_integer or labels.dtype.is_floating):
+            raise ValueError(f"{name}: y_true must be class indices, got dtype {labels.dtype.name}.")
+        as_float, classes = tf.cast(labels, tf.float64), tf.cast(tf.shape(y_pred)[-1], tf.float64)
+        valid &= tf.reduce_all((as_float >= 0) & (as_float < classes) & (tf.floor(as_float) == as_float))
+        valid &= tf.equal(tf.size(labels), tf.shape(y_pred)[0])
+    if weight is not None:
+        valid &= tf.reduce_all(weight >= 0) & tf.reduce_all(tf.math.is_finite(weight))
+    label_range = [tf.reduce_min(labels), tf.reduce_max(labels)] if targets is None else ["(one-hot rows)", ""]
+    check = tf.debugging.Assert(
+        valid,
+        [
+            f"{name}: y_pred must be probabilities [batch, {num_classes}] (finite, in [0, 1], rows summing to 1 "
+            f"within {_SIMPLEX_TOLERANCE}; apply softmax to logits) and y_true class indices in [0, {num_classes}), "
+            "one per row, or one-hot rows; sample weights finite and >= 0. Got y_pred in",
+            tf.reduce_min(y_pred),
+            tf.reduce_max(y_pred),
+            "row sums in",
+            tf.reduce_min(tf.reduce_sum(y_pred, axis=-1)),
+            tf.reduce_max(tf.reduce_sum(y_pred, axis=-1)),
+            "labels in",
+            *label_range,
+        ],
+    )
+    with tf.control_dependencies([check]):  # the check runs before anything reads the inputs
+        return tf.identity(y_pred), tf.identity(labels), valid
+
+
 def _build_keras_metric():
     """Define the Keras metric class (imports Keras, hence TensorFlow, on first use)."""
     import keras
@@ -358,6 +367,17 @@ def _build_keras_metric():
         ``y_true`` holds integer labels (shape ``[B]`` or ``[B, 1]``) or one-hot
         rows (shape ``[B, C]``); ``y_pred`` holds class probabilities ``[B, C]``.
         ``sample_weight`` weights examples (the counts become weighted sums).
+
+        Invalid input is refused, not scored: probabilities that are not finite, leave
+        [0, 1] or do not sum to 1 per row (within 1e-3), labels that are not whole numbers
+        in ``[0, C)`` or not one per row, negative or non-finite weights raise
+        ``tf.errors.InvalidArgumentError`` (a ``ValueError`` for wrong ranks at trace time).
+        Under XLA (``jit_compile=True``), which drops assertions, the result becomes NaN
+        until ``reset_state()`` instead.
+
+        Example:
+            >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+            ...               metrics=[ExpectedCalibrationError(num_bins=15)])
         """
 
         def __init__(self, num_bins=15, name="ece", dtype=None):
@@ -370,24 +390,42 @@ def _build_keras_metric():
         def update_state(self, y_true, y_pred, sample_weight=None):
             y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
             y_true = ops.convert_to_tensor(y_true)
-            if (
-                len(y_true.shape) == len(y_pred.shape)
-                and y_true.shape[-1] == y_pred.shape[-1]
-                and y_pred.shape[-1] != 1
-            ):
-                labels = ops.argmax(y_true, axis=-1)
+            if len(y_pred.shape) != 2 or (y_pred.shape[-1] is not None and y_pred.shape[-1] < 2):
+                raise ValueError(
+                    f"ExpectedCalibrationError needs y_pred = class probabilities [batch, num_classes >= 2], "
+                    f"got shape {tuple(y_pred.shape)}."
+                )
+            num_classes = y_pred.shape[-1]
+            if len(y_true.shape) == 2 and y_true.shape[-1] == num_classes:
+                targets = ops.cast(y_true, self.dtype)  # one-hot (or smoothed) rows: their arg-max is the label
+                labels = ops.argmax(targets, axis=-1)
+            elif len(y_true.shape) == 1 or (len(y_true.shape) == 2 and y_true.shape[-1] == 1):
+                targets, labels = None, ops.reshape(y_true, (-1,))
             else:
-                labels = ops.reshape(y_true, (-1,))
+                raise ValueError(
+                    f"ExpectedCalibrationError needs y_true = class indices [batch] or [batch, 1], or one-hot rows "
+                    f"[batch, {num_classes}]; got shape {tuple(y_true.shape)}."
+                )
+            weight = None if sample_weight is None else ops.reshape(ops.cast(sample_weight, self.dtype), (-1, 1))
+            if y_pred.shape[0] is not None and labels.shape[0] is not None and labels.shape[0] != y_pred.shape[0]:
+                raise ValueError(
+                    f"ExpectedCalibrationError got {labels.shape[0]} labels for {y_pred.shape[0]} rows of y_pred; "
+                    "pass one label per row."
+                )
+            y_pred, labels, valid = _checked_inputs(y_pred, targets, labels, weight, num_classes, self.name)
             labels = ops.cast(labels, "int32")
             confidence = ops.max(y_pred, axis=-1)
             correct = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), labels), self.dtype)
             index = ops.minimum(ops.cast(ops.floor(confidence * self.num_bins), "int32"), self.num_bins - 1)
+            index = ops.clip(index, 0, self.num_bins - 1)
             membership = ops.one_hot(index, self.num_bins, dtype=self.dtype)  # [B, num_bins]
-            if sample_weight is not None:
-                weight = ops.reshape(ops.cast(sample_weight, self.dtype), (-1, 1))
+            if weight is not None:
                 membership = membership * weight
+            # Where assertions do not run (XLA drops them), invalid input turns the result into NaN
+            # until reset_state(), never into a plausible number.
+            poison = ops.cast(ops.where(valid, 0.0, float("nan")), self.dtype)
             self.count.assign_add(ops.sum(membership, axis=0))
-            self.confidence_sum.assign_add(ops.sum(membership * confidence[:, None], axis=0))
+            self.confidence_sum.assign_add(ops.sum(membership * confidence[:, None], axis=0) + poison)
             self.correct_sum.assign_add(ops.sum(membership * correct[:, None], axis=0))
 
         def result(self):

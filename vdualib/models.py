@@ -8,11 +8,16 @@ into an :class:`IBClassifier`, a ``keras.Model`` that trains with plain ``compil
     model.fit(x_train, y_train, epochs=1, batch_size=100)
     probs = model.predict(x_test)          # [N, C], mean of softmax over num_samples draws of z
 
-Methods (the same network, only the bottleneck and the objective differ):
+Methods (:mod:`vdualib.methods`; the same network, only the bottleneck and the objective differ):
 
-* ``"deterministic"``: z = mu(x), loss = cross-entropy.
-* ``"vib"``: loss = E_z[-log q(y|z)] + beta * KL(e(z|x) || r(z)).
-* ``"dualib"``: loss = E_z[KL(q(y|z) || p~(y|x))] + beta * KL(e(z|x) || r(z)).
+* ``"deterministic"``: z = mu(x), loss = cross-entropy (:class:`~vdualib.losses.VIBLoss`).
+* ``"vib"``: loss = E_z[H(p~, q(y|z))] + beta * KL(e(z|x) || r(z)), p~ one-hot unless a label
+  noise is given.
+* ``"dualib"``: loss = E_z[KL(q(y|z) || p~(y|x))] + beta * KL(e(z|x) || r(z))
+  (:class:`~vdualib.losses.DualIBLoss`).
+
+The classifier is assembled from the same pieces a user can put in any Keras model: the rate is
+the :class:`~vdualib.layers.GaussianEncoder`'s ``add_loss``, the distortion the method's loss.
 
 ``beta`` multiplies the rate (the VIB convention; the IB papers' beta is its inverse).
 ``fit`` and ``evaluate`` log, in nats: ``loss``, ``rate`` (an upper bound on I(X;Z)),
@@ -20,7 +25,9 @@ Methods (the same network, only the bottleneck and the objective differ):
 H(Y) - E[-log q(y|z)] on I(Z;Y), with H(Y) from ``class_prior``, uniform by default), and the
 compiled metrics (``accuracy`` by default) on the Monte Carlo averaged probabilities.
 
-Models take raw uint8 images as :func:`vdualib.datasets.load` returns them: preprocessing
+Models take raw images as :func:`vdualib.datasets.load` returns them: whole pixel values 0..255
+(uint8, or integer/float arrays holding whole numbers in that range); images scaled to [0, 1] and
+values outside 0..255 are refused, also inside ``tf.data`` pipelines. Preprocessing
 (x / 127.5 - 1) is inside the built-in backbones. Calling the model, ``model(x)``, returns a dict
 of tensors (``probs``, ``logits`` [S, B, C], ``z``, ``mu`` and, for stochastic methods,
 ``sigma``); ``predict`` returns the probabilities only.
@@ -32,6 +39,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vdualib import checks, methods
 from vdualib import layers as vlayers
 from vdualib import losses as vlosses
 from vdualib.metrics import ExpectedCalibrationError  # noqa: F401  (registered for loading compiled models)
@@ -51,19 +59,27 @@ def _rescale(x):
     return keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="rescale")(x)
 
 
-def mlp_backbone(input_shape=(28, 28), units=(1024, 1024)):
-    """The VIB paper's MNIST encoder trunk: flatten, then Dense(1024, relu) x 2."""
+def _widen(sizes, width):
+    """Layer sizes times the width multiplier, rounded (at least 1)."""
+    width = checks.finite_float("width", width, low=0.0, low_open=True)
+    return tuple(max(1, int(round(n * width))) for n in sizes)
+
+
+def mlp_backbone(input_shape=(28, 28), units=(1024, 1024), width=1):
+    """The VIB paper's MNIST encoder trunk: flatten, then Dense(1024, relu) x 2 (times ``width``)."""
     inputs = _inputs(input_shape)
     x = _rescale(keras.layers.Flatten(name="flatten")(inputs))
-    for i, n in enumerate(units):
+    for i, n in enumerate(_widen(units, width)):
         x = keras.layers.Dense(n, activation="relu", name=f"dense_{i}")(x)
     return keras.Model(inputs, x, name="mlp")
 
 
-def convnet_backbone(input_shape=(28, 28), filters=(32, 64, 128), units=256, dropout=0.3):
+def convnet_backbone(input_shape=(28, 28), filters=(32, 64, 128), units=256, dropout=0.3, width=1):
     """A small CNN for 28 x 28 images: per stage a 3x3 convolution + batch norm + relu and 2x2
     max pooling (none after the last stage), global average pooling, then Dense(units, relu)
-    with dropout."""
+    with dropout. ``width`` multiplies the filters and units."""
+    filters = _widen(filters, width)
+    (units,) = _widen((units,), width)
     if len(input_shape) not in (2, 3):
         raise ValueError(f"convnet needs images (H, W) or (H, W, C), got input_shape {input_shape}.")
     inputs = _inputs(input_shape)
@@ -83,10 +99,11 @@ def convnet_backbone(input_shape=(28, 28), filters=(32, 64, 128), units=256, dro
     return keras.Model(inputs, x, name="convnet")
 
 
-def resnet20_backbone(input_shape=(32, 32, 3), depth=20, weight_decay=1e-4):
+def resnet20_backbone(input_shape=(32, 32, 3), depth=20, weight_decay=1e-4, width=1):
     """ResNet-20 for CIFAR (He et al. 2016): a 3x3 conv, three stages of (depth - 2) / 6 basic
-    blocks with 16, 32, 64 filters (stride 2 between stages, 1x1 projection shortcuts), global
-    average pooling to 64 features. L2 weight decay on the convolutions."""
+    blocks with 16, 32, 64 filters (times ``width``; stride 2 between stages, 1x1 projection
+    shortcuts), global average pooling to 64 features. L2 weight decay on the convolutions."""
+    stem, *stages = _widen((16, 16, 32, 64), width)
     if len(input_shape) != 3:
         raise ValueError(f"resnet20 needs images (H, W, C), got input_shape {input_shape}.")
     if (depth - 2) % 6:
@@ -110,8 +127,8 @@ def resnet20_backbone(input_shape=(32, 32, 3), depth=20, weight_decay=1e-4):
         return keras.layers.BatchNormalization(name=name)(x)
 
     inputs = _inputs(input_shape)
-    x = keras.layers.ReLU(name="stem_relu")(bn(conv(_rescale(inputs), 16, 3, 1, "stem_conv"), "stem_bn"))
-    for stage, filters in enumerate((16, 32, 64)):
+    x = keras.layers.ReLU(name="stem_relu")(bn(conv(_rescale(inputs), stem, 3, 1, "stem_conv"), "stem_bn"))
+    for stage, filters in enumerate(stages):
         for block in range(blocks):
             stride = 2 if stage > 0 and block == 0 else 1
             name = f"s{stage}b{block}"
@@ -147,22 +164,21 @@ def build_backbone(name, input_shape=None, **kwargs):
 # The classifier
 
 
-def _validate_float(name, value, low=0.0):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ValueError(f"{name} must be a number, got {value!r}.")
-    value = float(value)
-    if not math.isfinite(value) or value < low:
-        raise ValueError(f"{name} must be a finite number >= {low}, got {value}.")
-    return value
-
-
 @keras.saving.register_keras_serializable(package="vdualib")
 class IBClassifier(keras.Model):
     """A classifier with an information bottleneck: see the module docstring.
 
-    Build it with :func:`build_classifier`. Extra inference helpers, all batched and returning
-    numpy arrays: :meth:`predict_samples` ([S, N, C] per-sample probabilities),
-    :meth:`per_example_rate` ([N] KL(e(z|x) || r(z)) in nats) and :meth:`encode` (mu, sigma).
+    Assembled from the library's pieces: ``backbone -> GaussianEncoder(prior, beta) -> decoder``,
+    its objective the method's loss (:class:`~vdualib.losses.VIBLoss` or
+    :class:`~vdualib.losses.DualIBLoss`, from :mod:`vdualib.methods`) on p~(y|x) from
+    ``label_noise``, and its rate the encoder's ``add_loss``. Build it with
+    :func:`build_classifier`. Inference helpers, all batched and returning numpy arrays:
+    :meth:`predict_samples` (``[S, N, C]`` per-sample probabilities, optionally with the rate),
+    :meth:`per_example_rate` (``[N]`` nats) and :meth:`encode` (mu, sigma).
+
+    A class-conditional prior b(z|y) gets the labels in ``fit`` and ``evaluate`` (the model
+    passes them to the encoder); without labels (``predict``, :meth:`per_example_rate`) its rate
+    marginalises over the classes.
     """
 
     def __init__(
@@ -174,6 +190,7 @@ class IBClassifier(keras.Model):
         beta=1e-3,
         prior="standard_normal",
         label_noise=None,
+        warmup_weight=0.0,
         num_samples=12,
         train_samples=1,
         class_prior=None,
@@ -181,50 +198,45 @@ class IBClassifier(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if method not in vlosses.METHODS:
-            raise ValueError(f"Unknown method {method!r}; use one of {list(vlosses.METHODS)}.")
+        self.method_info = methods.get(method)
+        self.method = self.method_info.name
         if isinstance(backbone, dict):
             backbone = keras.saving.deserialize_keras_object(backbone)
         if not isinstance(backbone, keras.Model) or not backbone.inputs:
             raise ValueError("backbone must be a built keras.Model with an Input (functional or Sequential).")
         self.backbone = backbone
-        self.num_classes = vlayers._check_positive_int("num_classes", num_classes)
-        if num_classes < 2:
+        self.num_classes = checks.positive_int("num_classes", num_classes)
+        if self.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {num_classes}.")
-        self.method = method
-        self.latent_dim = vlayers._check_positive_int("latent_dim", latent_dim)
-        self.initial_beta = _validate_float("beta", beta)
-        for name, value in (("num_samples", num_samples), ("train_samples", train_samples)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0 (0 means decoder(mu)), got {value!r}.")
-        self.num_samples = int(num_samples)
-        self.train_samples = int(train_samples)
+        self.latent_dim = checks.positive_int("latent_dim", latent_dim)
+        beta = checks.finite_float("beta", beta, low=0.0)
+        self.num_samples = checks.non_negative_int("num_samples", num_samples)
+        self.train_samples = checks.non_negative_int("train_samples", train_samples)
         self.seed = seed
         if class_prior is None:
             self.class_prior = None
-            self.label_entropy = math.log(num_classes)
+            self.label_entropy = math.log(self.num_classes)
         else:
-            p = np.asarray(class_prior, dtype=np.float64)
-            if p.shape != (num_classes,) or np.any(p < 0) or abs(p.sum() - 1) > 1e-6:
-                raise ValueError(f"class_prior must be {num_classes} non-negative numbers summing to 1.")
+            p = checks.probability_vector("class_prior", class_prior, size=self.num_classes)
             self.class_prior = p.tolist()
             self.label_entropy = float(-np.sum(p[p > 0] * np.log(p[p > 0])))
 
-        self.stochastic = method != "deterministic"
+        self.stochastic = self.method_info.stochastic
         if self.stochastic:
-            self.encoder = vlayers.GaussianEncoder(latent_dim, seed=seed, name="encoder")
-            self.prior = vlayers.get_prior(prior, num_classes=num_classes)
+            prior = vlayers.get_prior("standard_normal" if prior is None else prior, num_classes=self.num_classes)
+            if getattr(prior, "num_classes", self.num_classes) != self.num_classes:
+                raise ValueError(f"the prior is made for {prior.num_classes} classes, but the model has {self.num_classes}.")
+            self.encoder = vlayers.GaussianEncoder(latent_dim, prior=prior, beta=beta, seed=seed, name="encoder")
         else:
             self.encoder = keras.layers.Dense(latent_dim, dtype="float32", name="encoder")
-            self.prior = None
         self.decoder = keras.layers.Dense(num_classes, kernel_initializer="zeros", dtype="float32", name="decoder")
-        if method == "dualib" and label_noise is None:
-            label_noise = "smoothing"
-        self.label_noise = vlosses.get_label_noise(label_noise, num_classes)
-        self.beta = self.add_weight(
-            name="beta", shape=(), initializer=keras.initializers.Constant(self.initial_beta), trainable=False
-        )
-        self.rate_tracker = keras.metrics.Mean(name="rate")
+        if label_noise is None:
+            label_noise = self.method_info.default_label_noise
+        self.label_noise = vlosses.get_label_noise(label_noise, self.num_classes)
+        if self.method_info.needs_full_support and not self.label_noise.full_support:
+            raise ValueError(f"method {self.method!r} needs a label noise with full support (p~ > 0 for every class).")
+        # p~ is computed here (TeacherNoise needs the inputs), so the objective gets distributions
+        self.objective = self.method_info.loss_class(label_noise=None, warmup_weight=warmup_weight)
         self.distortion_tracker = keras.metrics.Mean(name="distortion")
         self.izy_tracker = keras.metrics.Mean(name="izy")
         self._step_functions = {}
@@ -237,13 +249,23 @@ class IBClassifier(keras.Model):
         """Shape of one input image, e.g. ``(28, 28)``."""
         return tuple(self.backbone.inputs[0].shape[1:])
 
+    @property
+    def prior(self):
+        """The encoder's prior layer (``None`` for the deterministic model)."""
+        return self.encoder.prior if self.stochastic else None
+
+    @property
+    def beta(self):
+        """The rate's weight, the encoder's ``beta`` variable (``None`` for the deterministic model)."""
+        return self.encoder.beta if self.stochastic else None
+
     def build(self, input_shape):
         features = tuple(self.backbone.outputs[0].shape)
         if len(features) != 2:
             raise ValueError(f"the backbone must output flat features [batch, d], got shape {features}.")
         # sublayers restored from a config may already be built
-        for layer, shape in ((self.encoder, features), (self.decoder, (None, self.latent_dim)), (self.prior, (None, self.latent_dim))):
-            if layer is not None and not layer.built:
+        for layer, shape in ((self.encoder, features), (self.decoder, (None, self.latent_dim))):
+            if not layer.built:
                 layer.build(shape)
         self.built = True
 
@@ -254,49 +276,76 @@ class IBClassifier(keras.Model):
             "num_classes": self.num_classes,
             "method": self.method,
             "latent_dim": self.latent_dim,
-            "beta": self.initial_beta,
-            "prior": keras.saving.serialize_keras_object(self.prior) if self.prior is not None else None,
+            "beta": float(self.beta.numpy()) if self.stochastic else 0.0,
+            "prior": keras.saving.serialize_keras_object(self.prior) if self.stochastic else None,
             "label_noise": keras.saving.serialize_keras_object(self.label_noise) if self.label_noise else None,
+            "warmup_weight": float(self.objective.warmup_weight.numpy()),
             "num_samples": self.num_samples,
             "train_samples": self.train_samples,
             "class_prior": self.class_prior,
             "seed": self.seed,
         }
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if config.get("prior") is None:
-            config["prior"] = "standard_normal"
-        return cls(**config)
+    def load_own_variables(self, store):
+        # Files written before beta moved into the encoder keep it as the model's one variable.
+        if len(store.keys()) == 1 and not self._trainable_variables + self._non_trainable_variables:
+            if self.stochastic:
+                self.encoder.beta.assign(store["0"][...])
+            return
+        super().load_own_variables(store)
 
     # -- forward -----------------------------------------------------------------------------
 
-    def forward(self, inputs, training=None, num_samples=None, logit_space=False):
+    @staticmethod
+    def _split_inputs(inputs):
+        if isinstance(inputs, dict) and "images" in inputs:
+            return inputs["images"], inputs.get("labels")
+        return inputs, None
+
+    def forward(self, inputs, training=None, num_samples=None, logit_space=False, labels=None):
         """Everything the objective and the predictions need, as a dict of tensors.
 
-        ``num_samples`` defaults to ``train_samples`` in training and ``num_samples`` otherwise;
-        0 decodes the mean, z = mu. ``logit_space=True`` draws the logits directly (see
-        :meth:`sample_logits`; same distribution, no ``z`` in the output) when
-        ``latent_dim >= num_classes``, and samples z otherwise.
+        Args:
+            inputs: raw images ``[B, ...]`` (whole pixel values 0..255).
+            training: training mode (one sample per ``train_samples``; the rate is added).
+            num_samples: S; defaults to ``train_samples`` in training and ``num_samples``
+                otherwise; 0 decodes the mean, z = mu.
+            logit_space: draw the logits directly (see :meth:`sample_logits`; same law, no
+                ``z`` in the output) when ``latent_dim >= num_classes``.
+            labels: integer labels ``[B]`` for a class-conditional prior.
+
+        Returns:
+            ``{"mu", "sigma" (stochastic), "z" [S, B, K] (unless logit_space), "logits"
+            [S, B, C], "probs" [B, C] (mean of the S softmaxes)}``.
         """
-        features = self.backbone(inputs, training=training)
+        images = checks.assert_pixel_images(inputs)
+        features = self.backbone(images, training=training)
         if not self.stochastic:
             mu = self.encoder(features)
             z = mu[None]
-            outputs = {"mu": mu}
+            outputs = {"mu": mu, "z": z}
+            logits = self.decoder(z)
         else:
-            mu, sigma = self.encoder.moments(features)
             if num_samples is None:
                 num_samples = self.train_samples if training else self.num_samples
+            in_logit_space = logit_space and num_samples > 0 and self.latent_dim >= self.num_classes
+            if labels is not None and labels.shape.rank != 1 and not (labels.shape.rank == 2 and labels.shape[-1] == 1):
+                raise ValueError("a class-conditional prior needs integer labels [B], not label distributions.")
+            z, mu, sigma = self.encoder(
+                features,
+                training=training,
+                num_samples=0 if in_logit_space else num_samples,
+                labels=None if labels is None else tf.reshape(labels, [-1]),
+                return_moments=True,
+            )
             outputs = {"mu": mu, "sigma": sigma}
-            if logit_space and num_samples > 0 and self.latent_dim >= self.num_classes:
+            if in_logit_space:
                 logits = self.sample_logits(mu, sigma, num_samples)
-                return dict(outputs, logits=logits, probs=tf.reduce_mean(tf.nn.softmax(logits, axis=-1), axis=0))
-            z = mu[None] if num_samples == 0 else self.encoder.sample(mu, sigma, num_samples)
-        logits = self.decoder(z)
-        outputs.update(z=z, logits=logits, probs=tf.reduce_mean(tf.nn.softmax(logits, axis=-1), axis=0))
-        return outputs
+            else:
+                z = mu[None] if num_samples == 0 else z
+                outputs["z"] = z
+                logits = self.decoder(z)
+        return dict(outputs, logits=logits, probs=tf.reduce_mean(tf.nn.softmax(logits, axis=-1), axis=0))
 
     def sample_logits(self, mu, sigma, num_samples):
         """``num_samples`` draws of the logits ``[S, batch, C]`` without sampling z.
@@ -319,17 +368,18 @@ class IBClassifier(keras.Model):
         return mean[None] + tf.einsum("bcd,sbd->sbc", cholesky, noise)
 
     def call(self, inputs, training=None):
-        return self.forward(inputs, training=training)
+        images, labels = self._split_inputs(inputs)
+        return self.forward(images, training=training, labels=labels)
 
     # -- training ----------------------------------------------------------------------------
 
     def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
-        """``compile`` without a loss: the model computes its own objective. ``metrics`` default
-        to ``["accuracy"]`` and see the Monte Carlo averaged probabilities."""
+        """``compile`` without a loss: the objective is the method's (``self.objective``).
+        ``metrics`` default to ``["accuracy"]`` and see the Monte Carlo averaged probabilities."""
         if loss is not None:
             raise ValueError(
-                "vdualib classifiers compute their own objective (set by method= and beta=); "
-                "call compile() without loss=."
+                "an IBClassifier's objective is set by method=, label_noise= and beta=; call compile() without "
+                "loss=, or build your own functional model from vdualib.layers.GaussianEncoder and vdualib.losses."
             )
         super().compile(optimizer=optimizer, metrics=["accuracy"] if metrics is None else metrics, **kwargs)
 
@@ -342,45 +392,46 @@ class IBClassifier(keras.Model):
         if self.optimizer is not None:
             self.optimizer.build(self.trainable_variables)
 
-    def _labels_and_targets(self, y, inputs):
-        """Integer labels (None when y is given as distributions) and the p(y|x) the objective
-        uses: the noisy p~ for the VdualIB, the labels (one-hot, or the given distributions)
-        otherwise."""
+    def _attach_labels(self, data):
+        """Pass the labels to the encoder when its prior is class-conditional."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if y is None or self.prior is None or not self.prior.needs_labels or isinstance(x, dict):
+            return data
+        return keras.utils.pack_x_y_sample_weight({"images": x, "labels": y}, y, sample_weight)
+
+    def train_step(self, data):
+        return super().train_step(self._attach_labels(data))
+
+    def test_step(self, data):
+        return super().test_step(self._attach_labels(data))
+
+    def _targets(self, y, images):
+        """``(targets, observed)``: p~(y|x) the objective uses (the label noise applied to integer
+        labels; given distributions as they are) and p(y|x) of the data (one-hot or given)."""
         if y.shape.rank == 2 and y.shape[-1] == self.num_classes and y.dtype.is_floating:
-            targets = tf.cast(y, tf.float32)
-            return None, targets, targets
-        labels = tf.cast(tf.reshape(y, [-1]), tf.int32)
-        onehot = tf.one_hot(labels, self.num_classes)
-        if self.label_noise is not None:
-            return labels, onehot, self.label_noise(labels, inputs)
-        return labels, onehot, onehot
+            observed = checks.assert_probabilities(tf.cast(y, tf.float32))
+            return observed, observed
+        labels = checks.assert_labels(tf.reshape(y, [-1]), self.num_classes)
+        observed = tf.one_hot(tf.cast(labels, tf.int32), self.num_classes)
+        if self.label_noise is None:
+            return observed, observed
+        return self.label_noise(labels, images), observed
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        labels, onehot, targets = self._labels_and_targets(y, x)
+        images, _ = self._split_inputs(x)
+        targets, observed = self._targets(y, images)
         logits = y_pred["logits"]
-        if self.stochastic:
-            rate = self.prior.rate(y_pred["mu"], y_pred["sigma"], z=y_pred["z"], labels=labels)
-        else:
-            rate = tf.zeros(tf.shape(logits)[1:2])
-        per_example, distortion = vlosses.objective(self.method, targets, logits, rate, self.beta)
-        nll = tf.reduce_mean(vlosses.cross_entropy(onehot, logits), axis=0)
-
+        loss = self.objective(targets, logits, sample_weight=sample_weight)
         weights = None if sample_weight is None else tf.cast(tf.reshape(sample_weight, [-1]), tf.float32)
-
-        def mean(values):
-            if weights is None:
-                return tf.reduce_mean(values)
-            return tf.reduce_sum(values * weights) / tf.maximum(tf.reduce_sum(weights), 1e-12)
-
-        self.rate_tracker.update_state(rate, sample_weight=weights)
-        self.distortion_tracker.update_state(distortion, sample_weight=weights)
+        nll = tf.reduce_mean(vlosses.cross_entropy(observed, logits), axis=0)
+        self.distortion_tracker.update_state(self.objective.distortion(targets, logits), sample_weight=weights)
         self.izy_tracker.update_state(self.label_entropy - nll, sample_weight=weights)
-        loss = mean(per_example)
         if self.losses:
-            loss = loss + tf.add_n([tf.cast(tf.reduce_sum(v), tf.float32) for v in self.losses])
-        # Keras reports the per-replica loss times the number of replicas; match its scaling.
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        return loss / replicas if replicas > 1 else loss
+            # the rate (the encoder's add_loss) and regularisers, scaled like Keras' own losses
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            extra = tf.add_n([tf.reduce_sum(tf.cast(value, tf.float32)) for value in self.losses])
+            loss = loss + extra / replicas
+        return loss
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         if y.shape.rank == 2 and y.shape[-1] == self.num_classes and y.dtype.is_floating:
@@ -394,6 +445,8 @@ class IBClassifier(keras.Model):
     # -- input checks at the public boundary -------------------------------------------------
 
     def _check_images(self, x):
+        """Eager checks of images given as arrays (shape, whole pixel values 0..255) or of a
+        dataset's element spec; tensors flowing through ``forward`` are checked graph-side."""
         if isinstance(x, tf.data.Dataset):
             spec = x.element_spec[0] if isinstance(x.element_spec, tuple) else x.element_spec
             if not tf.TensorShape(spec.shape[1:]).is_compatible_with(self.image_shape):
@@ -409,14 +462,15 @@ class IBClassifier(keras.Model):
                     f"images have shape {array.shape[1:]} (batch {array.shape[:1]}), but this model takes "
                     f"{self.image_shape}; reshape them or build the model with input_shape={array.shape[1:]}."
                 )
-            if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
-                raise ValueError("images contain NaN or infinite values; clean or drop those examples.")
-            if np.issubdtype(array.dtype, np.floating) and (array.min() < 0 or array.max() > 255):
-                raise ValueError("images must be raw pixel values in [0, 255] (the model rescales them itself).")
+            checks.pixel_images("images", array)
         return x
 
     def fit(self, x=None, y=None, *args, **kwargs):
         self._check_images(x)
+        if y is not None and not isinstance(x, tf.data.Dataset):
+            y = np.asarray(y)
+            if not (y.ndim == 2 and y.shape[-1] == self.num_classes and np.issubdtype(y.dtype, np.floating)):
+                checks.integer_labels("labels", y, self.num_classes)
         return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
@@ -424,53 +478,76 @@ class IBClassifier(keras.Model):
         return super().evaluate(x, y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
+        """Class probabilities ``[N, C]``: the mean of softmax over ``num_samples`` draws (the
+        decoder at mu when ``num_samples`` is 0). Zero images give a ``(0, C)`` array."""
         self._check_images(x)
+        if not isinstance(x, tf.data.Dataset) and len(x) == 0:
+            return np.zeros((0, self.num_classes), np.float32)
         return super().predict(x, *args, **kwargs)
 
     # -- batched inference helpers -----------------------------------------------------------
 
-    def _map_batches(self, key, fn, x, batch_size, axis):
-        """Run ``fn`` (a tf.function cached under ``key``) over batches of x and concatenate."""
+    def _map_batches(self, key, fn, x, batch_size, empty):
+        """Run ``fn`` (a tf.function cached under ``key``) over batches of x and concatenate
+        each output along its batch axis (given by ``empty``, the outputs for zero images)."""
         self._check_images(x)
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be positive, got {batch_size}.")
+        batch_size = checks.positive_int("batch_size", batch_size)
+        x = np.asarray(x)
+        if len(x) == 0:
+            return empty
         if key not in self._step_functions:
             self._step_functions[key] = tf.function(fn, reduce_retracing=True)
         step = self._step_functions[key]
-        x = np.asarray(x)
         outputs = [step(tf.constant(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
-        if isinstance(outputs[0], tuple):
-            return tuple(np.concatenate([o[j].numpy() for o in outputs], axis=axis) for j in range(len(outputs[0])))
-        return np.concatenate([o.numpy() for o in outputs], axis=axis)
+        axes = [int(np.argmax(np.asarray(e.shape) == 0)) if e is not None else None for e in empty]
+        return tuple(
+            None if axis is None else np.concatenate([o[j].numpy() for o in outputs], axis=axis)
+            for j, axis in enumerate(axes)
+        )
 
-    def predict_samples(self, x, num_samples=None, batch_size=256):
+    def predict_samples(self, x, num_samples=None, batch_size=256, return_rate=False):
         """Per-sample class probabilities softmax(decoder(z_s)), numpy ``[S, N, C]``, with the
-        logits drawn directly from their Gaussian law (:meth:`sample_logits`).
+        logits drawn directly from their Gaussian law (:meth:`sample_logits`), from one pass of
+        the backbone.
 
-        S defaults to ``num_samples``; the deterministic model (and ``num_samples=0``) gives S = 1.
+        Args:
+            x: raw images ``[N, ...]``.
+            num_samples: S (default ``self.num_samples``); 0 gives the decoder at mu, S = 1.
+                The deterministic model gives S = 1.
+            batch_size: images per step.
+            return_rate: also return the per-example rate KL(e(z|x) || r(z)) ``[N]`` in nats
+                (``None`` for the deterministic model), from the same pass.
+
+        Returns:
+            ``sample_probs``, or ``(sample_probs, rate)`` with ``return_rate=True``.
         """
-        s = self.num_samples if num_samples is None else int(num_samples)
-        if s < 0:
-            raise ValueError(f"num_samples must be >= 0, got {s}.")
+        s = self.num_samples if num_samples is None else checks.non_negative_int("num_samples", num_samples)
+        with_rate = bool(return_rate) and self.stochastic
+        rate_samples = with_rate and self.prior.needs_samples()
 
         def fn(batch):
-            return tf.nn.softmax(self.forward(batch, training=False, num_samples=s, logit_space=True)["logits"], axis=-1)
+            out = self.forward(batch, training=False, num_samples=s, logit_space=not rate_samples)
+            probs = tf.nn.softmax(out["logits"], axis=-1)
+            if not with_rate:
+                return probs, None
+            z = out.get("z") if s > 0 else None
+            return probs, self.prior(out["mu"], out["sigma"], z=z)
 
-        return self._map_batches(("samples", s), fn, x, batch_size, axis=1)
+        if rate_samples and s == 0:
+            raise ValueError(f"the rate of a {type(self.prior).__name__} is a Monte Carlo estimate: use num_samples > 0.")
+        s_out = 1 if (s == 0 or not self.stochastic) else s
+        empty = (np.zeros((s_out, 0, self.num_classes), np.float32), np.zeros((0,), np.float32) if with_rate else None)
+        probs, rate = self._map_batches(("samples", s, with_rate), fn, x, batch_size, empty)
+        return (probs, rate) if return_rate else probs
 
     def per_example_rate(self, x, batch_size=256, num_samples=None):
         """Per-example KL(e(z|x) || r(z)) in nats, numpy ``[N]``; ``None`` for the deterministic
         model. Priors without a closed form (and the class-conditional prior, marginalised over
-        classes since the label is unknown) use ``num_samples`` Monte Carlo draws."""
+        classes since the label is unknown) use ``num_samples`` Monte Carlo draws (at least 1)."""
         if not self.stochastic:
             return None
-        s = max(self.num_samples if num_samples is None else int(num_samples), 1)
-
-        def fn(batch):
-            out = self.forward(batch, training=False, num_samples=s)
-            return self.prior.rate(out["mu"], out["sigma"], z=out["z"], labels=None)
-
-        return self._map_batches(("rate", s), fn, x, batch_size, axis=0)
+        s = max(self.num_samples if num_samples is None else checks.non_negative_int("num_samples", num_samples), 1)
+        return self.predict_samples(x, num_samples=s, batch_size=batch_size, return_rate=True)[1]
 
     def encode(self, x, batch_size=256):
         """``(mu, sigma)`` of e(z|x), numpy ``[N, latent_dim]`` each (sigma is zeros for the
@@ -480,11 +557,18 @@ class IBClassifier(keras.Model):
             out = self.forward(batch, training=False, num_samples=0)
             return out["mu"], out.get("sigma", tf.zeros_like(out["mu"]))
 
-        return self._map_batches(("encode",), fn, x, batch_size, axis=0)
+        empty = (np.zeros((0, self.latent_dim), np.float32),) * 2
+        return self._map_batches(("encode",), fn, x, batch_size, empty)
 
 
 def build_classifier(backbone, num_classes, method="dualib", input_shape=None, name=None, **kwargs):
     """Build a bottlenecked classifier (see the module docstring).
+
+    Example:
+        >>> model = build_classifier("mlp", 10, method="dualib", prior="class_conditional",
+        ...                          label_noise=ConfusionNoise(matrix), warmup_weight=0.1)
+        >>> model.compile(optimizer="adam")
+        >>> model.fit(x, y, callbacks=[vdualib.callbacks.DistortionWarmup(0.1, steps=4000)])
 
     Args:
         backbone: ``"mlp"``, ``"convnet"``, ``"resnet20"`` or a built ``keras.Model`` mapping raw
@@ -496,10 +580,13 @@ def build_classifier(backbone, num_classes, method="dualib", input_shape=None, n
         **kwargs: the :class:`IBClassifier` options, with their defaults:
             ``latent_dim=256`` (K, the size of z; 256 in the VIB paper);
             ``beta=1e-3`` (weight of the rate KL(e(z|x) || r(z)), the VIB convention, >= 0);
-            ``prior="standard_normal"`` (or ``"mixture"``, ``"class_conditional"``, a prior layer);
-            ``label_noise=None`` (p~(y|x): ``"smoothing"``, the default for ``dualib`` with
-            epsilon = 0.01, or a ``LabelSmoothing``/``ConfusionNoise``/``TeacherNoise`` object;
-            plain labels for VIB and deterministic when None);
+            ``prior="standard_normal"`` (or ``"mixture"``, ``"class_conditional"`` for a learned
+            b(z|y), a prior layer);
+            ``label_noise=None`` (p~(y|x): ``"smoothing"``, a ``LabelSmoothing`` /
+            ``ConfusionNoise`` / ``TeacherNoise`` object; None means one-hot labels for VIB and
+            deterministic and the method table's default, smoothing, for ``dualib``);
+            ``warmup_weight=0.0`` (lambda_0 of the cross-entropy warm-up, see
+            :class:`vdualib.callbacks.DistortionWarmup`);
             ``num_samples=12`` (encoder samples S averaged by ``predict``; 0 = decoder(mu));
             ``train_samples=1``; ``class_prior=None`` (p(y) for H(Y) in ``izy``, uniform);
             ``seed=None`` (the encoder's sample stream).

@@ -1,44 +1,73 @@
 """Training recipes for the reference models, kept as data.
 
 A recipe is a flat dict; :func:`get_recipe` returns a copy with ``key=value`` overrides applied
-and validated. Zoo models are named ``{dataset}-{method}-{backbone}`` with dashes in the data
-set name (``fashion-mnist-vib-convnet``). Within a data set the three methods share backbone,
-optimizer, schedule, epochs, batch size and augmentation; only the bottleneck and the
-objective differ.
+and validated. Zoo models are named ``{dataset}-{method}-{backbone}`` with the data set's slug
+(``fashion-mnist-vib-convnet``); the data set, the method and the backbone define the name, so
+they cannot be overridden on a named recipe. Within a data set the three methods share backbone,
+optimizer, schedule, epochs, batch size and augmentation; only the bottleneck and the objective
+differ.
 
-Fields:
-    dataset, backbone, method, latent_dim, beta, beta_schedule (``constant``, ``linear`` or
-    ``log``: annealed from ``beta_start`` to ``beta`` over ``beta_epochs``), prior,
-    label_noise (``none`` or ``smoothing``) and label_smoothing (its epsilon), optimizer
-    (``adam`` or ``sgd``), learning_rate, lr_schedule (``cosine`` or ``constant``),
-    momentum, weight_decay (decoupled, AdamW / SGDW style; 0 = off), epochs, batch_size,
-    augment (``none``, ``crop`` = random shifts, ``crop_flip`` = shifts + horizontal flips) and
-    augment_pad (the shift range in pixels), validation_size (held-out training examples), train_size (use only
-    the first N remaining training examples; 0 = all, for short runs and sweeps), num_samples
-    (S for prediction), train_samples, seed.
+Fields (units: epochs and steps count training passes and optimizer steps):
+
+* ``dataset``, ``backbone`` (from :data:`vdualib.datasets.DATASETS`), ``backbone_width``
+  (a multiplier of the backbone's channels and units), ``method`` (:mod:`vdualib.methods`),
+  ``latent_dim``;
+* ``beta`` (the rate's weight) and its schedule ``beta_schedule`` (``constant``, ``linear`` or
+  ``log``: annealed from ``beta_start`` to ``beta`` over ``beta_epochs``), ``prior``
+  (``standard_normal``, ``mixture``, ``class_conditional``: a learned b(z|y), the rate
+  KL(e(z|x) || b(z|y)) given the label);
+* ``label_noise``: ``none``, ``smoothing`` (epsilon ``label_smoothing``), ``confusion`` (p~ is
+  row y of the confusion matrix of the reference model ``label_noise_reference`` — a zoo name or
+  a ``.keras`` path — on this recipe's held-out validation split, mixed with uniform noise of
+  weight ``label_noise_mixing``) or ``teacher`` (the reference's softmax per example, mixed the
+  same way);
+* ``distortion_warmup`` (lambda_0 of the cross-entropy warm-up, 0 = off) and
+  ``distortion_warmup_steps``;
+* ``optimizer`` (``adam`` or ``sgd`` with Nesterov momentum ``momentum``), ``learning_rate``,
+  ``lr_schedule`` (``cosine`` to 0 over the run, ``constant``, or ``exponential``: times
+  ``lr_decay_rate`` every ``lr_decay_epochs``), ``weight_decay`` (decoupled, AdamW / SGDW style;
+  0 = off), ``weight_ema`` (momentum of an exponential moving average of the weights, used for
+  validation and the final model; 0 = off);
+* ``epochs``, ``batch_size``, ``augment`` (``none``, ``crop`` = random shifts, ``crop_flip`` =
+  shifts + horizontal flips) and ``augment_pad`` (the shift range in pixels),
+  ``validation_size`` (held-out training examples), ``train_size`` (use only the first N
+  remaining training examples; 0 = all), ``num_samples`` (S for prediction; 0 = the decoder at
+  mu), ``train_samples``, ``seed``.
+
+Example:
+    >>> recipe = get_recipe("mnist-vib-mlp", ["epochs=5", "beta=1e-2"])
 """
 
 import copy
 import json
 
-__all__ = ["RECIPES", "get_recipe", "recipe_names", "model_name"]
+from vdualib import checks, datasets, methods
 
-_DATASET_SLUG = {"mnist": "mnist", "fashion_mnist": "fashion-mnist", "cifar10": "cifar10"}
+__all__ = ["RECIPES", "get_recipe", "recipe_names", "model_name", "FIELDS"]
 
 #: fields every recipe starts from; each data set changes some of them below
 _BASE = {
+    "backbone_width": 1.0,
     "latent_dim": 256,
     "beta": 1e-3,
     "beta_schedule": "constant",
     "beta_start": 0.0,
     "beta_epochs": 0,
     "prior": "standard_normal",
-    "label_smoothing": 0.01,
+    "label_noise": "none",
+    "label_smoothing": methods.SMOOTHING_EPSILON,
+    "label_noise_reference": "",
+    "label_noise_mixing": 1e-6,
+    "distortion_warmup": 0.0,
+    "distortion_warmup_steps": 0,
     "optimizer": "adam",
     "learning_rate": 1e-3,
     "lr_schedule": "cosine",
+    "lr_decay_rate": 0.97,
+    "lr_decay_epochs": 2,
     "momentum": 0.9,
     "weight_decay": 0.0,
+    "weight_ema": 0.0,
     "epochs": 30,
     "batch_size": 100,
     "augment": "none",
@@ -50,77 +79,126 @@ _BASE = {
     "seed": 0,
 }
 
+#: the fields that make up a zoo name
+IDENTITY = ("dataset", "method", "backbone")
+
+#: the schedule each data set's three zoo models share
 _SHARED = {
-    "mnist": dict(_BASE, dataset="mnist", backbone="mlp"),
+    # The VIB paper's MNIST protocol: 200 epochs, Adam 1e-4 decayed by 0.97 every 2 epochs,
+    # weight averaging with momentum 0.999, batch 100, K = 256.
+    "mnist": dict(
+        _BASE,
+        learning_rate=1e-4,
+        lr_schedule="exponential",
+        weight_ema=0.999,
+        epochs=200,
+    ),
     "fashion_mnist": dict(
         _BASE,
-        dataset="fashion_mnist",
-        backbone="convnet",
+        backbone_width=2.0,
         latent_dim=128,
         learning_rate=2e-3,
         weight_decay=1e-4,
-        epochs=15,
+        epochs=40,
         batch_size=128,
         augment="crop_flip",
     ),
     "cifar10": dict(
         _BASE,
-        dataset="cifar10",
-        backbone="resnet20",
         latent_dim=64,
         beta=1e-4,
         beta_schedule="linear",
-        # 15 epochs fit this project's CPU budget (about 100 s an epoch in bf16); the
-        # conventional 120-epoch schedule is ``--set epochs=120 --set beta_epochs=20``
         beta_epochs=3,
         optimizer="sgd",
         learning_rate=0.1,
         # decoupled decay (w -= lr * wd * w); with momentum 0.9 it matches the usual coupled L2 of 5e-4
         weight_decay=5e-3,
-        epochs=15,
+        epochs=100,
         batch_size=128,
         augment="crop_flip",
         augment_pad=4,
     ),
 }
 
+#: the dual IB reference code's recipe, applied to every ``*-dualib-*`` zoo model: p~ from the
+#: same data set's deterministic zoo model on the validation split (entries >= 1e-7, as the
+#: reference floors them), a class-conditional prior, beta 1e-3 and a cross-entropy warm-up from
+#: 0.1 to 0 over the first 4,000 steps of batch 64 (the same number of examples at our batch)
+_DUALIB = {"label_noise": "confusion", "prior": "class_conditional", "beta": 1e-3, "distortion_warmup": 0.1}
+_WARMUP_EXAMPLES = 4000 * 64
+
 
 def model_name(dataset, method, backbone):
-    """The zoo name ``{dataset}-{method}-{backbone}``, e.g. ``fashion-mnist-vib-convnet``."""
-    return f"{_DATASET_SLUG[dataset]}-{method}-{backbone}"
+    """The zoo name ``{dataset slug}-{method}-{backbone}``, e.g. ``fashion-mnist-vib-convnet``."""
+    return f"{datasets.info(dataset).slug}-{methods.get(method).name}-{backbone}"
 
 
 def _make_registry():
     registry = {}
     for dataset, shared in _SHARED.items():
-        for method in ("deterministic", "vib", "dualib"):
-            recipe = dict(shared, method=method, label_noise="smoothing" if method == "dualib" else "none")
-            if method == "deterministic":
-                recipe.update(beta=0.0, beta_schedule="constant")
-            registry[model_name(dataset, method, shared["backbone"])] = recipe
+        backbone = datasets.info(dataset).backbone
+        for method in methods.names():
+            recipe = dict(shared, dataset=dataset, backbone=backbone, method=method)
+            if not methods.get(method).stochastic:
+                recipe.update(beta=0.0, beta_schedule="constant", beta_epochs=0)
+            if method == "dualib":
+                recipe.update(
+                    _DUALIB,
+                    label_noise_reference=model_name(dataset, "deterministic", backbone),
+                    distortion_warmup_steps=_WARMUP_EXAMPLES // recipe["batch_size"],
+                )
+            registry[model_name(dataset, method, backbone)] = recipe
     return registry
 
 
 #: zoo name -> recipe
 RECIPES = _make_registry()
 
+#: field -> allowed values, for the fields that take a name
 _CHOICES = {
-    "dataset": ("mnist", "fashion_mnist", "cifar10"),
+    "dataset": tuple(datasets.DATASETS),
     "backbone": ("mlp", "convnet", "resnet20"),
-    "method": ("deterministic", "vib", "dualib"),
+    "method": methods.names(),
     "beta_schedule": ("constant", "linear", "log"),
     "prior": ("standard_normal", "mixture", "class_conditional"),
-    "label_noise": ("none", "smoothing"),
+    "label_noise": ("none", "smoothing", "confusion", "teacher"),
     "augment": ("none", "crop", "crop_flip"),
     "optimizer": ("adam", "sgd"),
-    "lr_schedule": ("cosine", "constant"),
+    "lr_schedule": ("cosine", "constant", "exponential"),
 }
-_POSITIVE_INTS = ("latent_dim", "epochs", "batch_size", "augment_pad")
-_NON_NEGATIVE = ("beta", "beta_start", "weight_decay", "validation_size", "train_size", "num_samples", "beta_epochs", "seed")
+#: field -> (kind, low, high, low_open, high_open) for the numeric fields
+_NUMBERS = {
+    "backbone_width": ("float", 0.0, None, True, False),
+    "latent_dim": ("positive_int",),
+    "beta": ("float", 0.0, None, False, False),
+    "beta_start": ("float", 0.0, None, False, False),
+    "beta_epochs": ("non_negative_int",),
+    "label_smoothing": ("float", 0.0, 1.0, True, False),
+    "label_noise_mixing": ("float", 0.0, 1.0, True, False),
+    "distortion_warmup": ("float", 0.0, None, False, False),
+    "distortion_warmup_steps": ("non_negative_int",),
+    "learning_rate": ("float", 0.0, None, True, False),
+    "lr_decay_rate": ("float", 0.0, 1.0, True, False),
+    "lr_decay_epochs": ("positive_int",),
+    "momentum": ("float", 0.0, 1.0, False, True),
+    "weight_decay": ("float", 0.0, None, False, False),
+    "weight_ema": ("float", 0.0, 1.0, False, True),
+    "epochs": ("positive_int",),
+    "batch_size": ("positive_int",),
+    "augment_pad": ("positive_int",),
+    "validation_size": ("non_negative_int",),
+    "train_size": ("non_negative_int",),
+    "num_samples": ("non_negative_int",),
+    "train_samples": ("positive_int",),
+    "seed": ("non_negative_int",),
+}
+
+#: every field a recipe has
+FIELDS = tuple(sorted(set(_BASE) | set(IDENTITY)))
 
 
 def recipe_names():
-    """Names of the built-in recipes (the zoo's model names)."""
+    """Names of the built-in recipes (the zoo's model names), sorted."""
     return sorted(RECIPES)
 
 
@@ -139,16 +217,30 @@ def _parse_value(text, current):
 
 
 def get_recipe(name, overrides=()):
-    """A copy of recipe ``name`` with overrides applied.
+    """A copy of recipe ``name`` (or of a recipe dict) with overrides applied and validated.
 
-    ``overrides``: ``"key=value"`` strings (as from ``--set``) or a dict. Values are parsed to
-    the type of the field they replace. Unknown names, unknown keys and invalid values raise
-    ``ValueError``.
+    Args:
+        name: a zoo name (see :func:`recipe_names`) or a recipe dict (fields it lacks take the
+            base defaults, which reproduce the behaviour of recipes recorded before they existed).
+        overrides: ``"key=value"`` strings (as from ``--set``) or a dict; values are parsed to
+            the type of the field they replace.
+
+    Returns:
+        The recipe dict.
+
+    Raises:
+        ValueError: an unknown name or field, an invalid value (NaN and infinity included), or an
+            override of ``dataset`` / ``method`` / ``backbone`` on a named recipe (choose the
+            recipe with that name instead).
     """
     if isinstance(name, dict):
-        recipe = copy.deepcopy(name)
+        unknown = sorted(set(name) - set(FIELDS))
+        if unknown:
+            raise ValueError(f"Unknown recipe fields {unknown}; fields are {list(FIELDS)}.")
+        # records written before a field existed take the default that reproduces their behaviour
+        recipe, named = dict(copy.deepcopy(_BASE), **copy.deepcopy(name)), False
     elif name in RECIPES:
-        recipe = copy.deepcopy(RECIPES[name])
+        recipe, named = copy.deepcopy(RECIPES[name]), True
     else:
         raise ValueError(f"Unknown recipe {name!r}; choose one of {recipe_names()}.")
     if isinstance(overrides, dict):
@@ -168,25 +260,52 @@ def get_recipe(name, overrides=()):
                 value = _parse_value(value, recipe[key])
             except ValueError as err:
                 raise ValueError(f"bad value for {key}: {err}") from err
+        if named and key in IDENTITY and value != recipe[key]:
+            changed = dict(recipe, **{key: value})
+            suggestion = model_name(changed["dataset"], changed["method"], changed["backbone"]) if key != "backbone" else None
+            hint = f" use --recipe {suggestion}" if suggestion in RECIPES else " start from a recipe of that data set"
+            raise ValueError(
+                f"{key} is part of the recipe's name {name!r} and cannot be overridden (the model would be "
+                f"mislabelled);{hint}."
+            )
         recipe[key] = value
-    _validate(recipe)
+    validate(recipe)
     return recipe
 
 
-def _validate(recipe):
+def validate(recipe):
+    """Check a recipe dict: every field present, names from their tables, numbers finite and in
+    range, and the combinations consistent. Raises ``ValueError`` saying what to change."""
+    missing = [key for key in FIELDS if key not in recipe]
+    if missing:
+        raise ValueError(f"the recipe lacks the fields {missing}.")
     for key, allowed in _CHOICES.items():
         if recipe[key] not in allowed:
             raise ValueError(f"{key} must be one of {allowed}, got {recipe[key]!r}.")
-    for key in _POSITIVE_INTS:
-        if int(recipe[key]) <= 0:
-            raise ValueError(f"{key} must be positive, got {recipe[key]}.")
-    for key in _NON_NEGATIVE:
-        if recipe[key] < 0:
-            raise ValueError(f"{key} must be >= 0, got {recipe[key]}.")
-    if not recipe["learning_rate"] > 0:
-        raise ValueError(f"learning_rate must be positive, got {recipe['learning_rate']}.")
-    if recipe["method"] == "dualib" and recipe["label_noise"] == "none":
-        raise ValueError("the VdualIB needs a full-support label distribution: set label_noise=smoothing.")
-    if recipe["label_noise"] == "smoothing" and not 0 < recipe["label_smoothing"] <= 1:
-        raise ValueError(f"label_smoothing must be in (0, 1], got {recipe['label_smoothing']}.")
-    json.dumps(recipe)  # recipes are data: JSON-serialisable
+    for key, rule in _NUMBERS.items():
+        if rule[0] == "float":
+            _, low, high, low_open, high_open = rule
+            recipe[key] = checks.finite_float(key, recipe[key], low=low, high=high, low_open=low_open, high_open=high_open)
+        else:
+            recipe[key] = getattr(checks, rule[0])(key, recipe[key])
+    method = methods.get(recipe["method"])
+    if method.needs_full_support and recipe["label_noise"] == "none":
+        raise ValueError(
+            f"the {method.title} needs a full-support label distribution: set label_noise to smoothing, confusion or teacher."
+        )
+    if recipe["label_noise"] in ("confusion", "teacher"):
+        if not recipe["label_noise_reference"]:
+            raise ValueError(
+                f"label_noise={recipe['label_noise']} needs label_noise_reference: a zoo model name or a .keras path."
+            )
+        if recipe["label_noise"] == "confusion" and not recipe["validation_size"]:
+            raise ValueError("label_noise=confusion is measured on the validation split: set validation_size > 0.")
+    if recipe["distortion_warmup"] > 0 and not recipe["distortion_warmup_steps"]:
+        raise ValueError("distortion_warmup > 0 needs distortion_warmup_steps > 0.")
+    if recipe["beta_schedule"] == "log" and recipe["beta"] <= 0:
+        raise ValueError("a log beta schedule needs beta > 0.")
+    try:
+        json.dumps(recipe, allow_nan=False)  # recipes are data: JSON-serialisable
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"the recipe must be JSON data: {err}") from None
+    return recipe

@@ -75,12 +75,24 @@ def write_json(path, data):
     write_text(path, text + "\n")
 
 
-def read_json(path):
-    """Read a JSON file written by :func:`write_json`."""
+def read_json(path, remedy="run the script that writes it again"):
+    """Read a JSON file written by :func:`write_json`.
+
+    Args:
+        path: the file.
+        remedy: what the user should do about a damaged file, for the error message.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not valid JSON (truncated or edited by hand), naming it.
+    """
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} does not exist; run the script that writes it first.")
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not valid JSON ({err}): it is damaged; {remedy}.") from None
 
 
 def write_text(path, text):
@@ -125,6 +137,8 @@ def provenance(**extra):
 
 
 def _format_cell(value, digits):
+    if value is None:
+        return ""
     if isinstance(value, (float, np.floating)):
         if not math.isfinite(value):
             return str(value)
@@ -138,7 +152,7 @@ def markdown_table(rows, columns=None, digits=4):
     """Render a list of dicts as a Markdown table.
 
     ``columns`` is a list of keys or of ``(key, header)`` pairs; by default every
-    key of any row, in order of first appearance (missing cells stay empty).
+    key of any row, in order of first appearance (missing cells and ``None`` stay empty).
     Floats get ``digits`` decimals.
     """
     if not rows:

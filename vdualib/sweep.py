@@ -22,9 +22,9 @@ import os
 
 import numpy as np
 
-from vdualib import datasets, metrics, recipes, reports, training
+from vdualib import datasets, methods, metrics, plotting, recipes, training, zoo
 
-__all__ = ["SWEEPS", "recipe_sweep", "beta_sweep", "plot_sweep"]
+__all__ = ["SWEEPS", "recipe_sweep", "beta_sweep", "sweep_figure", "plot_sweep"]
 
 _LN2 = math.log(2.0)
 
@@ -46,18 +46,35 @@ def _check_values(parameter, values):
     return values
 
 
-def recipe_sweep(parameter, values, methods=("vib", "dualib"), base="mnist-{method}-mlp", overrides=(), out_dir="runs/sweep", data_dir=None, progress=True):
+def _stochastic_methods():
+    return tuple(name for name in methods.names() if methods.get(name).stochastic)
+
+
+def recipe_sweep(parameter, values, method_names=None, base="mnist-{method}-mlp", overrides=(), out_dir="runs/sweep", data_dir=None, progress=True):
     """Train and measure one run per (method, value of ``parameter``); a list of dicts, one a run.
 
-    Each dict holds ``method``, ``parameter``, the swept value under its own name, the rate and
-    izy in bits, accuracy, NLL, ECE and the recipe. Runs already finished in ``out_dir`` are
-    reused (their ``train.json`` exists); interrupted ones resume from their checkpoint.
+    Args:
+        parameter: a key of :data:`SWEEPS`.
+        values: the values of ``parameter``.
+        method_names: methods of :mod:`vdualib.methods` (default: the stochastic ones, which
+            have a rate).
+        base: the recipe name, with ``{method}`` in it.
+        overrides: further recipe overrides ``"key=value"``.
+        out_dir: folder of the runs, one ``{method}-{parameter}{value:.0e}`` each.
+        data_dir: folder with the data files.
+        progress: show a progress bar.
+
+    Returns:
+        A list of dicts with ``method``, ``parameter``, the swept value under its own name, the
+        rate and izy in bits, accuracy, NLL (nats), 15-bin ECE, mean confidence and the recipe.
+        Runs already finished in ``out_dir`` are reused (their ``train.json`` exists);
+        interrupted ones resume from their checkpoint.
     """
-    import keras
     from tqdm.auto import tqdm
 
     values = _check_values(parameter, values)
-    pairs = [(m, v) for m in methods for v in values]
+    method_names = _stochastic_methods() if method_names is None else [methods.get(m).name for m in method_names]
+    pairs = [(m, v) for m in method_names for v in values]
     records = []
     for method, value in tqdm(pairs, desc=f"{parameter} sweep", disable=not progress):
         recipe = recipes.get_recipe(
@@ -67,7 +84,7 @@ def recipe_sweep(parameter, values, methods=("vib", "dualib"), base="mnist-{meth
         if not os.path.exists(os.path.join(run_dir, "train.json")):
             resume = os.path.exists(os.path.join(run_dir, "checkpoint.json"))
             training.train(recipe, run_dir, resume=resume, data_dir=data_dir, verbose=0)
-        model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), safe_mode=True)
+        model = zoo.load_file(os.path.join(run_dir, "model.keras"))
         _, (x_test, y_test) = datasets.load(recipe["dataset"], data_dir=data_dir)
         logged = model.evaluate(x_test, y_test, batch_size=1000, verbose=0, return_dict=True)
         probs = model.predict(x_test, batch_size=1000, verbose=0)
@@ -94,20 +111,25 @@ def beta_sweep(betas, **kwargs):
     return recipe_sweep("beta", betas, **kwargs)
 
 
-def plot_sweep(records, path, parameter="beta"):
-    """Information plane (rate against izy, bits) and accuracy/ECE against ``parameter``, per method."""
-    import matplotlib
+def sweep_figure(records, parameter="beta"):
+    """Information plane (rate against izy, bits) and accuracy/ECE against ``parameter``, per method.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Args:
+        records: the runs of :func:`recipe_sweep` (or its JSON).
+        parameter: the swept field, a key of :data:`SWEEPS`.
 
+    Returns:
+        A figure with three axes; each method present in ``records`` draws one line (labelled
+        with its title, e.g. ``VdualIB``) on each, in order of the swept value.
+    """
     axis_label, log_axis, _ = SWEEPS[parameter]
-    figure, axes = plt.subplots(1, 3, figsize=(15, 4.2))
-    for method, marker in (("vib", "o"), ("dualib", "s")):
-        rows = sorted((r for r in records if r["method"] == method), key=lambda r: r[parameter])
+    figure, axes = plotting.pyplot().subplots(1, 3, figsize=(15, 4.2))
+    markers = dict(zip(methods.names(), "^os"))
+    for name in methods.names():
+        rows = sorted((r for r in records if r["method"] == name), key=lambda r: r[parameter])
         if not rows:
             continue
-        label = {"vib": "VIB", "dualib": "VdualIB"}[method]
+        label, marker = methods.get(name).title, markers[name]
         value = np.array([r[parameter] for r in rows])
         rate = np.array([r["rate_bits"] for r in rows])
         izy = np.array([r["izy_bits"] for r in rows])
@@ -126,7 +148,9 @@ def plot_sweep(records, path, parameter="beta"):
         ax.grid(alpha=0.3)
         ax.legend()
     figure.tight_layout()
-    with reports.atomic_path(path) as tmp:
-        figure.savefig(tmp, dpi=110, format="png")
-    plt.close(figure)
-    return path
+    return figure
+
+
+def plot_sweep(records, path, parameter="beta"):
+    """Save :func:`sweep_figure` to ``path`` (PNG, atomic); returns ``path``."""
+    return plotting.save_figure(sweep_figure(records, parameter), path)

@@ -1,124 +1,183 @@
-"""Run a recipe: data, model, optimizer, per-epoch checkpoints, resume, logs, a final model.
+"""Run a recipe: data, model, optimizer, per-epoch checkpoints, exact resume, logs, a final model.
 
 ``train(recipe, out_dir)`` writes into ``out_dir``:
 
 * ``checkpoint.keras`` + ``checkpoint.json``: the model with its optimizer state after the
-  last finished epoch (atomic), so ``resume=True`` continues an interrupted run and loses at
-  most the epoch that was running. The data order and augmentation of epoch e depend on
-  ``(seed, e)`` only, so a resumed run sees the same batches as an uninterrupted one.
+  last finished epoch, the run's identity (name, recipe, precision), the per-epoch history,
+  the training time so far and every layer's random state (atomic), so ``resume=True``
+  continues an interrupted run exactly and loses at most the epoch that was running. The data
+  order and augmentation of epoch e depend on ``(seed, e)`` only.
 * ``log.csv`` and ``tensorboard/``: loss, accuracy, rate, distortion and izy (nats) per epoch,
-  for training and the held-out validation split.
+  for training and the held-out validation split, plus the scheduled ``beta`` and
+  ``warmup_weight``.
 * ``model.keras`` (the final model, loadable with ``safe_mode=True``) and ``train.json`` (the
-  recipe, history, wall time, hardware, parameter count, file size and sha256).
+  recipe, the p~ source, history, wall time, hardware, parameter count, file size and sha256).
 
-``precision="mixed_bfloat16"`` runs the backbone in bfloat16 (the bottleneck stays float32);
-``strategy="mirrored"`` / ``"multi_worker"`` train under ``tf.distribute`` with the recipe's
-batch size as the global batch.
+A resume refuses a folder without a checkpoint and a recipe, name or precision other than the
+checkpoint's. A loss that turns NaN or infinite stops the run with a ``ValueError`` and saves
+nothing for that epoch. ``precision="mixed_bfloat16"`` runs the backbone in bfloat16 (the
+bottleneck stays float32); the global dtype policy is restored afterwards. ``strategy``
+trains under ``tf.distribute`` (:mod:`vdualib.distribute`) with the recipe's batch size as the
+global batch.
+
+Example:
+    >>> record = train("mnist-vib-mlp", "runs/mnist-vib-mlp", precision="float32")
+    >>> record = train("mnist-vib-mlp", "runs/mnist-vib-mlp", resume=True)   # after a crash
 """
 
+import glob
 import os
 import platform
-import time
+import shutil
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from vdualib import datasets, losses, models, recipes, reports
+from vdualib import callbacks as vcallbacks
+from vdualib import datasets, distribute, losses, methods, models, recipes, reports
 
-__all__ = ["train", "split_validation", "make_strategy", "build_from_recipe", "make_optimizer"]
+__all__ = ["train", "build_from_recipe", "make_optimizer", "label_noise_from_recipe", "schedule_callbacks", "PRECISIONS"]
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-STRATEGIES = ("default", "mirrored", "multi_worker")
-
-
-def split_validation(x, y, validation_size, seed):
-    """Hold out ``validation_size`` training examples, chosen by a permutation from ``seed``.
-
-    Returns ``(x_train, y_train), (x_val, y_val)``; the same seed gives the same split.
-    """
-    if validation_size >= len(x):
-        raise ValueError(f"validation_size {validation_size} leaves no training data ({len(x)} examples).")
-    order = np.random.default_rng(seed).permutation(len(x))
-    val, train = order[:validation_size], order[validation_size:]
-    return (x[train], y[train]), (x[val], y[val])
-
-
-def make_strategy(name):
-    """A ``tf.distribute`` strategy by name: ``default``, ``mirrored`` or ``multi_worker``."""
-    if name in (None, "default"):
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"Unknown strategy {name!r}; use one of {STRATEGIES}.")
 
 
 def make_optimizer(recipe, steps_per_epoch):
-    """The recipe's optimizer with its learning-rate schedule (cosine decay to 0 over the run)."""
+    """The recipe's optimizer with its learning-rate schedule: cosine decay to 0 over the run,
+    constant, or exponential (times ``lr_decay_rate`` every ``lr_decay_epochs``); decoupled
+    weight decay; a moving average of the weights when ``weight_ema`` > 0."""
     lr = recipe["learning_rate"]
     if recipe["lr_schedule"] == "cosine":
         lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=recipe["epochs"] * steps_per_epoch)
-    decay = recipe["weight_decay"] or None
+    elif recipe["lr_schedule"] == "exponential":
+        lr = keras.optimizers.schedules.ExponentialDecay(
+            lr, decay_steps=recipe["lr_decay_epochs"] * steps_per_epoch, decay_rate=recipe["lr_decay_rate"], staircase=True
+        )
+    options = {"weight_decay": recipe["weight_decay"] or None}
+    if recipe["weight_ema"]:
+        options.update(use_ema=True, ema_momentum=recipe["weight_ema"])
     if recipe["optimizer"] == "adam":
-        return keras.optimizers.AdamW(lr, weight_decay=decay) if decay else keras.optimizers.Adam(lr)
-    return keras.optimizers.SGD(lr, momentum=recipe["momentum"], nesterov=True, weight_decay=decay)
+        return keras.optimizers.AdamW(lr, **options) if options["weight_decay"] else keras.optimizers.Adam(lr, **options)
+    return keras.optimizers.SGD(lr, momentum=recipe["momentum"], nesterov=True, **options)
 
 
-def build_from_recipe(recipe, name=None):
-    """The (uncompiled) classifier a recipe describes."""
-    label_noise = None
-    if recipe["label_noise"] == "smoothing":
-        num_classes = datasets.num_classes(recipe["dataset"])
-        label_noise = losses.LabelSmoothing(num_classes, epsilon=recipe["label_smoothing"])
-    beta = recipe["beta_start"] if recipe["beta_schedule"] != "constant" else recipe["beta"]
+def label_noise_from_recipe(recipe, train_images, train_labels):
+    """The label noise p~ a recipe asks for, and a record of where it came from.
+
+    For ``confusion`` the reference model predicts this recipe's held-out validation split of
+    the *training* data (``train_images``/``train_labels``, the arrays before the split); the
+    test split is never read. A zoo reference must have held out the same split, so it never
+    saw those examples.
+
+    Returns:
+        ``(label_noise or None, source)``: ``source`` is a JSON-able dict (kind, reference,
+        its sha256, the split, the mixing weight and, for ``confusion``, the matrix).
+    """
+    kind = recipe["label_noise"]
+    num_classes = datasets.num_classes(recipe["dataset"])
+    if kind == "none":
+        return None, {"kind": "none"}
+    if kind == "smoothing":
+        noise = losses.LabelSmoothing(num_classes, epsilon=recipe["label_smoothing"])
+        return noise, {"kind": "smoothing", "epsilon": recipe["label_smoothing"]}
+    from vdualib import zoo
+
+    reference, info, card = zoo.resolve(recipe["label_noise_reference"])
+    source = {
+        "kind": kind,
+        "reference": recipe["label_noise_reference"],
+        "reference_sha256": info["sha256"],
+        "mixing": recipe["label_noise_mixing"],
+    }
+    if kind == "teacher":
+        teacher_path = recipe["label_noise_reference"] if card is None else zoo.path(recipe["label_noise_reference"])
+        return losses.TeacherNoise(teacher_path, num_classes=num_classes, epsilon=recipe["label_noise_mixing"]), source
+    if card is not None:
+        trained = recipes.get_recipe(card["recipe"])
+        if (trained["dataset"], trained["validation_size"], trained["seed"]) != (
+            datasets.canonical_name(recipe["dataset"]),
+            recipe["validation_size"],
+            recipe["seed"],
+        ):
+            raise ValueError(
+                f"the reference {recipe['label_noise_reference']!r} held out another validation split "
+                f"({trained['dataset']}, {trained['validation_size']} examples, seed {trained['seed']}) than this recipe; "
+                "its predictions on this split would include its own training examples."
+            )
+    _, val_index = datasets.validation_indices(len(train_images), recipe["validation_size"], recipe["seed"])
+    predicted = np.argmax(reference.predict(train_images[val_index], batch_size=256, verbose=0), axis=-1)
+    matrix = losses.confusion_matrix(predicted, train_labels[val_index], num_classes, smoothing=recipe["label_noise_mixing"])
+    source.update(
+        split=f"{recipe['dataset']} validation split: {len(val_index)} training examples held out (seed {recipe['seed']})",
+        reference_accuracy=float(np.mean(predicted == train_labels[val_index])),
+        matrix=matrix.tolist(),
+    )
+    return losses.ConfusionNoise(matrix), source
+
+
+def build_from_recipe(recipe, name=None, label_noise=None):
+    """The (uncompiled) classifier a recipe describes; ``label_noise`` from
+    :func:`label_noise_from_recipe` (it needs the data). ``beta`` starts at the recipe's value;
+    a schedule (:func:`schedule_callbacks`) sets it from the first step on."""
+    info = datasets.info(recipe["dataset"])
+    backbone = models.build_backbone(recipe["backbone"], info.image_shape, width=recipe["backbone_width"])
     return models.build_classifier(
-        recipe["backbone"],
-        datasets.num_classes(recipe["dataset"]),
+        backbone,
+        info.num_classes,
         method=recipe["method"],
         latent_dim=recipe["latent_dim"],
-        beta=beta,
+        beta=recipe["beta"],
         prior=recipe["prior"],
         label_noise=label_noise,
+        warmup_weight=recipe["distortion_warmup"],
         num_samples=recipe["num_samples"],
         train_samples=recipe["train_samples"],
-        input_shape=datasets.image_shape(recipe["dataset"]),
         seed=recipe["seed"],
         name=name,
     )
 
 
-class _EpochCheckpoint(keras.callbacks.Callback):
-    """Saves the model with its optimizer state and the finished-epoch count, atomically."""
-
-    def __init__(self, out_dir):
-        super().__init__()
-        self.model_path = os.path.join(out_dir, "checkpoint.keras")
-        self.state_path = os.path.join(out_dir, "checkpoint.json")
-        self.history = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.history.append({"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
-        with reports.atomic_path(self.model_path) as tmp:
-            self.model.save(tmp)
-        state = reports.read_json(self.state_path) if os.path.exists(self.state_path) else {"history": []}
-        state["history"] = [h for h in state["history"] if h["epoch"] <= epoch] + [self.history[-1]]
-        state["epochs_done"] = epoch + 1
-        reports.write_json(self.state_path, state)
+def schedule_callbacks(recipe, steps_per_epoch):
+    """The recipe's schedules as callbacks: the beta annealing (from ``beta_start``, or
+    ``beta / 1000`` for a log schedule that starts at 0) and the cross-entropy warm-up."""
+    found = []
+    if methods.get(recipe["method"]).stochastic and recipe["beta_schedule"] != "constant":
+        start = recipe["beta_start"]
+        if recipe["beta_schedule"] == "log" and start <= 0:
+            start = recipe["beta"] * 1e-3
+        steps = max(recipe["beta_epochs"], 1) * steps_per_epoch
+        found.append(vcallbacks.BetaScheduler(start, recipe["beta"], steps, schedule=recipe["beta_schedule"]))
+    if recipe["distortion_warmup"] > 0:
+        found.append(vcallbacks.DistortionWarmup(recipe["distortion_warmup"], recipe["distortion_warmup_steps"]))
+    return found
 
 
-def _beta_callback(recipe, steps_per_epoch):
-    if recipe["method"] == "deterministic" or recipe["beta_schedule"] == "constant":
-        return []
-    start = recipe["beta_start"]
-    if recipe["beta_schedule"] == "log" and start <= 0:
-        start = recipe["beta"] * 1e-3
-    return [
-        losses.BetaScheduler(
-            start, recipe["beta"], max(recipe["beta_epochs"], 1) * steps_per_epoch, schedule=recipe["beta_schedule"]
+def _check_resume(out_dir, identity):
+    state_path = os.path.join(out_dir, "checkpoint.json")
+    if not os.path.exists(state_path):
+        raise FileNotFoundError(
+            f"nothing to resume in {out_dir!r}: it holds no checkpoint.json. Check the folder name, or start the run "
+            "without --resume."
         )
-    ]
+    state = reports.read_json(state_path)
+    stored = {key: state.get(key) for key in identity if key in state}
+    different = sorted(key for key in stored if stored[key] != identity[key])
+    if "recipe" in stored and stored["recipe"] != identity["recipe"]:
+        fields = sorted(k for k in set(stored["recipe"]) | set(identity["recipe"]) if stored["recipe"].get(k) != identity["recipe"].get(k))
+        different = [d for d in different if d != "recipe"] + [f"recipe fields {fields}"]
+    if different:
+        raise ValueError(
+            f"{out_dir!r} holds a checkpoint of another run ({', '.join(different)} differ); resume it with the "
+            "recipe, --set overrides, name and precision it was started with, or choose a new --out."
+        )
+    return state
+
+
+def _remove_stale_temporaries(out_dir):
+    """Temporary files of an atomic write that a killed process left behind."""
+    for path in glob.glob(os.path.join(out_dir, ".*.tmp*")):
+        if os.path.isfile(path):
+            os.remove(path)
 
 
 def train(
@@ -134,90 +193,129 @@ def train(
 ):
     """Train ``recipe`` (a name or a dict from :func:`vdualib.recipes.get_recipe`) into ``out_dir``.
 
-    ``callbacks`` are extra Keras callbacks, run after the checkpoint of each epoch is written.
+    Args:
+        recipe: a zoo recipe name or a recipe dict.
+        out_dir: the run folder (created; must not be a file).
+        resume: continue the checkpoint in ``out_dir`` (which must exist and match this run).
+        precision: a Keras dtype policy name, one of :data:`PRECISIONS`.
+        strategy: ``default``, ``mirrored`` or ``multi_worker``.
+        data_dir: where the data files are (see :func:`vdualib.datasets.load`).
+        verbose: Keras' progress bar (1) or none (0).
+        name: the model's name (the zoo name for zoo recipes).
+        callbacks: extra Keras callbacks, run after the checkpoint of each epoch is written.
 
-    Returns the ``train.json`` record (a dict). See the module docstring for the files.
+    Returns:
+        The ``train.json`` record (a dict); see the module docstring for the files.
     """
+    named = recipe if isinstance(recipe, str) else None
     recipe = recipes.get_recipe(recipe)
+    name = name or named
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"out_dir {out_dir!r} is an existing file; give a folder.")
+    identity = {"name": name, "recipe": recipe, "precision": precision}
+    out_dir, scratch = distribute.worker_output_dir(out_dir, strategy, resume)
+    state = _check_resume(out_dir, identity) if resume else None
     os.makedirs(out_dir, exist_ok=True)
-    checkpoint_state = os.path.join(out_dir, "checkpoint.json")
-    if not resume and os.path.exists(checkpoint_state):
+    if not resume and os.path.exists(os.path.join(out_dir, "checkpoint.json")):
         raise ValueError(f"{out_dir} already holds a checkpoint; pass resume=True (--resume) or choose a new out_dir.")
+    _remove_stale_temporaries(out_dir)
 
-    keras.mixed_precision.set_global_policy(precision)
-    keras.utils.set_random_seed(recipe["seed"])
+    info = datasets.info(recipe["dataset"])
     (x_all, y_all), _ = datasets.load(recipe["dataset"], data_dir=data_dir)
-    (x_train, y_train), (x_val, y_val) = split_validation(x_all, y_all, recipe["validation_size"], recipe["seed"])
+    (x_train, y_train), (x_val, y_val) = datasets.split_validation(x_all, y_all, recipe["validation_size"], recipe["seed"])
     if recipe["train_size"]:
         x_train, y_train = x_train[: recipe["train_size"]], y_train[: recipe["train_size"]]
     batch = recipe["batch_size"]
     steps = len(x_train) // batch
+    if steps == 0:
+        raise ValueError(
+            f"{len(x_train)} training examples make no full batch of {batch}: raise train_size or lower batch_size."
+        )
 
-    dist = make_strategy(strategy)
-    initial_epoch = 0
-    with dist.scope():
-        if resume and os.path.exists(checkpoint_state):
-            initial_epoch = reports.read_json(checkpoint_state)["epochs_done"]
-            model = keras.saving.load_model(os.path.join(out_dir, "checkpoint.keras"), safe_mode=True)
-        else:
-            model = build_from_recipe(recipe, name=name)
-            model.compile(optimizer=make_optimizer(recipe, steps))
+    previous_policy = keras.mixed_precision.global_policy()
+    try:
+        keras.mixed_precision.set_global_policy(precision)
+        keras.utils.set_random_seed(recipe["seed"])
+        dist = distribute.make_strategy(strategy)
+        initial_epoch = 0
+        with dist.scope():
+            if state is not None:
+                initial_epoch = state["epochs_done"]
+                model = keras.saving.load_model(os.path.join(out_dir, "checkpoint.keras"), safe_mode=True)
+                if "random_states" in state:  # absent in checkpoints written before they were saved
+                    vcallbacks.restore_random_states(model, state["random_states"])
+                source = state.get("label_noise_source", {"kind": recipe["label_noise"]})
+            else:
+                label_noise, source = label_noise_from_recipe(recipe, x_all, y_all)
+                model = build_from_recipe(recipe, name=name, label_noise=label_noise)
+                model.compile(optimizer=make_optimizer(recipe, steps))
+        identity["label_noise_source"] = source
 
-    train_data = datasets.training_dataset(
-        x_train,
-        y_train,
-        batch,
-        seed=recipe["seed"],
-        augment=recipe["augment"],
-        pad=recipe["augment_pad"],
-        epochs=recipe["epochs"],
-        initial_epoch=initial_epoch,
-    )
-    val_data = datasets.evaluation_dataset(x_val, y_val, batch_size=max(batch, 256)) if len(x_val) else None
-    checkpoint = _EpochCheckpoint(out_dir)
-    callbacks = [
-        *_beta_callback(recipe, steps),  # first, so its epoch-end "beta" reaches the logs below
-        checkpoint,
-        *callbacks,
-        keras.callbacks.CSVLogger(os.path.join(out_dir, "log.csv"), append=initial_epoch > 0),
-        keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"), write_graph=False),
-    ]
-    start = time.time()
-    if initial_epoch < recipe["epochs"]:
-        model.fit(
-            train_data,
+        train_data = datasets.training_dataset(
+            x_train,
+            y_train,
+            batch,
+            seed=recipe["seed"],
+            augment=recipe["augment"],
+            pad=recipe["augment_pad"],
             epochs=recipe["epochs"],
             initial_epoch=initial_epoch,
-            steps_per_epoch=steps,
-            validation_data=val_data,
-            callbacks=callbacks,
-            verbose=verbose,
+            num_classes=info.num_classes,
         )
-    elapsed = time.time() - start
-    final_path = os.path.join(out_dir, "model.keras")
-    with reports.atomic_path(final_path) as tmp:
-        model.save(tmp)
-    state = reports.read_json(checkpoint_state)
-    previous = reports.read_json(os.path.join(out_dir, "train.json")) if resume and os.path.exists(os.path.join(out_dir, "train.json")) else {}
-    record = {
-        "name": name or model.name,
-        "recipe": recipe,
-        "precision": precision,
-        "strategy": strategy,
-        "replicas": dist.num_replicas_in_sync,
-        "history": state["history"],
-        "train_seconds": previous.get("train_seconds", 0.0) + elapsed,
-        "hardware": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU"
-        if not tf.config.list_physical_devices("GPU")
-        else f"{len(tf.config.list_physical_devices('GPU'))} GPU(s)",
-        "parameters": int(model.count_params()),
-        "file_bytes": os.path.getsize(final_path),
-        "sha256": reports.sha256_file(final_path),
-        "data_split": f"{recipe['dataset']} train split: {len(x_train)} examples for training, "
-        f"{recipe['validation_size']} held out for validation (seed {recipe['seed']})",
-        "provenance": reports.provenance(),
-    }
-    reports.write_json(os.path.join(out_dir, "train.json"), record)
+        val_data = (
+            datasets.evaluation_dataset(x_val, y_val, batch_size=max(batch, 256), num_classes=info.num_classes)
+            if len(x_val)
+            else None
+        )
+        checkpoint = vcallbacks.EpochCheckpoint(out_dir, identity, elapsed=(state or {}).get("train_seconds", 0.0))
+        averaged = [keras.callbacks.SwapEMAWeights(swap_on_epoch=False)] if recipe["weight_ema"] else []
+        run_callbacks = [
+            vcallbacks.StopOnNonFinite(),
+            *schedule_callbacks(recipe, steps),  # before the checkpoint, so "beta" reaches the logs below
+            *averaged,
+            checkpoint,
+            *callbacks,
+            keras.callbacks.CSVLogger(os.path.join(out_dir, "log.csv"), append=initial_epoch > 0),
+            keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"), write_graph=False),
+        ]
+        if initial_epoch < recipe["epochs"]:
+            with distribute.multi_worker_fit(dist):
+                model.fit(
+                    train_data,
+                    epochs=recipe["epochs"],
+                    initial_epoch=initial_epoch,
+                    steps_per_epoch=steps,
+                    validation_data=val_data,
+                    callbacks=run_callbacks,
+                    verbose=verbose,
+                )
+        final_path = os.path.join(out_dir, "model.keras")
+        with reports.atomic_path(final_path) as tmp:
+            model.save(tmp)
+        state = reports.read_json(os.path.join(out_dir, "checkpoint.json"))
+        gpus = tf.config.list_physical_devices("GPU")
+        record = {
+            "name": name or model.name,
+            "recipe": recipe,
+            "label_noise_source": state.get("label_noise_source", source),
+            "precision": precision,
+            "strategy": strategy,
+            "replicas": dist.num_replicas_in_sync,
+            "history": state["history"],
+            "train_seconds": state.get("train_seconds", checkpoint.elapsed),
+            "hardware": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU" if not gpus else f"{len(gpus)} GPU(s)",
+            "parameters": int(model.count_params()),
+            "file_bytes": os.path.getsize(final_path),
+            "sha256": reports.sha256_file(final_path),
+            "data_split": f"{recipe['dataset']} train split: {len(x_train)} examples for training, "
+            f"{recipe['validation_size']} held out for validation (seed {recipe['seed']})",
+            "provenance": reports.provenance(),
+        }
+        reports.write_json(os.path.join(out_dir, "train.json"), record)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+    if scratch:
+        shutil.rmtree(out_dir, ignore_errors=True)
     return record

@@ -10,14 +10,27 @@ model, its file name, sha256, size and download address; each model has a card
 (``models/cards/<name>.json``) with its recipe, data, training and evaluation, written by
 ``scripts/build_zoo.py`` from the training record and the evaluation's ``metrics.json``.
 
-Where weights are looked for: the ``models/`` folder of a source checkout, then the Keras cache
+Where weights are looked for: the zoo folder (:func:`models_dir`), then the Keras cache
 (``~/.keras/models/vdualib``), then (``download=True``) the registry's address, fetched with
 ``keras.utils.get_file`` into the Keras cache. Every file is checked against the registry's
 sha256 before it is loaded (``safe_mode=True``); a mismatch is refused.
+
+:func:`resolve` is the one place that decides whether a model argument names a file or a zoo
+model: a spec that ends in ``.keras`` or contains a path separator is a file; anything else is
+a zoo name.
+
+Example:
+    >>> from vdualib import zoo
+    >>> model, info, card = zoo.resolve("mnist-dualib-mlp")
+    >>> card["dataset"], info["sha256"] == zoo.sha256("mnist-dualib-mlp")
+    ('mnist', True)
 """
 
+import copy
 import os
+import re
 import sys
+import zipfile
 
 from vdualib import reports
 
@@ -25,6 +38,8 @@ __all__ = [
     "list_models",
     "card",
     "load",
+    "load_file",
+    "resolve",
     "sha256",
     "path",
     "registry",
@@ -36,31 +51,89 @@ __all__ = [
 ]
 
 _REGISTRY = "registry.json"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def models_dir():
-    """The folder holding the registry and cards: ``models/`` of a source checkout, else the
-    copy installed under ``<prefix>/share/vdualib/models``. ``$VDUALIB_MODELS_DIR`` overrides."""
+    """The folder holding the registry and cards.
+
+    ``$VDUALIB_MODELS_DIR`` when set (it must hold ``registry.json``: there is no silent fallback),
+    else ``models/`` of a source checkout, else the copy installed under
+    ``<prefix>/share/vdualib/models``.
+
+    Raises:
+        FileNotFoundError: ``$VDUALIB_MODELS_DIR`` has no registry, or no zoo folder exists.
+    """
+    override = os.environ.get("VDUALIB_MODELS_DIR")
+    if override:
+        if not os.path.isfile(os.path.join(override, _REGISTRY)):
+            raise FileNotFoundError(
+                f"VDUALIB_MODELS_DIR={override!r} holds no {_REGISTRY}; point it at a zoo folder "
+                "(registry.json and cards/, like the repository's models/) or unset it."
+            )
+        return override
     candidates = [
-        os.environ.get("VDUALIB_MODELS_DIR"),
         os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models"),
         os.path.join(sys.prefix, "share", "vdualib", "models"),
     ]
     for folder in candidates:
-        if folder and os.path.isfile(os.path.join(folder, _REGISTRY)):
+        if os.path.isfile(os.path.join(folder, _REGISTRY)):
             return folder
-    raise FileNotFoundError(f"no {_REGISTRY} found in {[c for c in candidates if c]}; reinstall vdualib.")
+    raise FileNotFoundError(
+        f"no {_REGISTRY} found in {candidates}; reinstall vdualib or set VDUALIB_MODELS_DIR to a zoo folder."
+    )
 
 
-def registry():
-    """The registry: ``{"base_url": ..., "models": {name: {"file", "sha256", "bytes", "url"}}}``."""
-    return reports.read_json(os.path.join(models_dir(), _REGISTRY))
+_parsed = {}  # path -> ((mtime_ns, size), value): each file is parsed once until it changes
+
+
+def _read_cached(file_path, parse):
+    """``parse(file_path)``, reused while the file's mtime and size are unchanged (a copy)."""
+    stamp = os.stat(file_path)
+    key = (stamp.st_mtime_ns, stamp.st_size)
+    cached = _parsed.get(file_path)
+    if cached is None or cached[0] != key:
+        cached = _parsed[file_path] = (key, parse(file_path))
+    return copy.deepcopy(cached[1])
+
+
+_RESTORE = "restore the zoo folder (the repository's models/) or reinstall vdualib"
+
+
+def _parse_registry(file_path):
+    record = reports.read_json(file_path, remedy=_RESTORE)
+    if not isinstance(record, dict) or not isinstance(record.get("models"), dict):
+        raise ValueError(f"{file_path} must be an object with a 'models' object; {_RESTORE}.")
+    for name, entry in record["models"].items():
+        problem = None
+        if not isinstance(entry, dict):
+            problem = "is not an object"
+        elif not isinstance(entry.get("file"), str) or os.path.basename(entry["file"]) != entry["file"]:
+            problem = "has no plain 'file' name"
+        elif not isinstance(entry.get("sha256"), str) or not _SHA256.fullmatch(entry["sha256"]):
+            problem = "has no 'sha256' (64 lower-case hex digits)"
+        if problem:
+            raise ValueError(
+                f"{file_path}: the entry of {name!r} {problem}; every model needs 'file' and 'sha256'. "
+                "Restore the registry or re-register the model with scripts/build_zoo.py."
+            )
+    return record
+
+
+def registry(folder=None):
+    """The registry of ``folder`` (default :func:`models_dir`):
+    ``{"base_url": ..., "models": {name: {"file", "sha256", "bytes", "url"}}}``.
+
+    Raises:
+        ValueError: the file is not valid JSON, or an entry lacks its file name or sha256.
+    """
+    return _read_cached(os.path.join(folder or models_dir(), _REGISTRY), _parse_registry)
 
 
 def _entry(name):
     models = registry()["models"]
     if name not in models:
-        raise ValueError(f"Unknown zoo model {name!r}; available: {sorted(models)}.")
+        raise ValueError(f"Unknown zoo model {name!r}; available: {sorted(models)}, or pass a path to a .keras file.")
     return models[name]
 
 
@@ -72,7 +145,10 @@ def list_models():
 def card(name):
     """The model card of ``name`` (a dict): recipe, data, training, evaluation."""
     _entry(name)
-    return reports.read_json(os.path.join(models_dir(), "cards", f"{name}.json"))
+    card_path = os.path.join(models_dir(), "cards", f"{name}.json")
+    if not os.path.isfile(card_path):
+        raise FileNotFoundError(f"zoo model {name!r} has no card at {card_path}; the zoo folder is incomplete, reinstall vdualib.")
+    return _read_cached(card_path, lambda p: reports.read_json(p, remedy=_RESTORE))
 
 
 def sha256(name):
@@ -96,26 +172,91 @@ def _verified(file_path, entry, name):
 
 
 def path(name, download=True):
-    """Local path of the verified weights of ``name``, downloading them if needed."""
+    """Local path of the verified weights of ``name``, downloading them if needed.
+
+    Raises:
+        FileNotFoundError: the file is in neither folder and may not (or could not) be
+            downloaded; the message names the folders and how to place the file by hand.
+        ValueError: a file was found but its sha256 is not the registered one.
+    """
     entry = _entry(name)
-    for folder in (models_dir(), _cache_dir()):
+    folders = [models_dir(), _cache_dir()]
+    for folder in folders:
         candidate = os.path.join(folder, entry["file"])
         if os.path.isfile(candidate):
             return _verified(candidate, entry, name)
+    place = (
+        f"{entry['file']} (sha256 {entry['sha256']}) is not in {folders[0]} or {folders[1]}; "
+        f"copy the file into one of them"
+    )
     if not download:
-        raise FileNotFoundError(f"{entry['file']} is not in {models_dir()} or {_cache_dir()}; allow download=True.")
+        raise FileNotFoundError(f"{place}, or allow download=True.")
+    if not entry.get("url"):
+        raise FileNotFoundError(f"{place}: the registry gives no download address for {name}.")
     import keras
 
     os.makedirs(_cache_dir(), exist_ok=True)  # get_file falls back to /tmp for a missing folder
-    fetched = keras.utils.get_file(
-        entry["file"],
-        origin=entry["url"],
-        file_hash=entry["sha256"],
-        hash_algorithm="sha256",
-        cache_dir=os.path.dirname(os.path.dirname(_cache_dir())),
-        cache_subdir=os.path.join("models", "vdualib"),
-    )
+    try:
+        fetched = keras.utils.get_file(
+            entry["file"],
+            origin=entry["url"],
+            file_hash=entry["sha256"],
+            hash_algorithm="sha256",
+            cache_dir=os.path.dirname(os.path.dirname(_cache_dir())),
+            cache_subdir=os.path.join("models", "vdualib"),
+        )
+    except ValueError as err:  # keras' hash check of the downloaded file
+        raise ValueError(
+            f"{entry['url']} served a file that is not the registered {name} ({err}); the server or the registry "
+            f"is out of date: place the right {entry['file']} in {folders[0]} by hand."
+        ) from None
+    except Exception as err:  # keras raises a bare Exception for network failures
+        raise FileNotFoundError(f"{place}, or connect to the internet: downloading {entry['url']} failed ({err}).") from None
     return _verified(fetched, entry, name)
+
+
+def load_file(file_path):
+    """Load a ``.keras`` model file with ``safe_mode=True``, refusing a damaged file clearly.
+
+    Keras reports a truncated or corrupted archive as "File not found"; this checks the archive
+    (every member's CRC) first.
+
+    Args:
+        file_path: path of a ``.keras`` file (a saved model or a training checkpoint).
+
+    Returns:
+        The ``keras.Model``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the name does not end in ``.keras`` (the only format loaded, always with
+            ``safe_mode=True``), or the file is not a complete ``.keras`` archive.
+
+    Example:
+        >>> model = zoo.load_file("runs/mnist-vib-mlp/model.keras")
+    """
+    file_path = os.fspath(file_path)
+    if not file_path.endswith(".keras"):
+        raise ValueError(f"{file_path!r} is not a .keras file; vdualib loads Keras 3 .keras files only (safe_mode=True).")
+    if not os.path.isfile(file_path):
+        raise FileNotFoundError(f"model file {file_path!r} does not exist; pass an existing .keras file or a zoo name.")
+    try:
+        with zipfile.ZipFile(file_path) as archive:
+            bad_member = archive.testzip()
+            members = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        bad_member, members = f"not a zip archive: {err}", set()
+    if bad_member or "config.json" not in members:
+        problem = bad_member or "no config.json inside"
+        raise ValueError(
+            f"{file_path} is damaged (truncated or corrupted .keras archive: {problem}). Delete it and save, "
+            "export or download it again; for a training checkpoint, restart the run or resume from another copy."
+        )
+    import keras
+
+    from vdualib import models  # noqa: F401  (registers the custom classes for deserialisation)
+
+    return keras.saving.load_model(file_path, safe_mode=True)
 
 
 def load(name, download=True):
@@ -124,30 +265,64 @@ def load(name, download=True):
     ``predict`` takes raw uint8 images exactly as :func:`vdualib.datasets.load` returns them and
     returns class probabilities (mean over the model's encoder samples).
     """
-    import keras
+    return load_file(path(name, download=download))
 
-    from vdualib import models  # noqa: F401  (registers the custom classes)
 
-    return keras.saving.load_model(path(name, download=download), safe_mode=True)
+def _model_info(model, label, source, digest):
+    return {
+        "label": label,
+        "name": model.name,
+        "method": getattr(model, "method", "keras"),
+        "source": source,
+        "sha256": digest,
+        "num_samples": getattr(model, "num_samples", None),
+        "parameters": int(model.count_params()),
+    }
+
+
+def resolve(spec, download=True):
+    """Load the model a command-line argument names: a ``.keras`` file or a zoo name.
+
+    A spec is a file when it ends in ``.keras`` or contains a path separator; otherwise it is a
+    zoo name. This is the only place that decides.
+
+    Args:
+        spec: a path or a zoo name (``"mnist-dualib-mlp"``).
+        download: for a zoo name, fetch the weights if they are not local.
+
+    Returns:
+        ``(model, info, card)``: the loaded ``keras.Model``; ``info``, a JSON-ready dict with
+        ``label`` (file stem or zoo name), ``name``, ``method`` (``"keras"`` for a plain Keras
+        model), ``source``, ``sha256``, ``num_samples`` and ``parameters``; the zoo card, or
+        ``None`` for a file.
+
+    Raises:
+        FileNotFoundError: a file spec that does not exist.
+        ValueError: an unknown zoo name, a damaged file or registry.
+    """
+    spec = os.fspath(spec)
+    if spec.endswith(".keras") or "/" in spec or os.sep in spec:
+        model = load_file(spec)
+        label = os.path.splitext(os.path.basename(spec))[0]
+        return model, _model_info(model, label, spec, reports.sha256_file(spec)), None
+    record = card(spec)
+    model = load(spec, download=download)
+    return model, _model_info(model, spec, f"zoo:{spec}", sha256(spec)), record
 
 
 # ---------------------------------------------------------------------------------------------
 # Building the zoo: registry entries, cards and the models/README.md table, from the JSON that
 # training (train.json) and evaluation (metrics.json) wrote. Nothing here is typed by hand.
 
-#: data set -> out-of-distribution sets its card reports
-OOD_SETS = {"mnist": ("fashion_mnist",), "fashion_mnist": ("mnist",), "cifar10": ("uniform", "gaussian")}
 DEFAULT_BASE_URL = "https://github.com/vdualib/vdualib/raw/main/models/"
 
 
 def export(source, target):
     """Save the model in ``source`` to ``target`` for release: weights only, no optimizer state
     and not compiled (a third of the size of a training checkpoint for Adam)."""
-    import keras
-
     from vdualib import models
 
-    trained = keras.saving.load_model(source, safe_mode=True)
+    trained = load_file(source)
     release = models.IBClassifier.from_config(trained.get_config())
     release.set_weights(trained.get_weights())
     with reports.atomic_path(target) as tmp:
@@ -161,7 +336,7 @@ def card_from_records(name, train_record, metrics_record, file_path):
     summary = model.get("corruption_summary", {}).get("mean", {})
     recipe = train_record["recipe"]
     data_note = None
-    if metrics_record.get("data_source") == "jpeg" or recipe["dataset"] == "cifar10":
+    if metrics_record.get("data_source") == "jpeg":
         data_note = (
             "CIFAR-10 here is the JPEG (quality 75) rendition in cifar10-jpeg.zip: trained and measured on it, "
             "not on the canonical pixels."
@@ -188,6 +363,7 @@ def card_from_records(name, train_record, metrics_record, file_path):
         "file_bytes": os.path.getsize(file_path),
         "sha256": reports.sha256_file(file_path),
         "evaluation": {
+            "prediction": metrics_record.get("prediction", "samples"),
             "num_samples": model["num_samples_used"],
             "test": {k: model["clean"][k] for k in ("accuracy", "nll", "brier", "ece", "adaptive_ece")},
             "temperature_scaling": model["temperature_scaling"],
@@ -211,7 +387,7 @@ def register(name, file_path, card_record, folder=None, base_url=None):
     """Write ``card_record`` to ``cards/<name>.json`` and the file's entry into the registry."""
     folder = folder or models_dir()
     registry_path = os.path.join(folder, _REGISTRY)
-    record = reports.read_json(registry_path) if os.path.exists(registry_path) else {"models": {}}
+    record = registry(folder) if os.path.exists(registry_path) else {"models": {}}
     record["base_url"] = base_url or record.get("base_url") or DEFAULT_BASE_URL
     file_name = os.path.basename(file_path)
     record["models"][name] = {
@@ -227,6 +403,7 @@ def register(name, file_path, card_record, folder=None, base_url=None):
 
 _CARD_COLUMNS = [
     ("name", "model"),
+    ("prediction", "prediction"),
     ("accuracy", "test acc"),
     ("nll", "NLL (nats)"),
     ("brier", "Brier"),
@@ -251,8 +428,9 @@ def _card_row(record):
         ood.append(f"{ood_name}: {values}")
     return {
         "name": record["name"],
+        "prediction": _prediction_cell(record),
         **evaluation["test"],
-        "ece_ts": evaluation["temperature_scaling"]["after"]["ece"],
+        "ece_ts": (evaluation["temperature_scaling"]["after"] or {}).get("ece"),
         "shift_accuracy": evaluation["corruptions"]["mean_accuracy"],
         "shift_ece": evaluation["corruptions"]["mean_ece"],
         "shift_split": evaluation["corruptions"]["split"],
@@ -263,6 +441,16 @@ def _card_row(record):
     }
 
 
+def _prediction_cell(record):
+    from vdualib import methods
+
+    if not methods.get(record["method"]).stochastic:
+        return "deterministic"
+    if record["evaluation"].get("prediction") == "mu":
+        return "decoder at mu"
+    return f"mean of {record['evaluation']['num_samples']} samples"
+
+
 def cards_table(folder=None):
     """The Markdown table of every card in ``folder`` (default: the zoo's)."""
     folder = folder or models_dir()
@@ -270,5 +458,5 @@ def cards_table(folder=None):
     names = sorted(f[:-5] for f in os.listdir(cards_dir) if f.endswith(".json")) if os.path.isdir(cards_dir) else []
     if not names:
         return "No models yet.\n"
-    rows = [_card_row(reports.read_json(os.path.join(cards_dir, f"{n}.json"))) for n in names]
+    rows = [_card_row(reports.read_json(os.path.join(cards_dir, f"{n}.json"), remedy=_RESTORE)) for n in names]
     return reports.markdown_table(rows, _CARD_COLUMNS, digits=4)

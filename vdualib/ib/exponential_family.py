@@ -13,7 +13,7 @@ so one iteration costs O(|X| N R) instead of O(|X| N |Y|): cheaper when R << |Y|
 import numpy as np
 
 from vdualib.ib.curve import curve_channel
-from vdualib.ib.solver import log_normalize, solve_channel, stacked_matmul
+from vdualib.ib.solver import DEFAULT_SEED, log_normalize, solve_channel, stacked_matmul
 
 __all__ = ["ExponentialFamily", "solve_exponential_family", "curve_exponential_family", "toy_problem"]
 
@@ -68,7 +68,8 @@ class ExponentialFamily:
         return decoder, neg_entropy + stacked_matmul(mean_parameters, self.statistics.T).swapaxes(1, 2) + self._log_normalizer
 
 
-def solve_exponential_family(family, beta, n_clusters=None, init=None, tol=1e-10, max_iter=100_000, seed=None):
+def solve_exponential_family(family, beta, n_clusters=None, init=None, tol=1e-10, max_iter=100_000,
+                             seed=DEFAULT_SEED):
     """dualIB at one beta for an :class:`ExponentialFamily`; same result as
     ``vdualib.ib.solve(family.joint(), beta, method="dualib")`` (information in bits)."""
     return solve_channel(family, family.px, family.py_x, beta, n_clusters, init, tol, max_iter, seed)

@@ -33,11 +33,13 @@ try:
 except ImportError:  # optional: without it BLAS keeps its default thread count
     ThreadpoolController = None
 
+from vdualib import checks
 from vdualib.ib.joint import entropy_bits, validate_joint
 
 __all__ = ["IBSolution", "solve", "METHODS"]
 
 METHODS = ("ib", "dualib")
+DEFAULT_SEED = 0  # the default start encoder, so that results are the same in every process
 _LN2 = np.log(2.0)
 _TINY = np.finfo(np.float64).tiny
 _LOG_FLUSH = -600.0  # e^-600 ~ 1e-261: smaller probabilities are set to 0
@@ -340,14 +342,9 @@ def make_channel(pxy, method):
 
 def check_settings(n_x, n_clusters, tol, max_iter):
     """Validate the shared solver settings; return n_clusters (default |X|)."""
-    n_clusters = n_x if n_clusters is None else n_clusters
-    if int(n_clusters) != n_clusters or n_clusters < 1:
-        raise ValueError(f"n_clusters must be a positive integer; got {n_clusters!r}.")
-    if not tol > 0:
-        raise ValueError(f"tol must be > 0; got {tol!r}.")
-    if int(max_iter) != max_iter or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer; got {max_iter!r}.")
-    return int(n_clusters)
+    checks.finite_float("tol", tol, low=0.0, low_open=True)
+    checks.positive_int("max_iter", max_iter)
+    return n_x if n_clusters is None else checks.positive_int("n_clusters", n_clusters)
 
 
 def check_betas(betas):
@@ -380,7 +377,7 @@ def solve_channel(channel, px, py_x, beta, n_clusters, init, tol, max_iter, seed
     )
 
 
-def solve(pxy, beta, method="ib", n_clusters=None, init=None, tol=1e-10, max_iter=100_000, seed=None,
+def solve(pxy, beta, method="ib", n_clusters=None, init=None, tol=1e-10, max_iter=100_000, seed=DEFAULT_SEED,
           accelerate=True):
     """Solve the IB (``method="ib"``) or dualIB (``"dualib"``) self-consistent equations at one beta.
 
@@ -392,7 +389,8 @@ def solve(pxy, beta, method="ib", n_clusters=None, init=None, tol=1e-10, max_ite
         init: starting encoder p(x_hat|x) [|X|, N]; default a seeded near-identity encoder.
         tol: stop when max |Δ p(x_hat|x)| between successive iterates is below ``tol``.
         max_iter: cap on applications of the equations (convergence slows down near critical betas).
-        seed: seed of the default initialisation.
+        seed: seed of the default initialisation (default 0: the same solution in every process;
+            ``None`` draws fresh entropy).
         accelerate: extrapolate the iterates with SQUAREM (safeguarded by the free energy; same
             fixed points, far fewer iterations near critical betas). ``False``: plain iteration.
 

@@ -2,11 +2,12 @@
 
 Estimators (numpy/scipy; bits unless ``units="nats"``):
 
-* ``binned_information(activations, labels, num_bins=30, value_range=(-1, 1))``
+* ``binned_information(activations, labels, num_bins=30, value_range=None)``
   -> ``(I(X;T), I(T;Y))`` of a deterministic layer by equal-width binning
-  (:mod:`~vdualib.information.binning`). Bounded by log2 N; measures the
-  binning resolution as much as information; I(T;Y) biased upward when
-  symbols are sparse.
+  over the layer's observed range, or a fixed ``(low, high)`` that must cover
+  the data (:mod:`~vdualib.information.binning`; values are never clipped).
+  Bounded by log2 N; measures the binning resolution as much as information;
+  I(T;Y) biased upward when symbols are sparse.
 * ``kde_information(activations, labels, noise_variance)`` -> dict of the
   Kolchinsky-Tracey pairwise-distance bounds for T + N(0, sigma^2 I)
   (:mod:`~vdualib.information.kde`); exact at the extremes, loose in between.
@@ -22,6 +23,19 @@ callback recording I(X;T), I(T;Y) and gradient signal-to-noise per layer; the
 rows are a table (:mod:`~vdualib.information.table`) plotted by
 :mod:`~vdualib.information.plots`. Error of every estimator against ground
 truth: ``scripts/results/information/estimator_error.md``.
+
+The studies built on them, one module each: ``network`` (the 12-bit network and
+its segmented training loop), ``twelve_bit`` (the 12-bit information-plane
+study), ``stochastic_layer`` (I(X;Z) of VIB / VdualIB encoders by every
+estimator), ``study`` (runs both, keeps one JSON, renders figures and Markdown;
+the ``vdualib-information-plane`` command), ``ground_truth`` and
+``estimator_error`` (the estimators against known information) and
+``benchmark`` (their speed).
+
+Example:
+    >>> import numpy as np
+    >>> from vdualib.information import binned_information, ksg_mi
+    >>> binned_information(np.linspace(0, 50, 100)[:, None], np.arange(100) % 2, num_bins=1000)[0]  # ~6.64 bits
 
 Importing this package does not import TensorFlow: only ``infonce_bounds`` is
 imported eagerly, the other names load their module on first access.

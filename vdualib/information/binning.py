@@ -1,9 +1,8 @@
 """Binning (plug-in) estimator of I(X;T) and I(T;Y) for a deterministic layer.
 
 Each unit of a layer's activation T is discretised into ``num_bins`` equal-width
-bins over ``value_range`` (values outside are clipped into the edge bins); the
-discretised vector of a row is one symbol. Every row of ``activations`` is T
-for one distinct input x and X is uniform over the rows (Shwartz-Ziv & Tishby
+bins; the discretised vector of a row is one symbol. Every row of ``activations``
+is T for one distinct input x and X is uniform over the rows (Shwartz-Ziv & Tishby
 2017), so T is a function of X and
 
     I(X;T) = H(T_binned),      I(T;Y) = H(T_binned) - H(T_binned | Y),
@@ -11,17 +10,33 @@ for one distinct input x and X is uniform over the rows (Shwartz-Ziv & Tishby
 both computed from symbol counts (``np.unique`` over packed rows, no Python loop
 over examples) and returned in bits by default.
 
+Bin edges, one policy: the bins always cover the data.
+
+* ``value_range=None`` (the default): ``num_bins`` equal bins over the observed
+  [min, max] of the layer (all units and rows together), so an unbounded layer
+  (ReLU, linear) is binned at the resolution of its own spread.
+* ``value_range=(low, high)``: fixed bins, as in the tanh study (30 bins on
+  [-1, 1]) where every epoch must share the same bins. Activations outside
+  [low, high] raise ``ValueError``; they are never clipped into the edge bins,
+  which would merge distinct values and under-report I(X;T).
+
 Bias and regime: I(X;T) is bounded by log2 N and by the number of occupied
 bins; it measures the binning's resolution as much as information (a
 deterministic injective continuous layer has I(X;T) = log N for fine enough
 bins). With few examples per symbol, the plug-in I(T;Y) is biased upward
 (roughly (S - 1)(C - 1) / (2 N ln 2) bits for S occupied symbols and C classes),
 which makes wide layers look informative about Y until N >> S.
+
+Example:
+    >>> import numpy as np
+    >>> relu = np.linspace(0.0, 50.0, 100)[:, None]        # 100 distinct inputs, one unit
+    >>> round(binned_information(relu, np.arange(100) % 2, num_bins=1000)[0], 6)   # log2(100) bits
+    6.643856
 """
 
 import numpy as np
 
-from vdualib.information.checks import check_activations, check_labels
+from vdualib import checks
 from vdualib.information.units import check_units, from_nats
 
 __all__ = ["BinningEstimator", "binned_information", "entropy_from_counts"]
@@ -39,53 +54,77 @@ class BinningEstimator:
     """Equal-width binning estimator; callable on a whole layer or streamed per batch.
 
     Args:
-        num_bins: bins per unit (>= 2). 30 on [-1, 1] reproduces the tanh study.
-        value_range: ``(low, high)`` binning range, or ``None`` for the observed
-            [min, max] over all units and rows of the layer.
+        num_bins: bins per unit, an integer in [2, 65535].
+        value_range: ``None`` (default) for bins over the observed [min, max] of
+            the layer, or a fixed ``(low, high)``; data outside a fixed range
+            raise ``ValueError`` (see the module docstring).
 
-    ``summarize(batch)`` reduces a batch of activations to what the estimate
-    needs: uint8/uint16 bin codes for a fixed range (so a callback never keeps
-    float activations), or the activations themselves when the range is the
-    observed one. ``information(summaries, labels, units)`` returns a dict with
-    ``ixt`` and ``ity``.
+    ``summarize(batch)`` reduces a batch of activations [B, units] to what the
+    estimate needs: uint8/uint16 bin codes for a fixed range (so a callback
+    never keeps float activations), or the float32 activations themselves when
+    the range is the observed one. ``information(summaries, labels, units)``
+    returns a dict with ``ixt`` and ``ity`` in ``units``.
+
+    Example:
+        >>> estimator = BinningEstimator(num_bins=30, value_range=(-1.0, 1.0))
+        >>> codes = estimator.summarize(np.tanh(np.random.default_rng(0).normal(size=(64, 3))))
+        >>> estimator.information(codes, np.arange(64) % 2)["ixt"] <= 6.0
+        True
     """
 
     name = "binning"
 
-    def __init__(self, num_bins=30, value_range=(-1.0, 1.0)):
-        if not isinstance(num_bins, (int, np.integer)) or num_bins < 2 or num_bins > 65535:
-            raise ValueError(f"num_bins must be an integer in [2, 65535]; got {num_bins!r}.")
+    def __init__(self, num_bins=30, value_range=None):
+        num_bins = checks.positive_int("num_bins", num_bins)
+        if not 2 <= num_bins <= 65535:
+            raise ValueError(f"num_bins must be an integer in [2, 65535]; got {num_bins}.")
         if value_range is not None:
-            if len(value_range) != 2 or not np.all(np.isfinite(value_range)) or not value_range[0] < value_range[1]:
-                raise ValueError(f"value_range must be (low, high) with finite low < high, or None; got {value_range!r}.")
-            value_range = (float(value_range[0]), float(value_range[1]))
-        self.num_bins = int(num_bins)
+            if np.ndim(value_range) != 1 or len(value_range) != 2:
+                raise ValueError(f"value_range must be (low, high) or None; got {value_range!r}.")
+            low = checks.finite_float("value_range low", value_range[0])
+            high = checks.finite_float("value_range high", value_range[1])
+            if not low < high:
+                raise ValueError(f"value_range must be (low, high) with low < high, or None; got {value_range!r}.")
+            value_range = (low, high)
+        self.num_bins = num_bins
         self.value_range = value_range
 
     def get_config(self):
         return {"num_bins": self.num_bins, "value_range": self.value_range}
 
     def codes(self, activations, value_range=None):
-        """Bin index of every entry, shape [N, units], smallest unsigned dtype."""
+        """Bin index of every entry of ``activations`` [N, units], smallest unsigned dtype.
+
+        ``value_range`` defaults to the estimator's fixed range; the value
+        ``high`` falls in the last bin. Raises ``ValueError`` for entries outside it.
+        """
         low, high = value_range or self.value_range
-        width = (high - low) / self.num_bins
-        index = np.floor((np.asarray(activations, dtype=np.float64) - low) / width) if high > low else np.zeros(np.shape(activations))
+        activations = np.asarray(activations, dtype=np.float64)
+        if activations.size and (activations.min() < low or activations.max() > high):
+            raise ValueError(
+                f"activations span [{activations.min():.6g}, {activations.max():.6g}], outside the fixed "
+                f"value_range ({low:g}, {high:g}); binning would clip them and merge distinct values. Pass "
+                "value_range=None to bin over the observed range, or a range that covers the layer."
+            )
+        index = np.floor((activations - low) / ((high - low) / self.num_bins))
         dtype = np.uint8 if self.num_bins <= 256 else np.uint16
-        return np.clip(index, 0, self.num_bins - 1).astype(dtype)
+        return np.minimum(index, self.num_bins - 1).astype(dtype)
 
     def summarize(self, activations):
-        activations = check_activations(activations)
+        """Bin codes (fixed range) or float32 activations (observed range) of a batch [B, ...]."""
+        activations = checks.sample_matrix("activations", activations)
         if self.value_range is None:
             return activations.astype(np.float32)
         return self.codes(activations)
 
     def information(self, summaries, labels, units="bits"):
+        """``{"ixt", "ity"}`` in ``units`` from the summaries of all N rows (a list of batches or one array)."""
         check_units(units)
         summary = np.concatenate(summaries, axis=0) if isinstance(summaries, (list, tuple)) else summaries
-        labels = check_labels(labels, summary.shape[0])
+        labels = checks.class_labels("labels", labels, size=summary.shape[0])
         if self.value_range is None:
-            observed = (float(summary.min()), float(summary.max()))
-            summary = self.codes(summary, observed)
+            low, high = float(summary.min()), float(summary.max())
+            summary = np.zeros(summary.shape, np.uint8) if high == low else self.codes(summary, (low, high))
         symbols = _row_symbols(summary, self.num_bins)
         h_t = entropy_from_counts(np.bincount(symbols))
         _, label_ids = np.unique(labels, return_inverse=True)
@@ -109,19 +148,29 @@ def _row_symbols(codes, num_bins):
     return np.unique(keys, return_inverse=True)[1].ravel()
 
 
-def binned_information(activations, labels, num_bins=30, value_range=(-1, 1), units="bits"):
+def binned_information(activations, labels, num_bins=30, value_range=None, units="bits"):
     """Binned I(X;T) and I(T;Y) of a deterministic layer, in bits (or nats).
 
     Args:
         activations: [N, units] (higher ranks are flattened), row n = T(x_n) for
-            N distinct, equiprobable inputs.
-        labels: N integer class ids (or [N, C] one-hot).
+            N distinct, equiprobable inputs; finite.
+        labels: N integer class ids (or [N, C] one-hot rows).
         num_bins: equal-width bins per unit.
-        value_range: ``(low, high)`` or ``None`` for the observed range.
+        value_range: ``None`` for bins over the observed [min, max] (default), or
+            a fixed ``(low, high)`` that must cover every activation.
         units: ``"bits"`` or ``"nats"``.
 
     Returns:
         ``(ixt, ity)``: I(X;T) = H(T_binned) and I(T;Y) = H(T_binned) - H(T_binned|Y).
+
+    Raises:
+        ValueError: NaN or infinite activations, labels of the wrong length or
+            kind, or activations outside a fixed ``value_range``.
+
+    Example:
+        >>> x = 2.0 * ((np.arange(16)[:, None] >> np.arange(4)) & 1) - 1.0   # 4-bit patterns in {-1, 1}
+        >>> [round(v, 6) for v in binned_information(x, x[:, 0] > 0, value_range=(-1, 1))]
+        [4.0, 1.0]
     """
     estimator = BinningEstimator(num_bins=num_bins, value_range=value_range)
     result = estimator.information(estimator.summarize(activations), labels, units=units)

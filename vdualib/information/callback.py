@@ -29,6 +29,11 @@ The rows (epoch, layer, ixt, ity, grad_mean, grad_std, snr, ...) are in
 completed epochs; epoch 0 (before training) is recorded at ``on_train_begin``
 if scheduled and not yet recorded. Information is in bits (``units="bits"``) unless ``units="nats"``; gradient
 statistics are in the loss's units (nats for cross-entropy) per weight unit.
+
+Example:
+    >>> plane = InformationPlane(x_fixed, y_fixed, gradient_stats=True)   # binning over observed ranges
+    >>> model.fit(x, y, epochs=300, callbacks=[plane])
+    >>> plane.save("plane.csv")                                          # rows: epoch, layer, ixt, ity, ...
 """
 
 import math
@@ -38,6 +43,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from vdualib import checks
 from vdualib.information.binning import BinningEstimator
 from vdualib.information.kde import KDEEstimator
 from vdualib.information.table import save_table
@@ -105,7 +111,9 @@ class InformationPlane(keras.callbacks.Callback):
             in the form the model's loss expects.
         layers: layer names or layers to watch; default every Dense/Conv layer
             (their outputs include the activation).
-        estimator: ``"binning"`` (30 bins on [-1, 1]), ``"kde"`` (noise
+        estimator: ``"binning"`` (30 bins over each layer's observed range at each
+            recording; for a bounded activation pass ``BinningEstimator(30, (-1, 1))``
+            so that every epoch shares the bins), ``"kde"`` (noise
             variance 1e-3, the value of Saxe et al.'s code) or an estimator instance (``BinningEstimator``,
             ``KDEEstimator``).
         epochs: the epochs to record (completed-epoch counts), or ``None`` for
@@ -139,8 +147,10 @@ class InformationPlane(keras.callbacks.Callback):
         x, y = np.asarray(x), np.asarray(y)
         if x.shape[0] != y.shape[0] or x.shape[0] < 2:
             raise ValueError(f"x and y must hold the same number (>= 2) of examples; got {x.shape[0]} and {y.shape[0]}.")
-        if batch_size < 1 or gradient_batch_size < 1:
-            raise ValueError("batch_size and gradient_batch_size must be >= 1.")
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            raise ValueError("x contains NaN or infinite values; clean or drop them.")
+        batch_size = checks.positive_int("batch_size", batch_size)
+        gradient_batch_size = checks.positive_int("gradient_batch_size", gradient_batch_size)
         gradient_x, gradient_y = (x, y) if gradient_data is None else (np.asarray(v) for v in gradient_data)
         if gradient_x.shape[0] != gradient_y.shape[0]:
             raise ValueError(f"gradient_data x and y differ in length: {gradient_x.shape[0]} and {gradient_y.shape[0]}.")
@@ -151,7 +161,7 @@ class InformationPlane(keras.callbacks.Callback):
             )
         self.x, self.y = x, y
         self.gradient_x, self.gradient_y = gradient_x, gradient_y
-        self.labels = np.argmax(y, axis=1) if y.ndim == 2 else y.astype(np.int64)
+        self.labels = checks.class_labels("y", y, size=x.shape[0])
         self.layer_spec = layers
         self.estimator = _resolve_estimator(estimator)
         self.epochs = None if epochs is None else sorted({int(e) for e in epochs})

@@ -1,4 +1,4 @@
-"""Plots of an information-plane table (see :mod:`vdualib.information.table`).
+"""Plots of an information-plane table (see :mod:`vdualib.information.table`) and of estimator curves.
 
 * :func:`plot_information_plane`: I(X;T) against I(T;Y), one point per layer
   per recorded epoch, the layers of one epoch joined by a line, coloured by
@@ -6,39 +6,35 @@
 * :func:`plot_information_curves`: I(X;T) and I(T;Y) per layer against epoch;
 * :func:`plot_gradient_statistics`: gradient mean and standard deviation per
   layer against epoch on log axes, with the drift-to-diffusion transition
-  (the first recorded epoch after the SNR peak where the mean falls below
-  the std, :func:`drift_diffusion_epoch`) marked.
+  (:func:`~vdualib.information.table.drift_diffusion_epoch`) marked;
+* :func:`plot_estimates`: several estimates of one quantity against epoch.
 
 Each function takes the rows and an optional ``ax`` / ``axes`` and returns the
-figure; :func:`save_figure` writes it atomically. Axis labels carry ``units``.
+figure; :func:`vdualib.plotting.save_figure` writes it atomically. Axis labels
+carry ``units``. matplotlib is imported on first use (``vdualib.plotting.pyplot``);
+its backend is never switched.
+
+Example:
+    >>> from vdualib import plotting
+    >>> plotting.save_figure(plot_information_plane(plane.rows), "plane.png")
 """
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import SymLogNorm  # noqa: E402
-
-from vdualib.reports import atomic_path  # noqa: E402
+from vdualib.information.table import drift_diffusion_epoch, series
+from vdualib.plotting import pyplot, save_figure
 
 __all__ = [
     "plot_information_plane",
     "plot_information_curves",
     "plot_gradient_statistics",
-    "drift_diffusion_epoch",
+    "plot_estimates",
     "save_figure",
 ]
 
 
 def _layers(rows):
     return list(dict.fromkeys(row["layer"] for row in rows))
-
-
-def _series(rows, layer, column):
-    selected = sorted((row["epoch"], row[column]) for row in rows if row["layer"] == layer)
-    return np.array([e for e, _ in selected], dtype=float), np.array([v for _, v in selected], dtype=float)
 
 
 def _check_rows(rows, columns):
@@ -52,12 +48,26 @@ def _check_rows(rows, columns):
 def _axes(ax, ncols=1, size=(5.5, 4.2)):
     if ax is not None:
         return ax.figure if ncols == 1 else np.ravel(ax)[0].figure, ax
-    fig, axes = plt.subplots(1, ncols, figsize=(size[0] * ncols, size[1]), constrained_layout=True)
+    fig, axes = pyplot().subplots(1, ncols, figsize=(size[0] * ncols, size[1]), constrained_layout=True)
     return fig, axes
 
 
 def plot_information_plane(rows, ax=None, title=None, units="bits", colorbar=True):
-    """I(X;T) (x) against I(T;Y) (y): points per (layer, epoch), layers joined per epoch, coloured by epoch."""
+    """I(X;T) (x) against I(T;Y) (y): points per (layer, epoch), layers joined per epoch, coloured by epoch.
+
+    Args:
+        rows: an information-plane table (dicts with ``epoch``, ``layer``, ``ixt``, ``ity``).
+        ax: an existing axis, or ``None`` for a new figure.
+        title: optional axis title.
+        units: the unit shown on the axes.
+        colorbar: draw the epoch colour bar.
+
+    Returns:
+        the ``matplotlib`` figure; one line and one scatter per recorded epoch.
+    """
+    from matplotlib.colors import SymLogNorm
+
+    plt = pyplot()
     _check_rows(rows, ("epoch", "layer", "ixt", "ity"))
     fig, ax = _axes(ax)
     layers = _layers(rows)
@@ -80,15 +90,18 @@ def plot_information_plane(rows, ax=None, title=None, units="bits", colorbar=Tru
 
 
 def plot_information_curves(rows, axes=None, title=None, units="bits"):
-    """Two panels: I(X;T) and I(T;Y) per layer against epoch (symlog epoch axis); shaded +-std when present."""
+    """Two panels: I(X;T) and I(T;Y) per layer against epoch (symlog epoch axis); shaded +-std when present.
+
+    Returns the figure; each panel has one line per layer, labelled with the layer's name.
+    """
     _check_rows(rows, ("epoch", "layer", "ixt", "ity"))
     fig, axes = _axes(axes, ncols=2, size=(5.0, 3.8))
     for ax, column, label in zip(axes, ("ixt", "ity"), ("I(X;T)", "I(T;Y)")):
         for layer in _layers(rows):
-            epochs, values = _series(rows, layer, column)
+            epochs, values = series(rows, layer, column)
             (line,) = ax.plot(epochs, values, label=layer)
             if f"{column}_std" in rows[0]:
-                _, spread = _series(rows, layer, f"{column}_std")
+                _, spread = series(rows, layer, f"{column}_std")
                 ax.fill_between(epochs, values - spread, values + spread, color=line.get_color(), alpha=0.2, linewidth=0)
         ax.set_xscale("symlog", linthresh=1.0)
         ax.set_xlabel("epoch")
@@ -99,32 +112,18 @@ def plot_information_curves(rows, axes=None, title=None, units="bits"):
     return fig
 
 
-def drift_diffusion_epoch(rows, layer):
-    """The drift-to-diffusion transition of a layer, or ``None``: the first recorded epoch after
-    the peak of the gradient signal-to-noise (mean / std) at which the mean falls below the std.
-
-    Starting from the SNR peak ignores early crossings while the drift phase is still building up.
-    """
-    epochs, means = _series(rows, layer, "grad_mean")
-    _, stds = _series(rows, layer, "grad_std")
-    keep = (epochs > 0) & (stds > 0)
-    epochs, means, stds = epochs[keep], means[keep], stds[keep]
-    if not epochs.size:
-        return None
-    peak = int(np.argmax(means / stds))
-    below = np.flatnonzero(means[peak:] < stds[peak:])
-    return int(epochs[peak + below[0]]) if below.size else None
-
-
 def plot_gradient_statistics(rows, ax=None, title=None):
-    """Gradient mean (solid) and std (dashed) per layer against epoch, log-log, transition marked (dotted)."""
+    """Gradient mean (solid) and std (dashed) per layer against epoch, log-log, transition marked (dotted).
+
+    Returns the figure. Raises ``ValueError`` when the table has no gradient statistics.
+    """
     _check_rows(rows, ("epoch", "layer", "grad_mean", "grad_std"))
     if all(np.isnan(row["grad_mean"]) for row in rows):
         raise ValueError("the table has no gradient statistics; record with InformationPlane(..., gradient_stats=True).")
     fig, ax = _axes(ax, size=(6.0, 4.2))
     for layer in _layers(rows):
-        epochs, means = _series(rows, layer, "grad_mean")
-        _, stds = _series(rows, layer, "grad_std")
+        epochs, means = series(rows, layer, "grad_mean")
+        _, stds = series(rows, layer, "grad_std")
         keep = epochs > 0
         (line,) = ax.plot(epochs[keep], means[keep], "-", label=f"{layer} mean")
         ax.plot(epochs[keep], stds[keep], "--", color=line.get_color(), label=f"{layer} std")
@@ -141,8 +140,33 @@ def plot_gradient_statistics(rows, ax=None, title=None):
     return fig
 
 
-def save_figure(fig, path, dpi=110):
-    """Save ``fig`` to ``path`` atomically and close it."""
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=path.rsplit(".", 1)[-1])
-    plt.close(fig)
+def plot_estimates(rows, keys, ax=None, title=None, ylabel="I(X;Z) [bits]", reference=None):
+    """Several estimates of one quantity against epoch, one line per key, on a symlog axis.
+
+    Args:
+        rows: dicts with ``epoch`` and every key of ``keys``.
+        keys: ``[(key, matplotlib style), ...]``; each becomes a line labelled ``key``.
+        ax: an existing axis, or ``None``.
+        title, ylabel: axis texts.
+        reference: optional ``(value, label)`` drawn as a dashed horizontal line (e.g. log2 N).
+
+    Returns:
+        the figure.
+    """
+    if not rows:
+        raise ValueError("no rows to plot.")
+    fig, ax = _axes(ax)
+    epochs = [r["epoch"] for r in rows]
+    for key, style in keys:
+        ax.plot(epochs, [r[key] for r in rows], style, label=key, markersize=4)
+    if reference is not None:
+        ax.axhline(reference[0], color="grey", linewidth=0.8, linestyle="--", label=reference[1])
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_ylim(bottom=0.0)
+    ax.set_xticks(epochs)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=6)
+    return fig

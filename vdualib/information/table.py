@@ -4,6 +4,12 @@ Columns: ``epoch`` (completed training epochs, 0 = before training), ``layer``
 (name), ``ixt`` and ``ity`` (bits unless the recorder was asked for nats),
 ``grad_mean``, ``grad_std``, ``snr`` (NaN when gradients were not recorded),
 plus any extra estimator outputs (for example ``ixt_lower`` of the KDE bounds).
+
+Example:
+    >>> rows = [{"epoch": 0, "layer": "h", "ixt": 3.0, "ity": 0.5}]
+    >>> save_table(rows, "plane.csv")
+    >>> load_table("plane.csv")[0]["ixt"]
+    3.0
 """
 
 import csv
@@ -15,7 +21,7 @@ import numpy as np
 
 from vdualib.reports import read_json, write_json, write_text
 
-__all__ = ["COLUMNS", "save_table", "load_table", "mean_table", "table_to_json", "table_from_json"]
+__all__ = ["COLUMNS", "save_table", "load_table", "mean_table", "table_to_json", "table_from_json", "series", "drift_diffusion_epoch"]
 
 COLUMNS = ("epoch", "layer", "ixt", "ity", "grad_mean", "grad_std", "snr")
 
@@ -115,3 +121,26 @@ def mean_table(tables):
                 row[f"{column}_std"] = float(finite.std()) if finite.size else math.nan
         averaged.append(row)
     return averaged
+
+
+def series(rows, layer, column):
+    """``(epochs, values)`` of one layer's ``column``, sorted by epoch, as float arrays."""
+    selected = sorted((row["epoch"], row[column]) for row in rows if row["layer"] == layer)
+    return np.array([e for e, _ in selected], dtype=float), np.array([v for _, v in selected], dtype=float)
+
+
+def drift_diffusion_epoch(rows, layer):
+    """The drift-to-diffusion transition of a layer, or ``None``: the first recorded epoch after
+    the peak of the gradient signal-to-noise (mean / std) at which the mean falls below the std.
+
+    Starting from the SNR peak ignores early crossings while the drift phase is still building up.
+    """
+    epochs, means = series(rows, layer, "grad_mean")
+    _, stds = series(rows, layer, "grad_std")
+    keep = (epochs > 0) & (stds > 0)
+    epochs, means, stds = epochs[keep], means[keep], stds[keep]
+    if not epochs.size:
+        return None
+    peak = int(np.argmax(means / stds))
+    below = np.flatnonzero(means[peak:] < stds[peak:])
+    return int(epochs[peak + below[0]]) if below.size else None

@@ -2,6 +2,10 @@
 
 ``units="bits"`` (the default for results shown to users, DESIGN.md) divides
 by ln 2; ``units="nats"`` returns the natural-log value unchanged.
+
+Example:
+    >>> from_nats(math.log(2.0), "bits")
+    1.0
 """
 
 import math

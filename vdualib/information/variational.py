@@ -17,6 +17,13 @@ Both are computed with ``scipy.special.logsumexp`` so large negative
 log-densities do not underflow. The rate KL(e(z|x) || r(z)) that VIB models
 log is a third, looser upper bound: the same quantity with the learned
 marginal r(z) in place of the batch mixture.
+
+Example:
+    >>> import numpy as np
+    >>> mean = np.random.default_rng(0).normal(size=(2000, 2))       # Z = X + N(0, 0.25 I_2)
+    >>> lower, upper = gaussian_encoder_bounds(mean, np.full_like(mean, 0.5), seed=1)
+    >>> abs(lower - np.log2(5.0)) < 0.1 and abs(upper - np.log2(5.0)) < 0.1
+    True
 """
 
 import math
@@ -24,6 +31,7 @@ import math
 import numpy as np
 from scipy.special import logsumexp
 
+from vdualib import checks
 from vdualib.information.units import check_units, from_nats
 
 __all__ = ["infonce_bounds", "gaussian_log_density_matrix", "gaussian_encoder_bounds"]
@@ -78,9 +86,9 @@ def gaussian_log_density_matrix(z, mean, stddev):
     Computed as matrix products ((z^2) @ (1/s^2)^T - 2 z @ (m/s^2)^T + ...) in
     float64, so memory is O(N M), not O(N M K).
     """
-    z = np.asarray(z, dtype=np.float64)
-    mean = np.asarray(mean, dtype=np.float64)
-    stddev = np.asarray(stddev, dtype=np.float64)
+    z = checks.finite_array("z", z)
+    mean = checks.finite_array("mean", mean)
+    stddev = checks.finite_array("stddev", stddev)
     if z.ndim != 2 or mean.ndim != 2 or mean.shape != stddev.shape or z.shape[1] != mean.shape[1]:
         raise ValueError(
             "z must be [N, K] and mean, stddev [M, K] with the same K; "
@@ -102,10 +110,12 @@ def gaussian_encoder_bounds(mean, stddev, seed, units="bits"):
     O(block N) rather than O(N^2). Returns ``(lower, upper)`` in ``units``.
     """
     check_units(units)
-    mean = np.asarray(mean, dtype=np.float64)
-    stddev = np.asarray(stddev, dtype=np.float64)
+    mean = checks.finite_array("mean", mean)
+    stddev = checks.finite_array("stddev", stddev)
     if mean.ndim != 2 or mean.shape != stddev.shape or mean.shape[0] < 2:
         raise ValueError(f"mean and stddev must both be [N, K] with N >= 2; got {mean.shape} and {stddev.shape}.")
+    if not (stddev > 0).all():
+        raise ValueError("stddev must be strictly positive everywhere (a zero scale makes log e(z|x) infinite).")
     rng = np.random.default_rng(seed)
     z = mean + stddev * rng.standard_normal(mean.shape)
     n = mean.shape[0]

@@ -7,6 +7,18 @@ trained by gradient descent on the squared loss, at any training time;
 ``output_information``, ``prior_kl`` and ``information_curve`` bound what
 those outputs carry about the inputs, the labels and the training set, in
 bits. numpy/scipy only.
+
+The study built on them: ``tasks`` (the 12-bit task and an MNIST subset as
+kernel inputs), ``study`` (curves over training time and nested training-set
+sizes, one JSON, Markdown; the ``vdualib-ntk-information`` command), ``plots``
+(its figures) and ``benchmark`` (kernel and ensemble speed against the CPU's peak).
+
+Example:
+    >>> import numpy as np
+    >>> from vdualib import ntk
+    >>> x = np.random.default_rng(0).normal(size=(8, 3))
+    >>> k, theta = ntk.kernels(x, depth=2)
+    >>> prediction = ntk.ensemble(x, np.arange(8) % 2, t=[1.0, np.inf])
 """
 
 from vdualib.ntk.ensemble import EnsemblePrediction, KernelEnsemble, ensemble

@@ -18,12 +18,20 @@ cov = exp(-eta t Theta / N) K exp(-eta t Theta / N). One eigendecomposition
 Theta = V diag(lambda) V^T turns every matrix function of time into a
 diagonal, so a list of times costs one O(N^3) decomposition plus matrix
 products per time. Outputs are in the units of the labels.
+
+Example:
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(10, 4))
+    >>> prediction = ensemble(x, np.arange(10) % 2 - 0.5, x[:3], t=[0.0, np.inf], depth=2)
+    >>> np.allclose(prediction.mean_train[1], np.arange(10) % 2 - 0.5)   # interpolates at t = inf
+    True
 """
 
 from typing import NamedTuple
 
 import numpy as np
 
+from vdualib import checks
 from vdualib.ntk.kernels import kernels
 
 __all__ = ["ensemble", "KernelEnsemble", "EnsemblePrediction", "COVARIANCES"]
@@ -58,7 +66,7 @@ def _as_times(t):
 
 
 def _square(matrix, n, name):
-    matrix = np.asarray(matrix, dtype=np.float64)
+    matrix = checks.finite_array(name, matrix)
     if matrix.shape != (n, n):
         raise ValueError(f"{name} must be [{n}, {n}] for {n} training points; got shape {matrix.shape}.")
     return matrix
@@ -93,19 +101,16 @@ class KernelEnsemble:
         learning_rate=1.0,
         diag_reg=0.0,
     ):
-        y_train = np.asarray(y_train, dtype=np.float64)
-        if y_train.ndim not in (1, 2) or y_train.shape[0] < 1 or not np.isfinite(y_train).all():
+        y_train = checks.finite_array("y_train", y_train)
+        if y_train.ndim not in (1, 2) or y_train.shape[0] < 1:
             raise ValueError(f"y_train must be finite targets [N] or [N, k]; got shape {y_train.shape}.")
         n = y_train.shape[0]
         self.scalar_outputs = y_train.ndim == 1
         self.y_train = y_train.reshape(n, -1)
         self.k_train = _square(k_train, n, "k_train")
         theta_train = _square(theta_train, n, "theta_train")
-        if not (np.isfinite(learning_rate) and learning_rate > 0):
-            raise ValueError(f"learning_rate must be a finite positive number; got {learning_rate!r}.")
-        if not (np.isfinite(diag_reg) and diag_reg >= 0):
-            raise ValueError(f"diag_reg must be a finite number >= 0; got {diag_reg!r}.")
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = checks.finite_float("learning_rate", learning_rate, low=0.0, low_open=True)
+        diag_reg = checks.finite_float("diag_reg", diag_reg, low=0.0)
         self.num_train = n
         theta_train = theta_train + diag_reg * np.mean(np.diag(theta_train)) * np.eye(n)
         self.eigenvalues, self.eigenvectors = np.linalg.eigh(theta_train)
@@ -122,14 +127,14 @@ class KernelEnsemble:
             raise ValueError("pass k_test_train, theta_test_train and k_test together (or none of them).")
         self.has_test = k_test_train is not None
         if self.has_test:
-            k_test_train = np.asarray(k_test_train, dtype=np.float64)
-            theta_test_train = np.asarray(theta_test_train, dtype=np.float64)
+            k_test_train = checks.finite_array("k_test_train", k_test_train)
+            theta_test_train = checks.finite_array("theta_test_train", theta_test_train)
             m = k_test_train.shape[0]
             if k_test_train.shape != (m, n) or theta_test_train.shape != (m, n):
                 raise ValueError(
                     f"k_test_train and theta_test_train must be [M, {n}]; got {k_test_train.shape} and {theta_test_train.shape}."
                 )
-            self.k_test = np.asarray(k_test, dtype=np.float64)
+            self.k_test = checks.finite_array("k_test", k_test)
             if self.k_test.shape not in ((m,), (m, m)):
                 raise ValueError(f"k_test must be [{m}, {m}] or its diagonal [{m}]; got shape {self.k_test.shape}.")
             self.theta_test_eig = theta_test_train @ self.eigenvectors  # A = Theta(x, X) V

@@ -26,11 +26,20 @@ The two expectations are closed form:
 Kernels are dimensionless (variances of the scalar output). Written in
 numpy because neural-tangents needs JAX; the recursion is elementwise once
 the diagonals are known, so it runs over row blocks with bounded memory.
+
+Example:
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(5, 8))
+    >>> k, theta = kernels(x, None, depth=1, activation="relu")
+    >>> k.shape, bool(np.allclose(theta, theta.T))                   # [N1, N2] each, symmetric for x2=None
+    ((5, 5), True)
 """
 
 import math
 
 import numpy as np
+
+from vdualib import checks
 
 __all__ = ["kernels", "standardize_inputs", "ACTIVATIONS"]
 
@@ -171,14 +180,10 @@ def kernels(
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}.")
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
-        raise ValueError(f"depth (the number of hidden layers) must be an int >= 0; got {depth!r}.")
-    if not (np.isfinite(w_std) and w_std > 0):
-        raise ValueError(f"w_std must be a finite positive number; got {w_std!r}.")
-    if not (np.isfinite(b_std) and b_std >= 0):
-        raise ValueError(f"b_std must be a finite number >= 0; got {b_std!r}.")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
+    depth = checks.non_negative_int("depth (the number of hidden layers)", depth)
+    w_std = checks.finite_float("w_std", w_std, low=0.0, low_open=True)
+    b_std = checks.finite_float("b_std", b_std, low=0.0)
+    batch_size = checks.positive_int("batch_size", batch_size)
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64; got {dtype}.")

@@ -8,14 +8,17 @@ import argparse
 import math
 import sys
 
+from vdualib import cli
+
 
 def main(argv=None):
+    cli.quiet_tensorflow()
     parser = argparse.ArgumentParser(prog="vdualib-quickstart", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=1, help="training epochs")
     parser.add_argument("--beta", type=float, default=1e-3, help="weight of the rate (VIB convention)")
-    parser.add_argument("--latent-dim", type=int, default=64)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--latent-dim", type=int, default=64, help="K, the size of z")
+    parser.add_argument("--data-dir", default=None, help="folder with mnist.npz (default: $VDUALIB_DATA_DIR, then the Keras cache)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights, the data order and the encoder's noise")
     parser.add_argument("--train-size", type=int, default=None, help="use only the first N training images")
     args = parser.parse_args(argv)
 

@@ -1,0 +1,101 @@
+"""``vdualib-ntk-information``: information of infinite NTK ensembles against training time and sample size.
+
+A thin front end over :func:`vdualib.ntk.study.run_study` and
+:func:`~vdualib.ntk.study.render`: it parses the settings, checks the output
+folder before any computation, and reports bad input as one line (exit 2).
+
+Example::
+
+    VDUALIB_DATA_DIR=../shared/data vdualib-ntk-information --output-dir runs/ntk-information
+    vdualib-ntk-information --datasets 12bit --sizes-12bit 64,128 --num-test 128
+    vdualib-ntk-information --render-only --output-dir scripts/results/ntk
+"""
+
+import argparse
+import os
+
+from vdualib import cli
+
+PROG = "vdualib-ntk-information"
+DEFAULT_OUTPUT = os.path.join("runs", "ntk-information")
+
+
+def _sizes(text):
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes must be comma-separated integers, e.g. 128,256; got {text!r}.") from None
+
+
+def build_parser():
+    """The command's ``argparse`` parser; defaults are those of :class:`~vdualib.ntk.study.NTKStudySettings`."""
+    from vdualib.ntk.kernels import ACTIVATIONS
+    from vdualib.ntk.study import NTKStudySettings
+    from vdualib.ntk.tasks import TASKS
+
+    defaults = NTKStudySettings()
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Information curves (bits) of infinite NTK ensembles against training time and sample size, "
+        "for the 12-bit task and an MNIST subset; writes JSON, PNGs and a Markdown table.",
+    )
+    parser.add_argument("--datasets", nargs="+", choices=TASKS, default=list(defaults.tasks))
+    for task in TASKS:
+        parser.add_argument(f"--sizes-{task}", type=_sizes, default=defaults.sizes[task],
+                            help=f"nested training-set sizes for {task} (comma separated, increasing, >= 4)")
+    parser.add_argument("--num-test", type=int, default=defaults.num_test, help="test points (information and accuracy)")
+    parser.add_argument("--t-min", type=float, default=defaults.t_min, help="smallest training time")
+    parser.add_argument("--t-max", type=float, default=defaults.t_max, help="largest finite training time (t = inf is added)")
+    parser.add_argument("--num-times", type=int, default=defaults.num_times, help="log-spaced finite times")
+    parser.add_argument("--depth", type=int, default=defaults.depth, help="hidden layers")
+    parser.add_argument("--activation", choices=ACTIVATIONS, default=defaults.activation)
+    parser.add_argument("--w-std", type=float, default=defaults.w_std)
+    parser.add_argument("--b-std", type=float, default=defaults.b_std)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--diag-reg", type=float, default=defaults.diag_reg, help="relative diagonal regulariser of Theta")
+    parser.add_argument("--noise-variance", type=float, default=defaults.noise_variance,
+                        help="variance of the noise added to the outputs")
+    parser.add_argument("--num-draws", type=int, default=defaults.num_draws, help="z samples per point for the contrastive bounds")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--data-dir", default=None, help="folder with mnist.npz and ib-12bit.npz (else $VDUALIB_DATA_DIR)")
+    parser.add_argument("--output-dir", default=DEFAULT_OUTPUT, help="where the JSON, PNGs and .md go (default %(default)s)")
+    parser.add_argument("--render-only", action="store_true", help="re-render figures and Markdown from the JSON")
+    return parser
+
+
+def settings_from_args(args):
+    """:class:`~vdualib.ntk.study.NTKStudySettings` from parsed arguments; ``ValueError`` on bad values."""
+    from vdualib.ntk.study import NTKStudySettings
+    from vdualib.ntk.tasks import TASKS
+
+    return NTKStudySettings(
+        tasks=tuple(args.datasets), sizes={task: getattr(args, f"sizes_{task}") for task in TASKS},
+        num_test=args.num_test, t_min=args.t_min, t_max=args.t_max, num_times=args.num_times, depth=args.depth,
+        activation=args.activation, w_std=args.w_std, b_std=args.b_std, learning_rate=args.learning_rate,
+        diag_reg=args.diag_reg, noise_variance=args.noise_variance, num_draws=args.num_draws, seed=args.seed,
+    )
+
+
+def _work(args):
+    from vdualib.ntk import study
+
+    settings = settings_from_args(args)
+    cli.check_writable_dir(args.output_dir, "--output-dir")
+    if args.render_only:
+        study.render(args.output_dir)
+        print(f"rendered {args.output_dir}")
+        return 0
+    path = study.run_study(args.output_dir, settings, data_dir=args.data_dir)
+    print(f"wrote {path} and figures in {args.output_dir}")
+    return 0
+
+
+def main(argv=None):
+    """Entry point of ``vdualib-ntk-information``; returns the exit status."""
+    cli.quiet_tensorflow()
+    args = build_parser().parse_args(argv)
+    return cli.run(lambda: _work(args), prog=PROG)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

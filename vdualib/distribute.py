@@ -1,0 +1,112 @@
+"""``tf.distribute`` for training: strategies by name, and what multi-machine training needs.
+
+``vdualib-train --strategy mirrored`` uses every local device; ``--strategy multi_worker`` runs
+the same command on every machine of a cluster described by ``TF_CONFIG`` (see the README's
+"Training on several machines"). The recipe's batch size is the global batch.
+
+Example:
+    >>> strategy = make_strategy("mirrored")
+    >>> with strategy.scope():
+    ...     model = vdualib.build_classifier("mlp", 10)
+"""
+
+import contextlib
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+__all__ = ["STRATEGIES", "make_strategy", "worker_output_dir", "multi_worker_fit"]
+
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+def make_strategy(name):
+    """A ``tf.distribute`` strategy by name: ``default``, ``mirrored`` or ``multi_worker``."""
+    if name in (None, "default"):
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"Unknown strategy {name!r}; use one of {STRATEGIES}.")
+
+
+def worker_output_dir(out_dir, strategy, resume):
+    """``(folder this process writes, True if it is a temporary one)``.
+
+    Under ``multi_worker`` every machine runs the same ``train``; only the chief (task ``chief``,
+    or worker 0 when the cluster has none) writes ``out_dir``. The other workers write their
+    checkpoints and logs to a temporary folder, removed when training ends. To resume, they start
+    from a copy of the chief's checkpoint, so ``out_dir`` must be on storage every worker reads.
+    """
+    if strategy != "multi_worker":
+        return out_dir, False
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    task, index = resolver.task_type, resolver.task_id
+    if task in (None, "chief") or (task == "worker" and index == 0 and "chief" not in resolver.cluster_spec().as_dict()):
+        return out_dir, False
+    if resume and not os.path.exists(os.path.join(out_dir, "checkpoint.json")):
+        raise FileNotFoundError(
+            f"{task} {index} cannot read {os.path.join(out_dir, 'checkpoint.json')}; to resume under multi_worker "
+            "every worker must read the chief's out_dir (shared storage, or a copy of it on each machine)."
+        )
+    scratch = tempfile.mkdtemp(prefix=f"vdualib-{task}{index}-")
+    for name in ("checkpoint.keras", "checkpoint.json", "train.json") if resume else ():
+        if os.path.exists(os.path.join(out_dir, name)):
+            shutil.copy2(os.path.join(out_dir, name), scratch)
+    return scratch, True
+
+
+@contextlib.contextmanager
+def multi_worker_fit(dist):
+    """Work around two bugs of Keras 3's ``fit`` under ``MultiWorkerMirroredStrategy`` (Keras'
+    TensorFlow trainer; keras-team/keras#20585, tensorflow/tensorflow#72388), for one ``fit``:
+
+    * before the first step Keras builds the model from the first batch averaged across workers
+      with ``strategy.reduce``, which cannot reduce an ``(x, y)`` tuple: build it from this
+      worker's own batch instead (only its shapes are used);
+    * the step's logs are averaged across workers with ``axis=0``, which fails for scalars:
+      average scalars without an axis.
+
+    Does nothing for a single worker; restores Keras when ``fit`` returns.
+    """
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    patchable = all(
+        hasattr(tf_trainer, name) for name in ("reduce_per_replica", "_collective_all_reduce_multi_worker", "TensorFlowTrainer")
+    )
+    if not patchable or not tf_trainer._collective_all_reduce_multi_worker(dist):
+        yield
+        return
+    original_build = tf_trainer.TensorFlowTrainer._maybe_symbolic_build
+    original_reduce = tf_trainer.reduce_per_replica
+
+    def local(value):
+        return dist.experimental_local_results(value)[0] if isinstance(value, tf.distribute.DistributedValues) else value
+
+    def maybe_symbolic_build(model, iterator=None, data_batch=None):
+        if model._distribute_strategy is None:
+            return
+        if iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = next(batches)
+                break
+        with model.distribute_strategy.scope():
+            model._symbolic_build(data_batch=tf.nest.map_structure(local, data_batch))
+
+    def reduce_per_replica(values, strategy, reduction="auto"):
+        if reduction not in ("auto", "mean"):
+            return original_reduce(values, strategy, reduction)
+        return tf.nest.map_structure(
+            lambda v: strategy.reduce("MEAN", v, axis=0 if local(v).shape.rank else None), values
+        )
+
+    tf_trainer.TensorFlowTrainer._maybe_symbolic_build = maybe_symbolic_build
+    tf_trainer.reduce_per_replica = reduce_per_replica
+    try:
+        yield
+    finally:
+        tf_trainer.TensorFlowTrainer._maybe_symbolic_build = original_build
+        tf_trainer.reduce_per_replica = original_reduce

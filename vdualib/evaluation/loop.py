@@ -1,0 +1,385 @@
+"""The evaluation loop: predictions of each model on the clean, corrupted and out-of-distribution
+splits, and every metric of :mod:`vdualib.metrics` on them, as one JSON-ready dict.
+
+Models follow the vdualib classifier contract: ``predict_samples(x, num_samples, batch_size,
+return_rate)`` gives per-sample class probabilities ``[S, N, C]`` and, in the same forward pass,
+the rate KL(e(z|x) || r(z)) in nats (``None`` for a deterministic model). Any other Keras
+classifier whose ``predict`` returns class probabilities is evaluated as a single-sample model
+without a rate.
+
+Example:
+    >>> from vdualib import evaluation, zoo
+    >>> model, info, _ = zoo.resolve("mnist-dualib-mlp")
+    >>> results = evaluation.evaluate([(model, info)], "mnist", corruption_names="none", limit=500)
+    >>> round(results["models"][0]["clean"]["accuracy"], 2)
+    0.98
+"""
+
+import time
+
+import numpy as np
+
+from vdualib import calibration, checks, corruptions, datasets, metrics, reports, zoo
+from vdualib.evaluation import data
+
+__all__ = [
+    "PREDICTIONS",
+    "load_model",
+    "predict",
+    "split_metrics",
+    "temperature_baseline",
+    "evaluate",
+]
+
+#: prediction mode -> what the reported probabilities are
+PREDICTIONS = {
+    "samples": "the mean of softmax(decoder(z)) over S encoder samples z ~ e(z|x)",
+    "mu": "softmax(decoder(mu(x))), the decoder at the mean of e(z|x) (the dual IB paper's protocol)",
+}
+_HISTOGRAM_BINS = 40
+_SCALAR_METRICS = {
+    "accuracy": metrics.accuracy,
+    "nll": metrics.nll,
+    "brier": metrics.brier,
+    "ece": metrics.expected_calibration_error,
+    "mce": metrics.maximum_calibration_error,
+    "adaptive_ece": metrics.adaptive_calibration_error,
+    "classwise_ece": metrics.classwise_calibration_error,
+}
+_BINNED = {"ece", "mce", "adaptive_ece", "classwise_ece"}
+_CORRUPTION_METRICS = ("accuracy", "nll", "brier", "ece")
+_TEMPERATURE_METRICS = ("accuracy", "nll", "brier", "ece", "adaptive_ece")
+
+
+def load_model(spec):
+    """``(model, info)`` of a ``.keras`` file or zoo name: :func:`vdualib.zoo.resolve` without
+    the card."""
+    model, info, _ = zoo.resolve(spec)
+    return model, info
+
+
+def predict(model, images, num_samples=None, batch_size=256, with_rate=False):
+    """Class probabilities (and optionally the rate) of ``images`` in one forward pass.
+
+    Args:
+        model: a vdualib classifier, or any Keras classifier whose ``predict`` returns class
+            probabilities.
+        images: raw images as the data sets give them (uint8 ``[N, H, W]`` or ``[N, H, W, 3]``),
+            or a ``tf.data.Dataset``. They reach the model unchanged, so its input checks apply
+            (a vdualib classifier refuses images scaled to [0, 1]).
+        num_samples: encoder samples S (``None``: the model's own; ``0``: the decoder at mu, S = 1).
+        batch_size: images per forward pass.
+        with_rate: also return the per-example rate.
+
+    Returns:
+        A dict: ``probs`` ``[N, C]`` (mean over the samples), ``sample_probs`` ``[S, N, C]`` and
+        ``rate`` ``[N]`` in nats (``None`` unless ``with_rate`` and the model has a stochastic
+        encoder).
+
+    Example:
+        >>> out = evaluation.predict(model, x_test[:100], num_samples=0, with_rate=True)
+        >>> out["sample_probs"].shape, out["rate"].shape
+        ((1, 100, 10), (100,))
+    """
+    rate = None
+    if not hasattr(model, "predict_samples"):
+        sample_probs = model.predict(images, batch_size=batch_size, verbose=0)[None]
+    elif with_rate and num_samples == 0 and model.prior is not None and model.prior.needs_samples():
+        # the decoder at mu, but a Monte Carlo rate, which needs samples of z: a second pass
+        sample_probs = model.predict_samples(images, num_samples=0, batch_size=batch_size)
+        rate = model.per_example_rate(images, batch_size=batch_size)
+    else:
+        out = model.predict_samples(images, num_samples=num_samples, batch_size=batch_size, return_rate=with_rate)
+        sample_probs, rate = out if with_rate else (out, None)
+    sample_probs = np.asarray(sample_probs)
+    return {
+        "probs": sample_probs.mean(axis=0),
+        "sample_probs": sample_probs,
+        "rate": None if rate is None else np.asarray(rate),
+    }
+
+
+def split_metrics(probs, labels, num_bins=15, names=None):
+    """Scalar metrics of one split.
+
+    Args:
+        probs: class probabilities ``[N, C]``.
+        labels: integer labels ``[N]``.
+        num_bins: bins of the calibration errors.
+        names: a subset of ``accuracy``, ``nll`` (nats), ``brier``, ``ece``, ``mce``,
+            ``adaptive_ece``, ``classwise_ece`` (default all).
+
+    Returns:
+        ``{name: float}``.
+
+    Example:
+        >>> evaluation.split_metrics(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([0, 0]), names=["accuracy"])
+        {'accuracy': 0.5}
+    """
+    return {
+        name: function(probs, labels, num_bins) if name in _BINNED else function(probs, labels)
+        for name, function in _SCALAR_METRICS.items()
+        if names is None or name in names
+    }
+
+
+def temperature_baseline(probs, labels, num_bins=15, seed=0, validation=None):
+    """Temperature scaling as the baseline a calibration claim has to beat.
+
+    With ``validation = (val_probs, val_labels)`` (a held-out split of the training data), T is
+    fitted there and scored on the whole test split. Without it, T is fitted on a random half of
+    the test split (drawn with ``seed``) and scored on the other half.
+
+    Returns:
+        A dict: ``temperature``, ``fit_on``, ``fit_examples``, ``eval_examples`` and the
+        :func:`split_metrics` ``before`` and ``after`` scaling on the scored examples. When
+        :func:`vdualib.calibration.fit_temperature` refuses the fit (too few examples, no
+        mistakes, an optimum at the end of its range), ``temperature`` and ``after`` are
+        ``None`` and ``not_fitted`` says why: the other metrics of the evaluation stay valid.
+
+    Example:
+        >>> baseline = evaluation.temperature_baseline(test_probs, test_labels, validation=(val_probs, val_labels))
+        >>> baseline["before"]["ece"], baseline["after"]["ece"]
+    """
+    if validation is not None:
+        fit_probs, fit_labels = validation
+        fit_on, test_probs, test_labels = "validation", probs, labels
+    else:
+        order = np.random.default_rng(seed).permutation(labels.size)
+        fit, held_out = order[: labels.size // 2], order[labels.size // 2 :]
+        fit_probs, fit_labels = probs[fit], labels[fit]
+        fit_on, test_probs, test_labels = "half of test", probs[held_out], labels[held_out]
+    record = {
+        "temperature": None,
+        "fit_on": fit_on,
+        "fit_examples": int(np.size(fit_labels)),
+        "eval_examples": int(test_labels.size),
+        "before": split_metrics(test_probs, test_labels, num_bins, _TEMPERATURE_METRICS),
+        "after": None,
+    }
+    try:
+        record["temperature"] = calibration.fit_temperature(fit_probs, fit_labels)
+    except ValueError as err:
+        record["not_fitted"] = str(err)
+        return record
+    scaled = calibration.apply_temperature(test_probs, record["temperature"])
+    record["after"] = split_metrics(scaled, test_labels, num_bins, _TEMPERATURE_METRICS)
+    return record
+
+
+def _histograms(scores_in, scores_out):
+    finite = np.concatenate([scores_in, scores_out])
+    low, high = float(finite.min()), float(finite.max())
+    edges = np.linspace(low, high if high > low else low + 1.0, _HISTOGRAM_BINS + 1)
+    return {"bin_edges": edges, "in": np.histogram(scores_in, edges)[0], "out": np.histogram(scores_out, edges)[0]}
+
+
+def _ood_metrics(scores_in, scores_out):
+    return {
+        name: {
+            "auroc": metrics.ood_auroc(scores_in[name], scores_out[name]),
+            "aupr": metrics.ood_aupr(scores_in[name], scores_out[name]),
+            "histogram": _histograms(scores_in[name], scores_out[name]),
+        }
+        for name in scores_in
+        if name in scores_out
+    }
+
+
+def _corruption_summary(per_corruption, severities):
+    """Mean over corruptions of each metric, per severity and over all severities."""
+    if not per_corruption:
+        return {}
+    keys = next(iter(next(iter(per_corruption.values())).values())).keys()
+    summary = {
+        str(severity): {key: _mean([rows[str(severity)][key] for rows in per_corruption.values()]) for key in keys}
+        for severity in severities
+    }
+    summary["mean"] = {key: _mean([row[key] for row in summary.values()]) for key in keys}
+    return summary
+
+
+def _mean(values):
+    """The mean, or ``None`` when a value is missing (a temperature that could not be fitted)."""
+    return None if any(v is None for v in values) else float(np.mean(values))
+
+
+def _check_arguments(models, prediction, num_samples, severities, validation):
+    if not models:
+        raise ValueError("evaluate needs at least one (model, info) pair; load them with vdualib.zoo.resolve.")
+    if prediction not in PREDICTIONS:
+        raise ValueError(
+            f"prediction must be 'mu' (the decoder at the mean of e(z|x)) or 'samples' (the mean over S encoder "
+            f"samples); got {prediction!r}."
+        )
+    if num_samples is not None:
+        num_samples = checks.non_negative_int("num_samples", num_samples)
+        if prediction == "mu" and num_samples != 0:
+            raise ValueError(
+                f"num_samples={num_samples} contradicts prediction='mu' (the decoder at mu uses no samples); "
+                "drop num_samples or use prediction='samples'."
+            )
+    severities = sorted({checks.positive_int("severity", s) for s in severities})
+    if not severities or severities[-1] > max(corruptions.SEVERITIES):
+        raise ValueError(f"severities must be integers from 1 to 5; got {severities}.")
+    if validation is not None:
+        if len(validation) != 2:
+            raise ValueError("validation must be a pair (images, labels).")
+        labels = checks.integer_labels("validation labels", validation[1])
+        if len(validation[0]) != labels.size:
+            raise ValueError(f"validation has {len(validation[0])} images but {labels.size} labels; pass one label an image.")
+        validation = (validation[0], labels)
+    return (0 if prediction == "mu" else num_samples), severities, validation
+
+
+def evaluate(
+    models,
+    dataset,
+    corruption_names="all",
+    severities=corruptions.SEVERITIES,
+    ood=(),
+    num_samples=None,
+    batch_size=256,
+    num_bins=15,
+    limit=None,
+    seed=0,
+    data_dir=None,
+    progress=True,
+    validation=None,
+    corruption_limit=None,
+    prediction="samples",
+):
+    """Evaluate ``models`` on the test split of ``dataset``, its corruptions and OOD sets.
+
+    Args:
+        models: a list of ``(model, info)`` pairs (:func:`vdualib.zoo.resolve` gives them).
+        dataset: data set name for :func:`vdualib.datasets.load`; its test split is used.
+        corruption_names: ``"all"``, ``"none"`` or a list of names from
+            :func:`vdualib.corruptions.corruption_names`.
+        severities: severities 1..5 to evaluate each corruption at.
+        ood: out-of-distribution sets: data set names of the same image shape, or
+            ``"uniform"`` / ``"gaussian"`` noise images (as many as test images).
+        num_samples: encoder samples S per prediction (``None``: each model's own).
+        batch_size: images per forward pass.
+        num_bins: bins of the calibration errors and the reliability curve.
+        limit: use only the first ``limit`` test examples.
+        seed: seed for the corruptions, noise images and the temperature-scaling split.
+        data_dir: folder with the data files.
+        progress: show progress bars.
+        validation: optional ``(images, labels)`` held out from training: temperature scaling
+            is then fitted there and scored on the whole test split (else on halves of the test
+            split). The images go to the models unchanged (raw uint8 pixels).
+        corruption_limit: corrupt only the first ``corruption_limit`` test examples (each
+            corrupted split is then ``test[:corruption_limit]``); bounds the cost of the
+            5 x 15-19 corrupted copies for large backbones while the clean metrics use every
+            test example.
+        prediction: ``"samples"`` (the mean over S encoder samples) or ``"mu"`` (the decoder at
+            the mean of e(z|x), the dual IB paper's protocol; S = 1).
+
+    Returns:
+        A JSON-ready dict (see :func:`vdualib.evaluation.write_report`): the prediction mode,
+        per model the clean metrics, reliability curve, temperature-scaling baseline, per
+        corruption and severity metrics, OOD AUROC/AUPR with score histograms, and timings in
+        seconds; provenance with each model's sha256.
+
+    Example:
+        >>> model, info, card = vdualib.zoo.resolve("mnist-dualib-mlp")
+        >>> results = evaluation.evaluate([(model, info)], "mnist", severities=[3], ood=["fashion_mnist"],
+        ...                               prediction="mu", validation=evaluation.zoo_validation([card], "mnist"))
+    """
+    from tqdm.auto import tqdm
+
+    num_samples, severities, validation = _check_arguments(models, prediction, num_samples, severities, validation)
+    batch_size = checks.positive_int("batch_size", batch_size)
+    num_bins = checks.positive_int("num_bins", num_bins)
+    seed = checks.non_negative_int("seed", seed)
+    limit = None if limit is None else checks.positive_int("limit", limit)
+    corruption_limit = None if corruption_limit is None else checks.positive_int("corruption_limit", corruption_limit)
+    dataset = datasets.canonical_name(dataset)
+    names = data.corruption_list(corruption_names, dataset)
+    _, (images, labels) = datasets.load(dataset, data_dir=data_dir)
+    images, labels = images[:limit], labels[:limit].astype(np.int64)
+    corrupt_images, corrupt_labels = images[:corruption_limit], labels[:corruption_limit]
+    ood_sets = {name: data.ood_images(name, images, data_dir, seed) for name in ood}
+
+    timings = [{"forward": 0.0, "metrics": 0.0} for _ in models]
+    results = [dict(info, clean={}, corruptions={}, ood={}) for _, info in models]
+
+    def run(index, split_images, with_rate=False):
+        start = time.perf_counter()
+        out = predict(models[index][0], split_images, num_samples, batch_size, with_rate)
+        timings[index]["forward"] += time.perf_counter() - start
+        return out
+
+    def measure(index, function, *args):
+        start = time.perf_counter()
+        value = function(*args)
+        timings[index]["metrics"] += time.perf_counter() - start
+        return value
+
+    in_scores = []
+    for index, result in enumerate(results):
+        clean = run(index, images, with_rate=bool(ood_sets))
+        result["num_samples_used"] = int(clean["sample_probs"].shape[0])
+        result["clean"] = measure(index, split_metrics, clean["probs"], labels, num_bins)
+        result["reliability"] = measure(index, metrics.reliability_curve, clean["probs"], labels, num_bins)
+        held_out = None if validation is None else (run(index, validation[0])["probs"], validation[1])
+        result["temperature_scaling"] = measure(
+            index, temperature_baseline, clean["probs"], labels, num_bins, seed, held_out
+        )
+        in_scores.append(
+            measure(index, metrics.uncertainty_scores, clean["probs"], clean["sample_probs"], clean["rate"])
+        )
+
+    for ood_name, ood_images in tqdm(ood_sets.items(), desc="out-of-distribution", disable=not progress or not ood_sets):
+        for index in range(len(models)):
+            out = run(index, ood_images, with_rate=True)
+            scores = measure(index, metrics.uncertainty_scores, out["probs"], out["sample_probs"], out["rate"])
+            results[index]["ood"][ood_name] = measure(index, _ood_metrics, in_scores[index], scores)
+
+    corruption_seconds = dict.fromkeys(names, 0.0)
+    pairs = [(name, severity) for name in names for severity in severities]
+    for name, severity in tqdm(pairs, desc="corruptions", disable=not progress or not pairs):
+        start = time.perf_counter()
+        corrupted = corruptions.corrupt(corrupt_images, name, severity, seed=seed)
+        corruption_seconds[name] += time.perf_counter() - start
+        for index, result in enumerate(results):
+            probs = run(index, corrupted)["probs"]
+            row = measure(index, split_metrics, probs, corrupt_labels, num_bins, _CORRUPTION_METRICS)
+            row["ece_temperature_scaled"] = None
+            temperature = result["temperature_scaling"]["temperature"]
+            if temperature is not None:
+                scaled = calibration.apply_temperature(probs, temperature)
+                row["ece_temperature_scaled"] = measure(
+                    index, metrics.expected_calibration_error, scaled, corrupt_labels, num_bins
+                )
+            result["corruptions"].setdefault(name, {})[str(severity)] = row
+
+    for index, result in enumerate(results):
+        result["corruption_summary"] = _corruption_summary(result["corruptions"], severities)
+        result["timings_seconds"] = timings[index]
+
+    source = data.data_source(dataset, data_dir)
+    notes = ([data.CIFAR10_JPEG_NOTE] if source == "jpeg" else []) + ([data.CORRUPTIONS_NOTE] if names else [])
+    notes += [
+        f"Temperature scaling of `{r['label']}` was not fitted: {r['temperature_scaling']['not_fitted']}"
+        for r in results
+        if r["temperature_scaling"]["temperature"] is None
+    ]
+    return {
+        "dataset": dataset,
+        "split": "test" if limit is None else f"test[:{labels.size}]",
+        "num_examples": int(labels.size),
+        "corruption_split": f"test[:{corrupt_labels.size}]" if names else None,
+        "data_source": source,
+        "prediction": prediction,
+        "num_bins": num_bins,
+        "seed": seed,
+        "corruptions": names,
+        "severities": severities,
+        "ood_sets": list(ood_sets),
+        "notes": notes,
+        "models": results,
+        "timings_seconds": {"corruptions": sum(corruption_seconds.values()), "per_corruption": corruption_seconds},
+        "provenance": reports.provenance(models={r["label"]: r["sha256"] for r in results}),
+    }

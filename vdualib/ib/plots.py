@@ -1,0 +1,161 @@
+"""Figures of the analytical study, drawn from its JSON record (see :mod:`vdualib.ib.study`).
+
+Each ``*_figure`` function returns a matplotlib Figure drawn only from the record, so the figures
+can be redrawn without solving again; :func:`save_study_figures` writes all of them as PNG through
+:func:`vdualib.plotting.save_figure`. Information in bits.
+
+Example:
+    >>> from vdualib.ib import plots, study
+    >>> record = study.run_study(n_betas=60, conditionals=())
+    >>> paths = plots.save_study_figures(record, "runs/analytic-toy")
+"""
+
+import os
+
+import numpy as np
+
+from vdualib import plotting
+from vdualib.ib.solver import METHODS
+
+__all__ = [
+    "FIGURE_NAMES",
+    "toy_information_figure",
+    "toy_bifurcation_figure",
+    "twelve_bit_figure",
+    "save_study_figures",
+]
+
+LABELS = {"ib": "IB", "dualib": "dualIB"}
+COLORS = {"ib": "tab:blue", "dualib": "tab:red"}
+_DISTORTION_STYLES = (("dual_distortion", "-", "p(y|x̂)‖p(y|x)"), ("ib_distortion", "--", "p(y|x)‖p(y|x̂)"))
+FIGURE_NAMES = {
+    "toy_information": "toy_information_curves.png",
+    "toy_bifurcation": "toy_bifurcation.png",
+    "twelve_bit": "twelve_bit_curves.png",
+}
+
+
+def _log2_axis(ax):
+    """Log-scale beta axis with plain numbers at powers of two."""
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _finish(axes):
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+
+
+def toy_information_figure(toy):
+    """Normalised information curves, both distortions and the argmax accuracy against beta.
+
+    Args:
+        toy: the study record's ``"toy"`` problem record.
+
+    Returns:
+        Figure with three axes: I(X;X̂)/H(X) against I(X̂;Y)/I(X;Y) (one line per method, in
+        :data:`vdualib.ib.solver.METHODS` order), the distortions against beta (two lines per
+        method) and the accuracy against beta (one line per method).
+    """
+    plt = plotting.pyplot()
+    betas = np.asarray(toy["betas"], dtype=float)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    for method in METHODS:
+        record = toy[method]
+        style = dict(color=COLORS[method], label=LABELS[method])
+        axes[0].plot(np.divide(record["ixt"], record["hx"]), np.divide(record["ity"], record["ixy"]), **style)
+        for key, line, divergence in _DISTORTION_STYLES:
+            axes[1].plot(betas, record[key], ls=line, color=COLORS[method],
+                         label=f"{LABELS[method]}: E KL({divergence})")
+        axes[2].plot(betas, record["accuracy"], **style)
+    axes[0].set(xlabel="I(X;X̂) / H(X)", ylabel="I(X̂;Y) / I(X;Y)", title="Normalised information curves")
+    axes[1].set(xlabel="β", ylabel="bits", title="Distortions of each method's own decoder")
+    axes[2].set(xlabel="β", ylabel="accuracy", title="Accuracy of argmax p(y|x̂)")
+    _finish(axes)
+    for ax in axes[1:]:
+        _log2_axis(ax)
+    fig.suptitle("dualIB toy problem (|X| = 5, |Y| = 2)")
+    fig.tight_layout()
+    return fig
+
+
+def toy_bifurcation_figure(toy):
+    """The decoder p(y=1|x̂) of each live cluster against beta, one axis per method.
+
+    Args:
+        toy: the study record's ``"toy"`` problem record.
+
+    Returns:
+        Figure whose axis k (method ``METHODS[k]``) holds the points (beta, p(y=1|x̂)) as its first
+        line, a dotted vertical line at each critical beta and a dashed one at 1/rho^2.
+    """
+    plt = plotting.pyplot()
+    betas = np.asarray(toy["betas"], dtype=float)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    for ax, method in zip(axes, METHODS):
+        record = toy[method]
+        points = [(beta, value) for beta, values in zip(betas, record["cluster_p_y1"]) for value in values]
+        ax.plot(*np.transpose(points), ".", ms=1.5, color=COLORS[method])
+        for k, beta in enumerate(record["critical_betas"]):
+            ax.axvline(beta, color="gray", lw=0.8, ls=":", label="critical β (cluster split)" if k == 0 else None)
+        ax.axvline(toy["ib_beta0_one_over_rho_squared"], color="k", lw=1, ls="--", label="1/ρ² (IB first transition)")
+        ax.set(xlabel="β", title=f"{LABELS[method]}: decoder p(y=1|x̂) of each cluster")
+        _log2_axis(ax)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    axes[0].set_ylabel("p(y=1|x̂)")
+    fig.tight_layout()
+    return fig
+
+
+def twelve_bit_figure(twelve_bit):
+    """Information curves of each 12-bit construction and the accuracies against beta.
+
+    Args:
+        twelve_bit: the study record's ``"twelve_bit"`` dict ``{conditional: problem record}``
+            (at least one).
+
+    Returns:
+        Figure with one axis per construction (I(X;X̂) against I(X̂;Y), one line per method, then
+        a horizontal line at I(X;Y)) and a last axis of accuracy against beta.
+    """
+    if not twelve_bit:
+        raise ValueError("the record has no 12-bit task; run the study with at least one conditional.")
+    plt = plotting.pyplot()
+    conditionals = list(twelve_bit)
+    fig, axes = plt.subplots(1, len(conditionals) + 1, figsize=(5 * (len(conditionals) + 1), 4.2))
+    for ax, conditional in zip(axes, conditionals):
+        bits = twelve_bit[conditional]
+        for method in METHODS:
+            record = bits[method]
+            ax.plot(record["ixt"], record["ity"], color=COLORS[method], label=LABELS[method], marker=".", ms=3)
+            axes[-1].plot(np.asarray(bits["betas"], dtype=float), record["accuracy"], color=COLORS[method],
+                          ls="-" if conditional == conditionals[0] else "--", label=f"{LABELS[method]}, {conditional}")
+        ax.axhline(bits["ib"]["ixy"], color="gray", ls=":", label="I(X;Y)")
+        noise = f", ε = {bits['label_noise']}" if bits["label_noise"] is not None else ""
+        ax.set(xlabel="I(X;X̂) [bits]", ylabel="I(X̂;Y) [bits]", title=f"p(y|x): {conditional}{noise}")
+    axes[-1].set(xscale="log", xlabel="β", ylabel="accuracy", title="Accuracy of argmax p(y|x̂)")
+    _finish(axes)
+    fig.suptitle(f"12-bit task (|X| = 4096, {twelve_bit[conditionals[0]]['n_clusters']} clusters)")
+    fig.tight_layout()
+    return fig
+
+
+def save_study_figures(record, out_dir):
+    """Draw the study's figures from its record and save them as PNG in ``out_dir``.
+
+    The 12-bit figure is drawn only when the record has a 12-bit task.
+
+    Returns:
+        dict figure key (see :data:`FIGURE_NAMES`) -> path written.
+    """
+    figures = {"toy_information": toy_information_figure(record["toy"]),
+               "toy_bifurcation": toy_bifurcation_figure(record["toy"])}
+    if record["twelve_bit"]:
+        figures["twelve_bit"] = twelve_bit_figure(record["twelve_bit"])
+    return {key: plotting.save_figure(figure, os.path.join(out_dir, FIGURE_NAMES[key]))
+            for key, figure in figures.items()}
