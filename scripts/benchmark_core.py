@@ -73,12 +73,12 @@ def _interleaved(timers, rounds, work):
 
 
 def measure(rounds=5):
-    from vdualib import reports
+    from vdualib import methods, reports
 
     cases = {"mlp": ((28, 28), 100, 30), "resnet20": ((32, 32, 3), 128, 4)}
     rows = []
     for backbone, (shape, batch, steps) in cases.items():
-        timers = {m: _train_step_timer(backbone, m, shape, batch) for m in ("deterministic", "vib", "dualib")}
+        timers = {m: _train_step_timer(backbone, m, shape, batch) for m in methods.names()}
         t = _interleaved(timers, rounds, steps)
         rows.append(
             {

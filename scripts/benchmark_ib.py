@@ -162,7 +162,7 @@ def render(data, out_dir):
     embo_version = data["provenance"]["embo_version"]
     load = data["load_average"]
     note = data["settings"].get("machine_note") or "shared with other jobs"
-    text += (f"\nOne run, side by side, on {machine} ({note}; load average {load['before']:.1f} before and "
+    text += (f"\nMeasured side by side in one invocation on {machine} ({note}; load average {load['before']:.1f} before and "
              f"{load['after']:.1f} after, on {load['cores']} cores): absolute times are inflated by the load, the "
              f"ratios compare runs made under the same load. Each time is the fastest of "
              f"{data['settings']['repeats']} run(s). embo {embo_version} with its default settings, timed with the "

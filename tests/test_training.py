@@ -122,7 +122,10 @@ def test_confusion_label_noise_reads_only_the_validation_split(monkeypatch):
     assert source["reference"] == "mnist-deterministic-mlp" and source["reference_sha256"] == "f" * 64
     np.testing.assert_allclose(source["matrix"], expected)
     # a reference that held out another split has seen these examples: refused
-    card["recipe"]["seed"] = 1
+    card["recipe"]["validation_size"] = 49
+    with pytest.raises(ValueError, match="another validation split"):
+        training.label_noise_from_recipe(recipe, x, y)
+    card["recipe"].update(validation_size=50, seed=1)
     with pytest.raises(ValueError, match="another validation split"):
         training.label_noise_from_recipe(recipe, x, y)
 

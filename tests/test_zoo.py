@@ -247,3 +247,24 @@ def test_the_registry_is_parsed_once_until_it_changes(tiny_zoo, monkeypatch):
     os.utime(registry_path, ns=(2, 2))
     zoo.list_models()
     assert parsed.count(registry_path) == 2
+
+
+def test_every_committed_zoo_model_still_loads_and_predicts(mnist):
+    """Files written by earlier versions (beta at the model level, no rate in the encoder) keep
+    loading with safe_mode=True, and the registered names keep resolving."""
+    from vdualib import datasets
+
+    names = zoo.list_models()
+    assert len(names) == 9
+    for name in names:
+        model, info, card = zoo.resolve(name, download=False)
+        assert info["sha256"] == card["sha256"] == zoo.sha256(name)
+        assert model.method == card["method"]
+        shape = datasets.image_shape(card["dataset"])
+        probs = model.predict_samples(np.zeros((2,) + shape, np.uint8), num_samples=2)
+        assert probs.shape == (2, 2, 10) if model.stochastic else (1, 2, 10)
+        np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+        if card["dataset"] == "mnist":
+            (_, _), (x_test, y_test) = mnist
+            accuracy = float(np.mean(model.predict(x_test[:500], verbose=0).argmax(1) == y_test[:500]))
+            assert accuracy > 0.95

@@ -8,22 +8,27 @@ Light to import: the TensorFlow-backed parts (``build_classifier``, ``layers``,
 
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY_ATTRIBUTES = {"build_classifier": "vdualib.models"}
 _SUBMODULES = (
     "calibration",
+    "callbacks",
+    "checks",
     "comparison",
     "corruptions",
     "datasets",
+    "distribute",
     "evaluation",
     "ib",
     "information",
     "layers",
     "losses",
+    "methods",
     "metrics",
     "models",
     "ntk",
+    "plotting",
     "recipes",
     "reports",
     "sweep",

@@ -19,7 +19,7 @@ import time
 import keras
 import numpy as np
 
-from vdualib import checks, layers, losses, reports
+from vdualib import checks, layers, reports
 
 __all__ = [
     "BetaScheduler",
@@ -29,6 +29,14 @@ __all__ = [
     "random_states",
     "restore_random_states",
 ]
+
+
+def _all_layers(layer):
+    """``layer`` and every layer inside it, depth first (nested models included)."""
+    found = [layer]
+    for child in getattr(layer, "layers", ()):
+        found.extend(_all_layers(child))
+    return found
 
 
 class _StepSchedule(keras.callbacks.Callback):
@@ -99,7 +107,7 @@ class BetaScheduler(_StepSchedule):
     log_name = "beta"
 
     def _targets(self, model):
-        found = [layer.beta for layer in model._flatten_layers() if isinstance(layer, layers.GaussianEncoder)]
+        found = [layer.beta for layer in _all_layers(model) if isinstance(layer, layers.GaussianEncoder)]
         if not found:
             raise ValueError("BetaScheduler needs a model with a GaussianEncoder (whose beta it anneals).")
         return found
@@ -130,7 +138,7 @@ class DistortionWarmup(_StepSchedule):
 
     def _targets(self, model):
         loss = getattr(model, "objective", None) or getattr(model, "loss", None)
-        if not isinstance(loss, losses._BottleneckLoss):
+        if not isinstance(getattr(loss, "warmup_weight", None), keras.Variable):
             raise ValueError("DistortionWarmup needs a model compiled with a VIBLoss or DualIBLoss (or an IBClassifier).")
         return [loss.warmup_weight]
 

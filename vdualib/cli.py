@@ -2,28 +2,95 @@
 
 TensorFlow's C++ start-up prints CUDA and oneDNN banners on a CPU machine. The commands set
 ``TF_CPP_MIN_LOG_LEVEL=2`` (warnings and errors of Python code still show, C++ info lines do not)
-before TensorFlow is imported, unless the user has set it.
+before TensorFlow is imported, and drop the start-up banners that TensorFlow >= 2.19 prints
+whatever that level says; unless the user has set ``TF_CPP_MIN_LOG_LEVEL``.
 
 Example (the shape of every entry point)::
 
     def main(argv=None):
-        cli.quiet_tensorflow()
-        args = parse_args(argv)
-        return cli.run(lambda: work(args), prog="vdualib-train")
+        return cli.main(build_parser, work, "vdualib-train", argv)
 """
 
+import importlib.abc
+import importlib.util
 import os
+import re
 import sys
+import tempfile
 
-__all__ = ["quiet_tensorflow", "run", "check_writable_dir"]
+__all__ = ["quiet_tensorflow", "run", "check_writable_dir", "main"]
+
+
+#: start-up lines of TensorFlow on a machine without a GPU that say nothing about the run
+_STARTUP_NOISE = re.compile(
+    r"All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|oneDNN custom operations are on"
+    r"|cudart_stub\.cc.*Could not find cuda drivers"
+    r"|failed call to cuInit"
+    r"|cpu_feature_guard\.cc|^To enable the following instructions: .*rebuild TensorFlow"
+    r"|Unable to register cu(DNN|FFT|BLAS) factory"
+    r"|TF-TRT Warning: Could not find TensorRT"
+)
+
+
+class _QuietStartupLoader(importlib.abc.Loader):
+    """Runs TensorFlow's import and its device probe with file descriptor 2 sent to a temporary
+    file, then writes back every captured line except :data:`_STARTUP_NOISE`."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with tempfile.TemporaryFile() as captured:
+            os.dup2(captured.fileno(), 2)
+            try:
+                self.loader.exec_module(module)
+                module.config.list_physical_devices()  # the CUDA probe (cuInit) logs here, not at import
+            finally:
+                sys.stderr.flush()
+                os.dup2(saved, 2)
+                os.close(saved)
+                captured.seek(0)
+                lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+                sys.stderr.write("".join(line for line in lines if not _STARTUP_NOISE.search(line)))
+                sys.stderr.flush()
+
+
+class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
+    """Hands the first import of ``tensorflow`` to :class:`_QuietStartupLoader`, then steps aside."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietStartupLoader(spec.loader)
+        return spec
 
 
 def quiet_tensorflow(level="2"):
-    """Silence TensorFlow's C++ info and warning lines unless ``TF_CPP_MIN_LOG_LEVEL`` is set.
+    """Silence TensorFlow's C++ info lines and start-up banners unless ``TF_CPP_MIN_LOG_LEVEL``
+    is set; errors are still printed.
 
-    Call before TensorFlow is imported. Errors are still printed."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", str(level))
+    Call before TensorFlow is imported. ``TF_CPP_MIN_LOG_LEVEL`` alone no longer hides the
+    banners that TensorFlow >= 2.19 prints while it loads (tensorflow/tensorflow#100442): the
+    import of ``tensorflow`` (whenever it happens; commands that never need it do not pay for
+    it) and its device probe therefore run with the C-level stderr captured, and every captured
+    line except the known banners (oneDNN, CUDA driver and ``cuInit`` probes on a CPU machine,
+    absl's pre-initialisation notice) is written back.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:  # the user chose what to see
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = str(level)
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlowFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowFinder())
 
 
 def check_writable_dir(path, name="--out"):
@@ -53,3 +120,11 @@ def run(work, prog):
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
     return 0 if status is None else status
+
+
+def main(build_parser, work, prog, argv=None):
+    """An installed command: quiet TensorFlow, parse ``argv`` with ``build_parser()``, run
+    ``work(args)`` through :func:`run`. Returns the exit status."""
+    quiet_tensorflow()
+    args = build_parser().parse_args(argv)
+    return run(lambda: work(args), prog)

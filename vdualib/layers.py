@@ -143,9 +143,10 @@ class GaussianEncoder(keras.layers.Layer):
         if num_samples is not None:
             num_samples = checks.non_negative_int("num_samples", num_samples)
         mu, sigma = self._moments(features)
-        if num_samples is not None:
-            z = self._sample(mu, sigma, num_samples)
-            samples = z if num_samples > 0 else None
+        if num_samples == 0:
+            z, samples = mu[None][:0], None  # no draw: the sample stream is not advanced
+        elif num_samples is not None:
+            z = samples = self._sample(mu, sigma, num_samples)
         elif training:
             samples = self._sample(mu, sigma, 1)
             z = samples[0]

@@ -198,7 +198,9 @@ class TeacherNoise(_LabelNoise):
         self.num_classes = None if num_classes is None else checks.positive_int("num_classes", num_classes)
         if isinstance(teacher, str):
             self.teacher_path = teacher
-            teacher = keras.saving.load_model(teacher, safe_mode=True)
+            from vdualib import zoo  # a damaged file is reported as such
+
+            teacher = zoo.load_file(teacher)
         if teacher is not None and not callable(teacher):
             raise ValueError("teacher must be a Keras model returning class probabilities, or a .keras path.")
         self.teacher = teacher

@@ -408,6 +408,7 @@ class IBClassifier(keras.Model):
     def _targets(self, y, images):
         """``(targets, observed)``: p~(y|x) the objective uses (the label noise applied to integer
         labels; given distributions as they are) and p(y|x) of the data (one-hot or given)."""
+        y = tf.convert_to_tensor(y)
         if y.shape.rank == 2 and y.shape[-1] == self.num_classes and y.dtype.is_floating:
             observed = checks.assert_probabilities(tf.cast(y, tf.float32))
             return observed, observed
@@ -481,24 +482,29 @@ class IBClassifier(keras.Model):
         """Class probabilities ``[N, C]``: the mean of softmax over ``num_samples`` draws (the
         decoder at mu when ``num_samples`` is 0). Zero images give a ``(0, C)`` array."""
         self._check_images(x)
-        if not isinstance(x, tf.data.Dataset) and len(x) == 0:
+        if not isinstance(x, tf.data.Dataset) and len(np.asarray(x)) == 0:
             return np.zeros((0, self.num_classes), np.float32)
         return super().predict(x, *args, **kwargs)
 
     # -- batched inference helpers -----------------------------------------------------------
 
     def _map_batches(self, key, fn, x, batch_size, empty):
-        """Run ``fn`` (a tf.function cached under ``key``) over batches of x and concatenate
-        each output along its batch axis (given by ``empty``, the outputs for zero images)."""
+        """Run ``fn`` (a tf.function cached under ``key``) over batches of x (an array or a
+        ``tf.data.Dataset`` of images or of ``(images, ...)`` tuples) and concatenate each output
+        along its batch axis (given by ``empty``, the outputs for zero images)."""
         self._check_images(x)
-        batch_size = checks.positive_int("batch_size", batch_size)
-        x = np.asarray(x)
-        if len(x) == 0:
-            return empty
+        if isinstance(x, tf.data.Dataset):
+            batches = (b[0] if isinstance(b, (tuple, list)) else b for b in x)
+        else:
+            batch_size = checks.positive_int("batch_size", batch_size)
+            x = np.asarray(x)
+            batches = (tf.constant(x[i : i + batch_size]) for i in range(0, len(x), batch_size))
         if key not in self._step_functions:
             self._step_functions[key] = tf.function(fn, reduce_retracing=True)
         step = self._step_functions[key]
-        outputs = [step(tf.constant(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
+        outputs = [step(batch) for batch in batches]
+        if not outputs:
+            return empty
         axes = [int(np.argmax(np.asarray(e.shape) == 0)) if e is not None else None for e in empty]
         return tuple(
             None if axis is None else np.concatenate([o[j].numpy() for o in outputs], axis=axis)
@@ -516,7 +522,8 @@ class IBClassifier(keras.Model):
                 The deterministic model gives S = 1.
             batch_size: images per step.
             return_rate: also return the per-example rate KL(e(z|x) || r(z)) ``[N]`` in nats
-                (``None`` for the deterministic model), from the same pass.
+                (``None`` for the deterministic model), from the same pass (a Monte Carlo rate
+                uses ``num_samples`` draws, or the model's ``num_samples`` when predicting at mu).
 
         Returns:
             ``sample_probs``, or ``(sample_probs, rate)`` with ``return_rate=True``.
@@ -524,17 +531,17 @@ class IBClassifier(keras.Model):
         s = self.num_samples if num_samples is None else checks.non_negative_int("num_samples", num_samples)
         with_rate = bool(return_rate) and self.stochastic
         rate_samples = with_rate and self.prior.needs_samples()
+        # a Monte Carlo rate needs draws of z even when the prediction is the decoder at mu
+        draws = max(self.num_samples, 1) if (rate_samples and s == 0) else s
 
         def fn(batch):
-            out = self.forward(batch, training=False, num_samples=s, logit_space=not rate_samples)
-            probs = tf.nn.softmax(out["logits"], axis=-1)
+            out = self.forward(batch, training=False, num_samples=draws, logit_space=not rate_samples)
+            logits = self.decoder(out["mu"][None]) if (s == 0 and self.stochastic) else out["logits"]
+            probs = tf.nn.softmax(logits, axis=-1)
             if not with_rate:
                 return probs, None
-            z = out.get("z") if s > 0 else None
-            return probs, self.prior(out["mu"], out["sigma"], z=z)
+            return probs, self.prior(out["mu"], out["sigma"], z=out.get("z") if rate_samples else None)
 
-        if rate_samples and s == 0:
-            raise ValueError(f"the rate of a {type(self.prior).__name__} is a Monte Carlo estimate: use num_samples > 0.")
         s_out = 1 if (s == 0 or not self.stochastic) else s
         empty = (np.zeros((s_out, 0, self.num_classes), np.float32), np.zeros((0,), np.float32) if with_rate else None)
         probs, rate = self._map_batches(("samples", s, with_rate), fn, x, batch_size, empty)

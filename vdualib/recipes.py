@@ -124,7 +124,9 @@ _SHARED = {
 #: same data set's deterministic zoo model on the validation split (entries >= 1e-7, as the
 #: reference floors them), a class-conditional prior, beta 1e-3 and a cross-entropy warm-up from
 #: 0.1 to 0 over the first 4,000 steps of batch 64 (the same number of examples at our batch)
-_DUALIB = {"label_noise": "confusion", "prior": "class_conditional", "beta": 1e-3, "distortion_warmup": 0.1}
+_PAPER_OBJECTIVE = {
+    "dualib": {"label_noise": "confusion", "prior": "class_conditional", "beta": 1e-3, "distortion_warmup": 0.1},
+}
 _WARMUP_EXAMPLES = 4000 * 64
 
 
@@ -141,9 +143,9 @@ def _make_registry():
             recipe = dict(shared, dataset=dataset, backbone=backbone, method=method)
             if not methods.get(method).stochastic:
                 recipe.update(beta=0.0, beta_schedule="constant", beta_epochs=0)
-            if method == "dualib":
+            if method in _PAPER_OBJECTIVE:
                 recipe.update(
-                    _DUALIB,
+                    _PAPER_OBJECTIVE[method],
                     label_noise_reference=model_name(dataset, "deterministic", backbone),
                     distortion_warmup_steps=_WARMUP_EXAMPLES // recipe["batch_size"],
                 )

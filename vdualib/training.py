@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from vdualib import callbacks as vcallbacks
-from vdualib import datasets, distribute, losses, methods, models, recipes, reports
+from vdualib import datasets, distribute, losses, methods, models, recipes, reports, zoo
 
 __all__ = ["train", "build_from_recipe", "make_optimizer", "label_noise_from_recipe", "schedule_callbacks", "PRECISIONS"]
 
@@ -80,8 +80,6 @@ def label_noise_from_recipe(recipe, train_images, train_labels):
     if kind == "smoothing":
         noise = losses.LabelSmoothing(num_classes, epsilon=recipe["label_smoothing"])
         return noise, {"kind": "smoothing", "epsilon": recipe["label_smoothing"]}
-    from vdualib import zoo
-
     reference, info, card = zoo.resolve(recipe["label_noise_reference"])
     source = {
         "kind": kind,
@@ -93,16 +91,16 @@ def label_noise_from_recipe(recipe, train_images, train_labels):
         teacher_path = recipe["label_noise_reference"] if card is None else zoo.path(recipe["label_noise_reference"])
         return losses.TeacherNoise(teacher_path, num_classes=num_classes, epsilon=recipe["label_noise_mixing"]), source
     if card is not None:
+        # the held-out split is a prefix of a permutation fixed by the seed, so a split of the same
+        # data set and seed no larger than the reference's was held out of its training too
         trained = recipes.get_recipe(card["recipe"])
-        if (trained["dataset"], trained["validation_size"], trained["seed"]) != (
-            datasets.canonical_name(recipe["dataset"]),
-            recipe["validation_size"],
-            recipe["seed"],
-        ):
+        same = trained["dataset"] == datasets.canonical_name(recipe["dataset"]) and trained["seed"] == recipe["seed"]
+        if not same or recipe["validation_size"] > trained["validation_size"]:
             raise ValueError(
                 f"the reference {recipe['label_noise_reference']!r} held out another validation split "
-                f"({trained['dataset']}, {trained['validation_size']} examples, seed {trained['seed']}) than this recipe; "
-                "its predictions on this split would include its own training examples."
+                f"({trained['dataset']}, {trained['validation_size']} examples, seed {trained['seed']}) than this recipe's "
+                f"({recipe['validation_size']} examples, seed {recipe['seed']}); its predictions would include its own "
+                "training examples."
             )
     _, val_index = datasets.validation_indices(len(train_images), recipe["validation_size"], recipe["seed"])
     predicted = np.argmax(reference.predict(train_images[val_index], batch_size=256, verbose=0), axis=-1)
@@ -243,7 +241,7 @@ def train(
         with dist.scope():
             if state is not None:
                 initial_epoch = state["epochs_done"]
-                model = keras.saving.load_model(os.path.join(out_dir, "checkpoint.keras"), safe_mode=True)
+                model = zoo.load_file(os.path.join(out_dir, "checkpoint.keras"))
                 if "random_states" in state:  # absent in checkpoints written before they were saved
                     vcallbacks.restore_random_states(model, state["random_states"])
                 source = state.get("label_noise_source", {"kind": recipe["label_noise"]})

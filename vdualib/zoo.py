@@ -334,7 +334,9 @@ def card_from_records(name, train_record, metrics_record, file_path):
     """A model card (dict) from the training record and the evaluation's metrics.json."""
     model = metrics_record["models"][0]
     summary = model.get("corruption_summary", {}).get("mean", {})
-    recipe = train_record["recipe"]
+    from vdualib import methods, recipes
+
+    recipe = recipes.get_recipe(train_record["recipe"])  # every field, older records included
     data_note = None
     if metrics_record.get("data_source") == "jpeg":
         data_note = (
@@ -358,6 +360,18 @@ def card_from_records(name, train_record, metrics_record, file_path):
             "hardware": train_record["hardware"],
             "precision": train_record["precision"],
             "final_val_accuracy": train_record["history"][-1].get("val_accuracy"),
+            # the per-epoch curve on the held-out validation split
+            "curve": [
+                {key: h[key] for key in ("epoch", "accuracy", "val_accuracy", "loss", "val_loss") if key in h}
+                for h in train_record["history"]
+            ],
+        },
+        # the objective's ingredients: where p~ came from, the prior, the warm-up
+        "objective": {
+            "label_noise": train_record.get("label_noise_source", {"kind": recipe.get("label_noise", "none")}),
+            "prior": recipe["prior"] if methods.get(recipe["method"]).stochastic else None,
+            "beta": recipe.get("beta"),
+            "distortion_warmup": {"initial": recipe.get("distortion_warmup", 0.0), "steps": recipe.get("distortion_warmup_steps", 0)},
         },
         "parameters": train_record["parameters"],
         "file_bytes": os.path.getsize(file_path),

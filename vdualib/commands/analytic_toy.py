@@ -75,9 +75,7 @@ def work(args):
 
 def main(argv=None):
     """Entry point of ``vdualib-analytic-toy``; returns the exit status (2 on bad input)."""
-    cli.quiet_tensorflow()
-    args = build_parser().parse_args(argv)
-    return cli.run(lambda: work(args), prog=PROG)
+    return cli.main(build_parser, work, PROG, argv)
 
 
 if __name__ == "__main__":

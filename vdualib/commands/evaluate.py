@@ -118,9 +118,7 @@ def run(args):
 
 def main(argv=None):
     """Entry point of ``vdualib-evaluate``; returns the exit status (2 for bad input)."""
-    cli.quiet_tensorflow()
-    args = build_parser().parse_args(argv)
-    return cli.run(lambda: run(args), PROG)
+    return cli.main(build_parser, run, PROG, argv)
 
 
 if __name__ == "__main__":

@@ -92,9 +92,7 @@ def _work(args):
 
 def main(argv=None):
     """Entry point of ``vdualib-ntk-information``; returns the exit status."""
-    cli.quiet_tensorflow()
-    args = build_parser().parse_args(argv)
-    return cli.run(lambda: _work(args), prog=PROG)
+    return cli.main(build_parser, _work, PROG, argv)
 
 
 if __name__ == "__main__":

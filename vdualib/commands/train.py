@@ -13,7 +13,7 @@ import sys
 from vdualib import cli
 
 
-def parse_args(argv=None):
+def build_parser():
     from vdualib import distribute, recipes, training
 
     parser = argparse.ArgumentParser(prog="vdualib-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -26,41 +26,39 @@ def parse_args(argv=None):
     parser.add_argument("--data-dir", default=None, help="folder with the data files (default: $VDUALIB_DATA_DIR, then the Keras cache)")
     parser.add_argument("--list", action="store_true", help="print the recipes as JSON and exit")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    if not args.list and not args.recipe:
-        parser.error("--recipe is required (or --list)")
-    return args
+    return parser
 
 
-def main(argv=None):
-    cli.quiet_tensorflow()
-    args = parse_args(argv)
+def work(args):
     from vdualib import recipes, training
 
     if args.list:
         print(json.dumps(recipes.RECIPES, indent=2))
         return 0
+    if not args.recipe:
+        raise ValueError("--recipe is required (or --list).")
+    recipe = recipes.get_recipe(args.recipe, args.overrides)
+    out = cli.check_writable_dir(args.out or f"runs/{args.recipe}")
+    record = training.train(
+        recipe,
+        out,
+        resume=args.resume,
+        precision=args.precision,
+        strategy=args.strategy,
+        data_dir=args.data_dir,
+        verbose=0 if args.quiet else 1,
+        name=args.recipe,
+    )
+    last = record["history"][-1]
+    print(
+        f"{record['name']}: {len(record['history'])} epochs in {record['train_seconds']:.0f} s; "
+        f"val accuracy {last.get('val_accuracy', float('nan')):.4f}; model {out}/model.keras sha256 {record['sha256'][:12]}"
+    )
+    return 0
 
-    def work():
-        recipe = recipes.get_recipe(args.recipe, args.overrides)
-        out = cli.check_writable_dir(args.out or f"runs/{args.recipe}")
-        record = training.train(
-            recipe,
-            out,
-            resume=args.resume,
-            precision=args.precision,
-            strategy=args.strategy,
-            data_dir=args.data_dir,
-            verbose=0 if args.quiet else 1,
-            name=args.recipe,
-        )
-        last = record["history"][-1]
-        print(
-            f"{record['name']}: {len(record['history'])} epochs in {record['train_seconds']:.0f} s; "
-            f"val accuracy {last.get('val_accuracy', float('nan')):.4f}; model {out}/model.keras sha256 {record['sha256'][:12]}"
-        )
 
-    return cli.run(work, prog="vdualib-train")
+def main(argv=None):
+    return cli.main(build_parser, work, "vdualib-train", argv)
 
 
 if __name__ == "__main__":
