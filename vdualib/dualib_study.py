@@ -103,8 +103,10 @@ __all__ = [
     "EvaluationSets",
     "evaluation_sets",
     "evaluate_model",
+    "protocol",
     "run_study",
     "evaluate_models",
+    "run_models",
     "merge_rows",
     "summarize",
     "verdict",
@@ -476,7 +478,10 @@ def evaluate_model(model, recipe, sets, arm, batch_size=500, train_limit=None):
 # running the study
 
 
-def _protocol():
+def protocol():
+    """The fixed part of the study's method, as stored in ``study.json`` (a study file written with
+    another protocol is refused): predictions, bins, shift corruptions, OOD score, threshold,
+    warm-up fraction, verdict rule, measures and arms."""
     return {
         "predictions": {name: _prediction_text(name) for name in PREDICTIONS},
         "num_samples": NUM_SAMPLES,
@@ -509,14 +514,14 @@ def _prediction_text(name):
 
 
 def _new_study():
-    return {"runs": [], "datasets": {}, "protocol": _protocol(), "provenance": reports.provenance()}
+    return {"runs": [], "datasets": {}, "protocol": protocol(), "provenance": reports.provenance()}
 
 
 def _load_study(path):
     if not os.path.exists(path):
         return _new_study()
     study = reports.read_json(path, remedy="delete it and run the study again (finished runs are reused from --runs)")
-    if study.get("protocol") != _protocol():
+    if study.get("protocol") != protocol():
         raise ValueError(
             f"{path} was written with another protocol (corruptions, bins, arms or verdict rule differ); "
             "choose another --out or delete it."
@@ -741,6 +746,23 @@ def evaluate_models(specs, limit=None, corruption_limit=None, train_limit=None, 
     return rows, description
 
 
+def run_models(out_dir, specs, limit=None, corruption_limit=None, train_limit=None, data_dir=None, progress=True):
+    """Measure trained models with :func:`evaluate_models` and add their rows to
+    ``out_dir/study.json`` (replacing earlier rows of the same data set, arm and seed).
+
+    Returns:
+        The study dict, as written.
+    """
+    path = os.path.join(out_dir, "study.json")
+    study = _load_study(path)
+    rows, description = evaluate_models(specs, limit, corruption_limit, train_limit, data_dir, progress)
+    study = merge_rows(study, rows)
+    study["datasets"][rows[0]["dataset"]] = description
+    study["provenance"] = reports.provenance()
+    reports.write_json(path, study)
+    return study
+
+
 # ---------------------------------------------------------------------------------------------
 # summary and verdicts
 
@@ -865,11 +887,13 @@ def study_figure(study):
         len(PREDICTIONS), max(len(dataset_names), 1), figsize=(5.2 * max(len(dataset_names), 1), 4.2 * len(PREDICTIONS)), squeeze=False
     )
     markers = "osD^v<>ph*"
+    everyone = _arms_of(study["runs"])
     for column, dataset in enumerate(dataset_names):
         for row, prediction in enumerate(PREDICTIONS):
             ax = axes[row][column]
             arms = summary[dataset].get(prediction, {})
-            for index, arm in enumerate(_arms_of([{"arm": a} for a in arms])):
+            for arm in _arms_of([{"arm": a} for a in arms]):
+                index = everyone.index(arm)
                 acc, ece = arms[arm]["accuracy"], arms[arm]["ece"]
                 if acc["mean"] is None or ece["mean"] is None:
                     continue
@@ -879,6 +903,7 @@ def study_figure(study):
                     xerr=acc["std"] or 0.0,
                     yerr=ece["std"] or 0.0,
                     fmt=markers[index % len(markers)],
+                    color=f"C{index % 10}",
                     capsize=3,
                     label=f"{arm} (n={acc['n']})",
                 )
@@ -1014,7 +1039,11 @@ def render_report(study, out_dir):
 def readme_block(study, link="scripts/results/dualib_study/study.md"):
     """A short Markdown answer for the README (``reports.update_readme_block``), from the JSON:
     per data set, where ``dualib-paper`` beats ``vib-same-noise`` beyond the seed spread, where it
-    loses, and which ingredients carry those differences (decoder at mu, the paper's protocol)."""
+    loses, and which ingredients carry those differences (decoder at mu, the paper's protocol).
+
+    Returns:
+        The Markdown text, or ``None`` when no data set has a pair of arms to compare.
+    """
     summary = summarize(study["runs"])
     lines = []
     for dataset in [d for d in datasets.DATASETS if d in summary]:
@@ -1045,7 +1074,7 @@ def readme_block(study, link="scripts/results/dualib_study/study.md"):
                 parts.append(f"Within the seed spread: {', '.join(groups['undecided'])}.")
         lines.append("- " + " ".join(parts))
     if not lines:
-        raise ValueError("the study has no pair of arms to compare yet.")
+        return None
     lines.append(
         f"\nDecoder at mu; better/worse means the difference of the means exceeds the sum of the two seed standard "
         f"deviations. Details: [{link}]({link})."

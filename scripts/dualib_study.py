@@ -1,0 +1,116 @@
+"""The controlled study of the dual IB (issue 11): seven arms, seeds, MNIST and Fashion-MNIST.
+
+    VDUALIB_DATA_DIR=../shared/data python scripts/dualib_study.py                # the whole study
+    python scripts/dualib_study.py --datasets mnist --seeds 0 1 2                  # a part of it
+    python scripts/dualib_study.py --render-only                                   # study.json -> .md, .png
+    python scripts/dualib_study.py --smoke                                         # seconds; every step
+    python scripts/dualib_study.py --models cifar10-deterministic-resnet20 cifar10-vib-resnet20 \\
+        cifar10-dualib-resnet20 --corruption-limit 1000 --train-limit 5000           # trained models, one seed
+
+The arms, the schedules and the measures are decided in vdualib.dualib_study. Each finished run's
+rows are written into <out>/study.json at once; rerunning skips finished runs and resumes an
+interrupted training from its checkpoint (the training runs live in --runs). The report
+(study.md, study.png) is rendered from the JSON. --smoke runs one epoch of 500 examples per arm
+and seed 0, on 1,000 test examples, into runs/dualib_study_smoke unless --out is given.
+"""
+
+import argparse
+import os
+import sys
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "dualib_study")
+
+
+def parse_args(argv=None):
+    from vdualib import dualib_study  # the arms and schedules (no TensorFlow import)
+
+    datasets, arms = tuple(dualib_study.SCHEDULES), dualib_study.ARM_NAMES
+    parser = argparse.ArgumentParser(prog="dualib_study", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", choices=datasets, default=list(datasets), help="data sets (default both)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="seeds, each a run of every arm (default 0 1 2; 0 with --smoke)")
+    parser.add_argument("--arms", nargs="+", choices=arms, default=list(arms), help="arms (default all seven)")
+    parser.add_argument("--out", default=None, help=f"folder of study.json and the report (default {os.path.relpath(RESULTS)})")
+    parser.add_argument("--runs", default=None, help="folder of the training runs (default runs/dualib_study, or <out>/runs with --smoke)")
+    parser.add_argument("--render-only", action="store_true", help="only render study.md and study.png from study.json")
+    parser.add_argument("--smoke", action="store_true", help="tiny settings: 1 epoch of 500 examples, seed 0, 1,000 test examples")
+    parser.add_argument("--limit", type=int, default=None, help="test examples used (default all; 1000 with --smoke)")
+    parser.add_argument("--corruption-limit", type=int, default=None, help="test examples corrupted for the shift measures (default all; 500 with --smoke)")
+    parser.add_argument("--models", nargs="+", default=None, metavar="MODEL", help="instead of training: measure these zoo names or model.keras files (train.json beside them), one seed each")
+    parser.add_argument("--train-limit", type=int, default=None, help="with --models: training examples counted for confident_train_errors (default all)")
+    parser.add_argument("--reference", action="append", default=[], metavar="DATASET=MODEL", help="p~ reference of a data set instead of its zoo deterministic model")
+    parser.add_argument("--data-dir", default=None, help="folder with the data files (default $VDUALIB_DATA_DIR)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = os.path.join("runs", "dualib_study_smoke") if args.smoke else RESULTS
+    if args.seeds is None:
+        args.seeds = [0] if args.smoke else [0, 1, 2]
+    if args.smoke:
+        args.limit = args.limit or 1000
+        args.corruption_limit = args.corruption_limit or 500
+    return args
+
+
+def _references(items):
+    references = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--reference {item!r} must look like DATASET=MODEL, e.g. mnist=runs/ref/model.keras.")
+        dataset, spec = item.split("=", 1)
+        references[dataset.strip()] = spec.strip()
+    return references
+
+
+def work(args):
+    from vdualib import cli, dualib_study, reports
+
+    path = os.path.join(args.out, "study.json")
+    if args.render_only:
+        study = reports.read_json(path)
+    else:
+        cli.check_writable_dir(args.out)
+        if args.models:
+            study = dualib_study.run_models(
+                args.out,
+                args.models,
+                limit=args.limit,
+                corruption_limit=args.corruption_limit,
+                train_limit=args.train_limit,
+                data_dir=args.data_dir,
+                progress=not args.quiet,
+            )
+        else:
+            schedules = None
+            if args.smoke:
+                schedules = {d: dict(dualib_study.SCHEDULES[d], **dualib_study.SMOKE_SCHEDULE) for d in args.datasets}
+            study = dualib_study.run_study(
+                args.out,
+                dataset_names=args.datasets,
+                arms=args.arms,
+                seeds=args.seeds,
+                runs_dir=args.runs or (os.path.join(args.out, "runs") if args.smoke else os.path.join("runs", "dualib_study")),
+                schedules=schedules,
+                references=_references(args.reference),
+                limit=args.limit,
+                corruption_limit=args.corruption_limit,
+                data_dir=args.data_dir,
+                progress=not args.quiet,
+            )
+    dualib_study.render_report(study, args.out)
+    print(f"wrote {os.path.join(args.out, 'study.md')} and study.png")
+    block = dualib_study.readme_block(study)
+    if block:
+        print(block)
+    return 0
+
+
+def main(argv=None):
+    from vdualib import cli
+
+    cli.quiet_tensorflow()
+    args = parse_args(argv)
+    return cli.run(lambda: work(args), prog="dualib_study")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
