@@ -259,6 +259,10 @@ def test_tiny_study_writes_every_field_resumes_and_measures_trained_models(tmp_p
     reports.write_json(out / "study.json", dict(study_json, runs=[r for r in study_json["runs"] if r["arm"] != "vib"]))
     again = dualib_study.run_study(out, **arguments)
     assert [c["resume"] for c in calls] == [True] and len(again["runs"]) == 4
+    # a p~ reference that cannot serve the study fails before anything trains
+    with pytest.raises(FileNotFoundError, match="missing.keras"):
+        dualib_study.run_study(tmp_path / "other", **dict(arguments, references={"mnist": str(tmp_path / "missing.keras")}))
+    assert not (tmp_path / "other" / "runs").exists()
     # another schedule in the same folder is refused
     with pytest.raises(ValueError, match="another schedule"):
         dualib_study.run_study(out, **dict(arguments, schedules={"mnist": dict(schedules["mnist"], epochs=2)}))

@@ -134,14 +134,9 @@ def test_a_command_that_loads_tensorflow_is_quiet_and_still_reports_errors(tmp_p
     noise = [line for line in shown.stderr.splitlines() if STARTUP_NOISE.search(line)]
     assert not noise, noise
 
-    bad = subprocess.run([command, "--recipe", "mnist-dualib-mlp", "--precision", "float8"], env=env, cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300)
-    assert bad.returncode == 2
-    assert "vdualib-train: error: argument --precision: invalid choice: 'float8'" in bad.stderr, bad.stderr
-    assert not [line for line in bad.stderr.splitlines() if STARTUP_NOISE.search(line)]
-
     unknown = subprocess.run([command, "--recipe", "no-such-recipe", "--out", str(tmp_path / "run")], env=env,
                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert unknown.returncode == 2 and "no-such-recipe" in unknown.stderr, unknown.stderr
+    assert unknown.returncode == 2, unknown.stderr
+    assert "vdualib-train: error: " in unknown.stderr and "no-such-recipe" in unknown.stderr, unknown.stderr
     assert not [line for line in unknown.stderr.splitlines() if STARTUP_NOISE.search(line)]
 

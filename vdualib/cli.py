@@ -18,7 +18,7 @@ import re
 import sys
 import tempfile
 
-__all__ = ["quiet_tensorflow", "run", "check_writable_dir", "main"]
+__all__ = ["quiet_tensorflow", "run", "check_writable_dir", "main", "run_or_render"]
 
 
 #: start-up lines of TensorFlow on a machine without a GPU that say nothing about the run
@@ -128,3 +128,17 @@ def main(build_parser, work, prog, argv=None):
     quiet_tensorflow()
     args = build_parser().parse_args(argv)
     return run(lambda: work(args), prog)
+
+
+def run_or_render(study, output_dir, render_only, run_study):
+    """A study command's work: check ``output_dir`` first, then either redraw the figures and
+    tables from the study's JSON (``study.render(output_dir)``) or run it (``run_study()``,
+    returning the JSON's path). Returns 0."""
+    check_writable_dir(output_dir, "--output-dir")
+    if render_only:
+        study.render(output_dir)
+        print(f"rendered {output_dir}")
+        return 0
+    path = run_study()
+    print(f"wrote {path} and figures in {output_dir}")
+    return 0

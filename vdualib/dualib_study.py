@@ -585,9 +585,13 @@ def run_study(
         progress: show a progress bar.
 
     Returns:
-        The study dict, as written to ``study.json``.
+        The study dict, as written to ``study.json``. Each row of :func:`evaluate_model` also
+        records ``model_sha256``, ``source`` (the run folder), ``train_seconds`` (wall time of
+        the training, from ``train.json``) and ``cpu_seconds`` (CPU time of this process for
+        the run's training, or its remainder when resumed, and both evaluations).
 
     Raises:
+        FileNotFoundError: a p~ reference file that does not exist.
         ValueError: unknown arms or data sets, a ``study.json`` written with another protocol
             or another schedule for a data set, or a p~ reference that held out another split.
     """
@@ -652,21 +656,21 @@ def run_study(
         run_dir = os.path.join(runs_dir, dataset, arm, f"seed{seed}")
         cpu = _cpu_seconds()
         if os.path.exists(os.path.join(run_dir, "train.json")):
-            record = reports.read_json(os.path.join(run_dir, "train.json"))
-            if record["recipe"] != recipe:
+            trained = reports.read_json(os.path.join(run_dir, "train.json"))
+            if trained["recipe"] != recipe:
                 raise ValueError(f"{run_dir} holds a run of another recipe; choose another --runs folder or delete it.")
         else:
             resume = os.path.exists(os.path.join(run_dir, "checkpoint.json"))
             name = f"{datasets.info(dataset).slug}-{arm}-seed{seed}"
-            record = training.train(recipe, run_dir, resume=resume, data_dir=data_dir, verbose=0, name=name)
+            trained = training.train(recipe, run_dir, resume=resume, data_dir=data_dir, verbose=0, name=name)
         model = zoo.load_file(os.path.join(run_dir, "model.keras"))
         rows = evaluate_model(model, recipe, sets, arm)
         cpu = _cpu_seconds() - cpu
         for row in rows:
             row.update(
-                model_sha256=record["sha256"],
+                model_sha256=trained["sha256"],
                 source=os.fspath(run_dir),
-                train_seconds=record["train_seconds"],
+                train_seconds=trained["train_seconds"],
                 cpu_seconds=cpu,
             )
         study = merge_rows(study, rows)

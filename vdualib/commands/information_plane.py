@@ -85,15 +85,12 @@ def _work(args):
     from vdualib.information import study
 
     twelve, layer = settings_from_args(args)
-    cli.check_writable_dir(args.output_dir, "--output-dir")
-    if args.render_only:
-        study.render(args.output_dir)
-        print(f"rendered {args.output_dir}")
-        return 0
-    path = study.run_study(args.output_dir, parts=args.parts, twelve_bit=twelve, stochastic_layer=layer,
-                           data_dir=args.data_dir)
-    print(f"wrote {path} and figures in {args.output_dir}")
-    return 0
+    return cli.run_or_render(
+        study,
+        args.output_dir,
+        args.render_only,
+        lambda: study.run_study(args.output_dir, parts=args.parts, twelve_bit=twelve, stochastic_layer=layer, data_dir=args.data_dir),
+    )
 
 
 def main(argv=None):
