@@ -1,1 +1,1 @@
-"""Command-line front ends over vdualib, installed as ``vdualib.scripts`` for the entry points."""
+"""Repository tools (zoo building and training, studies, benchmarks, README refresh): not installed."""

@@ -30,6 +30,7 @@ import copy
 import os
 import re
 import sys
+import sysconfig
 import zipfile
 
 from vdualib import reports
@@ -59,7 +60,7 @@ def models_dir():
 
     ``$VDUALIB_MODELS_DIR`` when set (it must hold ``registry.json``: there is no silent fallback),
     else ``models/`` of a source checkout, else the copy installed under
-    ``<prefix>/share/vdualib/models``.
+    ``<prefix>/share/vdualib/models`` (or the user scheme's, after ``pip install --user``).
 
     Raises:
         FileNotFoundError: ``$VDUALIB_MODELS_DIR`` has no registry, or no zoo folder exists.
@@ -72,9 +73,12 @@ def models_dir():
                 "(registry.json and cards/, like the repository's models/) or unset it."
             )
         return override
+    # a source checkout, then the data files of an install: the environment's prefix, or the
+    # user scheme's (pip install --user)
     candidates = [
         os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models"),
         os.path.join(sys.prefix, "share", "vdualib", "models"),
+        os.path.join(sysconfig.get_path("data", f"{os.name}_user"), "share", "vdualib", "models"),
     ]
     for folder in candidates:
         if os.path.isfile(os.path.join(folder, _REGISTRY)):
