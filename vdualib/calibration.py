@@ -102,6 +102,12 @@ def apply_temperature(probs, temperature):
 
     Returns:
         float64 probabilities ``[N, C]``.
+
+    Raises:
+        ValueError: ``probs`` is not ``[N, C]`` probabilities, or ``T`` is not finite and positive.
+
+    Example:
+        >>> apply_temperature([[0.8, 0.2]], 2.0)     # [[2/3, 1/3]]: sqrt(0.8), sqrt(0.2) renormalised
     """
     probs = checks.probability_rows("probs", probs)
     temperature = checks.finite_float("temperature", temperature, low=0.0, low_open=True)

@@ -153,12 +153,33 @@ def _seed_states(model):
 def random_states(model):
     """Every random-stream state of ``model``'s layers (Keras ``SeedGenerator`` states, e.g. of
     ``Dropout``), as a list of int lists in the order of ``model.variables``. Keras does not
-    save them in ``.keras`` files; their names are numbered per process, so the order is the key."""
+    save them in ``.keras`` files; their names are numbered per process, so the order is the key.
+
+    Args:
+        model: a ``keras.Model``.
+
+    Returns:
+        A list with one list of ints per ``SeedGenerator`` state (JSON-ready).
+
+    Example:
+        >>> states = random_states(model)     # saved in checkpoint.json
+    """
     return [np.asarray(v.numpy()).tolist() for v in _seed_states(model)]
 
 
 def restore_random_states(model, states):
-    """Assign the states saved by :func:`random_states`; a different number of streams is an error."""
+    """Assign the states saved by :func:`random_states`; a different number of streams is an error.
+
+    Args:
+        model: a ``keras.Model`` with the same random streams as the one saved.
+        states: the list :func:`random_states` returned.
+
+    Raises:
+        ValueError: the model has another number of random streams.
+
+    Example:
+        >>> restore_random_states(model, reports.read_json("checkpoint.json")["random_states"])
+    """
     current = _seed_states(model)
     if len(current) != len(states):
         raise ValueError(
@@ -177,6 +198,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
         out_dir: the run folder.
         identity: a JSON-able dict (the recipe, its name, the precision) that a resume must match.
         elapsed: seconds of training before this process (from an earlier session).
+
+    Example:
+        >>> model.fit(x, y, epochs=10, callbacks=[EpochCheckpoint("runs/a", {"name": "a"}), StopOnNonFinite()])
     """
 
     def __init__(self, out_dir, identity, elapsed=0.0):
@@ -210,7 +234,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
 class StopOnNonFinite(keras.callbacks.Callback):
     """Raise ``ValueError`` when a training batch's loss is NaN or infinite, naming the epoch
-    and batch and what to change (learning rate, beta, the data)."""
+    and batch and what to change (learning rate, beta, the data).
+
+    Example:
+        >>> model.fit(x, y, callbacks=[StopOnNonFinite()])     # ValueError at the first NaN loss
+    """
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch

@@ -50,6 +50,12 @@ def finite_float(name, value, low=None, high=None, low_open=False, high_open=Fal
 
     Returns:
         ``float(value)``.
+
+    Raises:
+        ValueError: a non-number, a bool, NaN, infinity or a value out of range.
+
+    Example:
+        >>> finite_float("beta", 1e-3, low=0.0)     # 0.001
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a real number, got {value!r}.")
@@ -76,17 +82,60 @@ def _integer(name, value, low, what):
 
 
 def positive_int(name, value):
-    """``value`` as an int >= 1 (whole floats such as ``3.0`` are accepted; bools are not)."""
+    """``value`` as an int >= 1 (whole floats such as ``3.0`` are accepted; bools are not).
+
+    Args:
+        name: the argument's name, for the message.
+        value: an integer, or a whole float.
+
+    Returns:
+        ``int(value)``.
+
+    Raises:
+        ValueError: a bool, a fraction, a non-number or a value < 1.
+
+    Example:
+        >>> positive_int("epochs", 3.0)     # 3
+    """
     return _integer(name, value, 1, "a positive integer")
 
 
 def non_negative_int(name, value):
-    """``value`` as an int >= 0."""
+    """``value`` as an int >= 0 (whole floats accepted; bools are not).
+
+    Args:
+        name: the argument's name, for the message.
+        value: an integer, or a whole float.
+
+    Returns:
+        ``int(value)``.
+
+    Raises:
+        ValueError: a bool, a fraction, a non-number or a negative value.
+
+    Example:
+        >>> non_negative_int("num_samples", 0)     # 0
+    """
     return _integer(name, value, 0, "an integer >= 0")
 
 
 def finite_array(name, values, dtype=np.float64):
-    """``values`` as a numpy array of ``dtype``, refusing NaN and infinity."""
+    """``values`` as a numpy array of ``dtype``, refusing NaN and infinity.
+
+    Args:
+        name: the argument's name, for the message.
+        values: array-like numbers.
+        dtype: the numpy dtype of the result.
+
+    Returns:
+        A numpy array of ``dtype`` (any shape).
+
+    Raises:
+        ValueError: non-numbers, NaN or infinity.
+
+    Example:
+        >>> finite_array("rate", [0.5, 1.0]).dtype     # float64
+    """
     try:
         array = np.asarray(values, dtype=dtype)
     except (TypeError, ValueError) as err:
@@ -99,8 +148,20 @@ def finite_array(name, values, dtype=np.float64):
 def probability_vector(name, values, size=None, atol=1e-6):
     """A probability vector: finite, non-negative, summing to 1 (within ``atol``), of ``size``.
 
+    Args:
+        name: the argument's name, for the message.
+        values: array-like numbers.
+        size: the required length, or ``None``.
+        atol: tolerance on the sum.
+
     Returns:
         float64 array ``[size]``.
+
+    Raises:
+        ValueError: not 1-D, the wrong length, negative entries or a sum off 1.
+
+    Example:
+        >>> probability_vector("class_prior", [0.25, 0.75], size=2)     # array([0.25, 0.75])
     """
     p = finite_array(name, values)
     if p.ndim != 1 or (size is not None and p.shape[0] != size):
@@ -120,6 +181,13 @@ def stochastic_matrix(name, matrix, num_classes=None, positive=False, atol=1e-5)
 
     Returns:
         float64 array ``[K, K]``.
+
+    Raises:
+        ValueError: not square, the wrong size, negative entries, rows not summing to 1, or zeros
+            with ``positive=True``.
+
+    Example:
+        >>> stochastic_matrix("the confusion matrix", [[0.9, 0.1], [0.2, 0.8]], 2, positive=True).shape     # (2, 2)
     """
     m = finite_array(name, matrix)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
@@ -144,7 +212,21 @@ def integer_labels(name, labels, num_classes=None):
     """Class labels as an int64 array ``[N]``: whole numbers in ``[0, num_classes)``.
 
     Float labels are accepted only when every value is a whole number; NaN, infinity, fractions,
-    negative values and values >= ``num_classes`` are refused.
+    negative values and values >= ``num_classes`` are refused. A ``[N, 1]`` column is flattened.
+
+    Args:
+        name: the argument's name, for the message.
+        labels: array-like class ids ``[N]`` (or ``[N, 1]``).
+        num_classes: C, or ``None`` for no upper bound.
+
+    Returns:
+        int64 ``[N]``.
+
+    Raises:
+        ValueError: non-numeric, non-1-D, non-finite, fractional, negative or too large labels.
+
+    Example:
+        >>> integer_labels("labels", [0.0, 2.0], num_classes=3)     # array([0, 2])
     """
     array = np.asarray(labels)
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
@@ -172,6 +254,18 @@ def sample_matrix(name, values, min_rows=1, dtype=np.float64):
 
     Returns:
         ``dtype`` array ``[N, d]``.
+
+    Args:
+        name: the argument's name, for the message.
+        values: array-like samples ``[N]``, ``[N, d]`` or ``[N, ...]``.
+        min_rows: the smallest N accepted.
+        dtype: the numpy dtype of the result.
+
+    Raises:
+        ValueError: NaN, infinity, a scalar, an empty array or fewer than ``min_rows`` rows.
+
+    Example:
+        >>> sample_matrix("x", np.zeros((4, 2, 3))).shape     # (4, 6)
     """
     array = finite_array(name, values, dtype=dtype)
     if array.ndim == 1:
@@ -189,7 +283,20 @@ def class_labels(name, labels, size=None):
     """Class labels as int64 ``[N]`` from class ids ``[N]`` or one-hot rows ``[N, C]``.
 
     Class ids are checked by :func:`integer_labels`; one-hot rows must be 0/1 with exactly one 1.
-    ``size``, if given, is the required N.
+
+    Args:
+        name: the argument's name, for the message.
+        labels: class ids ``[N]`` or one-hot rows ``[N, C]``.
+        size: the required N, or ``None``.
+
+    Returns:
+        int64 ``[N]``.
+
+    Raises:
+        ValueError: bad class ids, rows that are not one-hot, or the wrong N.
+
+    Example:
+        >>> class_labels("labels", [[0, 1], [1, 0]])     # array([1, 0])
     """
     array = np.asarray(labels)
     if array.ndim == 2 and array.shape[1] > 1:
@@ -232,6 +339,15 @@ def probability_rows(name, values, atol=PROBABILITY_ATOL):
     Example:
         >>> checks.probability_rows("probs", [[0.25, 0.75]]).shape
         (1, 2)
+
+    Args:
+        name: the argument's name, for the message.
+        values: array-like probabilities ``[N, C]``.
+        atol: tolerance on the row sums.
+
+    Raises:
+        ValueError: the wrong shape, an integer dtype, NaN or infinity, entries outside [0, 1] or
+            rows not summing to 1.
     """
     array = np.asarray(values)
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] < 2:
@@ -414,6 +530,17 @@ def assert_probabilities(probs, atol=1e-3):
 
     Example:
         >>> p = checks.assert_probabilities(tf.constant([[0.25, 0.75]]))
+
+    Args:
+        probs: a floating-point tensor ``[..., C]``.
+        atol: tolerance on the row sums.
+
+    Returns:
+        ``probs`` (a tensor) with the assertions attached.
+
+    Raises:
+        ValueError: a non-floating dtype (eagerly); ``tf.errors.InvalidArgumentError`` when an
+            assertion fails at run time.
     """
     import tensorflow as tf
 

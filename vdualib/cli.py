@@ -84,6 +84,13 @@ def quiet_tensorflow(level="2"):
     it) and its device probe therefore run with the C-level stderr captured, and every captured
     line except the known banners (oneDNN, CUDA driver and ``cuInit`` probes on a CPU machine,
     absl's pre-initialisation notice) is written back.
+
+    Args:
+        level: the ``TF_CPP_MIN_LOG_LEVEL`` to set (``"2"``: warnings and errors only).
+
+    Example:
+        >>> def main(argv=None):
+        ...     quiet_tensorflow()     # first thing, before anything imports TensorFlow
     """
     if "TF_CPP_MIN_LOG_LEVEL" in os.environ:  # the user chose what to see
         return
@@ -98,6 +105,16 @@ def check_writable_dir(path, name="--out"):
 
     Raises:
         ValueError: ``path`` is an existing file, or its folder cannot be created or written.
+
+    Args:
+        path: the folder (created if missing).
+        name: the option's name, for the message.
+
+    Returns:
+        ``path`` as a string.
+
+    Example:
+        >>> out = check_writable_dir(args.out)     # 'runs/mnist-vib-mlp', created
     """
     path = os.fspath(path)
     if os.path.exists(path) and not os.path.isdir(path):
@@ -113,7 +130,18 @@ def check_writable_dir(path, name="--out"):
 
 def run(work, prog):
     """Run ``work()`` and turn the library's ``ValueError`` / ``FileNotFoundError`` into one line
-    on stderr and exit status 2; returns ``work()``'s status (``None`` counts as 0)."""
+    on stderr and exit status 2; returns ``work()``'s status (``None`` counts as 0).
+
+    Args:
+        work: a callable without arguments returning an exit status or ``None``.
+        prog: the program's name, prefixed to the error line.
+
+    Returns:
+        The exit status, an int.
+
+    Example:
+        >>> run(lambda: vdualib.recipes.get_recipe("nope"), "vdualib-train")     # prints the error, returns 2
+    """
     try:
         status = work()
     except (ValueError, FileNotFoundError) as err:
@@ -124,7 +152,21 @@ def run(work, prog):
 
 def main(build_parser, work, prog, argv=None):
     """An installed command: quiet TensorFlow, parse ``argv`` with ``build_parser()``, run
-    ``work(args)`` through :func:`run`. Returns the exit status."""
+    ``work(args)`` through :func:`run`. Returns the exit status.
+
+    Args:
+        build_parser: a callable returning the command's ``argparse.ArgumentParser``.
+        work: ``work(args)`` doing the command's job, returning an exit status or ``None``.
+        prog: the program's name.
+        argv: the arguments; ``None`` reads ``sys.argv[1:]``.
+
+    Returns:
+        The exit status (2 for bad input).
+
+    Example:
+        >>> def main(argv=None):
+        ...     return cli.main(build_parser, work, "vdualib-train", argv)
+    """
     quiet_tensorflow()
     args = build_parser().parse_args(argv)
     return run(lambda: work(args), prog)
@@ -133,7 +175,23 @@ def main(build_parser, work, prog, argv=None):
 def run_or_render(study, output_dir, render_only, run_study):
     """A study command's work: check ``output_dir`` first, then either redraw the figures and
     tables from the study's JSON (``study.render(output_dir)``) or run it (``run_study()``,
-    returning the JSON's path). Returns 0."""
+    returning the JSON's path).
+
+    Args:
+        study: the study module (with ``render(output_dir)``).
+        output_dir: the study folder.
+        render_only: redraw from the existing JSON instead of running.
+        run_study: a callable without arguments that runs the study and returns the JSON's path.
+
+    Returns:
+        0.
+
+    Raises:
+        ValueError: ``output_dir`` is not a writable folder.
+
+    Example:
+        >>> run_or_render(ntk.study, "out/ntk", False, lambda: ntk.study.run_study("out/ntk"))
+    """
     check_writable_dir(output_dir, "--output-dir")
     if render_only:
         study.render(output_dir)

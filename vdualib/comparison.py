@@ -73,10 +73,18 @@ def merge_evaluations(paths):
 def summary_rows(results):
     """One row per model: clean, corrupted (mean over severities) and OOD (AUROC) figures.
 
+    NLL in nats; accuracy, Brier, ECE and AUROC are unitless.
+
+    Args:
+        results: an evaluation's results dict (``metrics.json``, or :func:`merge_evaluations`).
+
     Returns:
         A list of dicts with ``model``, ``method``, the clean metrics, ``ece_after_ts``, the
         descriptive ``ts_temperature`` and ``mean_confidence``, ``shift_*`` and
         ``auroc_<set>_entropy`` / ``auroc_<set>_rate``.
+
+    Example:
+        >>> summary_rows(merge_evaluations(["runs/vib/metrics.json", "runs/dualib/metrics.json"]))[0]["ece"]
     """
     rows = []
     for m in results["models"]:
@@ -163,6 +171,12 @@ def zoo_evaluations(dataset, models_dir=None):
 
     Returns:
         ``{zoo name: path of its metrics.json}`` (the files may not exist yet).
+
+    Raises:
+        ValueError: an unknown data set.
+
+    Example:
+        >>> zoo_evaluations("mnist")     # {'mnist-deterministic-mlp': '.../evaluations/.../metrics.json', ...}
     """
     from vdualib import recipes, zoo
 
@@ -178,6 +192,14 @@ def compare_results(results, out_dir, method="dualib"):
     Returns:
         ``{"rows", "deltas", "notes", "report"}``: :func:`summary_rows`, :func:`method_deltas`,
         the evaluation's notes and the path of ``report.md``.
+
+    Args:
+        results: an evaluation's results dict with several models (:func:`merge_evaluations`).
+        out_dir: the folder for ``report.md``, ``metrics.json`` and the plots.
+        method: the method compared with the others.
+
+    Example:
+        >>> compare_results(merge_evaluations(paths), "runs/compare/mnist")["deltas"]
     """
     from vdualib import evaluation
 
@@ -221,6 +243,9 @@ def compare_zoo(
 
     Raises:
         FileNotFoundError: no data set has the evaluation files of all its models.
+
+    Example:
+        >>> compare_zoo(["mnist"], out_dir="runs/compare")["datasets"]["mnist"]["rows"]
     """
     from vdualib import evaluation, zoo
 
@@ -265,6 +290,17 @@ def compare_files(paths, out_dir="runs/compare"):
 
     Returns:
         The summary ``{"datasets": {dataset: compare_results(...)}, "skipped": {}, "provenance"}``.
+
+    Args:
+        paths: ``metrics.json`` files of one evaluation set-up (see :func:`merge_evaluations`).
+        out_dir: the output folder.
+
+    Raises:
+        ValueError: the files differ in their evaluation set-up (see :func:`merge_evaluations`).
+        FileNotFoundError: a file does not exist.
+
+    Example:
+        >>> compare_files(["runs/vib/metrics.json", "runs/dualib/metrics.json"], "runs/compare")
     """
     results = merge_evaluations(paths)
     entry = compare_results(results, os.path.join(out_dir, results["dataset"]))
@@ -278,7 +314,18 @@ def _write_summary(summary, out_dir):
 
 
 def summary_markdown(summary, method="dualib"):
-    """The comparison's Markdown, rendered from the summary dict (``compare.json``)."""
+    """The comparison's Markdown, rendered from the summary dict (``compare.json``).
+
+    Args:
+        summary: the dict :func:`compare_zoo` / :func:`compare_files` returned (or ``compare.json``).
+        method: the method whose deltas are reported.
+
+    Returns:
+        Markdown text: per data set, the notes, the rows table and the deltas table.
+
+    Example:
+        >>> print(summary_markdown(reports.read_json("runs/compare/compare.json")))
+    """
     title = methods.get(method).title
     text = []
     for dataset, entry in summary["datasets"].items():

@@ -370,7 +370,17 @@ _CORRUPTIONS = {
 def corruption_names(grayscale):
     """Names of the families for grayscale digits (``True``: 18, with the MNIST-C
     geometric ones and without ``saturate``) or RGB images (``False``: the 15 of
-    CIFAR-10-C style)."""
+    CIFAR-10-C style).
+
+    Args:
+        grayscale: ``True`` for single-channel images, ``False`` for RGB.
+
+    Returns:
+        A list of names, in a fixed order.
+
+    Example:
+        >>> corruption_names(True)[:3]     # ['gaussian_noise', 'shot_noise', 'impulse_noise']
+    """
     wanted = {"any", "grayscale"} if grayscale else {"any", "rgb"}
     return [name for name, (_, _, kind) in _CORRUPTIONS.items() if kind in wanted]
 
@@ -405,6 +415,13 @@ def corrupt(images, name, severity, seed=0):
 
     Returns:
       uint8 array of the same shape.
+
+    Raises:
+      ValueError: an unknown name, a severity outside 1..5, a negative seed, images that are not a
+        uint8 ``(N, H, W)`` / ``(N, H, W, 1 or 3)`` array, or an RGB-only family on grayscale images.
+
+    Example:
+      >>> corrupt(x_test[:100], "gaussian_noise", 3, seed=0).shape     # (100, 28, 28), uint8
     """
     if name not in _CORRUPTIONS:
         raise ValueError(f"unknown corruption {name!r}; choose from {sorted(_CORRUPTIONS)}.")
@@ -426,7 +443,23 @@ def corrupt(images, name, severity, seed=0):
 
 def noise_images(kind, num_images, shape, seed=0):
     """Synthetic out-of-distribution images: ``"uniform"`` (each pixel uniform on
-    0..255) or ``"gaussian"`` (each pixel N(127.5, 64^2), rounded and clipped), uint8."""
+    0..255) or ``"gaussian"`` (each pixel N(127.5, 64^2), rounded and clipped), uint8.
+
+    Args:
+        kind: ``"uniform"`` or ``"gaussian"`` (``NOISE_KINDS``).
+        num_images: N, a positive integer.
+        shape: the shape of one image, e.g. ``(32, 32, 3)``.
+        seed: non-negative integer; the draws depend on ``seed`` and ``kind``.
+
+    Returns:
+        uint8 array ``(N, *shape)``.
+
+    Raises:
+        ValueError: an unknown kind, a non-positive ``num_images`` or a negative seed.
+
+    Example:
+        >>> noise_images("gaussian", 1000, (32, 32, 3), seed=0).shape     # (1000, 32, 32, 3)
+    """
     if kind not in NOISE_KINDS:
         raise ValueError(f"noise kind must be one of {list(NOISE_KINDS)}; got {kind!r}.")
     num_images = checks.positive_int("num_images", num_images)

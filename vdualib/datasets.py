@@ -87,6 +87,9 @@ class DatasetInfo:
         backbone: the zoo backbone trained on it (a key of ``vdualib.models.BACKBONES``).
         ood: the out-of-distribution sets its evaluations report by default.
         grayscale: single-channel images.
+
+    Example:
+        >>> DATASETS["cifar10"].image_shape, DATASETS["cifar10"].backbone     # ((32, 32, 3), 'resnet20')
     """
 
     name: str
@@ -114,8 +117,17 @@ _ALIASES = {"fashion-mnist": "fashion_mnist", "cifar-10": "cifar10"}
 def canonical_name(name):
     """The canonical name of a data set, accepting the zoo-name form (``"fashion-mnist"``).
 
+    Args:
+        name: a data set name, canonical (``"fashion_mnist"``) or zoo-name form (``"fashion-mnist"``).
+
+    Returns:
+        The key of :data:`DATASETS` (a string).
+
     Raises:
         ValueError: an unknown data set, with the choices.
+
+    Example:
+        >>> canonical_name("Fashion-MNIST")     # 'fashion_mnist'
     """
     key = _ALIASES.get(str(name).lower(), str(name).lower())
     if key not in DATASETS:
@@ -124,22 +136,68 @@ def canonical_name(name):
 
 
 def info(name):
-    """The :class:`DatasetInfo` of data set ``name`` (canonical or zoo-name form)."""
+    """The :class:`DatasetInfo` of data set ``name`` (canonical or zoo-name form).
+
+    Args:
+        name: a data set name, canonical (``"fashion_mnist"``) or zoo-name form (``"fashion-mnist"``).
+
+    Returns:
+        A :class:`DatasetInfo`.
+
+    Raises:
+        ValueError: an unknown data set, with the choices.
+
+    Example:
+        >>> info("fashion-mnist").slug     # 'fashion-mnist'
+    """
     return DATASETS[canonical_name(name)]
 
 
 def image_shape(name):
-    """Shape of one image of data set ``name``, e.g. ``(28, 28)``."""
+    """Shape of one image of data set ``name``, e.g. ``(28, 28)``.
+
+    Args:
+        name: a data set name, canonical (``"fashion_mnist"``) or zoo-name form (``"fashion-mnist"``).
+
+    Returns:
+        A tuple of ints (no batch axis).
+
+    Raises:
+        ValueError: an unknown data set, with the choices.
+
+    Example:
+        >>> image_shape("cifar10")     # (32, 32, 3)
+    """
     return info(name).image_shape
 
 
 def num_classes(name):
-    """Number of classes of data set ``name``."""
+    """Number of classes of data set ``name``.
+
+    Args:
+        name: a data set name, canonical (``"fashion_mnist"``) or zoo-name form (``"fashion-mnist"``).
+
+    Returns:
+        C, an int.
+
+    Raises:
+        ValueError: an unknown data set, with the choices.
+
+    Example:
+        >>> num_classes("mnist")     # 10
+    """
     return info(name).num_classes
 
 
 def cache_dir():
-    """Where decoded arrays are cached: ``$VDUALIB_CACHE_DIR`` or ``~/.cache/vdualib``."""
+    """Where decoded arrays are cached: ``$VDUALIB_CACHE_DIR`` or ``~/.cache/vdualib``.
+
+    Returns:
+        The folder's path (a string; it need not exist yet).
+
+    Example:
+        >>> cache_dir()     # '/home/me/.cache/vdualib' without $VDUALIB_CACHE_DIR
+    """
     return os.environ.get("VDUALIB_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "vdualib")
 
 
@@ -149,7 +207,20 @@ def _keras_cache():
 
 
 def data_dirs(data_dir=None):
-    """The directories searched, in order: ``data_dir``, ``$VDUALIB_DATA_DIR``, the Keras cache."""
+    """The directories searched, in order: ``data_dir``, ``$VDUALIB_DATA_DIR``, the Keras cache.
+
+    Args:
+        data_dir: an extra folder searched first, or ``None``.
+
+    Returns:
+        A list of folder paths (strings).
+
+    Raises:
+        FileNotFoundError: ``data_dir`` is given but is not a directory.
+
+    Example:
+        >>> data_dirs("/work/shared/data")     # ['/work/shared/data', ..., '~/.keras/datasets']
+    """
     dirs = []
     if data_dir is not None:
         if not os.path.isdir(data_dir):
@@ -441,8 +512,21 @@ def load(name, data_dir=None, download=True):
 def load_ib_12bit(data_dir=None):
     """The 12-bit task of the information-plane study (Shwartz-Ziv & Tishby 2017).
 
-    Returns ``(x, y)``: ``x`` uint8 ``(4096, 12)``, every 12-bit pattern once; ``y`` uint8 ``(4096,)``
-    binary labels. Read from ``ib-12bit.npz`` in the data directories (no download exists).
+    Read from ``ib-12bit.npz`` in the data directories (no download exists).
+
+    Args:
+        data_dir: an extra folder searched first (see :func:`data_dirs`).
+
+    Returns:
+        ``(x, y)``: ``x`` uint8 ``[4096, 12]``, every 12-bit pattern once; ``y`` uint8 ``[4096]``
+        binary labels.
+
+    Raises:
+        FileNotFoundError: no ``ib-12bit.npz`` in the data directories.
+        ValueError: the file is damaged or has the wrong shapes or non-binary labels.
+
+    Example:
+        >>> x, y = load_ib_12bit()     # x.shape == (4096, 12), y.mean() ~ 0.5
     """
     dirs = data_dirs(data_dir)
     for d in dirs:

@@ -23,7 +23,22 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
 def make_strategy(name):
-    """A ``tf.distribute`` strategy by name: ``default``, ``mirrored`` or ``multi_worker``."""
+    """A ``tf.distribute`` strategy by name: ``default``, ``mirrored`` or ``multi_worker``.
+
+    Args:
+        name: ``"default"`` (or ``None``: the current strategy), ``"mirrored"`` (the local GPUs)
+            or ``"multi_worker"`` (``MultiWorkerMirroredStrategy``, configured by ``$TF_CONFIG``).
+
+    Returns:
+        A ``tf.distribute.Strategy``.
+
+    Raises:
+        ValueError: an unknown name.
+
+    Example:
+        >>> with make_strategy("mirrored").scope():
+        ...     model = vdualib.build_classifier("mlp", 10)
+    """
     if name in (None, "default"):
         return tf.distribute.get_strategy()
     if name == "mirrored":
@@ -40,6 +55,20 @@ def worker_output_dir(out_dir, strategy, resume):
     or worker 0 when the cluster has none) writes ``out_dir``. The other workers write their
     checkpoints and logs to a temporary folder, removed when training ends. To resume, they start
     from a copy of the chief's checkpoint, so ``out_dir`` must be on storage every worker reads.
+
+    Args:
+        out_dir: the run folder the chief writes.
+        strategy: a strategy name (only ``"multi_worker"`` changes anything).
+        resume: whether the run resumes (non-chief workers then copy the chief's checkpoint).
+
+    Returns:
+        ``(folder, is_temporary)``: a path and a bool.
+
+    Raises:
+        FileNotFoundError: a non-chief worker resuming cannot read the chief's ``checkpoint.json``.
+
+    Example:
+        >>> folder, scratch = worker_output_dir("runs/a", "default", resume=False)     # ('runs/a', False)
     """
     if strategy != "multi_worker":
         return out_dir, False
@@ -71,6 +100,16 @@ def multi_worker_fit(dist):
       average scalars without an axis.
 
     Does nothing for a single worker; restores Keras when ``fit`` returns.
+
+    Args:
+        dist: the ``tf.distribute.Strategy`` the model was built under.
+
+    Yields:
+        ``None``; ``fit`` is called inside the ``with`` block.
+
+    Example:
+        >>> with multi_worker_fit(strategy):
+        ...     model.fit(dataset, epochs=10)
     """
     from keras.src.backend.tensorflow import trainer as tf_trainer
 

@@ -46,7 +46,19 @@ def _float32_policy(kwargs):
 
 
 def gaussian_posterior(mu, sigma):
-    """e(z|x) = N(mu, diag(sigma^2)) as a ``tfd.Independent(tfd.Normal)``, event shape ``[K]``."""
+    """e(z|x) = N(mu, diag(sigma^2)) as a ``tfd.Independent(tfd.Normal)``, event shape ``[K]``.
+
+    Args:
+        mu: means, ``[batch, K]``.
+        sigma: standard deviations, ``[batch, K]``, > 0.
+
+    Returns:
+        A ``tfp.distributions.Independent`` with batch shape ``[batch]`` and event shape ``[K]``
+        (its ``log_prob`` is in nats).
+
+    Example:
+        >>> gaussian_posterior(tf.zeros([2, 4]), tf.ones([2, 4])).log_prob(tf.zeros([2, 4]))   # [-3.6758] * 2
+    """
     return tfd.Independent(tfd.Normal(loc=mu, scale=sigma), reinterpreted_batch_ndims=1)
 
 
@@ -234,6 +246,24 @@ class _Prior(keras.layers.Layer):
         raise NotImplementedError
 
     def rate(self, mu, sigma, z=None, labels=None):
+        """The per-example rate KL(e(z|x) || r(z)), in nats (closed form or Monte Carlo).
+
+        Args:
+            mu: encoder means, ``[batch, K]``.
+            sigma: encoder standard deviations, ``[batch, K]``.
+            z: encoder samples ``[S, batch, K]``, needed when :meth:`needs_samples` is true (the
+                estimate E_z[log e(z|x) - log r(z)] averages over S).
+            labels: integer labels ``[batch]`` for a class-conditional prior, else ``None``.
+
+        Returns:
+            float32 ``[batch]``, nats.
+
+        Raises:
+            ValueError: a Monte Carlo rate without ``z``.
+
+        Example:
+            >>> StandardNormalPrior()(tf.zeros([2, 3]), tf.ones([2, 3]))     # calls rate: [0., 0.]
+        """
         raise NotImplementedError
 
     def call(self, mu, sigma, z=None, labels=None):
@@ -411,6 +441,12 @@ def get_prior(prior, num_classes=None):
 
     Returns:
         A prior layer (unbuilt when made from a name).
+
+    Raises:
+        ValueError: an unknown name, or ``"class_conditional"`` without ``num_classes``.
+
+    Example:
+        >>> get_prior("class_conditional", num_classes=10)     # an unbuilt ClassConditionalPrior(10)
     """
     if isinstance(prior, _Prior):
         return prior

@@ -47,9 +47,18 @@ def _log_probs(targets):
 def ib_distortion(targets, logits):
     """The IB distortion KL(p(y|x) || q(y|z)) per example, in nats.
 
-    ``targets``: probability vectors p(y|x), ``[..., C]`` (one-hot allowed: 0 log 0 = 0).
-    ``logits``: decoder logits with q = softmax(logits), shape broadcastable to ``targets``
-    (e.g. ``[S, B, C]`` against ``[B, C]``). Returns ``[...]`` (the broadcast shape without C).
+    KL(p || q) = sum_y p(y|x) log(p(y|x) / q(y|z)), with q = softmax(logits) and 0 log 0 = 0.
+
+    Args:
+        targets: probability vectors p(y|x), ``[..., C]`` (one-hot allowed).
+        logits: decoder logits, shape broadcastable to ``targets`` (e.g. ``[S, B, C]`` against
+            ``[B, C]``).
+
+    Returns:
+        float32 ``[...]`` (the broadcast shape without C), nats.
+
+    Example:
+        >>> ib_distortion(tf.one_hot([0, 2], 3), tf.zeros([2, 3]))     # [log 3, log 3] = [1.0986, 1.0986]
     """
     targets = tf.cast(targets, tf.float32)
     log_q = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
@@ -60,9 +69,20 @@ def dual_distortion(targets, logits):
     """The dualIB distortion KL(q(y|z) || p(y|x)) per example, in nats: the IB's two
     distributions with the arguments swapped.
 
-    ``targets`` p(y|x) must have full support wherever q > 0 (q = softmax is never 0), or the
-    value is +inf: use a noisy label distribution (see :func:`get_label_noise`).
-    Shapes as in :func:`ib_distortion`.
+    KL(q || p) = sum_y q(y|z) log(q(y|z) / p(y|x)), with q = softmax(logits). ``targets`` must have
+    full support wherever q > 0 (q = softmax is never 0), or the value is +inf: use a noisy label
+    distribution (see :func:`get_label_noise`).
+
+    Args:
+        targets: probability vectors p(y|x), ``[..., C]``, all entries > 0.
+        logits: decoder logits, shape broadcastable to ``targets`` (e.g. ``[S, B, C]`` against
+            ``[B, C]``).
+
+    Returns:
+        float32 ``[...]`` (the broadcast shape without C), nats.
+
+    Example:
+        >>> dual_distortion(tf.constant([[0.25, 0.75]]), tf.zeros([1, 2]))     # [0.1438]
     """
     targets = tf.cast(targets, tf.float32)
     log_q = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
@@ -70,7 +90,18 @@ def dual_distortion(targets, logits):
 
 
 def cross_entropy(targets, logits):
-    """H(p, q) = -sum_y p(y|x) log q(y|z) per example, in nats (= KL(p || q) + H(p))."""
+    """H(p, q) = -sum_y p(y|x) log q(y|z) per example, in nats (= KL(p || q) + H(p)).
+
+    Args:
+        targets: probability vectors p(y|x), ``[..., C]``.
+        logits: decoder logits with q = softmax(logits), shape broadcastable to ``targets``.
+
+    Returns:
+        float32 ``[...]`` (the broadcast shape without C), nats.
+
+    Example:
+        >>> cross_entropy(tf.one_hot([1], 2), tf.zeros([1, 2]))     # [log 2] = [0.6931]
+    """
     targets = tf.cast(targets, tf.float32)
     return -tf.reduce_sum(targets * tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1), axis=-1)
 
@@ -207,6 +238,7 @@ class TeacherNoise(_LabelNoise):
 
     @property
     def full_support(self):
+        """Whether every p~(y|x) is positive: true when ``epsilon > 0``."""
         return self.epsilon > 0
 
     def __call__(self, labels, inputs=None):
@@ -246,6 +278,17 @@ def get_label_noise(spec, num_classes, **kwargs):
             or ``None`` (gives ``None``).
         num_classes: C; an object made for another C is refused.
         **kwargs: constructor arguments for a name.
+
+    Returns:
+        A :class:`LabelSmoothing`, :class:`ConfusionNoise` or :class:`TeacherNoise` (the object
+        itself when one is given), or ``None`` for ``spec=None``.
+
+    Raises:
+        ValueError: an unknown name, ``"confusion"`` without ``matrix``, ``"teacher"`` without
+            ``teacher``, or an object made for another number of classes.
+
+    Example:
+        >>> get_label_noise("smoothing", 10, epsilon=0.1)     # LabelSmoothing(10, epsilon=0.1)
     """
     if spec is None:
         return None

@@ -40,6 +40,9 @@ class Method:
         needs_full_support: its distortion needs p~(y|x) > 0 for every class.
         default_label_noise: the label noise (a name of :func:`vdualib.losses.get_label_noise`,
             with its default options) used when a full-support method is given none.
+
+    Example:
+        >>> METHODS["vib"].stochastic, METHODS["vib"].loss_class     # (True, vdualib.losses.VIBLoss)
     """
 
     name: str
@@ -66,15 +69,32 @@ METHODS = {
 
 
 def names():
-    """The method names, in the table's order."""
+    """The method names, in the table's order.
+
+    Returns:
+        A tuple of strings.
+
+    Example:
+        >>> names()     # ('deterministic', 'vib', 'dualib')
+    """
     return tuple(METHODS)
 
 
 def get(name):
     """The :class:`Method` called ``name``.
 
+    Args:
+        name: a method name (``"deterministic"``, ``"vib"``, ``"dualib"``) or a :class:`Method`
+            (returned as it is).
+
+    Returns:
+        The :class:`Method`.
+
     Raises:
         ValueError: an unknown name, with the choices.
+
+    Example:
+        >>> get("dualib").default_label_noise     # 'smoothing'
     """
     if isinstance(name, Method):
         return name

@@ -75,7 +75,23 @@ def _check_num_bins(num_bins):
 
 
 def accuracy(probs, labels):
-    """Fraction of examples whose arg-max class equals the label (ties: lowest index)."""
+    """Fraction of examples whose arg-max class equals the label (ties: lowest index).
+
+    Args:
+        probs: predicted class probabilities ``[N, C]``, rows on the simplex.
+        labels: integer labels ``[N]`` in ``[0, C)``.
+
+    Returns:
+        A float in [0, 1].
+
+    Raises:
+        ValueError: ``probs`` is not ``[N, C]`` probabilities (NaN included), a label is out of range,
+            or ``labels`` and ``probs`` differ in length.
+
+    Example:
+        >>> probs, labels = [[0.9, 0.1], [0.4, 0.6]], [0, 0]
+        >>> accuracy(probs, labels)     # 0.5
+    """
     probs, labels = _check(probs, labels)
     return float(np.mean(probs.argmax(axis=1) == labels))
 
@@ -85,6 +101,21 @@ def nll(probs, labels):
 
     Probabilities are floored at 1e-12 before the log, so a single confidently
     wrong prediction costs at most 27.6 nats rather than making the mean infinite.
+
+    Args:
+        probs: predicted class probabilities ``[N, C]``, rows on the simplex.
+        labels: integer labels ``[N]`` in ``[0, C)``.
+
+    Returns:
+        A float, nats.
+
+    Raises:
+        ValueError: ``probs`` is not ``[N, C]`` probabilities (NaN included), a label is out of range,
+            or ``labels`` and ``probs`` differ in length.
+
+    Example:
+        >>> probs, labels = [[0.9, 0.1], [0.4, 0.6]], [0, 0]
+        >>> nll(probs, labels)     # -(log 0.9 + log 0.4) / 2 = 0.5108
     """
     probs, labels = _check(probs, labels)
     picked = probs[np.arange(labels.size), labels]
@@ -92,7 +123,23 @@ def nll(probs, labels):
 
 
 def brier(probs, labels):
-    """Mean Brier score ``mean_i sum_k (p_ik - 1[y_i = k])^2``, in [0, 2]."""
+    """Mean Brier score ``mean_i sum_k (p_ik - 1[y_i = k])^2``, in [0, 2].
+
+    Args:
+        probs: predicted class probabilities ``[N, C]``, rows on the simplex.
+        labels: integer labels ``[N]`` in ``[0, C)``.
+
+    Returns:
+        A float in [0, 2].
+
+    Raises:
+        ValueError: ``probs`` is not ``[N, C]`` probabilities (NaN included), a label is out of range,
+            or ``labels`` and ``probs`` differ in length.
+
+    Example:
+        >>> probs, labels = [[0.9, 0.1], [0.4, 0.6]], [0, 0]
+        >>> brier(probs, labels)     # (0.02 + 0.72) / 2 = 0.37
+    """
     probs, labels = _check(probs, labels)
     squared = np.sum(probs**2, axis=1) - 2.0 * probs[np.arange(labels.size), labels] + 1.0
     return float(np.mean(squared))
@@ -123,6 +170,22 @@ def expected_calibration_error(probs, labels, num_bins=15):
     ``ECE = sum_b (n_b / N) * |acc_b - conf_b|`` over the non-empty equal-width
     bins of the top-label confidence ``max_k p_k``, where ``acc_b`` is the
     accuracy and ``conf_b`` the mean confidence of the ``n_b`` examples in bin ``b``.
+
+    Args:
+        probs: predicted class probabilities ``[N, C]``, rows on the simplex.
+        labels: integer labels ``[N]`` in ``[0, C)``.
+        num_bins: the number of bins B, a positive integer.
+
+    Returns:
+        A float in [0, 1].
+
+    Raises:
+        ValueError: ``probs`` is not ``[N, C]`` probabilities (NaN included), a label is out of range,
+            or ``labels`` and ``probs`` differ in length.
+
+    Example:
+        >>> probs, labels = [[0.9, 0.1], [0.4, 0.6]], [0, 0]
+        >>> expected_calibration_error(probs, labels)     # (|1 - 0.9| + |0 - 0.6|) / 2 = 0.35
     """
     probs, labels = _check(probs, labels)
     count, confidence_sum, correct_sum = _bin_statistics(*_top_label(probs, labels), _check_num_bins(num_bins))
@@ -130,7 +193,24 @@ def expected_calibration_error(probs, labels, num_bins=15):
 
 
 def maximum_calibration_error(probs, labels, num_bins=15):
-    """Largest per-bin gap ``max_b |acc_b - conf_b|`` over non-empty equal-width bins."""
+    """Largest per-bin gap ``max_b |acc_b - conf_b|`` over non-empty equal-width bins.
+
+    Args:
+        probs: predicted class probabilities ``[N, C]``, rows on the simplex.
+        labels: integer labels ``[N]`` in ``[0, C)``.
+        num_bins: the number of bins B, a positive integer.
+
+    Returns:
+        A float in [0, 1].
+
+    Raises:
+        ValueError: ``probs`` is not ``[N, C]`` probabilities (NaN included), a label is out of range,
+            or ``labels`` and ``probs`` differ in length.
+
+    Example:
+        >>> probs, labels = [[0.9, 0.1], [0.4, 0.6]], [0, 0]
+        >>> maximum_calibration_error(probs, labels)     # max(0.1, 0.6) = 0.6
+    """
     probs, labels = _check(probs, labels)
     count, confidence_sum, correct_sum = _bin_statistics(*_top_label(probs, labels), _check_num_bins(num_bins))
     filled = count > 0
@@ -144,6 +224,22 @@ def adaptive_calibration_error(probs, labels, num_bins=15):
     sizes differ by at most one (``np.array_split``); with fewer examples than
     bins, the empty groups are skipped. Formula as in
     :func:`expected_calibration_error`.
+
+    Args:
+        probs: predicted class probabilities ``[N, C]``, rows on the simplex.
+        labels: integer labels ``[N]`` in ``[0, C)``.
+        num_bins: the number of bins B, a positive integer.
+
+    Returns:
+        A float in [0, 1].
+
+    Raises:
+        ValueError: ``probs`` is not ``[N, C]`` probabilities (NaN included), a label is out of range,
+            or ``labels`` and ``probs`` differ in length.
+
+    Example:
+        >>> probs, labels = [[0.9, 0.1], [0.4, 0.6]], [0, 0]
+        >>> adaptive_calibration_error(probs, labels, num_bins=2)     # 0.35
     """
     probs, labels = _check(probs, labels)
     num_bins = _check_num_bins(num_bins)
@@ -161,6 +257,22 @@ def classwise_calibration_error(probs, labels, num_bins=15):
     ``p_k`` as a forecast of the event ``y = k``, with equal-width bins.
 
     ``cwECE = (1/C) sum_k sum_b (n_kb / N) |freq_kb - conf_kb|``.
+
+    Args:
+        probs: predicted class probabilities ``[N, C]``, rows on the simplex.
+        labels: integer labels ``[N]`` in ``[0, C)``.
+        num_bins: the number of bins B, a positive integer.
+
+    Returns:
+        A float in [0, 1].
+
+    Raises:
+        ValueError: ``probs`` is not ``[N, C]`` probabilities (NaN included), a label is out of range,
+            or ``labels`` and ``probs`` differ in length.
+
+    Example:
+        >>> probs, labels = [[0.9, 0.1], [0.4, 0.6]], [0, 0]
+        >>> classwise_calibration_error(probs, labels)     # (0.7 + 0.7) / (2 * 2) = 0.35
     """
     probs, labels = _check(probs, labels)
     num_bins = _check_num_bins(num_bins)
@@ -174,9 +286,22 @@ def classwise_calibration_error(probs, labels, num_bins=15):
 def reliability_curve(probs, labels, num_bins=15):
     """Per equal-width bin of top-label confidence: edges, mean confidence, accuracy, count.
 
-    Returns a dict of numpy arrays: ``bin_edges`` (``num_bins + 1``),
-    ``confidence`` and ``accuracy`` (``num_bins``; NaN in empty bins, which have
-    no mean) and ``count`` (``num_bins``, integers).
+    Args:
+        probs: predicted class probabilities ``[N, C]``, rows on the simplex.
+        labels: integer labels ``[N]`` in ``[0, C)``.
+        num_bins: the number of bins B, a positive integer.
+
+    Returns:
+        A dict of numpy arrays: ``bin_edges`` (``[B + 1]``), ``confidence`` and ``accuracy``
+        (``[B]``; NaN in empty bins, which have no mean) and ``count`` (``[B]``, integers).
+
+    Raises:
+        ValueError: ``probs`` is not ``[N, C]`` probabilities (NaN included), a label is out of range,
+            or ``labels`` and ``probs`` differ in length.
+
+    Example:
+        >>> probs, labels = [[0.9, 0.1], [0.4, 0.6]], [0, 0]
+        >>> reliability_curve(probs, labels, num_bins=2)["accuracy"]     # [nan, 0.5]
     """
     probs, labels = _check(probs, labels)
     num_bins = _check_num_bins(num_bins)
@@ -196,12 +321,38 @@ def reliability_curve(probs, labels, num_bins=15):
 
 
 def max_probability_score(probs):
-    """Uncertainty from the top-label confidence: ``1 - max_k p_k`` (Hendrycks & Gimpel, 2017)."""
+    """Uncertainty from the top-label confidence: ``1 - max_k p_k`` (Hendrycks & Gimpel, 2017).
+
+    Args:
+        probs: predicted class probabilities ``[N, C]``.
+
+    Returns:
+        float64 ``[N]``, in [0, 1 - 1/C].
+
+    Raises:
+        ValueError: ``probs`` is not ``[N, C]`` probabilities.
+
+    Example:
+        >>> max_probability_score([[0.9, 0.1], [0.4, 0.6]])     # [0.1, 0.4]
+    """
     return 1.0 - _check_probs(probs).max(axis=1)
 
 
 def predictive_entropy(probs):
-    """Entropy of the predictive distribution ``-sum_k p_k log p_k``, in nats, per example."""
+    """Entropy of the predictive distribution ``-sum_k p_k log p_k``, in nats, per example.
+
+    Args:
+        probs: predicted class probabilities ``[N, C]``.
+
+    Returns:
+        float64 ``[N]``, nats, in [0, log C].
+
+    Raises:
+        ValueError: ``probs`` is not ``[N, C]`` probabilities.
+
+    Example:
+        >>> predictive_entropy([[0.5, 0.5]])     # [log 2] = [0.6931]
+    """
     return scipy.special.entr(_check_probs(probs)).sum(axis=1)
 
 
@@ -211,6 +362,18 @@ def mutual_information(sample_probs):
     ``I(y; z | x) = H(mean_s p_s) - mean_s H(p_s)`` for per-sample class
     probabilities ``sample_probs`` of shape ``[S, N, C]`` (the BALD score). It
     is zero for a single sample (a deterministic model).
+
+    Args:
+        sample_probs: per-sample class probabilities ``[S, N, C]`` (floating point).
+
+    Returns:
+        float64 ``[N]``, nats, >= 0.
+
+    Raises:
+        ValueError: ``sample_probs`` is not 3-D or its rows are not probabilities.
+
+    Example:
+        >>> mutual_information([[[1.0, 0.0]], [[0.0, 1.0]]])     # two samples that disagree: [log 2]
     """
     sample_probs = np.asarray(sample_probs)
     if sample_probs.ndim != 3:
@@ -228,10 +391,22 @@ def mutual_information(sample_probs):
 def uncertainty_scores(probs, sample_probs=None, rate=None):
     """All available out-of-distribution scores for one split, higher = more uncertain.
 
-    ``max_probability`` (``1 - max_k p_k``) and ``entropy`` (nats) from the
-    averaged ``probs``; ``mutual_information`` (nats) when per-sample
-    probabilities ``[S, N, C]`` with ``S > 1`` are given; ``rate``, the
-    per-example KL(e(z|x) || r(z)) in nats, when given.
+    Args:
+        probs: the averaged predicted class probabilities ``[N, C]``.
+        sample_probs: optional per-sample probabilities ``[S, N, C]``; used when ``S > 1``.
+        rate: optional per-example KL(e(z|x) || r(z)) ``[N]``, in nats.
+
+    Returns:
+        A dict of float64 ``[N]`` arrays: ``max_probability`` (``1 - max_k p_k``) and ``entropy``
+        (nats), plus ``mutual_information`` (nats) when ``sample_probs`` has ``S > 1`` and
+        ``rate`` (nats) when ``rate`` is given.
+
+    Raises:
+        ValueError: ``probs`` is not probabilities, or ``sample_probs`` / ``rate`` have the wrong shape
+            or non-finite values.
+
+    Example:
+        >>> uncertainty_scores([[0.9, 0.1], [0.4, 0.6]])["entropy"]     # [0.3251, 0.6730]
     """
     probs = _check_probs(probs)
     scores = {"max_probability": max_probability_score(probs), "entropy": predictive_entropy(probs)}
@@ -265,6 +440,19 @@ def ood_auroc(scores_in, scores_out):
     The probability that a random out-of-distribution example scores higher
     than a random in-distribution one, ties counting one half (the
     Mann-Whitney U statistic divided by ``n_in * n_out``). 0.5 is chance.
+
+    Args:
+        scores_in: uncertainty scores of the in-distribution examples, ``[n_in]``, finite.
+        scores_out: uncertainty scores of the out-of-distribution examples, ``[n_out]``, finite.
+
+    Returns:
+        A float in [0, 1].
+
+    Raises:
+        ValueError: a score array is empty, not 1-D or not finite.
+
+    Example:
+        >>> ood_auroc([0.1, 0.2], [0.3, 0.15])     # 3 of 4 pairs ordered right: 0.75
     """
     scores_in, scores_out = _check_scores(scores_in, scores_out)
     ranks = scipy.stats.rankdata(np.concatenate([scores_in, scores_out]))
@@ -280,6 +468,19 @@ def ood_aupr(scores_in, scores_out):
     thresholds ``t`` in decreasing order (the step-wise definition of
     scikit-learn's ``average_precision_score``; tied scores form one step).
     Chance level is ``n_out / (n_in + n_out)``.
+
+    Args:
+        scores_in: uncertainty scores of the in-distribution examples, ``[n_in]``, finite.
+        scores_out: uncertainty scores of the out-of-distribution examples, ``[n_out]``, finite.
+
+    Returns:
+        A float in [0, 1].
+
+    Raises:
+        ValueError: a score array is empty, not 1-D or not finite.
+
+    Example:
+        >>> ood_aupr([0.1, 0.2], [0.3, 0.15])     # (1/2) * 1 + (1/2) * (2/3) = 0.8333
     """
     scores_in, scores_out = _check_scores(scores_in, scores_out)
     scores = np.concatenate([scores_in, scores_out])

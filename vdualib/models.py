@@ -149,8 +149,24 @@ BACKBONES = {
 
 
 def build_backbone(name, input_shape=None, **kwargs):
-    """A built-in backbone by name (``mlp``, ``convnet``, ``resnet20``) for ``input_shape``
-    (default: 28 x 28 for mlp/convnet, 32 x 32 x 3 for resnet20)."""
+    """A built-in backbone by name (``mlp``, ``convnet``, ``resnet20``) for ``input_shape``.
+
+    Args:
+        name: ``"mlp"``, ``"convnet"`` or ``"resnet20"`` (the keys of ``BACKBONES``).
+        input_shape: the image shape without the batch axis (default: ``(28, 28)`` for
+            mlp/convnet, ``(32, 32, 3)`` for resnet20); positive integers.
+        **kwargs: options of the backbone's factory (e.g. ``units``, ``width``).
+
+    Returns:
+        A functional ``keras.Model`` from raw uint8 images ``[B, *input_shape]`` to flat features
+        ``[B, d]`` (preprocessing included).
+
+    Raises:
+        ValueError: an unknown name or a bad ``input_shape``.
+
+    Example:
+        >>> build_backbone("mlp", units=(256,)).output_shape     # (None, 256)
+    """
     if name not in BACKBONES:
         raise ValueError(f"Unknown backbone {name!r}; use one of {sorted(BACKBONES)} or pass a keras.Model.")
     factory, default_shape = BACKBONES[name]
@@ -179,6 +195,32 @@ class IBClassifier(keras.Model):
     A class-conditional prior b(z|y) gets the labels in ``fit`` and ``evaluate`` (the model
     passes them to the encoder); without labels (``predict``, :meth:`per_example_rate`) its rate
     marginalises over the classes.
+
+    Args:
+        backbone: a built ``keras.Model`` with an Input, mapping raw images to features ``[B, d]``
+            (or its serialized config).
+        num_classes: C >= 2.
+        method: ``"dualib"``, ``"vib"`` or ``"deterministic"`` (:mod:`vdualib.methods`).
+        latent_dim: K, the size of z.
+        beta: the rate's weight (VIB convention), finite, >= 0.
+        prior: a prior name or layer (see :func:`vdualib.layers.get_prior`); stochastic methods only.
+        label_noise: p~(y|x) (see :func:`vdualib.losses.get_label_noise`); ``None`` means one-hot
+            for ``vib``/``deterministic`` and the method table's default for ``dualib``.
+        warmup_weight: lambda_0 of the cross-entropy warm-up of the objective, >= 0.
+        num_samples: S >= 0 samples averaged at inference (0: the decoder at mu).
+        train_samples: samples per example in training, >= 0.
+        class_prior: p(y) ``[C]`` for H(Y) in the logged ``izy``; ``None`` for uniform.
+        seed: seed of the encoder's sample stream.
+        **kwargs: ``keras.Model`` arguments (``name``).
+
+    Raises:
+        ValueError: a bad option (unknown method, C < 2, a prior or label noise made for another C,
+            a label noise without full support for ``dualib``, ...).
+
+    Example:
+        >>> model = IBClassifier(build_backbone("mlp"), 10, method="vib", beta=1e-3)
+        >>> model.compile(optimizer="adam")
+        >>> model.predict(x_test)     # [N, 10] probabilities
     """
 
     def __init__(
@@ -317,6 +359,10 @@ class IBClassifier(keras.Model):
         Returns:
             ``{"mu", "sigma" (stochastic), "z" [S, B, K] (unless logit_space), "logits"
             [S, B, C], "probs" [B, C] (mean of the S softmaxes)}``.
+
+        Example:
+            >>> out = model.forward(images, num_samples=4)
+            >>> out["logits"].shape, out["probs"].shape     # ([4, B, C], [B, C])
         """
         images = checks.assert_pixel_images(inputs)
         features = self.backbone(images, training=training)
@@ -355,6 +401,18 @@ class IBClassifier(keras.Model):
         normals per sample instead of K (K = latent_dim >= C) makes S-sample prediction cost
         little more than one sample. A jitter of 1e-6 of the mean logit variance keeps the
         Cholesky factor defined when W is rank-deficient (e.g. the zero-initialised decoder).
+
+        Args:
+            mu: encoder means ``[batch, K]``.
+            sigma: encoder standard deviations ``[batch, K]``.
+            num_samples: S >= 1.
+
+        Returns:
+            float32 logits ``[S, batch, C]``.
+
+        Example:
+            >>> out = model.forward(images, num_samples=0)
+            >>> model.sample_logits(out["mu"], out["sigma"], 12)     # [12, B, C]
         """
         kernel = tf.cast(self.decoder.kernel, tf.float32)
         mean = self.decoder(mu)
@@ -467,6 +525,23 @@ class IBClassifier(keras.Model):
         return x
 
     def fit(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.fit``, after checking the images (shape, whole pixel values 0..255) and labels.
+
+        Args:
+            x: raw images ``[N, ...]`` or a ``tf.data.Dataset`` of ``(images, labels)``.
+            y: integer labels ``[N]`` or probability vectors ``[N, C]`` (float).
+            *args, **kwargs: as for ``keras.Model.fit``.
+
+        Returns:
+            The ``keras.callbacks.History``; its logs are in nats (``loss``, ``rate``, ``distortion``,
+            ``izy``) plus the compiled metrics.
+
+        Raises:
+            ValueError: images of another shape, outside 0..255 or scaled to [0, 1]; labels out of range.
+
+        Example:
+            >>> model.fit(x_train, y_train, epochs=1, batch_size=100).history["rate"]
+        """
         self._check_images(x)
         if y is not None and not isinstance(x, tf.data.Dataset):
             y = np.asarray(y)
@@ -475,12 +550,43 @@ class IBClassifier(keras.Model):
         return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.evaluate``, after checking the images (shape, whole pixel values 0..255).
+
+        Args:
+            x: raw images ``[N, ...]`` or a ``tf.data.Dataset`` of ``(images, labels)``.
+            y: integer labels ``[N]`` or probability vectors ``[N, C]``.
+            *args, **kwargs: as for ``keras.Model.evaluate``.
+
+        Returns:
+            As ``keras.Model.evaluate``: the loss and metrics (nats for ``loss``, ``rate``,
+            ``distortion``, ``izy``), a list or, with ``return_dict=True``, a dict.
+
+        Raises:
+            ValueError: images of another shape or not whole pixel values 0..255.
+
+        Example:
+            >>> model.evaluate(x_test, y_test, return_dict=True)["accuracy"]
+        """
         self._check_images(x)
         return super().evaluate(x, y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         """Class probabilities ``[N, C]``: the mean of softmax over ``num_samples`` draws (the
-        decoder at mu when ``num_samples`` is 0). Zero images give a ``(0, C)`` array."""
+        decoder at mu when ``num_samples`` is 0). Zero images give a ``(0, C)`` array.
+
+        Args:
+            x: raw images ``[N, ...]`` (whole pixel values 0..255) or a ``tf.data.Dataset`` of them.
+            *args, **kwargs: as for ``keras.Model.predict`` (``batch_size``, ``verbose``).
+
+        Returns:
+            float32 numpy ``[N, C]``, rows summing to 1.
+
+        Raises:
+            ValueError: images of another shape or not whole pixel values 0..255.
+
+        Example:
+            >>> model.predict(x_test, batch_size=256).argmax(axis=1)     # predicted classes [N]
+        """
         self._check_images(x)
         if not isinstance(x, tf.data.Dataset) and len(np.asarray(x)) == 0:
             return np.zeros((0, self.num_classes), np.float32)
@@ -527,6 +633,13 @@ class IBClassifier(keras.Model):
 
         Returns:
             ``sample_probs``, or ``(sample_probs, rate)`` with ``return_rate=True``.
+
+        Raises:
+            ValueError: images of another shape or pixel range, or a negative ``num_samples``.
+
+        Example:
+            >>> probs, rate = model.predict_samples(x_test, num_samples=12, return_rate=True)
+            >>> probs.shape, rate.shape     # (12, N, C), (N,); rate in nats
         """
         s = self.num_samples if num_samples is None else checks.non_negative_int("num_samples", num_samples)
         with_rate = bool(return_rate) and self.stochastic
@@ -550,7 +663,19 @@ class IBClassifier(keras.Model):
     def per_example_rate(self, x, batch_size=256, num_samples=None):
         """Per-example KL(e(z|x) || r(z)) in nats, numpy ``[N]``; ``None`` for the deterministic
         model. Priors without a closed form (and the class-conditional prior, marginalised over
-        classes since the label is unknown) use ``num_samples`` Monte Carlo draws (at least 1)."""
+        classes since the label is unknown) use ``num_samples`` Monte Carlo draws (at least 1).
+
+        Args:
+            x: raw images ``[N, ...]`` or a ``tf.data.Dataset`` of them.
+            batch_size: images per step.
+            num_samples: Monte Carlo draws for a rate without closed form (default ``self.num_samples``).
+
+        Returns:
+            float32 numpy ``[N]`` in nats, or ``None`` for the deterministic model.
+
+        Example:
+            >>> model.per_example_rate(x_test).mean()     # the test-set rate, nats
+        """
         if not self.stochastic:
             return None
         s = max(self.num_samples if num_samples is None else checks.non_negative_int("num_samples", num_samples), 1)
@@ -558,7 +683,18 @@ class IBClassifier(keras.Model):
 
     def encode(self, x, batch_size=256):
         """``(mu, sigma)`` of e(z|x), numpy ``[N, latent_dim]`` each (sigma is zeros for the
-        deterministic model, whose z = mu(x))."""
+        deterministic model, whose z = mu(x)).
+
+        Args:
+            x: raw images ``[N, ...]`` or a ``tf.data.Dataset`` of them.
+            batch_size: images per step.
+
+        Returns:
+            ``(mu, sigma)``, float32 numpy arrays ``[N, K]``.
+
+        Example:
+            >>> mu, sigma = model.encode(x_test)     # [N, K] each
+        """
 
         def fn(batch):
             out = self.forward(batch, training=False, num_samples=0)
@@ -597,6 +733,13 @@ def build_classifier(backbone, num_classes, method="dualib", input_shape=None, n
             ``num_samples=12`` (encoder samples S averaged by ``predict``; 0 = decoder(mu));
             ``train_samples=1``; ``class_prior=None`` (p(y) for H(Y) in ``izy``, uniform);
             ``seed=None`` (the encoder's sample stream).
+
+    Returns:
+        A built :class:`IBClassifier` (not compiled).
+
+    Raises:
+        ValueError: an unknown backbone or method, ``input_shape`` with a ``keras.Model`` backbone,
+            or a bad option of :class:`IBClassifier`.
     """
     if isinstance(backbone, str):
         backbone = build_backbone(backbone, input_shape)

@@ -19,7 +19,14 @@ __all__ = ["pyplot", "save_figure"]
 
 
 def pyplot():
-    """``matplotlib.pyplot``, imported on first use with the user's backend."""
+    """``matplotlib.pyplot``, imported on first use with the user's backend.
+
+    Returns:
+        The ``matplotlib.pyplot`` module.
+
+    Example:
+        >>> fig, ax = pyplot().subplots()
+    """
     import matplotlib.pyplot as plt
 
     return plt
@@ -35,6 +42,10 @@ def save_figure(figure, path, dpi=110):
 
     Returns:
         ``path``.
+
+    Example:
+        >>> fig, ax = pyplot().subplots()
+        >>> save_figure(fig, "out/curve.png", dpi=150)     # 'out/curve.png'
     """
     fmt = os.path.splitext(os.fspath(path))[1].lstrip(".") or "png"
     try:

@@ -131,7 +131,22 @@ _WARMUP_EXAMPLES = 4000 * 64
 
 
 def model_name(dataset, method, backbone):
-    """The zoo name ``{dataset slug}-{method}-{backbone}``, e.g. ``fashion-mnist-vib-convnet``."""
+    """The zoo name ``{dataset slug}-{method}-{backbone}``, e.g. ``fashion-mnist-vib-convnet``.
+
+    Args:
+        dataset: a data set name (canonical or zoo-name form).
+        method: a method name (:mod:`vdualib.methods`).
+        backbone: a backbone name (``"mlp"``, ``"convnet"``, ``"resnet20"``).
+
+    Returns:
+        The name, a string.
+
+    Raises:
+        ValueError: an unknown data set or method.
+
+    Example:
+        >>> model_name("fashion_mnist", "vib", "convnet")     # 'fashion-mnist-vib-convnet'
+    """
     return f"{datasets.info(dataset).slug}-{methods.get(method).name}-{backbone}"
 
 
@@ -200,7 +215,14 @@ FIELDS = tuple(sorted(set(_BASE) | set(IDENTITY)))
 
 
 def recipe_names():
-    """Names of the built-in recipes (the zoo's model names), sorted."""
+    """Names of the built-in recipes (the zoo's model names), sorted.
+
+    Returns:
+        A sorted list of strings.
+
+    Example:
+        >>> "mnist-dualib-mlp" in recipe_names()     # True
+    """
     return sorted(RECIPES)
 
 
@@ -234,6 +256,9 @@ def get_recipe(name, overrides=()):
         ValueError: an unknown name or field, an invalid value (NaN and infinity included), or an
             override of ``dataset`` / ``method`` / ``backbone`` on a named recipe (choose the
             recipe with that name instead).
+
+    Example:
+        >>> get_recipe("mnist-vib-mlp", ["epochs=2", "beta=1e-2"])["beta"]     # 0.01
     """
     if isinstance(name, dict):
         unknown = sorted(set(name) - set(FIELDS))

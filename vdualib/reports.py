@@ -35,6 +35,16 @@ def atomic_path(path):
     A failure inside the block removes the temporary file, so readers never
     see a partial file. Use for writers that need a file name
     (``savefig``, ``model.save``, ``np.savez``).
+
+    Args:
+        path: the final file; its folder is created if needed.
+
+    Yields:
+        The temporary path (a string) to write to, in ``path``'s folder with ``path``'s extension.
+
+    Example:
+        >>> with atomic_path("out/model.keras") as tmp:
+        ...     model.save(tmp)
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -70,7 +80,15 @@ def _to_jsonable(value):
 
 def write_json(path, data):
     """Write ``data`` as indented JSON, atomically; numpy values become plain
-    numbers and non-finite floats become ``null`` / ``"inf"`` (valid JSON)."""
+    numbers and non-finite floats become ``null`` / ``"inf"`` (valid JSON).
+
+    Args:
+        path: the output file (its folder is created).
+        data: dicts, lists, numbers, strings, numpy arrays and scalars.
+
+    Example:
+        >>> write_json("out/metrics.json", {"ece": np.float32(0.012), "nll": float("nan")})     # nll: null
+    """
     text = json.dumps(_to_jsonable(data), indent=2, sort_keys=False, allow_nan=False)
     write_text(path, text + "\n")
 
@@ -85,6 +103,12 @@ def read_json(path, remedy="run the script that writes it again"):
     Raises:
         FileNotFoundError: no such file.
         ValueError: the file is not valid JSON (truncated or edited by hand), naming it.
+
+    Returns:
+        The parsed JSON (usually a dict).
+
+    Example:
+        >>> read_json("out/metrics.json")["ece"]
     """
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} does not exist; run the script that writes it first.")
@@ -96,14 +120,36 @@ def read_json(path, remedy="run the script that writes it again"):
 
 
 def write_text(path, text):
-    """Write ``text`` to ``path`` atomically (temp file + rename)."""
+    """Write ``text`` to ``path`` atomically (temp file + rename).
+
+    Args:
+        path: the output file (its folder is created).
+        text: the content, written as UTF-8.
+
+    Example:
+        >>> write_text("out/report.md", markdown_table(rows))
+    """
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
 
 
 def sha256_file(path, chunk_size=1 << 20):
-    """Hex sha256 of a file, read in chunks."""
+    """Hex sha256 of a file, read in chunks.
+
+    Args:
+        path: the file.
+        chunk_size: bytes read at a time.
+
+    Returns:
+        The hex digest, 64 characters.
+
+    Raises:
+        FileNotFoundError: no such file.
+
+    Example:
+        >>> sha256_file("models/mnist-vib-mlp.keras")
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(chunk_size), b""):
@@ -116,6 +162,16 @@ def provenance(**extra):
 
     Library versions are read from installed package metadata, so calling this
     does not import TensorFlow.
+
+    Args:
+        **extra: JSON-ready fields added to the record (e.g. ``data_split=...``, ``model_sha256=...``).
+
+    Returns:
+        A dict with ``vdualib_version``, ``created`` (UTC, ISO 8601), ``python``, ``machine``,
+        ``packages`` (name -> version) and the ``extra`` fields.
+
+    Example:
+        >>> provenance(data_split="mnist test")["vdualib_version"]
     """
     from importlib import metadata
 
@@ -154,6 +210,20 @@ def markdown_table(rows, columns=None, digits=4):
     ``columns`` is a list of keys or of ``(key, header)`` pairs; by default every
     key of any row, in order of first appearance (missing cells and ``None`` stay empty).
     Floats get ``digits`` decimals.
+
+    Args:
+        rows: a non-empty list of dicts.
+        columns: keys or ``(key, header)`` pairs, or ``None`` for every key.
+        digits: decimals of floats (tiny or huge floats use ``g`` format with as many significant digits).
+
+    Returns:
+        The table as a string ending in a newline.
+
+    Raises:
+        ValueError: no rows.
+
+    Example:
+        >>> print(markdown_table([{"model": "vib", "ece": 0.01234}], digits=3))     # | vib | 0.012 |
     """
     if not rows:
         raise ValueError("markdown_table needs at least one row.")
@@ -174,6 +244,16 @@ def update_readme_block(readme_path, name, content):
 
     Raises ``ValueError`` when the markers are missing, so a renamed block is
     noticed instead of silently skipped.
+
+    The file is rewritten atomically.
+
+    Args:
+        readme_path: the Markdown file.
+        name: the block's name in its markers.
+        content: the new text between the markers.
+
+    Example:
+        >>> update_readme_block("README.md", "zoo-table", cards_table())
     """
     with open(readme_path, encoding="utf-8") as f:
         text = f.read()

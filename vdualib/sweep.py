@@ -69,6 +69,13 @@ def recipe_sweep(parameter, values, method_names=None, base="mnist-{method}-mlp"
         rate and izy in bits, accuracy, NLL (nats), 15-bin ECE, mean confidence and the recipe.
         Runs already finished in ``out_dir`` are reused (their ``train.json`` exists);
         interrupted ones resume from their checkpoint.
+
+    Raises:
+        ValueError: an unknown parameter or method, or values out of the parameter's range.
+
+    Example:
+        >>> records = recipe_sweep("beta", [1e-4, 1e-3, 1e-2], overrides=["epochs=2"])
+        >>> plot_sweep(records, "runs/sweep/beta.png")
     """
     from tqdm.auto import tqdm
 
@@ -106,7 +113,19 @@ def recipe_sweep(parameter, values, method_names=None, base="mnist-{method}-mlp"
 
 
 def beta_sweep(betas, **kwargs):
-    """:func:`recipe_sweep` over ``beta``; runs go to ``{out_dir}/{method}-beta{beta:.0e}``."""
+    """:func:`recipe_sweep` over ``beta``; runs go to ``{out_dir}/{method}-beta{beta:.0e}``.
+
+    Args:
+        betas: the rate weights (VIB convention), >= 0.
+        **kwargs: the other arguments of :func:`recipe_sweep` (``out_dir`` defaults to
+            ``"runs/beta_sweep"``).
+
+    Returns:
+        The list of run dicts of :func:`recipe_sweep` (rate and izy in bits, NLL in nats).
+
+    Example:
+        >>> beta_sweep([1e-4, 1e-3, 1e-2], method_names=["dualib"], overrides=["epochs=2"])
+    """
     kwargs.setdefault("out_dir", "runs/beta_sweep")
     return recipe_sweep("beta", betas, **kwargs)
 
@@ -121,6 +140,9 @@ def sweep_figure(records, parameter="beta"):
     Returns:
         A figure with three axes; each method present in ``records`` draws one line (labelled
         with its title, e.g. ``VdualIB``) on each, in order of the swept value.
+
+    Example:
+        >>> plotting.save_figure(sweep_figure(reports.read_json("runs/sweep/sweep.json")), "sweep.png")
     """
     axis_label, log_axis, _ = SWEEPS[parameter]
     figure, axes = plotting.pyplot().subplots(1, 3, figsize=(15, 4.2))
@@ -152,5 +174,17 @@ def sweep_figure(records, parameter="beta"):
 
 
 def plot_sweep(records, path, parameter="beta"):
-    """Save :func:`sweep_figure` to ``path`` (PNG, atomic); returns ``path``."""
+    """Save :func:`sweep_figure` to ``path`` (PNG, atomic); returns ``path``.
+
+    Args:
+        records: the runs of :func:`recipe_sweep`.
+        path: the output PNG.
+        parameter: the swept field, a key of :data:`SWEEPS`.
+
+    Returns:
+        ``path``.
+
+    Example:
+        >>> plot_sweep(beta_sweep([1e-4, 1e-3]), "runs/beta_sweep/beta.png")
+    """
     return plotting.save_figure(sweep_figure(records, parameter), path)

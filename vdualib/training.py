@@ -45,7 +45,20 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 def make_optimizer(recipe, steps_per_epoch):
     """The recipe's optimizer with its learning-rate schedule: cosine decay to 0 over the run,
     constant, or exponential (times ``lr_decay_rate`` every ``lr_decay_epochs``); decoupled
-    weight decay; a moving average of the weights when ``weight_ema`` > 0."""
+    weight decay; a moving average of the weights when ``weight_ema`` > 0.
+
+    Args:
+        recipe: a recipe dict (:func:`vdualib.recipes.get_recipe`); reads ``optimizer``,
+            ``learning_rate``, ``lr_schedule``, ``lr_decay_rate``, ``lr_decay_epochs``, ``epochs``,
+            ``momentum``, ``weight_decay`` and ``weight_ema``.
+        steps_per_epoch: optimizer steps per epoch (sets the schedules' length in steps).
+
+    Returns:
+        A ``keras.optimizers.Adam``, ``AdamW`` (with weight decay) or ``SGD`` (Nesterov).
+
+    Example:
+        >>> make_optimizer(recipes.get_recipe("mnist-vib-mlp"), steps_per_epoch=550)
+    """
     lr = recipe["learning_rate"]
     if recipe["lr_schedule"] == "cosine":
         lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=recipe["epochs"] * steps_per_epoch)
@@ -72,6 +85,19 @@ def label_noise_from_recipe(recipe, train_images, train_labels):
     Returns:
         ``(label_noise or None, source)``: ``source`` is a JSON-able dict (kind, reference,
         its sha256, the split, the mixing weight and, for ``confusion``, the matrix).
+
+    Args:
+        recipe: a recipe dict; reads ``label_noise``, ``label_smoothing``, ``label_noise_reference``,
+            ``label_noise_mixing``, ``validation_size``, ``seed`` and ``dataset``.
+        train_images: the training split's raw images ``[N, ...]`` before the validation split.
+        train_labels: their integer labels ``[N]``.
+
+    Raises:
+        ValueError: a zoo reference that held out another validation split than this recipe.
+
+    Example:
+        >>> noise, source = label_noise_from_recipe(recipe, x_train, y_train)
+        >>> source["kind"], source.get("reference_accuracy")
     """
     kind = recipe["label_noise"]
     num_classes = datasets.num_classes(recipe["dataset"])
@@ -116,7 +142,19 @@ def label_noise_from_recipe(recipe, train_images, train_labels):
 def build_from_recipe(recipe, name=None, label_noise=None):
     """The (uncompiled) classifier a recipe describes; ``label_noise`` from
     :func:`label_noise_from_recipe` (it needs the data). ``beta`` starts at the recipe's value;
-    a schedule (:func:`schedule_callbacks`) sets it from the first step on."""
+    a schedule (:func:`schedule_callbacks`) sets it from the first step on.
+
+    Args:
+        recipe: a recipe dict (:func:`vdualib.recipes.get_recipe`).
+        name: the model's name, or ``None``.
+        label_noise: p~(y|x), a label-noise object or ``None`` (the method's default).
+
+    Returns:
+        A built :class:`vdualib.models.IBClassifier`.
+
+    Example:
+        >>> model = build_from_recipe(recipes.get_recipe("mnist-vib-mlp"), name="mnist-vib-mlp")
+    """
     info = datasets.info(recipe["dataset"])
     backbone = models.build_backbone(recipe["backbone"], info.image_shape, width=recipe["backbone_width"])
     return models.build_classifier(
@@ -137,7 +175,20 @@ def build_from_recipe(recipe, name=None, label_noise=None):
 
 def schedule_callbacks(recipe, steps_per_epoch):
     """The recipe's schedules as callbacks: the beta annealing (from ``beta_start``, or
-    ``beta / 1000`` for a log schedule that starts at 0) and the cross-entropy warm-up."""
+    ``beta / 1000`` for a log schedule that starts at 0) and the cross-entropy warm-up.
+
+    Args:
+        recipe: a recipe dict; reads ``method``, ``beta``, ``beta_start``, ``beta_schedule``,
+            ``beta_epochs``, ``distortion_warmup`` and ``distortion_warmup_steps``.
+        steps_per_epoch: optimizer steps per epoch (the beta schedule lasts ``beta_epochs`` epochs).
+
+    Returns:
+        A list of 0 to 2 callbacks: :class:`vdualib.callbacks.BetaScheduler`,
+        :class:`vdualib.callbacks.DistortionWarmup`.
+
+    Example:
+        >>> schedule_callbacks(recipes.get_recipe("mnist-dualib-mlp"), steps_per_epoch=550)
+    """
     found = []
     if methods.get(recipe["method"]).stochastic and recipe["beta_schedule"] != "constant":
         start = recipe["beta_start"]
@@ -204,6 +255,10 @@ def train(
 
     Returns:
         The ``train.json`` record (a dict); see the module docstring for the files.
+
+    Example:
+        >>> record = train("mnist-vib-mlp", "runs/mnist-vib-mlp", precision="float32")
+        >>> record["history"][-1]["val_accuracy"]
     """
     named = recipe if isinstance(recipe, str) else None
     recipe = recipes.get_recipe(recipe)

@@ -64,6 +64,12 @@ def models_dir():
 
     Raises:
         FileNotFoundError: ``$VDUALIB_MODELS_DIR`` has no registry, or no zoo folder exists.
+
+    Returns:
+        The folder's path (a string).
+
+    Example:
+        >>> os.path.isfile(os.path.join(models_dir(), "registry.json"))     # True
     """
     override = os.environ.get("VDUALIB_MODELS_DIR")
     if override:
@@ -130,6 +136,15 @@ def registry(folder=None):
 
     Raises:
         ValueError: the file is not valid JSON, or an entry lacks its file name or sha256.
+
+    Args:
+        folder: a zoo folder holding ``registry.json``; ``None`` for :func:`models_dir`.
+
+    Returns:
+        The registry as a dict (cached per file).
+
+    Example:
+        >>> registry()["models"]["mnist-dualib-mlp"]["sha256"]
     """
     return _read_cached(os.path.join(folder or models_dir(), _REGISTRY), _parse_registry)
 
@@ -142,12 +157,34 @@ def _entry(name):
 
 
 def list_models():
-    """Names of the models in the zoo, sorted."""
+    """Names of the models in the zoo, sorted.
+
+    Returns:
+        A sorted list of ``"{dataset}-{method}-{backbone}"`` strings.
+
+    Example:
+        >>> list_models()[:2]     # e.g. ['cifar10-deterministic-resnet20', 'cifar10-dualib-resnet20']
+    """
     return sorted(registry()["models"])
 
 
 def card(name):
-    """The model card of ``name`` (a dict): recipe, data, training, evaluation."""
+    """The model card of ``name`` (a dict): recipe, data, training, evaluation.
+
+    Args:
+        name: a zoo model name, ``"{dataset}-{method}-{backbone}"`` (see :func:`list_models`).
+
+    Returns:
+        The card as a dict (keys ``name``, ``dataset``, ``method``, ``backbone``, ``recipe``,
+        ``data``, ``training``, ``objective``, ``evaluation``, ...).
+
+    Raises:
+        ValueError: an unknown name (the message lists the available ones).
+        FileNotFoundError: the card file is missing from the zoo folder.
+
+    Example:
+        >>> card("mnist-dualib-mlp")["evaluation"]["test"]["accuracy"]
+    """
     _entry(name)
     card_path = os.path.join(models_dir(), "cards", f"{name}.json")
     if not os.path.isfile(card_path):
@@ -156,7 +193,20 @@ def card(name):
 
 
 def sha256(name):
-    """The registered sha256 of the model file."""
+    """The registered sha256 of the model file.
+
+    Args:
+        name: a zoo model name, ``"{dataset}-{method}-{backbone}"`` (see :func:`list_models`).
+
+    Returns:
+        The hex digest, 64 characters.
+
+    Raises:
+        ValueError: an unknown name (the message lists the available ones).
+
+    Example:
+        >>> sha256("mnist-vib-mlp")
+    """
     return _entry(name)["sha256"]
 
 
@@ -182,6 +232,16 @@ def path(name, download=True):
         FileNotFoundError: the file is in neither folder and may not (or could not) be
             downloaded; the message names the folders and how to place the file by hand.
         ValueError: a file was found but its sha256 is not the registered one.
+
+    Args:
+        name: a zoo model name, ``"{dataset}-{method}-{backbone}"`` (see :func:`list_models`).
+        download: fetch the file from the registry's URL when it is in neither local folder.
+
+    Returns:
+        The path of the verified ``.keras`` file.
+
+    Example:
+        >>> path("mnist-vib-mlp", download=False)     # .../models/mnist-vib-mlp.keras
     """
     entry = _entry(name)
     folders = [models_dir(), _cache_dir()]
@@ -268,6 +328,21 @@ def load(name, download=True):
 
     ``predict`` takes raw uint8 images exactly as :func:`vdualib.datasets.load` returns them and
     returns class probabilities (mean over the model's encoder samples).
+
+    Args:
+        name: a zoo model name, ``"{dataset}-{method}-{backbone}"`` (see :func:`list_models`).
+        download: fetch the weights if they are not local (see :func:`path`).
+
+    Returns:
+        The loaded ``keras.Model`` (an :class:`vdualib.models.IBClassifier` for the zoo's models).
+
+    Raises:
+        ValueError: an unknown name (the message lists the available ones).
+        FileNotFoundError: the file is not local and cannot be downloaded.
+
+    Example:
+        >>> model = load("mnist-dualib-mlp")
+        >>> model.predict(vdualib.datasets.load("mnist", "test")[0][:5])     # [5, 10] probabilities
     """
     return load_file(path(name, download=download))
 
@@ -303,6 +378,10 @@ def resolve(spec, download=True):
     Raises:
         FileNotFoundError: a file spec that does not exist.
         ValueError: an unknown zoo name, a damaged file or registry.
+
+    Example:
+        >>> model, info, card = resolve("mnist-vib-mlp")
+        >>> model, info, card = resolve("runs/my_model.keras")     # card is None
     """
     spec = os.fspath(spec)
     if spec.endswith(".keras") or "/" in spec or os.sep in spec:
@@ -323,7 +402,18 @@ DEFAULT_BASE_URL = "https://github.com/vdualib/vdualib/raw/main/models/"
 
 def export(source, target):
     """Save the model in ``source`` to ``target`` for release: weights only, no optimizer state
-    and not compiled (a third of the size of a training checkpoint for Adam)."""
+    and not compiled (a third of the size of a training checkpoint for Adam).
+
+    Args:
+        source: path of a trained ``.keras`` file (e.g. a training checkpoint).
+        target: path of the ``.keras`` file to write (atomically).
+
+    Returns:
+        ``target``.
+
+    Example:
+        >>> export("runs/mnist-vib-mlp/model.keras", "models/mnist-vib-mlp.keras")
+    """
     from vdualib import models
 
     trained = load_file(source)
@@ -335,7 +425,21 @@ def export(source, target):
 
 
 def card_from_records(name, train_record, metrics_record, file_path):
-    """A model card (dict) from the training record and the evaluation's metrics.json."""
+    """A model card (dict) from the training record and the evaluation's metrics.json.
+
+    Args:
+        name: the zoo name of the model.
+        train_record: the dict of the training run's ``train.json``.
+        metrics_record: the dict of the evaluation's ``metrics.json`` (its first model is used).
+        file_path: the released ``.keras`` file (its size and sha256 go into the card).
+
+    Returns:
+        The card as a JSON-ready dict (see :func:`card`).
+
+    Example:
+        >>> record = card_from_records("mnist-vib-mlp", read_json("train.json"), read_json("metrics.json"),
+        ...                            "models/mnist-vib-mlp.keras")
+    """
     model = metrics_record["models"][0]
     summary = model.get("corruption_summary", {}).get("mean", {})
     from vdualib import methods, recipes
@@ -402,7 +506,20 @@ def card_from_records(name, train_record, metrics_record, file_path):
 
 
 def register(name, file_path, card_record, folder=None, base_url=None):
-    """Write ``card_record`` to ``cards/<name>.json`` and the file's entry into the registry."""
+    """Write ``card_record`` to ``cards/<name>.json`` and the file's entry into the registry.
+
+    Both files are written atomically; the registry keeps its entries sorted.
+
+    Args:
+        name: the zoo name.
+        file_path: the released ``.keras`` file (only its base name is recorded).
+        card_record: the card, as from :func:`card_from_records`.
+        folder: the zoo folder; ``None`` for :func:`models_dir`.
+        base_url: the download prefix (default: the registry's own, else ``DEFAULT_BASE_URL``).
+
+    Example:
+        >>> register("mnist-vib-mlp", "models/mnist-vib-mlp.keras", record)
+    """
     folder = folder or models_dir()
     registry_path = os.path.join(folder, _REGISTRY)
     record = registry(folder) if os.path.exists(registry_path) else {"models": {}}
@@ -470,7 +587,17 @@ def _prediction_cell(record):
 
 
 def cards_table(folder=None):
-    """The Markdown table of every card in ``folder`` (default: the zoo's)."""
+    r"""The Markdown table of every card in ``folder`` (default: the zoo's).
+
+    Args:
+        folder: a zoo folder with a ``cards/`` subfolder; ``None`` for :func:`models_dir`.
+
+    Returns:
+        The Markdown table as a string (``"No models yet.\n"`` without cards).
+
+    Example:
+        >>> print(cards_table())
+    """
     folder = folder or models_dir()
     cards_dir = os.path.join(folder, "cards")
     names = sorted(f[:-5] for f in os.listdir(cards_dir) if f.endswith(".json")) if os.path.isdir(cards_dir) else []

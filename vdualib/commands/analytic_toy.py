@@ -22,7 +22,14 @@ DEFAULT_OUT = os.path.join("runs", "analytic-toy")
 
 
 def build_parser():
-    """The command's ``argparse`` parser (defaults are those of :func:`vdualib.ib.study.run_study`)."""
+    """The command's ``argparse`` parser (defaults are those of :func:`vdualib.ib.study.run_study`).
+
+    Returns:
+        An ``argparse.ArgumentParser``.
+
+    Example:
+        >>> build_parser().parse_args(["--n-betas", "200"]).n_betas     # 200
+    """
     from vdualib.ib.curve import DIRECTIONS
     from vdualib.ib.study import CONDITIONALS
 
@@ -53,7 +60,18 @@ def build_parser():
 
 
 def work(args):
-    """Run (or reload) the study, write its JSON and figures, print a summary."""
+    """Run (or reload) the study, write its JSON and figures, print a summary.
+
+    Args:
+        args: the parsed ``argparse.Namespace``.
+
+    Raises:
+        ValueError: a bad option or ``--out`` not writable.
+        FileNotFoundError: ``--render-only`` without a record, or missing data.
+
+    Example:
+        >>> work(build_parser().parse_args(["--out", "out/toy", "--conditionals"]))
+    """
     from vdualib.ib import plots, study
 
     cli.check_writable_dir(args.out)
@@ -74,7 +92,17 @@ def work(args):
 
 
 def main(argv=None):
-    """Entry point of ``vdualib-analytic-toy``; returns the exit status (2 on bad input)."""
+    """Entry point of ``vdualib-analytic-toy``; returns the exit status (2 on bad input).
+
+    Args:
+        argv: the arguments after the program name; ``None`` reads ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 on success, 2 for bad input (one line on stderr).
+
+    Example:
+        >>> main(["--out", "out/toy", "--render-only"])
+    """
     return cli.main(build_parser, work, PROG, argv)
 
 

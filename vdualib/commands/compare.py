@@ -23,6 +23,14 @@ PROG = "vdualib-compare"
 
 
 def build_parser():
+    """The command's ``argparse`` parser.
+
+    Returns:
+        An ``argparse.ArgumentParser``.
+
+    Example:
+        >>> build_parser().print_help()
+    """
     from vdualib import datasets, evaluation
 
     parser = argparse.ArgumentParser(
@@ -45,7 +53,17 @@ def build_parser():
 
 
 def run(args):
-    """Compare as ``args`` asks, write the reports and print the summary; returns the exit status."""
+    """Compare as ``args`` asks, write the reports and print the summary; returns the exit status.
+
+    Args:
+        args: the parsed ``argparse.Namespace``.
+
+    Returns:
+        0.
+
+    Example:
+        >>> run(build_parser().parse_args(["--datasets", "mnist", "--out", "out/compare"]))
+    """
     from vdualib import comparison
 
     cli.check_writable_dir(args.out)
@@ -70,7 +88,17 @@ def run(args):
 
 
 def main(argv=None):
-    """Entry point of ``vdualib-compare``; returns the exit status (2 for bad input)."""
+    """Entry point of ``vdualib-compare``; returns the exit status (2 for bad input).
+
+    Args:
+        argv: the arguments after the program name; ``None`` reads ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 on success, 2 for bad input (one line on stderr).
+
+    Example:
+        >>> main(["--help"])
+    """
     return cli.main(build_parser, run, PROG, argv)
 
 

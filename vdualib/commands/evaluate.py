@@ -22,6 +22,14 @@ PROG = "vdualib-evaluate"
 
 
 def build_parser():
+    """The command's ``argparse`` parser.
+
+    Returns:
+        An ``argparse.ArgumentParser``.
+
+    Example:
+        >>> build_parser().print_help()
+    """
     from vdualib import corruptions, datasets, evaluation
 
     parser = argparse.ArgumentParser(
@@ -81,7 +89,17 @@ def build_parser():
 
 
 def run(args):
-    """Evaluate the models ``args`` names and write the report; returns the exit status."""
+    """Evaluate the models ``args`` names and write the report; returns the exit status.
+
+    Args:
+        args: the parsed ``argparse.Namespace``.
+
+    Returns:
+        0.
+
+    Example:
+        >>> run(build_parser().parse_args(["--model", "mnist-dualib-mlp", "--out", "out/eval"]))
+    """
     from vdualib import evaluation, zoo
 
     cli.check_writable_dir(args.out)  # before an evaluation that can take an hour
@@ -117,7 +135,17 @@ def run(args):
 
 
 def main(argv=None):
-    """Entry point of ``vdualib-evaluate``; returns the exit status (2 for bad input)."""
+    """Entry point of ``vdualib-evaluate``; returns the exit status (2 for bad input).
+
+    Args:
+        argv: the arguments after the program name; ``None`` reads ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 on success, 2 for bad input (one line on stderr).
+
+    Example:
+        >>> main(["--model", "mnist-dualib-mlp", "--out", "out/eval"])
+    """
     return cli.main(build_parser, run, PROG, argv)
 
 

@@ -22,7 +22,14 @@ DEFAULT_OUTPUT = os.path.join("runs", "information-plane")
 
 
 def build_parser():
-    """The command's ``argparse`` parser; defaults are those of the settings classes."""
+    """The command's ``argparse`` parser; defaults are those of the settings classes.
+
+    Returns:
+        An ``argparse.ArgumentParser``.
+
+    Example:
+        >>> build_parser().parse_args(["--epochs", "300"]).epochs     # 300
+    """
     from vdualib.information.stochastic_layer import StochasticLayerSettings
     from vdualib.information.study import PARTS
     from vdualib.information.twelve_bit import BINNING_RANGES, TwelveBitSettings
@@ -63,7 +70,20 @@ def build_parser():
 
 
 def settings_from_args(args):
-    """``(TwelveBitSettings, StochasticLayerSettings)`` from parsed arguments; ``ValueError`` on bad values."""
+    """``(TwelveBitSettings, StochasticLayerSettings)`` from parsed arguments.
+
+    Args:
+        args: the ``argparse.Namespace`` of :func:`build_parser`.
+
+    Returns:
+        ``(TwelveBitSettings, StochasticLayerSettings)``.
+
+    Raises:
+        ValueError: a bad value (from the settings' checks).
+
+    Example:
+        >>> twelve, layer = settings_from_args(build_parser().parse_args(["--epochs", "300"]))
+    """
     from vdualib.information.stochastic_layer import StochasticLayerSettings
     from vdualib.information.twelve_bit import TwelveBitSettings
 
@@ -94,7 +114,17 @@ def _work(args):
 
 
 def main(argv=None):
-    """Entry point of ``vdualib-information-plane``; returns the exit status."""
+    """Entry point of ``vdualib-information-plane``; returns the exit status.
+
+    Args:
+        argv: the arguments after the program name; ``None`` reads ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 on success, 2 for bad input (one line on stderr).
+
+    Example:
+        >>> main(["--render-only", "--output-dir", "out/information_plane"])
+    """
     return cli.main(build_parser, _work, PROG, argv)
 
 

@@ -28,7 +28,14 @@ def _sizes(text):
 
 
 def build_parser():
-    """The command's ``argparse`` parser; defaults are those of :class:`~vdualib.ntk.study.NTKStudySettings`."""
+    """The command's ``argparse`` parser; defaults are those of :class:`~vdualib.ntk.study.NTKStudySettings`.
+
+    Returns:
+        An ``argparse.ArgumentParser``.
+
+    Example:
+        >>> build_parser().parse_args(["--num-times", "8"]).num_times     # 8
+    """
     from vdualib.ntk.kernels import ACTIVATIONS
     from vdualib.ntk.study import NTKStudySettings
     from vdualib.ntk.tasks import TASKS
@@ -64,7 +71,20 @@ def build_parser():
 
 
 def settings_from_args(args):
-    """:class:`~vdualib.ntk.study.NTKStudySettings` from parsed arguments; ``ValueError`` on bad values."""
+    """:class:`~vdualib.ntk.study.NTKStudySettings` from parsed arguments.
+
+    Args:
+        args: the ``argparse.Namespace`` of :func:`build_parser`.
+
+    Returns:
+        An :class:`~vdualib.ntk.study.NTKStudySettings`.
+
+    Raises:
+        ValueError: a bad value (from the settings' checks).
+
+    Example:
+        >>> settings_from_args(build_parser().parse_args(["--num-times", "8"])).num_times     # 8
+    """
     from vdualib.ntk.study import NTKStudySettings
     from vdualib.ntk.tasks import TASKS
 
@@ -86,7 +106,17 @@ def _work(args):
 
 
 def main(argv=None):
-    """Entry point of ``vdualib-ntk-information``; returns the exit status."""
+    """Entry point of ``vdualib-ntk-information``; returns the exit status.
+
+    Args:
+        argv: the arguments after the program name; ``None`` reads ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 on success, 2 for bad input (one line on stderr).
+
+    Example:
+        >>> main(["--render-only", "--output-dir", "out/ntk"])
+    """
     return cli.main(build_parser, _work, PROG, argv)
 
 

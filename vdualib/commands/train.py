@@ -14,6 +14,14 @@ from vdualib import cli
 
 
 def build_parser():
+    """The command's ``argparse`` parser (``--recipe``, ``--out``, ``--set``, ``--resume``, ...).
+
+    Returns:
+        An ``argparse.ArgumentParser``.
+
+    Example:
+        >>> build_parser().parse_args(["--recipe", "mnist-vib-mlp", "--set", "epochs=2"]).overrides     # ['epochs=2']
+    """
     from vdualib import distribute, recipes, training
 
     parser = argparse.ArgumentParser(prog="vdualib-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -30,6 +38,22 @@ def build_parser():
 
 
 def work(args):
+    """Train the recipe ``args`` names (or print the recipes with ``--list``) and print a summary.
+
+    Args:
+        args: the ``argparse.Namespace`` of :func:`build_parser`.
+
+    Returns:
+        0.
+
+    Raises:
+        ValueError: no ``--recipe``, a bad override, ``--out`` not writable, a mismatched resume or
+            a loss that became NaN.
+        FileNotFoundError: ``--resume`` without a checkpoint, or missing data.
+
+    Example:
+        >>> work(build_parser().parse_args(["--recipe", "mnist-vib-mlp", "--out", "runs/a", "--quiet"]))
+    """
     from vdualib import recipes, training
 
     if args.list:
@@ -58,6 +82,17 @@ def work(args):
 
 
 def main(argv=None):
+    """Entry point of ``vdualib-train``; returns the exit status.
+
+    Args:
+        argv: the arguments after the program name; ``None`` reads ``sys.argv[1:]``.
+
+    Returns:
+        The exit status: 0 on success, 2 for bad input (one line on stderr).
+
+    Example:
+        >>> main(["--recipe", "mnist-dualib-mlp", "--out", "runs/mnist-dualib-mlp"])
+    """
     return cli.main(build_parser, work, "vdualib-train", argv)
 
 

@@ -186,7 +186,22 @@ def corruption_list(requested, dataset):
 
 def data_source(dataset, data_dir=None):
     """Which files :func:`vdualib.datasets.load` reads for ``dataset`` (same search order):
-    ``"jpeg"`` or ``"canonical"`` for CIFAR-10, the data set's name otherwise."""
+    ``"jpeg"`` or ``"canonical"`` for CIFAR-10, the data set's name otherwise.
+
+    Args:
+        dataset: a data set name (canonical or zoo-name form).
+        data_dir: an extra folder searched first (see :func:`vdualib.datasets.data_dirs`).
+
+    Returns:
+        ``"jpeg"``, ``"canonical"`` or the canonical name of a non-CIFAR data set.
+
+    Raises:
+        ValueError: an unknown data set.
+        FileNotFoundError: ``data_dir`` is not a directory.
+
+    Example:
+        >>> data_source("cifar10")     # 'jpeg' where cifar10-jpeg.zip is found first
+    """
     dataset = datasets.canonical_name(dataset)
     if dataset != "cifar10":
         return dataset

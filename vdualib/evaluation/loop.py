@@ -53,7 +53,22 @@ _TEMPERATURE_METRICS = ("accuracy", "nll", "brier", "ece", "adaptive_ece")
 
 def load_model(spec):
     """``(model, info)`` of a ``.keras`` file or zoo name: :func:`vdualib.zoo.resolve` without
-    the card."""
+    the card.
+
+    Args:
+        spec: a ``.keras`` path or a zoo name.
+
+    Returns:
+        ``(model, info)``: the loaded ``keras.Model`` and the JSON-ready dict of
+        :func:`vdualib.zoo.resolve`.
+
+    Raises:
+        FileNotFoundError: a file spec that does not exist.
+        ValueError: an unknown zoo name or a damaged file.
+
+    Example:
+        >>> model, info = load_model("mnist-vib-mlp")     # info["sha256"], info["method"], ...
+    """
     model, info, _ = zoo.resolve(spec)
     return model, info
 
@@ -140,6 +155,13 @@ def temperature_baseline(probs, labels, num_bins=15, seed=0, validation=None):
     Example:
         >>> baseline = evaluation.temperature_baseline(test_probs, test_labels, validation=(val_probs, val_labels))
         >>> baseline["before"]["ece"], baseline["after"]["ece"]
+
+    Args:
+        probs: test-split class probabilities ``[N, C]``.
+        labels: test-split integer labels ``[N]``.
+        num_bins: bins of the calibration errors.
+        seed: seed of the half split (used without ``validation``).
+        validation: ``(val_probs [M, C], val_labels [M])`` of a held-out split, or ``None``.
     """
     if validation is not None:
         fit_probs, fit_labels = validation

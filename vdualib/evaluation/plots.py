@@ -42,6 +42,9 @@ def reliability_figure(results):
 
     Returns:
         A ``matplotlib.figure.Figure`` with ``2 x (models + [1 if several])`` axes.
+
+    Example:
+        >>> plotting.save_figure(reliability_figure(reports.read_json("out/metrics.json")), "reliability.png")
     """
     plt = plotting.pyplot()
     models = results["models"]
@@ -93,6 +96,9 @@ def corruption_figure(results, metric):
 
     Returns:
         A figure with one panel a corruption (title: its name) plus ``mean``, one line a model.
+
+    Example:
+        >>> plotting.save_figure(corruption_figure(results, "ece"), "corruption_ece.png")
     """
     plt = plotting.pyplot()
     names = list(results["corruptions"]) + ["mean"]
@@ -129,6 +135,9 @@ def ood_figure(results, ood_name):
     Returns:
         A figure with one row a model and one column a score; each panel holds the normalised
         histograms of the test split and of ``ood_name``.
+
+    Example:
+        >>> plotting.save_figure(ood_figure(results, "fashion_mnist"), "ood_fashion_mnist.png")
     """
     plt = plotting.pyplot()
     models = results["models"]
@@ -159,6 +168,13 @@ def plot_all(results, out_dir):
     Returns:
         The paths written: ``reliability.png``, ``corruption_{accuracy,ece}.png`` (with
         corruptions) and ``ood_<set>.png`` per OOD set.
+
+    Args:
+        results: an evaluation's results dict (``metrics.json``).
+        out_dir: the output folder.
+
+    Example:
+        >>> plot_all(reports.read_json("out/metrics.json"), "out")     # ['out/reliability.png', ...]
     """
     paths = [plotting.save_figure(reliability_figure(results), os.path.join(out_dir, "reliability.png"))]
     if results["corruptions"]:

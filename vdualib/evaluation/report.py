@@ -33,6 +33,9 @@ def write_report(results, out_dir):
 
     Returns:
         The Markdown text of ``report.md``.
+
+    Example:
+        >>> write_report(evaluation.evaluate([model], "mnist"), "out/eval")     # also writes report.md
     """
     reports.write_json(os.path.join(out_dir, "metrics.json"), results)
     return render_report(os.path.join(out_dir, "metrics.json"), out_dir)
@@ -44,6 +47,12 @@ def summary_tables(results):
     Returns:
         ``{"clean": ..., "corruption_summary": ..., "corruptions": ..., "ood": ...}`` (the last
         three only when the evaluation has corruptions or OOD sets).
+
+    Args:
+        results: an evaluation's results dict (``metrics.json``).
+
+    Example:
+        >>> print(summary_tables(reports.read_json("out/metrics.json"))["clean"])
     """
     models = results["models"]
     clean_rows = [
@@ -97,6 +106,17 @@ def render_report(metrics_path, out_dir):
 
     Returns:
         The Markdown text.
+
+    Args:
+        metrics_path: the ``metrics.json`` of an evaluation.
+        out_dir: the folder for ``report.md`` and the PNGs.
+
+    Raises:
+        FileNotFoundError: no ``metrics.json`` at ``metrics_path``.
+        ValueError: a damaged ``metrics.json``.
+
+    Example:
+        >>> render_report("out/eval/metrics.json", "out/eval")
     """
     results = reports.read_json(metrics_path)
     tables = summary_tables(results)

@@ -20,6 +20,18 @@ def effective_cardinality(encoder, px, tol=1e-3, mass_tol=1e-6):
 
     Clusters with p(x_hat) <= ``mass_tol`` are ignored; two clusters are the same
     when the total variation between their p(x|x_hat) is below ``tol``.
+
+    Args:
+        encoder: p(x_hat|x), shape ``[|X|, N]``, rows summing to 1.
+        px: p(x), shape ``[|X|]``.
+        tol: total-variation distance below which two clusters count as one.
+        mass_tol: clusters with p(x_hat) at most this are ignored.
+
+    Returns:
+        An int in [0, N].
+
+    Example:
+        >>> effective_cardinality(np.eye(2), np.array([0.5, 0.5]))     # 2
     """
     marginal = px @ encoder
     alive = marginal > mass_tol
@@ -36,6 +48,15 @@ class CriticalBetas:
     ``betas`` is the geometric midpoint of the bracket ``[lower, upper]`` formed by
     neighbouring sweep betas; ``clusters_below``/``clusters_above`` are the
     effective cardinalities at ``lower`` and ``upper``.
+
+    Attributes:
+        betas: ``[T]`` critical betas, sqrt(lower * upper).
+        lower, upper: ``[T]`` the neighbouring sweep betas that bracket each transition.
+        clusters_below, clusters_above: ``[T]`` effective cardinalities at ``lower`` and ``upper``.
+
+    Example:
+        >>> found = critical_betas(curve([[0.4, 0.1], [0.1, 0.4]], np.geomspace(1, 10, 8)))
+        >>> found.first, found.clusters_below, found.clusters_above     # 3.162, [1], [2]
     """
 
     betas: np.ndarray
@@ -55,6 +76,15 @@ def critical_betas(curve_result):
 
     Resolution is that of the sweep's beta grid: refine with a denser grid around
     a reported bracket.
+
+    Args:
+        curve_result: an :class:`vdualib.ib.IBCurve` (its ``betas`` and ``n_clusters_effective``).
+
+    Returns:
+        A :class:`CriticalBetas` (empty arrays when the cardinality never changes).
+
+    Example:
+        >>> critical_betas(curve([[0.4, 0.1], [0.1, 0.4]], np.geomspace(1, 10, 8))).betas     # [3.162]
     """
     order = np.argsort(curve_result.betas)
     betas = curve_result.betas[order]
@@ -79,6 +109,18 @@ def ib_first_transition(pxy):
     equal e.g. for binary symmetric pairs and the dualIB paper's toy problem), which is where a
     ``direction="down"`` sweep finds the first transition.
     Returns ``inf`` when X and Y are independent.
+
+    Args:
+        pxy: joint p(x, y), shape ``[|X|, |Y|]``, summing to 1 with no all-zero row.
+
+    Returns:
+        beta_0, a float (``inf`` for independent X and Y).
+
+    Raises:
+        ValueError: ``pxy`` is not a valid joint (see :func:`validate_joint`).
+
+    Example:
+        >>> ib_first_transition([[0.4, 0.1], [0.1, 0.4]])     # rho = 0.6: 1 / 0.36 = 2.778
     """
     rho = maximal_correlation(pxy)
     return 1.0 / rho**2 if rho > 0 else float("inf")

@@ -59,6 +59,10 @@ class IBCurve:
         hx, ixy: H(X) and I(X; Y) in bits (the curve's normalisers).
         origin: [B] which run gave each returned solution: ``"down"`` (annealing from high beta),
             ``"up"`` (annealing from low beta) or ``"solve"`` (solved afresh at that beta).
+
+    Example:
+        >>> result = curve([[0.4, 0.1], [0.1, 0.4]], np.geomspace(1, 10, 8))
+        >>> result.n_clusters_effective     # [1 1 1 1 2 2 2 2]
     """
 
     betas: np.ndarray
@@ -281,7 +285,26 @@ def _best_of_runs(channel, px, py_x, betas, direction, settings):
 def curve_channel(channel, px, py_x, betas, n_clusters=None, direction="best", chains=1, perturbation=1e-2,
                   extrapolate=False, init=None, tol=1e-10, max_iter=10_000, seed=DEFAULT_SEED, progress=False,
                   merge_tol=1e-6, accelerate=True, stride=1):
-    """:func:`curve` for any channel (shared with the exponential-family variant)."""
+    """:func:`curve` for any channel (shared with the exponential-family variant).
+
+    Args:
+        channel: the solver's channel (from ``vdualib.ib.solver.make_channel``, or an
+            :class:`ExponentialFamily`), which gives the decoder and distortion of the method.
+        px: p(x), ``[|X|]``.
+        py_x: p(y|x), ``[|X|, |Y|]``.
+        betas: ``[B]`` positive trade-off values.
+        n_clusters, direction, chains, perturbation, extrapolate, init, tol, max_iter, seed,
+            progress, merge_tol, accelerate, stride: as for :func:`curve`.
+
+    Returns:
+        An :class:`IBCurve` (information in bits).
+
+    Raises:
+        ValueError: a bad beta grid or setting.
+
+    Example:
+        >>> curve_channel(family, family.px, family.py_x, [1.0, 10.0])     # family = toy_problem()
+    """
     betas = check_betas(betas)
     n_clusters = check_settings(px.size, n_clusters, tol, max_iter)
     if direction not in DIRECTIONS:

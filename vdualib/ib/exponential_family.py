@@ -25,6 +25,13 @@ class ExponentialFamily:
         statistics: A_r(x), shape [|X|, R].
         natural_parameters: lambda_r(y), shape [R, |Y|].
         px: p(x), shape [|X|] (default uniform).
+
+    Raises:
+        ValueError: mismatched or non-finite arrays, or a bad ``px``.
+
+    Example:
+        >>> family = ExponentialFamily(np.linspace(-1, 0.6, 5)[:, None], np.array([[-1.0, 1.0]]))
+        >>> family.joint().shape     # (5, 2); the same as toy_problem()
     """
 
     method = "dualib-expfamily"
@@ -55,11 +62,29 @@ class ExponentialFamily:
         return np.exp(self.log_py_x)
 
     def joint(self):
-        """p(x, y), shape [|X|, |Y|]."""
+        """p(x, y), shape [|X|, |Y|].
+
+        Returns:
+            float64 ``[|X|, |Y|]``, summing to 1.
+
+        Example:
+            >>> toy_problem().joint().sum()     # 1.0
+        """
         return self.px[:, None] * self.py_x
 
     def decode(self, inverse):
-        """inverse p(x|x_hat) [B, N, |X|] -> (decoder [B, N, |Y|], dual distortion [B, |X|, N]) in nats."""
+        """The dualIB decoder and distortion of a batch of inverse encoders, in the family.
+
+        Args:
+            inverse: p(x|x_hat), shape ``[B, N, |X|]``.
+
+        Returns:
+            ``(decoder, distortion)``: p(y|x_hat) ``[B, N, |Y|]`` and the dual distortion
+            d(x, x_hat) ``[B, |X|, N]`` in nats.
+
+        Example:
+            >>> decoder, d = toy_problem().decode(np.full((1, 1, 5), 0.2))     # shapes [1, 1, 2], [1, 5, 1]
+        """
         cluster_statistics = stacked_matmul(inverse, self.statistics)
         log_decoder = log_normalize(-stacked_matmul(cluster_statistics, self.natural_parameters))
         decoder = np.exp(log_decoder)
@@ -71,12 +96,36 @@ class ExponentialFamily:
 def solve_exponential_family(family, beta, n_clusters=None, init=None, tol=1e-10, max_iter=100_000,
                              seed=DEFAULT_SEED):
     """dualIB at one beta for an :class:`ExponentialFamily`; same result as
-    ``vdualib.ib.solve(family.joint(), beta, method="dualib")`` (information in bits)."""
+    ``vdualib.ib.solve(family.joint(), beta, method="dualib")`` (information in bits).
+
+    Args:
+        family: an :class:`ExponentialFamily`.
+        beta: trade-off > 0 multiplying the distortion in the exponent (IB papers' convention).
+        n_clusters, init, tol, max_iter, seed: as for :func:`vdualib.ib.solve`.
+
+    Returns:
+        An :class:`vdualib.ib.IBSolution` with ``method="dualib-expfamily"`` (information in bits).
+
+    Example:
+        >>> solve_exponential_family(toy_problem(), 5.0).ixt     # bits
+    """
     return solve_channel(family, family.px, family.py_x, beta, n_clusters, init, tol, max_iter, seed)
 
 
 def curve_exponential_family(family, betas, **kwargs):
-    """dualIB sweep for an :class:`ExponentialFamily`; keyword arguments as :func:`vdualib.ib.curve`."""
+    """dualIB sweep for an :class:`ExponentialFamily`; keyword arguments as :func:`vdualib.ib.curve`.
+
+    Args:
+        family: an :class:`ExponentialFamily`.
+        betas: ``[B]`` positive trade-off values.
+        **kwargs: the options of :func:`vdualib.ib.curve` (``direction``, ``n_clusters``, ...).
+
+    Returns:
+        An :class:`vdualib.ib.IBCurve` (information in bits).
+
+    Example:
+        >>> curve_exponential_family(toy_problem(), [1.0, 10.0]).ixt     # [0.0, 0.716] bits
+    """
     return curve_channel(family, family.px, family.py_x, betas, **kwargs)
 
 
@@ -86,5 +135,11 @@ def toy_problem():
     x in linspace(-1, 0.6, 5), p(x) uniform, y in {-1, 1} (columns in that order),
     p(y|x) ∝ exp(-y x): one statistic A(x) = x with lambda(y) = y. ``toy_problem().joint()``
     is p(x, y), shape [5, 2].
+
+    Returns:
+        An :class:`ExponentialFamily` with ``[5, 1]`` statistics and ``[1, 2]`` natural parameters.
+
+    Example:
+        >>> toy_problem().py_x[0]     # p(y|x=-1) = [0.119, 0.881]
     """
     return ExponentialFamily(np.linspace(-1, 0.6, 5)[:, None], np.array([[-1.0, 1.0]]))

@@ -20,9 +20,19 @@ _SUM_TOLERANCE = 1e-8
 def validate_joint(pxy, name="pxy"):
     """Return ``pxy`` as a float64 array after checking that it is a joint distribution.
 
-    Raises ``ValueError`` unless ``pxy`` is 2-D, finite, non-negative, sums to 1
-    (within 1e-8) and every x has positive probability (no all-zero row: p(y|x)
-    is undefined there, drop the row instead).
+    Args:
+        pxy: joint p(x, y), array-like ``[|X|, |Y|]``.
+        name: the argument's name in error messages.
+
+    Returns:
+        float64 ``[|X|, |Y|]``.
+
+    Raises:
+        ValueError: unless ``pxy`` is 2-D, finite, non-negative, sums to 1 (within 1e-8) and every
+            x has positive probability (no all-zero row: p(y|x) is undefined there, drop the row).
+
+    Example:
+        >>> validate_joint([[0.4, 0.1], [0.1, 0.4]]).dtype     # float64
     """
     pxy = np.asarray(pxy, dtype=np.float64)
     if pxy.ndim != 2 or min(pxy.shape) < 1:
@@ -51,6 +61,22 @@ def joint_from_labels(labels, n_classes=None, label_noise=0.0, px=None):
     every p(y|x) full support, which the dualIB needs (its decoder is a geometric
     mean of p(y|x) and its distortion KL(p(y|x_hat) || p(y|x)) is infinite where
     p(y|x) = 0).
+
+    Args:
+        labels: integer labels ``[|X|]``, >= 0, one per x.
+        n_classes: |Y| >= 2 (default: the largest label + 1).
+        label_noise: the uniform mixing weight, in [0, 1].
+        px: p(x), ``[|X|]``, positive, summing to 1 (default uniform).
+
+    Returns:
+        float64 p(x, y), ``[|X|, n_classes]``.
+
+    Raises:
+        ValueError: labels that are not a non-empty 1-D non-negative integer array, ``n_classes``
+            too small, ``label_noise`` outside [0, 1] or a bad ``px``.
+
+    Example:
+        >>> joint_from_labels(np.array([0, 1]), label_noise=0.1)     # [[0.475, 0.025], [0.025, 0.475]]
     """
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
@@ -75,12 +101,38 @@ def joint_from_labels(labels, n_classes=None, label_noise=0.0, px=None):
 
 
 def entropy_bits(p, axis=-1):
-    """Shannon entropy -sum p log2 p along ``axis``, in bits (0 log 0 = 0)."""
+    """Shannon entropy -sum p log2 p along ``axis``, in bits (0 log 0 = 0).
+
+    Args:
+        p: an array of probabilities (not validated: normalise it first).
+        axis: the axis summed over.
+
+    Returns:
+        The entropies in bits, ``p``'s shape without ``axis`` (a numpy scalar for 1-D ``p``).
+
+    Example:
+        >>> entropy_bits(np.array([0.5, 0.5]))     # 1.0
+    """
     return -xlogy(p, p).sum(axis=axis) / np.log(2)
 
 
 def mutual_information_bits(pxy):
-    """I(X;Y) of a joint distribution, in bits."""
+    """I(X;Y) of a joint distribution, in bits.
+
+    I(X;Y) = H(X) + H(Y) - H(X, Y).
+
+    Args:
+        pxy: joint p(x, y), shape ``[|X|, |Y|]``, summing to 1 with no all-zero row.
+
+    Returns:
+        A float, bits, in [0, min(log2 |X|, log2 |Y|)].
+
+    Raises:
+        ValueError: ``pxy`` is not a valid joint (see :func:`validate_joint`).
+
+    Example:
+        >>> mutual_information_bits([[0.5, 0.0], [0.0, 0.5]])     # 1.0
+    """
     pxy = validate_joint(pxy)
     px, py = pxy.sum(axis=1), pxy.sum(axis=0)
     return float(entropy_bits(px) + entropy_bits(py) - entropy_bits(pxy.ravel()))
@@ -93,6 +145,18 @@ def maximal_correlation(pxy):
     largest is 1, with singular vectors sqrt(p(x)), sqrt(p(y))). The IB's trivial
     one-cluster solution stops being optimal at beta_0 = 1 / rho**2. Values below 1e-12
     (rounding noise of independent X, Y) are returned as 0.
+
+    Args:
+        pxy: joint p(x, y), shape ``[|X|, |Y|]``, summing to 1 with no all-zero row.
+
+    Returns:
+        rho, a float in [0, 1].
+
+    Raises:
+        ValueError: ``pxy`` is not a valid joint (see :func:`validate_joint`).
+
+    Example:
+        >>> maximal_correlation([[0.4, 0.1], [0.1, 0.4]])     # 1 - 2 * 0.2 = 0.6
     """
     pxy = validate_joint(pxy)
     px, py = pxy.sum(axis=1), pxy.sum(axis=0)

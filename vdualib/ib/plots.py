@@ -60,6 +60,9 @@ def toy_information_figure(toy):
         Figure with three axes: I(X;X̂)/H(X) against I(X̂;Y)/I(X;Y) (one line per method, in
         :data:`vdualib.ib.solver.METHODS` order), the distortions against beta (two lines per
         method) and the accuracy against beta (one line per method).
+
+    Example:
+        >>> plotting.save_figure(toy_information_figure(read_record("out")["toy"]), "toy.png")
     """
     plt = plotting.pyplot()
     betas = np.asarray(toy["betas"], dtype=float)
@@ -92,6 +95,9 @@ def toy_bifurcation_figure(toy):
     Returns:
         Figure whose axis k (method ``METHODS[k]``) holds the points (beta, p(y=1|x̂)) as its first
         line, a dotted vertical line at each critical beta and a dashed one at 1/rho^2.
+
+    Example:
+        >>> plotting.save_figure(toy_bifurcation_figure(read_record("out")["toy"]), "bifurcation.png")
     """
     plt = plotting.pyplot()
     betas = np.asarray(toy["betas"], dtype=float)
@@ -122,6 +128,12 @@ def twelve_bit_figure(twelve_bit):
     Returns:
         Figure with one axis per construction (I(X;X̂) against I(X̂;Y), one line per method, then
         a horizontal line at I(X;Y)) and a last axis of accuracy against beta.
+
+    Raises:
+        ValueError: the record has no 12-bit construction.
+
+    Example:
+        >>> plotting.save_figure(twelve_bit_figure(read_record("out")["twelve_bit"]), "twelve_bit.png")
     """
     if not twelve_bit:
         raise ValueError("the record has no 12-bit task; run the study with at least one conditional.")
@@ -152,6 +164,13 @@ def save_study_figures(record, out_dir):
 
     Returns:
         dict figure key (see :data:`FIGURE_NAMES`) -> path written.
+
+    Args:
+        record: the study record (:func:`vdualib.ib.study.run_study`).
+        out_dir: an existing, writable folder.
+
+    Example:
+        >>> save_study_figures(read_record("out"), "out")     # {'toy_information': 'out/...png', ...}
     """
     figures = {"toy_information": toy_information_figure(record["toy"]),
                "toy_bifurcation": toy_bifurcation_figure(record["toy"])}

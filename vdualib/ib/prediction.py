@@ -33,8 +33,20 @@ def _expected_divergences(px, py_x, encoder, decoder):
 def prediction_measures(pxy, result):
     """Score the decoders of an :class:`IBSolution` or :class:`IBCurve` on p(x, y).
 
-    Returns a dict of ``ib_distortion``, ``dual_distortion`` (bits) and ``accuracy``:
-    floats for a solution, [B] arrays for a curve.
+    Args:
+        pxy: joint p(x, y), shape ``[|X|, |Y|]``, summing to 1 with no all-zero row.
+        result: an :class:`IBSolution` (encoder ``[|X|, N]``) or an :class:`IBCurve` (encoders
+            ``[B, |X|, N]``) solved for this ``pxy``.
+
+    Returns:
+        A dict of ``ib_distortion``, ``dual_distortion`` (bits) and ``accuracy`` (in [0, 1]):
+        floats for a solution, ``[B]`` arrays for a curve.
+
+    Raises:
+        ValueError: ``pxy`` is not a valid joint or does not match the result's shapes.
+
+    Example:
+        >>> prediction_measures(pxy, solve(pxy, 10.0))["accuracy"]     # 0.80 for [[.4, .1], [.1, .4]]
     """
     pxy = validate_joint(pxy)
     encoders = np.asarray(result.encoders if hasattr(result, "encoders") else result.encoder)

@@ -28,6 +28,16 @@ def coincident_groups(rows, tol):
 
     Components by min-label propagation rather than ``scipy.sparse.csgraph``: this runs before
     every beta of a sweep on a handful of rows, where the sparse-graph set-up dominates.
+
+    Args:
+        rows: ``[K, D]`` distributions (e.g. decoders p(y|x_hat)).
+        tol: total-variation distance below which two rows are linked.
+
+    Returns:
+        int64 ``[K]`` group labels 0, 1, ...
+
+    Example:
+        >>> coincident_groups(np.array([[1, 0], [0.9995, 0.0005], [0, 1]]), 1e-3)     # [0, 0, 1]
     """
     if len(rows) <= 1:
         return np.zeros(len(rows), dtype=np.int64)
@@ -61,6 +71,9 @@ def merge_clusters(encoder, decoder, px, merge_tol, mass_tol):
         (items with fewer get empty -inf columns), or None when there is nothing to merge or drop;
         whether the result is just the input's first K columns, i.e. nothing merged and only
         empty trailing columns dropped).
+
+    Example:
+        >>> log_encoder, prefix = merge_clusters(encoder, decoder, px, merge_tol=1e-6, mass_tol=1e-12)
     """
     marginal = np.einsum("x,bxn->bn", px, encoder)
     groups = []
@@ -90,8 +103,19 @@ def merge_clusters(encoder, decoder, px, merge_tol, mass_tol):
 def duplicate_clusters(log_encoder, px, n_clusters):
     """Give the heaviest clusters an identical twin (half the encoder mass each), up to ``n_clusters`` columns.
 
-    ``log_encoder`` is [B, |X|, K]; returns [B, |X|, min(2K, n_clusters)]. The twins only separate
-    once the warm start is perturbed; this is what lets clusters split when annealing up in beta.
+    The twins only separate once the warm start is perturbed; this is what lets clusters split
+    when annealing up in beta.
+
+    Args:
+        log_encoder: log p(x_hat|x), ``[B, |X|, K]``.
+        px: p(x), ``[|X|]``.
+        n_clusters: the largest number of columns N.
+
+    Returns:
+        The log encoder ``[B, |X|, min(2K, n_clusters)]`` (the input itself when K >= n_clusters).
+
+    Example:
+        >>> duplicate_clusters(np.zeros((1, 2, 1)), np.array([0.5, 0.5]), 2).shape     # (1, 2, 2)
     """
     width = log_encoder.shape[2]
     n_twins = min(width, n_clusters - width)
@@ -106,7 +130,18 @@ def duplicate_clusters(log_encoder, px, n_clusters):
 
 
 def pad_clusters(log_encoder, n_clusters):
-    """Append empty (-inf) columns to a log encoder [B, |X|, K] up to ``n_clusters`` columns."""
+    """Append empty (-inf) columns to a log encoder [B, |X|, K] up to ``n_clusters`` columns.
+
+    Args:
+        log_encoder: log p(x_hat|x), ``[B, |X|, K]``.
+        n_clusters: N >= K.
+
+    Returns:
+        ``[B, |X|, N]`` (the input itself when K = N).
+
+    Example:
+        >>> pad_clusters(np.zeros((1, 2, 1)), 3).shape     # (1, 2, 3)
+    """
     missing = n_clusters - log_encoder.shape[2]
     if missing == 0:
         return log_encoder

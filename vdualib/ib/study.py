@@ -65,7 +65,20 @@ _PLOT_DECIMALS = 5  # plotted-only values (prediction measures, decoders) stored
 
 
 def toy_betas(n_betas=1000):
-    """The toy sweep's betas, 2^linspace(6, 1, n_betas) (from high to low), [n_betas]."""
+    """The toy sweep's betas, 2^linspace(6, 1, n_betas) (from high to low), [n_betas].
+
+    Args:
+        n_betas: the number of betas, a positive integer.
+
+    Returns:
+        float64 ``[n_betas]``, from 64 down to 2.
+
+    Raises:
+        ValueError: ``n_betas`` is not a positive integer.
+
+    Example:
+        >>> toy_betas(3)     # [64., 11.31, 2.]
+    """
     return 2.0 ** np.linspace(6, 1, checks.positive_int("n_betas", n_betas))
 
 
@@ -118,6 +131,13 @@ def twelve_bit_joint(conditional, label_noise=1e-3, data_dir=None):
 
     Returns:
         float64 array [4096, 2] summing to 1.
+
+    Raises:
+        ValueError: an unknown ``conditional`` or ``label_noise`` outside (0, 1].
+        FileNotFoundError: no ``ib-12bit.npz`` in the data directories.
+
+    Example:
+        >>> twelve_bit_joint("label-noise", label_noise=1e-3).shape     # (4096, 2)
     """
     from vdualib import datasets
 
@@ -155,6 +175,9 @@ def sweep_record(pxy, betas, method, n_clusters=None, direction="best", max_iter
         ``first_critical_beta`` (None without a transition), ``critical_brackets``,
         ``clusters_above``, iteration counts, ``origins`` (how many betas each run of the curve
         gave), ``hx`` and ``ixy`` (bits).
+
+    Example:
+        >>> sweep_record(toy_problem().joint(), toy_betas(100), "dualib")["first_critical_beta"]
     """
     result = curve(pxy, betas, method=method, n_clusters=n_clusters, direction=direction, max_iter=max_iter,
                    seed=seed, progress=progress)
@@ -191,6 +214,10 @@ def compare_first_transitions(records):
     Returns:
         dict of ``ib``, ``dualib`` (first critical betas or None) and ``dualib_relative_to_ib``:
         ``"earlier"``, ``"later"``, ``"at the same beta"`` or ``"undetermined (...)"``.
+
+    Example:
+        >>> record = problem_record(toy_problem().joint(), toy_betas(100))
+        >>> compare_first_transitions({"ib": record["ib"], "dualib": record["dualib"]})["dualib_relative_to_ib"]
     """
     ib_first, dual_first = (records[method]["first_critical_beta"] for method in METHODS)
     if ib_first is None or dual_first is None:
@@ -214,6 +241,9 @@ def problem_record(pxy, betas, n_clusters=None, description=None, **sweep_settin
         dict: the description, ``betas`` (7 significant digits), ``n_clusters``,
         ``maximal_correlation`` rho, ``ib_beta0_one_over_rho_squared``, ``first_transitions`` and one
         sweep record per method under ``"ib"`` and ``"dualib"``.
+
+    Example:
+        >>> problem_record(toy_problem().joint(), toy_betas(100))["ib_beta0_one_over_rho_squared"]
     """
     records = {method: sweep_record(pxy, betas, method, n_clusters, **sweep_settings) for method in METHODS}
     return {
@@ -256,6 +286,14 @@ def run_study(n_betas=1000, conditionals=CONDITIONALS, label_noise=1e-3, twelve_
     Returns:
         dict with ``toy`` and ``twelve_bit`` (``{conditional: problem record}``) problem records
         (see :func:`problem_record`), ``settings`` and ``provenance`` (information in bits).
+
+    Raises:
+        ValueError: an unknown direction or conditional, or a bad beta grid.
+        FileNotFoundError: a 12-bit construction is asked for and ``ib-12bit.npz`` is missing.
+
+    Example:
+        >>> record = run_study(n_betas=200, conditionals=())     # the toy problem only
+        >>> write_record(record, "out/analytic_toy")
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}; got {direction!r}.")
@@ -294,7 +332,18 @@ def run_study(n_betas=1000, conditionals=CONDITIONALS, label_noise=1e-3, twelve_
 def write_record(record, out_dir):
     """Write ``record`` atomically as compact JSON (it is mostly long arrays) to ``out_dir``/``RECORD_NAME``.
 
-    NaN or infinity in the record raise ``ValueError`` (JSON has no such numbers). Returns the path.
+    Args:
+        record: the study record (:func:`run_study`).
+        out_dir: an existing folder.
+
+    Returns:
+        The path written, ``out_dir/analytic_toy.json``.
+
+    Raises:
+        ValueError: NaN or infinity in the record (JSON has no such numbers).
+
+    Example:
+        >>> write_record(run_study(n_betas=200, conditionals=()), "out")     # 'out/analytic_toy.json'
     """
     path = os.path.join(out_dir, RECORD_NAME)
     reports.write_text(path, json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n")
@@ -302,7 +351,20 @@ def write_record(record, out_dir):
 
 
 def read_record(out_dir):
-    """The record written by :func:`write_record` in ``out_dir`` (FileNotFoundError when there is none)."""
+    """The record written by :func:`write_record` in ``out_dir``.
+
+    Args:
+        out_dir: the folder holding ``analytic_toy.json``.
+
+    Returns:
+        The record as a dict.
+
+    Raises:
+        FileNotFoundError: there is no record in ``out_dir``.
+
+    Example:
+        >>> read_record("out")["toy"]["first_transitions"]
+    """
     path = os.path.join(out_dir, RECORD_NAME)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} does not exist; run the study first (without --render-only).")

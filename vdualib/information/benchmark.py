@@ -30,7 +30,21 @@ __all__ = ["best_and_median", "estimator_speed", "callback_overhead", "speed_mar
 
 
 def best_and_median(function, repeats):
-    """``(best, median)`` wall seconds of ``repeats`` calls of ``function()``."""
+    """``(best, median)`` wall seconds of ``repeats`` calls of ``function()``.
+
+    Args:
+        function: a callable without arguments.
+        repeats: the number of timed calls, a positive integer.
+
+    Returns:
+        ``(best, median)``, floats in seconds.
+
+    Raises:
+        ValueError: ``repeats`` is not a positive integer.
+
+    Example:
+        >>> best, median = best_and_median(lambda: sum(range(10**6)), repeats=5)
+    """
     repeats = checks.positive_int("repeats", repeats)
     times = []
     for _ in range(repeats):
@@ -51,6 +65,9 @@ def estimator_speed(repeats=5, kde_points=10_000, kde_units=256, seed=0):
     Returns:
         ``{"binning_6_layers_4096": {"best_seconds", "median_seconds"}, "kde_10000x256": {...}}``
         (the key names the default sizes).
+
+    Example:
+        >>> estimator_speed(repeats=3)["kde_10000x256"]["median_seconds"]
     """
     from vdualib.information.binning import BinningEstimator
     from vdualib.information.kde import kde_information
@@ -86,6 +103,10 @@ def callback_overhead(x, y, epochs=3000, repeats=2, train_size=3482, seed=0):
         ``callback_overhead_ratio_same_stops`` (with callback / same stops),
         ``callback_measuring_fraction`` (best callback time / rest of its run),
         ``all_seconds`` and ``all_measuring_fractions``.
+
+    Example:
+        >>> x, y = vdualib.datasets.load_ib_12bit()
+        >>> callback_overhead(x, y, epochs=300, repeats=1)["callback_overhead_ratio"]
     """
     from vdualib.information.binning import BinningEstimator
     from vdualib.information.callback import InformationPlane, epoch_schedule
@@ -135,7 +156,18 @@ def callback_overhead(x, y, epochs=3000, repeats=2, train_size=3482, seed=0):
 
 
 def speed_markdown(speed):
-    """``benchmark_information.md`` from ``{"binning_6_layers_4096", "kde_10000x256", "twelve_bit_study"}``."""
+    """``benchmark_information.md`` from ``{"binning_6_layers_4096", "kde_10000x256", "twelve_bit_study"}``.
+
+    Args:
+        speed: :func:`estimator_speed`'s dict plus ``"twelve_bit_study"``, the dict of
+            :func:`callback_overhead`.
+
+    Returns:
+        Markdown text: a table of seconds and a sentence on the callback's overhead.
+
+    Example:
+        >>> speed_markdown({**estimator_speed(), "twelve_bit_study": callback_overhead(x, y)})
+    """
     study = speed["twelve_bit_study"]
     rows = [
         {"measurement": "binning, 6 layers x 4,096 examples (one recorded epoch)",

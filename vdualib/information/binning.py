@@ -43,7 +43,17 @@ __all__ = ["BinningEstimator", "binned_information", "entropy_from_counts"]
 
 
 def entropy_from_counts(counts):
-    """Plug-in entropy -sum p log p, in nats, of a vector of non-negative counts."""
+    """Plug-in entropy -sum p log p, in nats, of a vector of non-negative counts.
+
+    Args:
+        counts: non-negative counts ``[M]`` (zeros are skipped); at least one positive.
+
+    Returns:
+        A float, nats, with p = counts / sum(counts).
+
+    Example:
+        >>> entropy_from_counts([2, 2])     # log 2 = 0.6931
+    """
     counts = np.asarray(counts, dtype=np.float64)
     counts = counts[counts > 0]
     p = counts / counts.sum()
@@ -95,8 +105,21 @@ class BinningEstimator:
     def codes(self, activations, value_range=None):
         """Bin index of every entry of ``activations`` [N, units], smallest unsigned dtype.
 
-        ``value_range`` defaults to the estimator's fixed range; the value
-        ``high`` falls in the last bin. Raises ``ValueError`` for entries outside it.
+        ``value_range`` defaults to the estimator's fixed range; the value ``high`` falls in the
+        last bin.
+
+        Args:
+            activations: ``[N, units]`` floats.
+            value_range: ``(low, high)``, or ``None`` for the estimator's fixed range.
+
+        Returns:
+            ``[N, units]`` bin indices in ``[0, num_bins)``, uint8 (up to 256 bins) or uint16.
+
+        Raises:
+            ValueError: entries outside the range.
+
+        Example:
+            >>> BinningEstimator(4, (0.0, 1.0)).codes(np.array([[0.0, 0.3, 1.0]]))     # [[0, 1, 3]]
         """
         low, high = value_range or self.value_range
         activations = np.asarray(activations, dtype=np.float64)
@@ -111,14 +134,43 @@ class BinningEstimator:
         return np.minimum(index, self.num_bins - 1).astype(dtype)
 
     def summarize(self, activations):
-        """Bin codes (fixed range) or float32 activations (observed range) of a batch [B, ...]."""
+        """Bin codes (fixed range) or float32 activations (observed range) of a batch [B, ...].
+
+        Args:
+            activations: ``[B, ...]`` finite activations (higher ranks are flattened to ``[B, units]``).
+
+        Returns:
+            ``[B, units]``: uint8/uint16 codes for a fixed range, float32 activations otherwise.
+
+        Raises:
+            ValueError: non-finite activations, or entries outside a fixed range.
+
+        Example:
+            >>> BinningEstimator(4, (0.0, 1.0)).summarize(np.array([[0.1], [0.9]]))     # [[0], [3]]
+        """
         activations = checks.sample_matrix("activations", activations)
         if self.value_range is None:
             return activations.astype(np.float32)
         return self.codes(activations)
 
     def information(self, summaries, labels, units="bits"):
-        """``{"ixt", "ity"}`` in ``units`` from the summaries of all N rows (a list of batches or one array)."""
+        """``{"ixt", "ity"}`` in ``units`` from the summaries of all N rows (a list of batches or one array).
+
+        Args:
+            summaries: the outputs of :meth:`summarize` for all N rows, a list of batches or one array.
+            labels: N integer class ids (or ``[N, C]`` one-hot rows).
+            units: ``"bits"`` or ``"nats"``.
+
+        Returns:
+            ``{"ixt": H(T_binned), "ity": I(T_binned; Y)}``, floats in ``units``.
+
+        Raises:
+            ValueError: an unknown unit or labels of the wrong length or kind.
+
+        Example:
+            >>> estimator = BinningEstimator(4, (0.0, 1.0))
+            >>> estimator.information([estimator.summarize(np.array([[0.1], [0.9]]))], [0, 1])     # 1 bit each
+        """
         check_units(units)
         summary = np.concatenate(summaries, axis=0) if isinstance(summaries, (list, tuple)) else summaries
         labels = checks.class_labels("labels", labels, size=summary.shape[0])

@@ -56,8 +56,22 @@ _WATCHED_TYPES = (keras.layers.Dense, keras.layers.EinsumDense, keras.layers.Con
 
 def epoch_schedule(num_epochs, every_epoch_until=20, points_per_decade=30):
     """Epochs to record: 0, 1, ..., ``every_epoch_until``, then about
-    ``points_per_decade`` log-spaced epochs per decade up to ``num_epochs``
-    (always included). Returns a sorted list of ints."""
+    ``points_per_decade`` log-spaced epochs per decade up to ``num_epochs`` (always included).
+
+    Args:
+        num_epochs: the last epoch, >= 0.
+        every_epoch_until: record every epoch up to this one, >= 0.
+        points_per_decade: log-spaced epochs per decade after that, >= 1.
+
+    Returns:
+        A sorted list of ints.
+
+    Raises:
+        ValueError: a negative count or ``points_per_decade < 1``.
+
+    Example:
+        >>> epoch_schedule(100, every_epoch_until=20, points_per_decade=5)[-5:]     # [20, 30, 45, 67, 100]
+    """
     if num_epochs < 0 or every_epoch_until < 0 or points_per_decade < 1:
         raise ValueError("epoch_schedule needs num_epochs >= 0, every_epoch_until >= 0 and points_per_decade >= 1.")
     epochs = set(range(min(num_epochs, every_epoch_until) + 1))
@@ -70,7 +84,21 @@ def epoch_schedule(num_epochs, every_epoch_until=20, points_per_decade=30):
 
 
 def watched_layers(model, layers=None):
-    """The layers to watch: the given names/layers, or every top-level Dense/EinsumDense/Conv layer of ``model``."""
+    """The layers to watch: the given names/layers, or every top-level Dense/EinsumDense/Conv layer of ``model``.
+
+    Args:
+        model: a built ``keras.Model``.
+        layers: layer names or layer objects, or ``None`` for every top-level Dense/EinsumDense/Conv layer.
+
+    Returns:
+        A list of ``keras.layers.Layer``.
+
+    Raises:
+        ValueError: an unknown name, an empty list, or a model without such layers.
+
+    Example:
+        >>> [layer.name for layer in watched_layers(model)]     # e.g. ['dense', 'dense_1', 'logits']
+    """
     if layers is None:
         found = [layer for layer in model.layers if isinstance(layer, _WATCHED_TYPES)]
         if not found:
@@ -126,6 +154,11 @@ class InformationPlane(keras.callbacks.Callback):
         gradient_batch_size: mini-batch size of the gradient pass.
         units: ``"bits"`` or ``"nats"`` for the information values.
         verbose: print one line per recorded epoch.
+
+    Example:
+        >>> plane = InformationPlane(x, y, estimator=BinningEstimator(30, (-1, 1)))
+        >>> model.fit(x, y, epochs=100, callbacks=[plane])
+        >>> plane.save("plane.csv")     # one row per (epoch, layer); ixt, ity in bits
     """
 
     def __init__(
@@ -222,7 +255,15 @@ class InformationPlane(keras.callbacks.Callback):
         return [tf.concat([tf.reshape(g, [-1]) for g in layer_grads], axis=0) for layer_grads in gradients]
 
     def activation_information(self):
-        """One forward pass over the fixed set; returns a list (per layer) of estimator dicts."""
+        """One forward pass over the fixed set; returns a list (per layer) of estimator dicts.
+
+        Returns:
+            A list with one dict per watched layer, from the estimator's ``information``: at least
+            ``ixt`` and ``ity``, in ``self.units``.
+
+        Example:
+            >>> [d["ixt"] for d in plane.activation_information()]     # bits, one per layer
+        """
         summaries = [[] for _ in self._layers]
         for start in range(0, self.x.shape[0], self.batch_size):
             outputs = self._forward(self.x[start : start + self.batch_size])
@@ -253,7 +294,16 @@ class InformationPlane(keras.callbacks.Callback):
         return moments, num_batches
 
     def gradient_statistics(self):
-        """Per layer (grad_mean, grad_std, snr) over mini-batches of ``gradient_data`` (see the module doc)."""
+        """Per layer (grad_mean, grad_std, snr) over mini-batches of ``gradient_data`` (see the module doc).
+
+        Returns:
+            A list with one ``(grad_mean, grad_std, snr)`` tuple of floats per watched layer: the norm of
+            the mean gradient, the root-mean-square deviation from it, and their ratio (``inf`` when
+            grad_std is 0).
+
+        Example:
+            >>> grad_mean, grad_std, snr = plane.gradient_statistics()[0]
+        """
         sums, squares = self._gradient_moments()
         statistics = []
         for total, total_squared in zip(sums, squares):
@@ -265,7 +315,14 @@ class InformationPlane(keras.callbacks.Callback):
         return statistics
 
     def record(self, epoch):
-        """Measure now and append one row per watched layer for ``epoch``."""
+        """Measure now and append one row per watched layer for ``epoch``.
+
+        Args:
+            epoch: the completed-epoch count to store in the rows.
+
+        Example:
+            >>> plane.record(0)     # before training; fit records the scheduled epochs itself
+        """
         start = time.perf_counter()
         self._recorded_epochs.add(int(epoch))
         information = self.activation_information()
@@ -281,5 +338,15 @@ class InformationPlane(keras.callbacks.Callback):
             print(f"InformationPlane epoch {epoch}: (I(X;T), I(T;Y)) [{self.units}] {summary}")
 
     def save(self, path):
-        """Write the rows to ``path`` (.csv or .json); reload with ``table.load_table``."""
+        """Write the rows to ``path`` (.csv or .json); reload with ``table.load_table``.
+
+        Args:
+            path: a ``.csv`` or ``.json`` path, written atomically.
+
+        Raises:
+            ValueError: another extension.
+
+        Example:
+            >>> plane.save("plane.json")
+        """
         save_table(self.rows, path)

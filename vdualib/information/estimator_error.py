@@ -49,6 +49,17 @@ class ErrorCase(NamedTuple):
     ``run(n, seed)`` returns ``{label: estimate}`` (label ``"estimate"`` for a
     single value, e.g. ``"lower"`` / ``"upper"`` for bounds) and, where the truth
     depends on the sample, ``"truth"`` and ``"truth_se"``; otherwise ``truth`` is fixed.
+
+    Attributes:
+        estimator: the estimator's name in the table.
+        quantity: the information quantity estimated, e.g. ``"I(X;Y)"``.
+        distribution: a description of the sampled distribution.
+        truth: the true value in bits, or ``None`` when ``run`` returns a per-sample truth.
+        run: ``run(n, seed) -> dict`` as above (bits).
+
+    Example:
+        >>> case = ErrorCase("KSG", "I(X;Y)", "independent", 0.0,
+        ...                  lambda n, s: {"estimate": ksg_mi(*np.random.default_rng(s).normal(size=(2, n, 1)))})
     """
 
     estimator: str
@@ -97,7 +108,21 @@ def _correlated_truth(dim, rho):
 
 def default_cases(noise_variance=0.1, truth_draws=4):
     """The cases of the README's error table; ``noise_variance`` is the KDE's s^2 and
-    ``truth_draws`` the Monte Carlo draws per point of the KDE I(X; T+Z) truth."""
+    ``truth_draws`` the Monte Carlo draws per point of the KDE I(X; T+Z) truth.
+
+    Args:
+        noise_variance: s^2 > 0 of the KDE's added noise.
+        truth_draws: noise draws per point of the Monte Carlo truth, a positive integer.
+
+    Returns:
+        A list of :class:`ErrorCase` (KSG, binning, KDE and InfoNCE cases; bits).
+
+    Raises:
+        ValueError: a non-positive ``noise_variance`` or ``truth_draws``.
+
+    Example:
+        >>> [case.estimator for case in default_cases()][:2]     # ['KSG (k=3)', 'KSG (k=3)']
+    """
     s2 = checks.finite_float("noise_variance", noise_variance, low=0.0, low_open=True)
     draws = checks.positive_int("truth_draws", truth_draws)
     ksg, binning = "KSG (k=3)", "binning (30 bins, observed range)"
@@ -139,6 +164,13 @@ def estimator_error(cases, sizes, repeats, progress=False):
         ``quantity``, ``distribution``, ``n``, ``truth`` (mean over seeds), ``truth_se``,
         ``mean_estimate``, ``bias`` = mean(estimate - truth), ``rmse``, ``std`` (bits) and
         ``seconds`` (wall time per seed).
+
+    Raises:
+        ValueError: a non-positive size or ``repeats``.
+
+    Example:
+        >>> rows = estimator_error(default_cases(), sizes=[256, 1024], repeats=5)
+        >>> print(error_markdown(rows, repeats=5))
     """
     from tqdm import tqdm
 
@@ -169,7 +201,18 @@ def estimator_error(cases, sizes, repeats, progress=False):
 
 
 def error_markdown(rows, repeats):
-    """The error table as Markdown, with a header line saying how to read it."""
+    """The error table as Markdown, with a header line saying how to read it.
+
+    Args:
+        rows: the rows of :func:`estimator_error`.
+        repeats: the seeds per row (stated in the header).
+
+    Returns:
+        Markdown text (bits).
+
+    Example:
+        >>> error_markdown(estimator_error(default_cases(), [256], 3), repeats=3)
+    """
     text = (f"Estimator error against ground truth (bits; {repeats} seeds per row; "
             "bias = mean(estimate - truth); for the KDE I(X;T+Z) rows the truth is a Monte Carlo value "
             f"per sample, standard error <= {max(r['truth_se'] for r in rows):.3f} bits).\n\n")

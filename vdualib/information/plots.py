@@ -64,6 +64,12 @@ def plot_information_plane(rows, ax=None, title=None, units="bits", colorbar=Tru
 
     Returns:
         the ``matplotlib`` figure; one line and one scatter per recorded epoch.
+
+    Raises:
+        ValueError: an empty table or rows without the needed columns.
+
+    Example:
+        >>> save_figure(plot_information_plane(load_table("plane.csv"), title="tanh"), "plane.png")
     """
     from matplotlib.colors import SymLogNorm
 
@@ -92,7 +98,21 @@ def plot_information_plane(rows, ax=None, title=None, units="bits", colorbar=Tru
 def plot_information_curves(rows, axes=None, title=None, units="bits"):
     """Two panels: I(X;T) and I(T;Y) per layer against epoch (symlog epoch axis); shaded +-std when present.
 
-    Returns the figure; each panel has one line per layer, labelled with the layer's name.
+    Args:
+        rows: an information-plane table (dicts with ``epoch``, ``layer``, ``ixt``, ``ity`` and
+            optionally ``ixt_std``, ``ity_std``, as from :func:`vdualib.information.table.mean_table`).
+        axes: two existing axes, or ``None`` for a new figure.
+        title: optional figure title.
+        units: the unit shown on the axes.
+
+    Returns:
+        The figure; each panel has one line per layer, labelled with the layer's name.
+
+    Raises:
+        ValueError: an empty table or rows without the needed columns.
+
+    Example:
+        >>> save_figure(plot_information_curves(mean_table(tables)), "curves.png")
     """
     _check_rows(rows, ("epoch", "layer", "ixt", "ity"))
     fig, axes = _axes(axes, ncols=2, size=(5.0, 3.8))
@@ -115,7 +135,19 @@ def plot_information_curves(rows, axes=None, title=None, units="bits"):
 def plot_gradient_statistics(rows, ax=None, title=None):
     """Gradient mean (solid) and std (dashed) per layer against epoch, log-log, transition marked (dotted).
 
-    Returns the figure. Raises ``ValueError`` when the table has no gradient statistics.
+    Args:
+        rows: an information-plane table with ``grad_mean`` and ``grad_std``.
+        ax: an existing axis, or ``None`` for a new figure.
+        title: optional axis title.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: the table has no gradient statistics.
+
+    Example:
+        >>> save_figure(plot_gradient_statistics(load_table("plane.csv")), "snr.png")
     """
     _check_rows(rows, ("epoch", "layer", "grad_mean", "grad_std"))
     if all(np.isnan(row["grad_mean"]) for row in rows):
@@ -152,6 +184,12 @@ def plot_estimates(rows, keys, ax=None, title=None, ylabel="I(X;Z) [bits]", refe
 
     Returns:
         the figure.
+
+    Raises:
+        ValueError: no rows.
+
+    Example:
+        >>> plot_estimates(rows, [("lower", "o-"), ("upper", "s--")], reference=(math.log2(4096), "log2 N"))
     """
     if not rows:
         raise ValueError("no rows to plot.")

@@ -43,6 +43,12 @@ class StochasticLayerSettings:
         backbone: the zoo backbone of the classifiers.
         batch_size: training mini-batch size.
         num_bins: bins per unit of the binning estimate.
+
+    Raises:
+        ValueError: a non-positive size, ``fixed_size < 2``, no betas or a negative beta.
+
+    Example:
+        >>> StochasticLayerSettings(epochs=1, train_size=1000, betas=(1e-2,))
     """
 
     epochs: int = 4
@@ -79,6 +85,13 @@ def encoder_information(mean, stddev, labels, seed, num_bins=30):
         ``binning_ixt``, ``binning_ity`` (binning of mu, observed range),
         ``kde_ixt_upper``, ``kde_ixt_lower``, ``kde_ity_upper`` (KDE of mu with
         noise variance mean(sigma^2)) and ``mean_sigma``.
+
+    Raises:
+        ValueError: non-finite or mismatched arrays, N < 2, or labels of the wrong length.
+
+    Example:
+        >>> mu, sigma = model.encode(x_fixed)
+        >>> encoder_information(mu, sigma, y_fixed, seed=0)["infonce_lower"]     # bits, at most log2 N
     """
     mean = checks.sample_matrix("mean", mean, min_rows=2)
     stddev = checks.sample_matrix("stddev", stddev, min_rows=2)
@@ -106,6 +119,13 @@ def stochastic_layer_study(train, test, settings=None, progress=True):
         ``{"config": {...}, "methods": {"vib, beta=0.001": [row per epoch], ...}}``; a row is
         ``{"epoch", "accuracy", "rate_upper", "izy_lower"}`` (bits, from the model's own
         metrics) plus the :func:`encoder_information` values.
+
+    Raises:
+        ValueError: ``train_size`` or ``fixed_size`` larger than the splits.
+
+    Example:
+        >>> train, test = vdualib.datasets.load("mnist")
+        >>> stochastic_layer_study(train, test, StochasticLayerSettings(epochs=1, train_size=1000))
     """
     from tqdm import tqdm
 

@@ -58,6 +58,13 @@ def run_study(output_dir, parts=PARTS, twelve_bit=None, stochastic_layer=None, d
 
     Returns:
         the path of the JSON.
+
+    Raises:
+        ValueError: an empty or unknown choice of parts.
+        FileNotFoundError: the data files are missing.
+
+    Example:
+        >>> run_study("out/information_plane", parts=("twelve-bit",), twelve_bit=TwelveBitSettings(epochs=300, seeds=1))
     """
     import dataclasses
 
@@ -97,7 +104,17 @@ def run_study(output_dir, parts=PARTS, twelve_bit=None, stochastic_layer=None, d
 
 def markdown(data):
     """The study's Markdown summary (bits) from its JSON: the 12-bit summary table and held-out
-    accuracy, and the stochastic-layer table; a part absent from ``data`` is left out."""
+    accuracy, and the stochastic-layer table; a part absent from ``data`` is left out.
+
+    Args:
+        data: the study's JSON (a dict with ``twelve_bit`` and/or ``mnist``).
+
+    Returns:
+        Markdown text.
+
+    Example:
+        >>> print(markdown(read_json("out/information_plane/information_plane.json")))
+    """
     lines = []
     study = data.get("twelve_bit", {})
     if study:
@@ -122,6 +139,15 @@ def render(output_dir):
 
     Returns:
         the list of files written.
+
+    Args:
+        output_dir: the study folder holding ``information_plane.json``.
+
+    Raises:
+        FileNotFoundError: there is no JSON in ``output_dir``.
+
+    Example:
+        >>> render("out/information_plane")     # ['.../plane_12bit.png', ..., '.../information_plane.md']
     """
     data = read_json(os.path.join(output_dir, JSON_NAME))
     written = []

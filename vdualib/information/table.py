@@ -46,19 +46,52 @@ def _significant(value, digits):
 
 def table_to_json(rows, significant_digits=None):
     """Columnar form ``{"columns": [...], "rows": [[...], ...]}`` of a table, floats optionally
-    rounded to ``significant_digits`` (to keep committed JSON small)."""
+    rounded to ``significant_digits`` (to keep committed JSON small).
+
+    Args:
+        rows: the table, a list of dicts with ``epoch``, ``layer`` and numeric columns.
+        significant_digits: round floats to this many significant digits, or ``None``.
+
+    Returns:
+        A dict with ``columns`` (the standard columns, then the extras sorted) and ``rows``.
+
+    Example:
+        >>> table_to_json([{"epoch": 0, "layer": "h", "ixt": 3.14159}], 3)["rows"][0][:3]
+        [0, 'h', 3.14]
+    """
     rows = list(rows)
     columns = _columns(rows)
     return {"columns": columns, "rows": [[_significant(row.get(c, math.nan), significant_digits) for c in columns] for row in rows]}
 
 
 def table_from_json(data):
-    """Rows (list of dicts) from :func:`table_to_json` output (also after a JSON round trip)."""
+    """Rows (list of dicts) from :func:`table_to_json` output (also after a JSON round trip).
+
+    Args:
+        data: a dict with ``columns`` and ``rows``.
+
+    Returns:
+        A list of dicts; ``epoch`` as int, ``layer`` as str, other values as float (null -> NaN).
+
+    Example:
+        >>> table_from_json(table_to_json(rows)) == rows     # True for rows with every column
+    """
     return [{c: _parse(c, v) for c, v in zip(data["columns"], values)} for values in data["rows"]]
 
 
 def save_table(rows, path):
-    """Write the rows (a list of dicts) to ``path`` (``.csv`` or ``.json``), atomically."""
+    """Write the rows (a list of dicts) to ``path`` (``.csv`` or ``.json``), atomically.
+
+    Args:
+        rows: the table, a list of dicts with ``epoch``, ``layer`` and numeric columns.
+        path: a ``.csv`` or ``.json`` path.
+
+    Raises:
+        ValueError: another extension.
+
+    Example:
+        >>> save_table([{"epoch": 0, "layer": "h", "ixt": 3.0, "ity": 0.5}], "plane.csv")
+    """
     ext = _format(path)
     rows = list(rows)
     columns = _columns(rows)
@@ -85,7 +118,21 @@ def _parse(column, value):
 
 
 def load_table(path):
-    """Read a table written by :func:`save_table`; returns a list of dicts with numbers restored."""
+    """Read a table written by :func:`save_table`; returns a list of dicts with numbers restored.
+
+    Args:
+        path: a ``.csv`` or ``.json`` path.
+
+    Returns:
+        A list of dicts (``epoch`` int, ``layer`` str, the rest float; missing values NaN).
+
+    Raises:
+        ValueError: another extension.
+        FileNotFoundError: the file does not exist.
+
+    Example:
+        >>> load_table("plane.csv")[0]["ixt"]     # 3.0
+    """
     ext = _format(path)
     if ext == ".json":
         return table_from_json(read_json(path))
@@ -101,6 +148,18 @@ def mean_table(tables):
     Numeric columns are averaged (NaN-aware); ``{column}_std`` holds the
     standard deviation across tables of ``ixt`` and ``ity``. Rows keep the
     first table's order.
+
+    Args:
+        tables: tables (lists of row dicts) with the same (epoch, layer) rows.
+
+    Returns:
+        A list of row dicts with the averaged columns and ``ixt_std``, ``ity_std``.
+
+    Raises:
+        ValueError: no table, an empty first table, or tables with different rows.
+
+    Example:
+        >>> mean_table([load_table(f"seed{s}.csv") for s in range(5)])[0]["ixt_std"]
     """
     tables = [list(t) for t in tables]
     if not tables or not tables[0]:
@@ -124,7 +183,19 @@ def mean_table(tables):
 
 
 def series(rows, layer, column):
-    """``(epochs, values)`` of one layer's ``column``, sorted by epoch, as float arrays."""
+    """``(epochs, values)`` of one layer's ``column``, sorted by epoch, as float arrays.
+
+    Args:
+        rows: the table, a list of dicts with ``epoch``, ``layer`` and numeric columns.
+        layer: the layer's name.
+        column: a column name, e.g. ``"ixt"``.
+
+    Returns:
+        ``(epochs, values)``, float64 arrays ``[E]``.
+
+    Example:
+        >>> epochs, ixt = series(load_table("plane.csv"), "dense", "ixt")
+    """
     selected = sorted((row["epoch"], row[column]) for row in rows if row["layer"] == layer)
     return np.array([e for e, _ in selected], dtype=float), np.array([v for _, v in selected], dtype=float)
 
@@ -134,6 +205,17 @@ def drift_diffusion_epoch(rows, layer):
     the peak of the gradient signal-to-noise (mean / std) at which the mean falls below the std.
 
     Starting from the SNR peak ignores early crossings while the drift phase is still building up.
+
+    Args:
+        rows: the table, a list of dicts with ``epoch``, ``layer`` and numeric columns.
+            It needs the ``grad_mean`` and ``grad_std`` columns.
+        layer: the layer's name.
+
+    Returns:
+        The epoch (an int), or ``None`` when the mean never falls below the std after the peak.
+
+    Example:
+        >>> drift_diffusion_epoch(load_table("plane.csv"), "dense")
     """
     epochs, means = series(rows, layer, "grad_mean")
     _, stds = series(rows, layer, "grad_std")

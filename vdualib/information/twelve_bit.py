@@ -52,6 +52,12 @@ class TwelveBitSettings:
         every_epoch_until, points_per_decade: the recording schedule.
         kde: also record the KDE bounds in the seed-0 run of each activation.
         kde_noise_variance, kde_points_per_decade, kde_subset: the KDE recording.
+
+    Raises:
+        ValueError: a non-positive count, ``train_fraction`` outside (0, 1), or an unknown activation.
+
+    Example:
+        >>> TwelveBitSettings(epochs=300, seeds=2, activations=("tanh",), kde=False)
     """
 
     epochs: int = 3000
@@ -96,6 +102,10 @@ def run_seed(x, y, activation, seed, settings, kde=False):
         ``recorded_epochs``, ``train_loss`` (nats), ``train_accuracy``,
         ``test_accuracy`` (on the held-out patterns), ``binning`` (the table rows,
         bits) and ``kde`` (rows or ``None``).
+
+    Example:
+        >>> x, y = vdualib.datasets.load_ib_12bit()
+        >>> run_seed(x, y, "tanh", seed=0, settings=TwelveBitSettings(epochs=100))["test_accuracy"]
     """
     from vdualib.information.callback import InformationPlane, epoch_schedule  # TensorFlow, imported when training
     from vdualib.information.network import build_mlp, fit_in_segments
@@ -153,6 +163,9 @@ def twelve_bit_study(x, y, settings=None, table_dir=None, progress=True):
         ``{activation: {"runs": [...], "mean_binning": table JSON (mean over
         seeds, 5 significant digits), "kde": [{"seed", "table"}],
         "mean_test_accuracy": float}}``, JSON-ready.
+
+    Example:
+        >>> twelve_bit_study(x, y, TwelveBitSettings(epochs=100, seeds=2, kde=False))["tanh"]["mean_test_accuracy"]
     """
     from tqdm import tqdm
 
@@ -177,7 +190,18 @@ def twelve_bit_study(x, y, settings=None, table_dir=None, progress=True):
 
 def summary_rows(study):
     """Per (activation, layer) of a :func:`twelve_bit_study` result: the peak I(X;T) and its epoch,
-    the final I(X;T) and I(T;Y) (bits) and the drift-to-diffusion epoch (``"-"`` when none)."""
+    the final I(X;T) and I(T;Y) (bits) and the drift-to-diffusion epoch (``"-"`` when none).
+
+    Args:
+        study: the dict :func:`twelve_bit_study` returned.
+
+    Returns:
+        A list of dicts with ``activation``, ``layer``, ``peak_ixt``, ``peak_epoch``,
+        ``final_ixt``, ``final_ity`` and ``drift_to_diffusion_epoch``.
+
+    Example:
+        >>> markdown_table(summary_rows(study), digits=3)
+    """
     rows = []
     for activation, part in study.items():
         table = table_from_json(part["mean_binning"])

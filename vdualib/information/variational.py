@@ -49,6 +49,12 @@ def infonce_bounds(log_density, units="bits"):
         ``(lower, upper)`` floats in ``units``:
         lower = mean_i[log e(z_i|x_i) - log mean_j e(z_i|x_j)] <= I(X;Z) (in expectation), at most log N;
         upper = mean_i[log e(z_i|x_i) - log mean_{j!=i} e(z_i|x_j)] >= I(X;Z) (in expectation).
+
+    Raises:
+        ValueError: a non-square matrix, N < 2, NaN or +inf entries, or a non-finite diagonal.
+
+    Example:
+        >>> infonce_bounds([[0.0, -10.0], [-10.0, 0.0]])     # (~1.0, 14.43): lower <= log2 N = 1 bit
     """
     check_units(units)
     log_density = np.asarray(log_density, dtype=np.float64)
@@ -85,6 +91,20 @@ def gaussian_log_density_matrix(z, mean, stddev):
 
     Computed as matrix products ((z^2) @ (1/s^2)^T - 2 z @ (m/s^2)^T + ...) in
     float64, so memory is O(N M), not O(N M K).
+
+    Args:
+        z: samples ``[N, K]``, finite.
+        mean: means ``[M, K]``, finite.
+        stddev: standard deviations ``[M, K]``, > 0.
+
+    Returns:
+        float64 ``[N, M]``, nats.
+
+    Raises:
+        ValueError: mismatched shapes, non-finite values or a non-positive ``stddev``.
+
+    Example:
+        >>> gaussian_log_density_matrix(np.zeros((1, 1)), np.zeros((1, 1)), np.ones((1, 1)))     # [[-0.9189]]
     """
     z = checks.finite_array("z", z)
     mean = checks.finite_array("mean", mean)
@@ -107,7 +127,22 @@ def gaussian_encoder_bounds(mean, stddev, seed, units="bits"):
 
     Draws one z_i per row with ``numpy.random.default_rng(seed)`` and evaluates
     the bounds of :func:`infonce_bounds` in blocks of rows, so memory is
-    O(block N) rather than O(N^2). Returns ``(lower, upper)`` in ``units``.
+    O(block N) rather than O(N^2).
+
+    Args:
+        mean: encoder means ``[N, K]``, N >= 2.
+        stddev: encoder standard deviations ``[N, K]``, > 0.
+        seed: seed of the draws of z.
+        units: ``"bits"`` (default) or ``"nats"``.
+
+    Returns:
+        ``(lower, upper)`` floats in ``units``; the lower bound is at most log N.
+
+    Raises:
+        ValueError: mismatched shapes, N < 2, non-finite values or a non-positive ``stddev``.
+
+    Example:
+        >>> gaussian_encoder_bounds(np.array([[0.0], [100.0]]), np.ones((2, 1)), seed=0)[0]     # 1.0 bit
     """
     check_units(units)
     mean = checks.finite_array("mean", mean)

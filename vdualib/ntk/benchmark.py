@@ -53,6 +53,17 @@ def measure_peak(size, repeats, seed):
 
     Returns:
         ``{"float64": {"size", "seconds", "gflops"}, "float32": {...}}``.
+
+    Args:
+        size: the matrices' side, a positive integer.
+        repeats: timed products per dtype (the best is kept).
+        seed: seed of the random matrices.
+
+    Raises:
+        ValueError: ``size`` is not a positive integer.
+
+    Example:
+        >>> measure_peak(2048, repeats=3, seed=0)["float64"]["gflops"]
     """
     size = checks.positive_int("size", size)
     rng = np.random.default_rng(seed)
@@ -71,6 +82,17 @@ def kernel_timings(x, depth, repeats):
     Returns:
         one row per dtype: ``dtype``, ``points``, ``input_dimension``, ``depth``, ``seconds``,
         ``gram_flops``, ``gram_seconds``, ``matrix_work_share_of_time``, ``diagonal_seconds``.
+
+    Args:
+        x: inputs ``[N, d]``, finite.
+        depth: hidden layers of the MLP.
+        repeats: timed calls of the diagonal-only kernels (the best is kept).
+
+    Raises:
+        ValueError: non-finite inputs.
+
+    Example:
+        >>> kernel_timings(task.x_train[:2000], depth=3, repeats=3)[0]["seconds"]
     """
     x = checks.sample_matrix("x", x)
     n, d = x.shape
@@ -108,6 +130,12 @@ def ensemble_timings(x_train, y_train, x_test, depth, num_times, repeats):
         ``curve_over_one_time``, ``flops``, ...), ``direct_mean_seconds_per_time``,
         ``direct_curve_seconds_estimate`` and ``direct_vs_eigen_max_abs_difference``
         (the test means of the two routes agree to this).
+
+    Raises:
+        ValueError: ``num_times < 3`` or bad labels.
+
+    Example:
+        >>> ensemble_timings(x[:1000], y[:1000], x[1000:1500], depth=3, num_times=20, repeats=3)["rows"]
     """
     num_times = checks.positive_int("num_times", num_times)
     if num_times < 3:
@@ -164,7 +192,17 @@ def add_shares(data):
     """Add shares of the peak to ``data`` (with ``peak``, ``peak_after``, ``kernels``, ``ensemble``).
 
     The reference peak per dtype is the better of the two peak measurements (the machine is
-    shared), so the shares are conservative. Returns ``data``.
+    shared), so the shares are conservative.
+
+    Args:
+        data: the benchmark's dict: ``peak`` and ``peak_after`` (:func:`measure_peak`), ``kernels``
+            (:func:`kernel_timings`) and ``ensemble`` (:func:`ensemble_timings`).
+
+    Returns:
+        ``data`` itself, with ``reference_gflops`` and the ``*_share_of_peak`` fields added.
+
+    Example:
+        >>> data = add_shares({"peak": p0, "peak_after": p1, "kernels": rows, "ensemble": timings})
     """
     reference = {dtype: max(data["peak"][dtype]["gflops"], data["peak_after"][dtype]["gflops"]) for dtype in data["peak"]}
     data["reference_gflops"] = reference
@@ -177,7 +215,17 @@ def add_shares(data):
 
 
 def benchmark_markdown(data):
-    """``benchmark_ntk.md`` from the benchmark's JSON (after :func:`add_shares`)."""
+    """``benchmark_ntk.md`` from the benchmark's JSON (after :func:`add_shares`).
+
+    Args:
+        data: the benchmark's dict after :func:`add_shares`, with ``provenance["machine"]``.
+
+    Returns:
+        Markdown text.
+
+    Example:
+        >>> write_text("benchmark_ntk.md", benchmark_markdown(add_shares(data)))
+    """
     peak, size = data["reference_gflops"], data["peak"]["float64"]["size"]
     diagonal = next(row for row in data["ensemble"]["rows"] if row["covariance"] == "diagonal")
     eigen_per_time = diagonal["curve_seconds"] / diagonal["times"]

@@ -47,6 +47,17 @@ class EnsemblePrediction(NamedTuple):
     output units, are [T, N, N] (``covariance="full"``) or the marginal
     variances [T, N] (``"diagonal"``). The ``*_test`` fields are ``None``
     when there are no test points.
+
+    Attributes:
+        t: the times, ``[T]`` (a 0-d array for a scalar time).
+        mean_train: ``[T, N, k]`` or ``[T, N]``.
+        cov_train: ``[T, N, N]`` or ``[T, N]``.
+        mean_test: ``[T, M, k]`` or ``[T, M]``, or ``None``.
+        cov_test: ``[T, M, M]`` or ``[T, M]``, or ``None``.
+
+    Example:
+        >>> prediction = ensemble(x_train, y_train, x_test, t=[0, np.inf])
+        >>> prediction.mean_train[-1]     # = y_train: the converged ensemble interpolates
     """
 
     t: np.ndarray
@@ -88,6 +99,15 @@ class KernelEnsemble:
             as an extra kernel term on the training points, which still
             interpolate Y at t = inf; test means become kernel-ridge-like,
             Theta(x, X) (Theta + r I)^-1 E_t Y.
+
+    Raises:
+        ValueError: non-finite or mismatched arrays, a non-positive learning rate, a negative
+            ``diag_reg``, test kernels given partly, or a numerically singular Theta.
+
+    Example:
+        >>> k, theta = kernels(x_train)
+        >>> model = KernelEnsemble(k, theta, y_train, learning_rate=1.0)
+        >>> model.predict(t=[1.0, 10.0], covariance="diagonal").mean_train     # [2, N]
     """
 
     def __init__(
@@ -151,6 +171,15 @@ class KernelEnsemble:
         e = exp(-eta t lambda / N), in O(N^2). Quantities invariant under
         rotations (KL divergences to the prior ``V^T K V``, log-determinants)
         can be computed here without the O(N^3) rotation back.
+
+        Args:
+            t: the time, a number >= 0 (``np.inf`` allowed).
+
+        Returns:
+            ``(mean, covariance)``: ``[N, k]`` and ``[N, N]`` in Theta's eigenbasis.
+
+        Example:
+            >>> mean, cov = model.train_outputs_in_eigenbasis(10.0)
         """
         rates = self._rates(float(t))
         remaining = np.exp(-rates)
@@ -187,9 +216,20 @@ class KernelEnsemble:
     def predict(self, t=np.inf, covariance="full"):
         """Mean and covariance of the outputs after time ``t`` (a number or a list).
 
-        Returns an :class:`EnsemblePrediction`; ``covariance`` is ``"full"``
-        or ``"diagonal"`` (marginal variances, O(M N) per time instead of
-        O(M^2 N)).
+        Args:
+            t: a time >= 0, ``np.inf`` (the converged ensemble) or a 1-D list of times.
+            covariance: ``"full"`` or ``"diagonal"`` (marginal variances, O(M N) per time instead of
+                O(M^2 N)).
+
+        Returns:
+            An :class:`EnsemblePrediction`.
+
+        Raises:
+            ValueError: an unknown ``covariance``, negative or NaN times, or ``"full"`` with a diagonal
+                ``k_test``.
+
+        Example:
+            >>> model.predict(np.inf).mean_test     # [M] (1-D labels) or [M, k]
         """
         if covariance not in COVARIANCES:
             raise ValueError(f"covariance must be one of {COVARIANCES}; got {covariance!r}.")
@@ -235,6 +275,16 @@ def ensemble(
         t: time(s) >= 0; the loss is (1/2N) sum ||f - y||^2 with learning rate eta.
         learning_rate, diag_reg: see :class:`KernelEnsemble`.
         covariance: ``"full"`` or ``"diagonal"``.
+
+    Returns:
+        An :class:`EnsemblePrediction`.
+
+    Raises:
+        ValueError: bad inputs or settings (see :func:`vdualib.ntk.kernels` and :class:`KernelEnsemble`).
+
+    Example:
+        >>> prediction = ensemble(x_train, y_train, x_test, t=[0, 10, np.inf], depth=2)
+        >>> prediction.mean_test.shape, prediction.cov_test.shape     # (3, M), (3, M, M) for 1-D labels
     """
     if covariance not in COVARIANCES:
         raise ValueError(f"covariance must be one of {COVARIANCES}; got {covariance!r}.")

@@ -134,6 +134,18 @@ def standardize_inputs(x):
     Then the input kernel x x^T / d has unit diagonal: every input sits on the
     same sphere, the usual preprocessing for NNGP/NTK experiments on images.
     Constant rows raise ``ValueError`` (they have no direction).
+
+    Args:
+        x: inputs ``[N, ...]``, finite.
+
+    Returns:
+        float64 ``[N, d]``, every row with mean 0 and variance 1.
+
+    Raises:
+        ValueError: non-finite inputs or a constant row.
+
+    Example:
+        >>> standardize_inputs(np.arange(6.0).reshape(2, 3))     # [[-1.2247, 0, 1.2247]] * 2
     """
     x = _as_inputs(x, "x", np.float64)
     centred = x - x.mean(axis=1, keepdims=True)
@@ -177,6 +189,14 @@ def kernels(
 
     Returns:
         ``(K, Theta)``, each [N1, N2] (or [N1] when ``diagonal``).
+
+    Raises:
+        ValueError: an unknown activation, a bad depth, std, batch size or dtype, mismatched input
+            dimensions, non-finite inputs, or ``diagonal=True`` with ``x2``.
+
+    Example:
+        >>> k, theta = kernels(x_train, depth=2)             # [N, N] each
+        >>> k_xX, theta_xX = kernels(x_test, x_train)      # [M, N] each
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}.")

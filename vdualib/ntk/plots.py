@@ -30,6 +30,15 @@ def time_positions(times):
 
     Returns:
         ``(positions, position of inf)``.
+
+    Args:
+        times: training times, finite ones positive, ``inf`` allowed.
+
+    Raises:
+        ValueError: no positive finite time, or a non-positive one.
+
+    Example:
+        >>> time_positions([1.0, 100.0, float("inf")])     # ([1, 100, 1000], 1000.0)
     """
     times = np.array([float(t) for t in times])
     finite = times[np.isfinite(times)]
@@ -39,7 +48,17 @@ def time_positions(times):
 
 
 def size_times(times):
-    """``[(index, colour, label)]`` of the three times drawn against n: two finite ones and the last (t = inf)."""
+    """``[(index, colour, label)]`` of the three times drawn against n: two finite ones and the last (t = inf).
+
+    Args:
+        times: a curve's times, the last one ``inf``, at least two finite ones before it.
+
+    Returns:
+        A list of three ``(index, matplotlib colour, label)`` tuples.
+
+    Example:
+        >>> size_times([0.1, 1.0, 10.0, float("inf")])     # [(1, 'C0', 't=1'), (2, 'C1', 't=10'), (3, 'C3', 't=inf')]
+    """
     finite = [i for i, t in enumerate(times) if float(t) != float("inf")]
     chosen = (finite[len(finite) // 3], finite[2 * len(finite) // 3], len(times) - 1)
     return [(index, color, f"t={float(times[index]):.3g}") for index, color in zip(chosen, ("C0", "C1", "C3"))]
@@ -70,6 +89,9 @@ def plot_time_curves(name, task):
 
     Returns:
         the figure (2 x 2 panels).
+
+    Example:
+        >>> save_figure(plot_time_curves("12bit", data["datasets"]["12bit"]), "12bit_time.png")
     """
     plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(10, 7.2))
@@ -110,6 +132,9 @@ def plot_size_curves(name, task):
 
     Returns:
         the figure (1 x 4 panels).
+
+    Example:
+        >>> save_figure(plot_size_curves("mnist", data["datasets"]["mnist"]), "mnist_size.png")
     """
     plt = pyplot()
     sizes = task["sizes"]

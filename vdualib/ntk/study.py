@@ -58,6 +58,12 @@ class NTKStudySettings:
         noise_variance: variance of the noise added to the outputs.
         num_draws: z samples per point for the contrastive bounds.
         seed: seed of the data permutations and of the z samples.
+
+    Raises:
+        ValueError: an unknown task or activation, sizes not increasing from 4, or a bad number.
+
+    Example:
+        >>> NTKStudySettings(tasks=("12bit",), sizes={"12bit": (64, 128)}, num_test=256, num_times=8)
     """
 
     tasks: tuple = TASKS
@@ -108,12 +114,33 @@ class NTKStudySettings:
 
 
 def study_times(settings):
-    """The ``num_times`` log-spaced times from ``t_min`` to ``t_max``, then ``inf``."""
+    """The ``num_times`` log-spaced times from ``t_min`` to ``t_max``, then ``inf``.
+
+    Args:
+        settings: an :class:`NTKStudySettings`.
+
+    Returns:
+        float64 ``[num_times + 1]``.
+
+    Example:
+        >>> study_times(NTKStudySettings(t_min=1.0, t_max=100.0, num_times=3))     # [1, 10, 100, inf]
+    """
     return np.concatenate([np.geomspace(settings.t_min, settings.t_max, settings.num_times), [np.inf]])
 
 
 def centred_one_hot(labels, num_classes):
-    """Regression targets one-hot(y) - 1/k, [N, k] (each row sums to 0)."""
+    """Regression targets one-hot(y) - 1/k, [N, k] (each row sums to 0).
+
+    Args:
+        labels: integer labels ``[N]`` in ``[0, k)``.
+        num_classes: k.
+
+    Returns:
+        float64 ``[N, k]``.
+
+    Example:
+        >>> centred_one_hot(np.array([1]), 2)     # [[-0.5, 0.5]]
+    """
     return np.eye(num_classes)[labels] - 1.0 / num_classes
 
 
@@ -129,6 +156,13 @@ def task_curves(task, sizes, settings, progress=False):
     Returns:
         ``{"split", "input_dimension", "num_classes", "num_test", "sizes", "kernel_seconds",
         "curves": {str(n): information_curve(...) plus "seconds"}}``, information in bits.
+
+    Raises:
+        ValueError: a size larger than the task's pool, or the errors of the kernels and bounds.
+
+    Example:
+        >>> settings = NTKStudySettings(tasks=("12bit",), sizes={"12bit": (64, 128)}, num_test=256)
+        >>> task_curves(load_task("12bit", 256, 128, seed=0), [64, 128], settings)["curves"]["128"]["test"]
     """
     from tqdm import tqdm
 
@@ -170,8 +204,21 @@ def task_curves(task, sizes, settings, progress=False):
 def run_study(output_dir, settings=None, data_dir=None, progress=True):
     """Run every task of ``settings``, write ``{output_dir}/ntk_information.json`` and render it.
 
+    Args:
+        output_dir: the study folder (JSON, Markdown and PNGs).
+        settings: an :class:`NTKStudySettings` (default: the published run's).
+        data_dir: data folder (default ``$VDUALIB_DATA_DIR``).
+        progress: show progress bars.
+
     Returns:
-        the path of the JSON.
+        The path of the JSON.
+
+    Raises:
+        ValueError: sizes larger than the data.
+        FileNotFoundError: the data files are missing.
+
+    Example:
+        >>> run_study("out/ntk", NTKStudySettings(tasks=("12bit",), sizes={"12bit": (64, 128)}, num_test=256))
     """
     settings = settings or NTKStudySettings()
     datasets = {}
@@ -187,7 +234,17 @@ def run_study(output_dir, settings=None, data_dir=None, progress=True):
 
 
 def markdown(data):
-    """A table per task from the study's JSON: at t = inf and at the time of best test accuracy, for every size."""
+    """A table per task from the study's JSON: at t = inf and at the time of best test accuracy, for every size.
+
+    Args:
+        data: the study's JSON (``settings`` and ``datasets``).
+
+    Returns:
+        Markdown text (information in bits).
+
+    Example:
+        >>> print(markdown(read_json("out/ntk/ntk_information.json")))
+    """
     rows = []
     for name, task in data["datasets"].items():
         for n in task["sizes"]:
@@ -216,6 +273,12 @@ def render(output_dir):
 
     Returns:
         the list of files written.
+
+    Args:
+        output_dir: the study folder holding ``ntk_information.json``.
+
+    Example:
+        >>> render("out/ntk")     # ['out/ntk/12bit_time.png', ..., 'out/ntk/ntk_information.md']
     """
     from vdualib.ntk.plots import plot_size_curves, plot_time_curves
     from vdualib.plotting import save_figure

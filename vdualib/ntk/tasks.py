@@ -28,7 +28,19 @@ TASKS = ("12bit", "mnist")
 
 class Task(NamedTuple):
     """Float inputs ``[N, d]`` and int labels ``[N]`` of the training pool and the test set, and
-    a sentence saying where they come from (``split``)."""
+    a sentence saying where they come from (``split``).
+
+    Attributes:
+        x_train: float training inputs ``[N, d]``.
+        y_train: integer training labels ``[N]``.
+        x_test: float test inputs ``[M, d]``.
+        y_test: integer test labels ``[M]``.
+        split: where the rows come from.
+
+    Example:
+        >>> task = load_task("12bit", num_test=1000, max_train=2048, seed=0)
+        >>> task.x_train.shape, task.x_test.shape     # ((2048, 12), (1000, 12))
+    """
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -39,7 +51,25 @@ class Task(NamedTuple):
 
 def task_from_arrays(x, y, num_test, max_train, seed, split="seeded split of one set"):
     """A :class:`Task` from one set ``(x, y)``: ``num_test`` test rows first, then ``max_train``
-    training rows, from a seeded permutation (no row is in both)."""
+    training rows, from a seeded permutation (no row is in both).
+
+    Args:
+        x: inputs ``[N, ...]`` (flattened to ``[N, d]``), finite.
+        y: integer labels ``[N]``.
+        num_test: test rows M, a positive integer.
+        max_train: training rows, a positive integer; ``num_test + max_train <= N``.
+        seed: seed of the permutation.
+        split: the sentence stored in ``Task.split``.
+
+    Returns:
+        A :class:`Task`.
+
+    Raises:
+        ValueError: non-finite inputs, bad labels, mismatched lengths or too few rows.
+
+    Example:
+        >>> task_from_arrays(np.eye(10), np.arange(10) % 2, num_test=4, max_train=6, seed=0).x_train.shape     # (6, 10)
+    """
     x = checks.sample_matrix("x", x)
     y = checks.integer_labels("y", y)
     num_test = checks.positive_int("num_test", num_test)
@@ -65,6 +95,13 @@ def load_task(name, num_test, max_train, seed, data_dir=None):
 
     Returns:
         a :class:`Task`.
+
+    Raises:
+        ValueError: an unknown task or sizes larger than the data.
+        FileNotFoundError: the data files are missing.
+
+    Example:
+        >>> load_task("mnist", num_test=500, max_train=1000, seed=0).split
     """
     from vdualib.datasets import load, load_ib_12bit
 
