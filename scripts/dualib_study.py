@@ -10,8 +10,9 @@
 The arms, the schedules and the measures are decided in vdualib.dualib_study. Each finished run's
 rows are written into <out>/study.json at once; rerunning skips finished runs and resumes an
 interrupted training from its checkpoint (the training runs live in --runs). The report
-(study.md, study.png) is rendered from the JSON. --smoke runs one epoch of 500 examples per arm
-and seed 0, on 1,000 test examples, into runs/dualib_study_smoke unless --out is given.
+(study.md, study.png, and readme.md for scripts/update_readme.py) is rendered from the JSON.
+--smoke runs one epoch of 500 examples per arm and seed 0, on 1,000 test examples, into
+runs/dualib_study_smoke unless --out is given.
 """
 
 import argparse
@@ -19,27 +20,53 @@ import os
 import sys
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "dualib_study")
+DEFAULT_RUNS = os.path.join("runs", "dualib_study")
 
 
 def parse_args(argv=None):
     from vdualib import dualib_study  # the arms and schedules (no TensorFlow import)
 
     datasets, arms = tuple(dualib_study.SCHEDULES), dualib_study.ARM_NAMES
-    parser = argparse.ArgumentParser(prog="dualib_study", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", nargs="+", choices=datasets, default=list(datasets), help="data sets (default both)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="seeds, each a run of every arm (default 0 1 2; 0 with --smoke)")
-    parser.add_argument("--arms", nargs="+", choices=arms, default=list(arms), help="arms (default all seven)")
-    parser.add_argument("--out", default=None, help=f"folder of study.json and the report (default {os.path.relpath(RESULTS)})")
-    parser.add_argument("--runs", default=None, help="folder of the training runs (default runs/dualib_study, or <out>/runs with --smoke)")
-    parser.add_argument("--render-only", action="store_true", help="only render study.md and study.png from study.json")
-    parser.add_argument("--smoke", action="store_true", help="tiny settings: 1 epoch of 500 examples, seed 0, 1,000 test examples")
-    parser.add_argument("--limit", type=int, default=None, help="test examples used (default all; 1000 with --smoke)")
-    parser.add_argument("--corruption-limit", type=int, default=None, help="test examples corrupted for the shift measures (default all; 500 with --smoke)")
-    parser.add_argument("--models", nargs="+", default=None, metavar="MODEL", help="instead of training: measure these zoo names or model.keras files (train.json beside them), one seed each")
-    parser.add_argument("--train-limit", type=int, default=None, help="with --models: training examples counted for confident_train_errors (default all)")
-    parser.add_argument("--reference", action="append", default=[], metavar="DATASET=MODEL", help="p~ reference of a data set instead of its zoo deterministic model")
-    parser.add_argument("--data-dir", default=None, help="folder with the data files (default $VDUALIB_DATA_DIR)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser = argparse.ArgumentParser(
+        prog="dualib_study", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add = parser.add_argument
+    add("--datasets", nargs="+", choices=datasets, default=list(datasets), help="data sets (default both)")
+    add("--seeds", nargs="+", type=int, default=None, help="seeds, each a run of every arm (default 0 1 2; 0 with --smoke)")
+    add("--arms", nargs="+", choices=arms, default=list(arms), help="arms (default all seven)")
+    add("--out", default=None, help="folder of study.json and the report (default scripts/results/dualib_study)")
+    add("--runs", default=None, help="folder of the training runs (default runs/dualib_study; <out>/runs with --smoke)")
+    add("--render-only", action="store_true", help="only render the report from study.json")
+    add("--smoke", action="store_true", help="tiny settings: 1 epoch of 500 examples, seed 0, 1,000 test examples")
+    add("--limit", type=int, default=None, help="test examples used (default all; 1000 with --smoke)")
+    add(
+        "--corruption-limit",
+        type=int,
+        default=None,
+        help="test examples corrupted for the shift measures (default all; 500 with --smoke)",
+    )
+    add(
+        "--models",
+        nargs="+",
+        default=None,
+        metavar="MODEL",
+        help="instead of training: measure these zoo names or model.keras files (train.json beside them), one seed each",
+    )
+    add(
+        "--train-limit",
+        type=int,
+        default=None,
+        help="with --models: training examples counted for confident_train_errors (default all)",
+    )
+    add(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="DATASET=MODEL",
+        help="p~ reference of a data set instead of its zoo deterministic model",
+    )
+    add("--data-dir", default=None, help="folder with the data files (default $VDUALIB_DATA_DIR)")
+    add("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if args.out is None:
         args.out = os.path.join("runs", "dualib_study_smoke") if args.smoke else RESULTS
@@ -65,6 +92,8 @@ def work(args):
     from vdualib import cli, dualib_study, reports
 
     path = os.path.join(args.out, "study.json")
+    if args.train_limit is not None and not args.models:
+        raise ValueError("--train-limit applies to --models only; a study run counts every training example.")
     if args.render_only:
         study = reports.read_json(path)
     else:
@@ -88,7 +117,7 @@ def work(args):
                 dataset_names=args.datasets,
                 arms=args.arms,
                 seeds=args.seeds,
-                runs_dir=args.runs or (os.path.join(args.out, "runs") if args.smoke else os.path.join("runs", "dualib_study")),
+                runs_dir=args.runs or (os.path.join(args.out, "runs") if args.smoke else DEFAULT_RUNS),
                 schedules=schedules,
                 references=_references(args.reference),
                 limit=args.limit,
@@ -97,10 +126,9 @@ def work(args):
                 progress=not args.quiet,
             )
     dualib_study.render_report(study, args.out)
-    print(f"wrote {os.path.join(args.out, 'study.md')} and study.png")
-    block = dualib_study.readme_block(study)
-    if block:
-        print(block)
+    print(f"wrote {os.path.join(args.out, 'study.md')}, study.png and readme.md (the README block):\n")
+    with open(os.path.join(args.out, "readme.md"), encoding="utf-8") as f:
+        print(f.read())
     return 0
 
 

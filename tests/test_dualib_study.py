@@ -135,7 +135,7 @@ def test_verdict_rule_on_hand_made_rows():
         _rows("mnist", "dualib-paper", {"ece": [0.01, 0.02, 0.03], "accuracy": [0.94, 0.95, 0.96], "nll": [0.2, 0.3, 0.4]})
         + _rows("mnist", "vib-same-noise", {"ece": [0.04, 0.05, 0.06], "accuracy": [0.97, 0.98, 0.99], "nll": [0.3, 0.4, 0.5]})
         + _rows("mnist", "dualib-no-warmup", {"ece": [0.05, 0.06, 0.07], "accuracy": [0.94, 0.95, 0.96], "nll": [0.2, 0.3, 0.4]})
-        + _rows("mnist", "dualib-smoothing", {"ece": [0.01, 0.02, 0.03], "accuracy": [0.94, 0.95, 0.96], "nll": [0.2, 0.3, 0.4]})
+        + _rows("mnist", "dualib-smoothing", {"ece": [0.01, 0.02, 0.03], "accuracy": [0.97, 0.98, 0.99], "nll": [0.2, 0.3, 0.4]})
     )
     summary = dualib_study.summarize(rows)
     stats = summary["mnist"]["mu"]
@@ -154,13 +154,17 @@ def test_verdict_rule_on_hand_made_rows():
     found = dualib_study.verdicts(summary, "mnist", "mu")
     assert found["pair"] == ["dualib-paper", "vib-same-noise"]
     assert found["measures"]["ece"]["main"] == "better" and found["measures"]["accuracy"]["main"] == "worse"
-    # dropping the warm-up raises the ECE beyond the spread; smoothing changes nothing
+    # dropping the warm-up raises the ECE beyond the spread; smoothing changes nothing there
     assert found["measures"]["ece"]["ablations"] == {"dualib-smoothing": "undecided", "dualib-no-warmup": "better"}
-    assert found["carried_by"]["ece"] == ["cross-entropy warm-up"] and found["carried_by"]["accuracy"] == []
+    assert found["carried_by"]["ece"] == ["cross-entropy warm-up"]
+    # the accuracy lost to vib-same-noise comes back with smoothing instead of confusion p~
+    assert found["measures"]["accuracy"]["ablations"] == {"dualib-smoothing": "worse", "dualib-no-warmup": "undecided"}
+    assert found["carried_by"]["accuracy"] == ["confusion p~"] and found["carried_by"]["nll"] == []
     assert dualib_study.verdicts(summary, "mnist", "samples") is None
     block = dualib_study.readme_block({"runs": rows})
     assert "better on ece 0.0200 ± 0.0100 vs 0.0500 ± 0.0100, carried by cross-entropy warm-up" in block
-    assert "worse on accuracy" in block and "Within the seed spread: nll" in block
+    assert "worse on accuracy 0.9500 ± 0.0100 vs 0.9800 ± 0.0100, carried by confusion p~." in block
+    assert "Within the seed spread: nll" in block
 
 
 def test_report_renders_and_the_figure_draws_the_seed_spread(tmp_path):
@@ -176,9 +180,10 @@ def test_report_renders_and_the_figure_draws_the_seed_spread(tmp_path):
     text = dualib_study.render_report(study, tmp_path)
     assert (tmp_path / "study.png").stat().st_size > 0
     assert (tmp_path / "study.md").read_text() == text
+    assert (tmp_path / "readme.md").read_text() == dualib_study.readme_block(study) + "\n"
     assert "| dualib-paper | 3 | 0.9800 ± 0.0100 |" in text
     assert "| ece | 0.0300 ± 0.0200 | 0.0200 ± 0.0000 | within seed spread |" in text
-    assert "One seed: no spread" in text  # the CIFAR-10 rows
+    assert "`dualib` against `vib`: one seed, so no difference can be judged" in text  # the CIFAR-10 rows
     figure = dualib_study.study_figure(study)
     try:
         axes = figure.axes
@@ -263,7 +268,12 @@ def test_tiny_study_writes_every_field_resumes_and_measures_trained_models(tmp_p
     with pytest.raises(FileNotFoundError, match="missing.keras"):
         dualib_study.run_study(tmp_path / "other", **dict(arguments, references={"mnist": str(tmp_path / "missing.keras")}))
     assert not (tmp_path / "other" / "runs").exists()
-    # another schedule in the same folder is refused
+    # another protocol or another schedule in the same folder is refused
+    stored = reports.read_json(out / "study.json")
+    stored["protocol"]["shift_severity"] = 5
+    reports.write_json(tmp_path / "changed" / "study.json", stored)
+    with pytest.raises(ValueError, match="another protocol"):
+        dualib_study.run_study(tmp_path / "changed", **arguments)
     with pytest.raises(ValueError, match="another schedule"):
         dualib_study.run_study(out, **dict(arguments, schedules={"mnist": dict(schedules["mnist"], epochs=2)}))
 

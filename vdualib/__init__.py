@@ -19,6 +19,7 @@ _SUBMODULES = (
     "corruptions",
     "datasets",
     "distribute",
+    "dualib_study",
     "evaluation",
     "ib",
     "information",

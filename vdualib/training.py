@@ -79,8 +79,8 @@ def label_noise_from_recipe(recipe, train_images, train_labels):
 
     For ``confusion`` the reference model predicts this recipe's held-out validation split of
     the *training* data (``train_images``/``train_labels``, the arrays before the split); the
-    test split is never read. A zoo reference must have held out the same split, so it never
-    saw those examples.
+    test split is never read. When a zoo reference held out another split (another seed), its
+    own held-out split is used instead, so the reference never saw the examples p~ comes from.
 
     Returns:
         ``(label_noise or None, source)``: ``source`` is a JSON-able dict (kind, reference,
@@ -116,23 +116,27 @@ def label_noise_from_recipe(recipe, train_images, train_labels):
     if kind == "teacher":
         teacher_path = recipe["label_noise_reference"] if card is None else zoo.path(recipe["label_noise_reference"])
         return losses.TeacherNoise(teacher_path, num_classes=num_classes, epsilon=recipe["label_noise_mixing"]), source
+    split_size, split_seed = recipe["validation_size"], recipe["seed"]
     if card is not None:
-        # the held-out split is a prefix of a permutation fixed by the seed, so a split of the same
-        # data set and seed no larger than the reference's was held out of its training too
+        # The held-out split is a prefix of a permutation fixed by the seed: a split of the same
+        # data set and seed no larger than the reference's was held out of its training too.
+        # Otherwise (another seed) p~ is measured on the reference's own held-out split, so it
+        # never reflects examples the reference was trained on.
         trained = recipes.get_recipe(card["recipe"])
-        same = trained["dataset"] == datasets.canonical_name(recipe["dataset"]) and trained["seed"] == recipe["seed"]
-        if not same or recipe["validation_size"] > trained["validation_size"]:
+        if trained["dataset"] != datasets.canonical_name(recipe["dataset"]):
             raise ValueError(
-                f"the reference {recipe['label_noise_reference']!r} held out another validation split "
-                f"({trained['dataset']}, {trained['validation_size']} examples, seed {trained['seed']}) than this recipe's "
-                f"({recipe['validation_size']} examples, seed {recipe['seed']}); its predictions would include its own "
-                "training examples."
+                f"the reference {recipe['label_noise_reference']!r} was trained on {trained['dataset']}, "
+                f"not {recipe['dataset']}; choose a reference of this data set."
             )
-    _, val_index = datasets.validation_indices(len(train_images), recipe["validation_size"], recipe["seed"])
+        if not (trained["seed"] == recipe["seed"] and recipe["validation_size"] <= trained["validation_size"]):
+            split_size, split_seed = trained["validation_size"], trained["seed"]
+        if not split_size:
+            raise ValueError(f"the reference {recipe['label_noise_reference']!r} held out no validation split.")
+    _, val_index = datasets.validation_indices(len(train_images), split_size, split_seed)
     predicted = np.argmax(reference.predict(train_images[val_index], batch_size=256, verbose=0), axis=-1)
     matrix = losses.confusion_matrix(predicted, train_labels[val_index], num_classes, smoothing=recipe["label_noise_mixing"])
     source.update(
-        split=f"{recipe['dataset']} validation split: {len(val_index)} training examples held out (seed {recipe['seed']})",
+        split=f"{recipe['dataset']} validation split: {len(val_index)} training examples held out (seed {split_seed})",
         reference_accuracy=float(np.mean(predicted == train_labels[val_index])),
         matrix=matrix.tolist(),
     )
