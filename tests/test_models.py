@@ -116,13 +116,13 @@ def test_logit_space_sampling_has_the_law_of_decoded_latent_samples(mnist_small,
     "method, prior",
     [("dualib", "standard_normal"), ("vib", "mixture"), ("vib", "class_conditional"), ("deterministic", None)],
 )
-def test_save_load_round_trip_gives_identical_predictions(method, prior, tmp_path, mnist_small):
+def test_save_load_round_trip_gives_identical_predictions(method, prior, tmp_path, mnist_small, tiny_backbone):
     (x, y), _ = mnist_small
     keras.utils.set_random_seed(1)
     matrix = losses.confusion_matrix(np.arange(100) % 10, (np.arange(100) + (np.arange(100) % 7 == 0)) % 10, 10, 1e-3)
     noise = losses.ConfusionNoise(matrix) if method != "deterministic" else None
     model = vdualib.build_classifier(
-        "mlp", 10, method=method, latent_dim=8, prior=prior or "standard_normal", num_samples=3, beta=0.01,
+        tiny_backbone(), 10, method=method, latent_dim=8, prior=prior or "standard_normal", num_samples=3, beta=0.01,
         label_noise=noise, warmup_weight=0.05,
     )
     model.compile(optimizer="adam")

@@ -266,7 +266,7 @@ def train(
     """
     named = recipe if isinstance(recipe, str) else None
     recipe = recipes.get_recipe(recipe)
-    name = name or named
+    name = name or named or recipes.model_name(recipe["dataset"], recipe["method"], recipe["backbone"])
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
