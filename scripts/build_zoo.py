@@ -6,8 +6,8 @@ Exports the weights without optimizer state, runs the evaluation (temperature sc
 the recipe's held-out validation split) (test split, every corruption at severities 1-5, the card's OOD sets,
 12 samples, 15-bin ECE) into ``models/evaluations/<name>/`` (metrics.json, report.md, PNGs),
 writes ``models/cards/<name>.json`` from train.json + metrics.json, updates
-``models/registry.json`` and regenerates ``models/README.md`` and ``models/table.md`` (the
-block the top-level README includes). ``--render`` only regenerates those two from the cards.
+``models/registry.json`` and regenerates ``models/README.md``, ``models/table.md`` and
+``models/targets.md`` (blocks the top-level README includes) and each ``evaluations/<name>/curve.png``. ``--render`` only regenerates those two from the cards.
 """
 
 import argparse
@@ -61,12 +61,42 @@ CIFAR-10 models are trained and measured on the JPEG rendition of CIFAR-10 (`cif
 """
 
 
+def targets_table():
+    """The Markdown table of ``vdualib.zoo.TARGETS`` (written to ``models/targets.md``)."""
+    from vdualib import reports, zoo
+
+    rows = [
+        {"dataset": dataset, "deterministic": entry["accuracy"]["deterministic"], "vib_dualib": entry["accuracy"]["stochastic"],
+         "ece": entry["ece"], "anchor": entry["anchor"]}
+        for dataset, entry in zoo.TARGETS.items()
+    ]
+    columns = [("dataset", "data set"), ("deterministic", "test accuracy, deterministic"), ("vib_dualib", "test accuracy, VIB and VdualIB"),
+               ("ece", "ECE before TS, VIB and VdualIB"), ("anchor", "anchor")]
+    return reports.markdown_table(rows, columns, digits=3)
+
+
 def render(models_dir):
+    """Regenerate ``models/README.md``, ``models/table.md`` and every ``evaluations/<name>/curve.png``
+    from the cards; returns the README text."""
     from vdualib import reports, zoo
 
     table = zoo.cards_table(models_dir)
     reports.write_text(os.path.join(models_dir, "table.md"), table)
-    text = README_HEAD + table
+    targets = targets_table()
+    reports.write_text(os.path.join(models_dir, "targets.md"), targets)
+    cards_dir = os.path.join(models_dir, "cards")
+    names = sorted(f[:-5] for f in os.listdir(cards_dir) if f.endswith(".json")) if os.path.isdir(cards_dir) else []
+    curves = []
+    for name in names:
+        record = reports.read_json(os.path.join(cards_dir, f"{name}.json"))
+        if record.get("training", {}).get("curve"):
+            zoo.curve_figure(record, os.path.join(models_dir, "evaluations", name, "curve.png"))
+            curves.append(f"- [{name}](evaluations/{name}/curve.png)")
+    text = (
+        README_HEAD + table + "\n## Targets and training curves\n\nThe column \"target (test)\" checks each card against "
+        "`vdualib.zoo.TARGETS`:\n\n" + targets + "\nEach model's per-epoch accuracy (training, held-out validation) "
+        "against its target, drawn from its card:\n\n" + "\n".join(curves) + "\n"
+    )
     reports.write_text(os.path.join(models_dir, "README.md"), text)
     return text
 

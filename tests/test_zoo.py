@@ -268,3 +268,58 @@ def test_every_committed_zoo_model_still_loads_and_predicts(mnist):
             (_, _), (x_test, y_test) = mnist
             accuracy = float(np.mean(model.predict(x_test[:500], verbose=0).argmax(1) == y_test[:500]))
             assert accuracy > 0.95
+
+
+def _card_with(dataset, method, accuracy, ece, curve=None):
+    return {
+        "name": f"x-{method}",
+        "dataset": dataset,
+        "method": method,
+        "training": {"curve": curve or []},
+        "evaluation": {"test": {"accuracy": accuracy, "ece": ece}},
+    }
+
+
+@pytest.mark.parametrize(
+    "dataset, method, accuracy, ece, missed",
+    [
+        ("mnist", "vib", 0.9890, 0.0050, []),  # both exactly on the target
+        ("mnist", "dualib", 0.9889, 0.0040, ["accuracy"]),
+        ("mnist", "deterministic", 0.9870, 0.2, []),  # a deterministic model has no ECE target
+        ("fashion_mnist", "vib", 0.95, 0.016, ["ece"]),
+        ("cifar10", "dualib", 0.90, 0.03, ["accuracy", "ece"]),
+    ],
+)
+def test_target_status_checks_accuracy_and_ece_against_the_table(dataset, method, accuracy, ece, missed):
+    status = zoo.target_status(_card_with(dataset, method, accuracy, ece))
+    assert status["missed"] == missed and status["met"] == (not missed)
+    assert status["accuracy"]["target"] == zoo.TARGETS[dataset]["accuracy"]["deterministic" if method == "deterministic" else "stochastic"]
+    assert (status["ece"] is None) == (method == "deterministic")
+
+
+def test_target_of_an_unknown_data_set_or_method():
+    assert zoo.target("tiny", "vib") is None
+    assert zoo.target_status(_card_with("tiny", "vib", 0.5, 0.5)) is None
+    with pytest.raises(ValueError):
+        zoo.target("mnist", "bayes")
+
+
+def test_curve_figure_and_render_draw_the_curve_of_every_card(tmp_path):
+    from scripts import build_zoo
+
+    curve = [{"epoch": e, "accuracy": 0.9 + 0.01 * e, "val_accuracy": 0.88 + 0.01 * e} for e in range(1, 6)]
+    with pytest.raises(ValueError, match="no per-epoch curve"):
+        zoo.curve_figure(_card_with("mnist", "vib", 0.98, 0.01), tmp_path / "none.png")
+    # render: the table's target column and one curve.png per card that has a curve
+    folder = tmp_path / "models"
+    shutil.copytree(zoo.models_dir(), folder, ignore=shutil.ignore_patterns("*.keras", "*.png"))
+    record = reports.read_json(folder / "cards" / "mnist-vib-mlp.json")
+    record["training"]["curve"] = curve
+    reports.write_json(folder / "cards" / "mnist-vib-mlp.json", record)
+    text = build_zoo.render(str(folder))
+    png = folder / "evaluations" / "mnist-vib-mlp" / "curve.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "evaluations/mnist-vib-mlp/curve.png" in text
+    status = zoo.target_status(record)
+    row = next(line for line in text.splitlines() if line.startswith("| mnist-vib-mlp |"))
+    assert row.rstrip(" |").endswith("met" if status["met"] else "missed " + " and ".join(status["missed"]))
