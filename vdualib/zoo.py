@@ -468,6 +468,8 @@ def card_from_records(name, train_record, metrics_record, file_path):
         },
         "training": {
             "seconds": train_record["train_seconds"],
+            # how the seconds were counted, where a run's record says so (e.g. summed over resumed segments)
+            "seconds_note": train_record.get("train_seconds_note"),
             "epochs": len(train_record["history"]),
             "hardware": train_record["hardware"],
             "precision": train_record["precision"],
