@@ -90,9 +90,12 @@ def main(argv=None):
     if not runs:
         raise SystemExit(f"zoo_schedule: error: no <zoo name>-<variant>.csv logs in {args.dir}.")
     figure(runs, os.path.join(args.dir, "schedule.png"))
+    rows = table_rows(runs)
+    columns = [key for key in ("model", "variant", "epochs run", *(f"val acc @ {e}" for e in CHECKPOINTS)) if any(key in r for r in rows)]
+    columns += ["best val acc", "at epoch", "last train acc"]
     text = (
         "Schedule variants of the zoo recipes (held-out validation accuracy by epoch; `scripts/zoo_schedule.py`):\n\n"
-        + reports.markdown_table(table_rows(runs), digits=4)
+        + reports.markdown_table(rows, columns, digits=4)
     )
     reports.write_text(os.path.join(args.dir, "schedule.md"), text)
     print(text)

@@ -323,3 +323,34 @@ def test_curve_figure_and_render_draw_the_curve_of_every_card(tmp_path):
     status = zoo.target_status(record)
     row = next(line for line in text.splitlines() if line.startswith("| mnist-vib-mlp |"))
     assert row.rstrip(" |").endswith("met" if status["met"] else "missed " + " and ".join(status["missed"]))
+
+
+def _write_log(path, val_accuracy, accuracy):
+    lines = ["epoch,accuracy,loss,val_accuracy,val_loss"]
+    lines += [f"{e},{a},0.1,{v},0.2" for e, (a, v) in enumerate(zip(accuracy, val_accuracy))]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_zoo_schedule_compares_the_variants_of_a_recipe(tmp_path, capsys):
+    from scripts import zoo_schedule
+
+    _write_log(tmp_path / "mnist-vib-mlp-augment-crop.csv", [0.9 + 0.01 * e for e in range(10)], [0.95] * 10)
+    _write_log(tmp_path / "mnist-vib-mlp-augment-none.csv", [0.95, 0.97, 0.96, 0.96, 0.96], [0.99, 1.0, 1.0, 1.0, 1.0])
+    _write_log(tmp_path / "fashion-mnist-vib-convnet-wide.csv", [0.5, 0.6], [0.5, 0.6])
+    assert zoo_schedule.main(["--dir", str(tmp_path)]) == 0
+    text = (tmp_path / "schedule.md").read_text()
+    crop = next(line for line in text.splitlines() if "| augment-crop |" in line).split(" | ")
+    # epochs run, val acc @ 5, val acc @ 10, best, at epoch, last training accuracy
+    assert crop[2:] == ["10", "0.9400", "0.9900", "0.9900", "10", "0.9500 |"]
+    none = next(line for line in text.splitlines() if "| augment-none |" in line)
+    assert "| 0.9700 | 2 | 1.0000 |" in none  # the best epoch, not the last
+    # "fashion-mnist-vib-convnet" is not read as a variant of "mnist-..."
+    assert "| fashion-mnist-vib-convnet | wide |" in text
+    assert (tmp_path / "schedule.png").read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "mnist-vib.csv").write_text("epoch,accuracy,val_accuracy\n0,0.5,0.5\n")
+    with pytest.raises(ValueError, match="<zoo name>-<variant>.csv"):
+        zoo_schedule.main(["--dir", str(tmp_path)])
+    (tmp_path / "mnist-vib.csv").unlink()
+    (tmp_path / "mnist-vib-mlp-bad.csv").write_text("step,loss\n0,1.0\n")
+    with pytest.raises(ValueError, match="not a training log"):
+        zoo_schedule.main(["--dir", str(tmp_path)])
