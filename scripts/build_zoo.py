@@ -84,11 +84,9 @@ def render(models_dir):
     reports.write_text(os.path.join(models_dir, "table.md"), table)
     targets = targets_table()
     reports.write_text(os.path.join(models_dir, "targets.md"), targets)
-    cards_dir = os.path.join(models_dir, "cards")
-    names = sorted(f[:-5] for f in os.listdir(cards_dir) if f.endswith(".json")) if os.path.isdir(cards_dir) else []
     curves = []
-    for name in names:
-        record = reports.read_json(os.path.join(cards_dir, f"{name}.json"))
+    for record in zoo.cards(models_dir):
+        name = record["name"]
         if record.get("training", {}).get("curve"):
             zoo.curve_figure(record, os.path.join(models_dir, "evaluations", name, "curve.png"))
             curves.append(f"- [{name}](evaluations/{name}/curve.png)")

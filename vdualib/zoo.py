@@ -48,6 +48,7 @@ __all__ = [
     "card_from_records",
     "register",
     "cards_table",
+    "cards",
     "export",
     "TARGETS",
     "target",
@@ -670,11 +671,10 @@ def target_status(card_record):
 
 
 def _target_cell(record):
-    goal = target(record["dataset"], record["method"])
-    if goal is None:
-        return "-"
     status = target_status(record)
-    wanted = f"acc >= {goal['accuracy']:.3f}" + ("" if goal["ece"] is None else f", ECE <= {goal['ece']:.3f}")
+    if status is None:
+        return "-"
+    wanted = f"acc >= {status['accuracy']['target']:.3f}" + ("" if status["ece"] is None else f", ECE <= {status['ece']['target']:.3f}")
     verdict = "met" if status["met"] else "missed " + " and ".join(status["missed"])
     return f"{wanted}: {verdict}"
 
@@ -734,10 +734,24 @@ def cards_table(folder=None):
     Example:
         >>> print(cards_table())
     """
-    folder = folder or models_dir()
-    cards_dir = os.path.join(folder, "cards")
-    names = sorted(f[:-5] for f in os.listdir(cards_dir) if f.endswith(".json")) if os.path.isdir(cards_dir) else []
-    if not names:
+    records = cards(folder)
+    if not records:
         return "No models yet.\n"
-    rows = [_card_row(reports.read_json(os.path.join(cards_dir, f"{n}.json"), remedy=_RESTORE)) for n in names]
-    return reports.markdown_table(rows, _CARD_COLUMNS, digits=4)
+    return reports.markdown_table([_card_row(record) for record in records], _CARD_COLUMNS, digits=4)
+
+
+def cards(folder=None):
+    """Every card in ``folder``'s ``cards/`` subfolder, sorted by name.
+
+    Args:
+        folder: a zoo folder; ``None`` for :func:`models_dir`.
+
+    Returns:
+        A list of card dicts (empty without a ``cards/`` subfolder).
+
+    Example:
+        >>> [record["name"] for record in cards()][:1]     # ['cifar10-deterministic-resnet20']
+    """
+    cards_dir = os.path.join(folder or models_dir(), "cards")
+    names = sorted(f[:-5] for f in os.listdir(cards_dir) if f.endswith(".json")) if os.path.isdir(cards_dir) else []
+    return [reports.read_json(os.path.join(cards_dir, f"{n}.json"), remedy=_RESTORE) for n in names]
