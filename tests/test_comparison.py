@@ -194,3 +194,27 @@ def test_the_compare_command(zoo_folder, tmp_path, capsys):
     with pytest.raises(SystemExit):
         compare.main(["--help"])
     assert "--models-dir" in capsys.readouterr().out
+
+
+def test_schedule_note_names_the_fields_that_differ():
+    same = {"epochs": 30, "optimizer": "adam", "augment": "none"}
+    assert comparison.schedule_note([{"name": "a", "recipe": same}, {"name": "b", "recipe": dict(same, beta=1e-2)}]) is None
+    note = comparison.schedule_note([{"name": "a", "recipe": same}, {"name": "b", "recipe": dict(same, epochs=200, augment="crop")}])
+    assert "a: epochs=30, augment=none; b: epochs=200, augment=crop" in note and "optimizer" not in note
+
+
+def test_compare_zoo_says_when_the_models_schedules_differ(zoo_folder, tmp_path):
+    import shutil
+
+    folder = tmp_path / "zoo"
+    shutil.copytree(zoo_folder, folder)
+    (folder / "cards").mkdir()
+    for method, epochs in (("deterministic", 200), ("vib", 30), ("dualib", 30)):
+        name = f"mnist-{method}-mlp"
+        reports.write_json(folder / "cards" / f"{name}.json", {"name": name, "recipe": {"epochs": epochs, "optimizer": "adam"}})
+    comparison.compare_zoo(["mnist"], models_dir=folder, out_dir=str(tmp_path / "out"))
+    text = (tmp_path / "out" / "compare.md").read_text()
+    assert "> The models were trained under different schedules (mnist-deterministic-mlp: epochs=200; mnist-vib-mlp: epochs=30" in text
+    reports.write_json(folder / "cards" / "mnist-deterministic-mlp.json", {"name": "mnist-deterministic-mlp", "recipe": {"epochs": 30, "optimizer": "adam"}})
+    comparison.compare_zoo(["mnist"], models_dir=folder, out_dir=str(tmp_path / "again"))
+    assert "different schedules" not in (tmp_path / "again" / "compare.md").read_text()

@@ -30,8 +30,11 @@ __all__ = [
     "compare_zoo",
     "compare_files",
     "summary_markdown",
+    "schedule_note",
 ]
 
+# The recipe fields that make a training schedule (the method's own fields, beta, prior, noise, are not).
+_SCHEDULE = ("epochs", "optimizer", "learning_rate", "lr_schedule", "batch_size", "weight_decay", "augment")
 _SAME = ("dataset", "split", "num_examples", "num_bins", "seed", "corruptions", "severities", "ood_sets")
 
 
@@ -226,7 +229,9 @@ def compare_zoo(
 
     Joins their evaluation files (:func:`zoo_evaluations`) or, with ``reevaluate``, evaluates the
     models again in one run; writes ``<out_dir>/<dataset>/`` (report, plots),
-    ``<out_dir>/compare.json`` and ``<out_dir>/compare.md`` (rendered from the JSON).
+    ``<out_dir>/compare.json`` and ``<out_dir>/compare.md`` (rendered from the JSON). When the
+    models' cards show different training schedules, the data set's notes say so
+    (:func:`schedule_note`).
 
     Args:
         dataset_names: data sets to compare (default every one of :data:`vdualib.datasets.DATASETS`).
@@ -272,6 +277,12 @@ def compare_zoo(
             )
         else:
             results = merge_evaluations(list(paths.values()))
+            folder = os.fspath(models_dir) if models_dir is not None else zoo.models_dir()
+            card_paths = [os.path.join(folder, "cards", f"{name}.json") for name in paths]
+            cards = [reports.read_json(p) for p in card_paths if os.path.isfile(p)]
+        note = schedule_note(cards)
+        if note:
+            results = dict(results, notes=[*results["notes"], note])
         summary["datasets"][dataset] = compare_results(results, os.path.join(out_dir, dataset))
     if not summary["datasets"]:
         where = "the zoo" if reevaluate else os.path.join(models_dir or zoo.models_dir(), "evaluations")
@@ -305,6 +316,36 @@ def compare_files(paths, out_dir="runs/compare"):
     results = merge_evaluations(paths)
     entry = compare_results(results, os.path.join(out_dir, results["dataset"]))
     return _write_summary({"datasets": {results["dataset"]: entry}, "skipped": {}, "provenance": results["provenance"]}, out_dir)
+
+
+def schedule_note(cards):
+    """A note naming how the models' training schedules differ, or ``None`` when they agree.
+
+    A comparison of methods is controlled only when every model was trained with the same
+    schedule; when the zoo holds models of different recipes (one retrained, one not), the
+    differences mix method and schedule, and the report says so.
+
+    Args:
+        cards: zoo card dicts (``models/cards/<name>.json``), each with ``name`` and ``recipe``.
+
+    Returns:
+        A one-line note listing, per model, the schedule fields that differ
+        (epochs, optimizer, learning rate and its schedule, batch size, weight decay,
+        augmentation), or ``None``.
+
+    Example:
+        >>> schedule_note([{"name": "a", "recipe": {"epochs": 30}}, {"name": "b", "recipe": {"epochs": 200}}])
+        'The models were trained under different schedules (a: epochs=30; b: epochs=200), ...'
+    """
+    schedules = {card["name"]: {key: card.get("recipe", {}).get(key) for key in _SCHEDULE} for card in cards}
+    differing = [key for key in _SCHEDULE if len({repr(s[key]) for s in schedules.values()}) > 1]
+    if not differing:
+        return None
+    per_model = "; ".join(f"{name}: " + ", ".join(f"{key}={s[key]}" for key in differing) for name, s in schedules.items())
+    return (
+        f"The models were trained under different schedules ({per_model}), so the differences below mix "
+        "method and schedule; they compare methods only once every model follows one schedule."
+    )
 
 
 def _write_summary(summary, out_dir):
