@@ -39,13 +39,16 @@ def _train_step_timer(backbone, method, shape, batch, precision="float32", jit=F
     y = rng.integers(0, 10, batch)
     data = tf.data.Dataset.from_tensors((x, y)).repeat()
     model.fit(data, steps_per_epoch=3, epochs=1, verbose=0)  # trace and warm up
+    # operations in one traced training step: a load-independent measure of the step's work
+    graph = tf.function(model.train_step).get_concrete_function(next(iter(data))).graph
+    graph_ops = len(graph.get_operations())
 
     def run(steps):
         start = time.perf_counter()
         model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
         return (time.perf_counter() - start) / steps
 
-    return run
+    return run, graph_ops
 
 
 def _predict_timer(backbone, shape, batch, num_samples):
@@ -78,8 +81,9 @@ def measure(rounds=5):
     cases = {"mlp": ((28, 28), 100, 30), "resnet20": ((32, 32, 3), 128, 4)}
     rows = []
     for backbone, (shape, batch, steps) in cases.items():
-        timers = {m: _train_step_timer(backbone, m, shape, batch) for m in methods.names()}
-        t = _interleaved(timers, rounds, steps)
+        built = {m: _train_step_timer(backbone, m, shape, batch) for m in methods.names()}
+        t = _interleaved({m: run for m, (run, _) in built.items()}, rounds, steps)
+        ops = {m: graph_ops for m, (_, graph_ops) in built.items()}
         rows.append(
             {
                 "backbone": backbone,
@@ -89,6 +93,8 @@ def measure(rounds=5):
                 "dualib_step_s": t["dualib"],
                 "dualib_over_deterministic": t["dualib"] / t["deterministic"],
                 "vib_over_deterministic": t["vib"] / t["deterministic"],
+                "deterministic_graph_ops": ops["deterministic"],
+                "dualib_graph_ops": ops["dualib"],
             }
         )
     predict_rows = []
@@ -101,9 +107,9 @@ def measure(rounds=5):
         )
     shape, batch, steps = cases["resnet20"]
     variants = {
-        "float32": _train_step_timer("resnet20", "dualib", shape, batch),
-        "float32_jit": _train_step_timer("resnet20", "dualib", shape, batch, jit=True),
-        "mixed_bfloat16": _train_step_timer("resnet20", "dualib", shape, batch, precision="mixed_bfloat16"),
+        "float32": _train_step_timer("resnet20", "dualib", shape, batch)[0],
+        "float32_jit": _train_step_timer("resnet20", "dualib", shape, batch, jit=True)[0],
+        "mixed_bfloat16": _train_step_timer("resnet20", "dualib", shape, batch, precision="mixed_bfloat16")[0],
     }
     t = _interleaved(variants, rounds, steps)
     precision_rows = [
@@ -122,7 +128,10 @@ def measure(rounds=5):
 def render(record):
     from vdualib import reports
 
-    text = "Training step (fastest of interleaved rounds; target VdualIB / deterministic <= 1.10):\n\n"
+    text = (
+        "Training step (fastest of interleaved rounds; target VdualIB / deterministic <= 1.10; graph ops: "
+        "operations in one traced step, independent of the load):\n\n"
+    )
     text += reports.markdown_table(record["train_step"], digits=3)
     text += "\nPrediction, 12 samples / 1 sample (target <= 1.3):\n\n"
     text += reports.markdown_table(record["prediction"], digits=3)

@@ -59,6 +59,29 @@ def test_logged_quantities_match_a_direct_computation(mnist_small, tiny_backbone
     assert result["izy"] == pytest.approx(np.log(10) - ce, rel=1e-4)
 
 
+def test_weighted_dual_loss_with_warmup_matches_a_direct_computation(mnist_small, tiny_backbone):
+    (x, y), _ = mnist_small
+    x, y = x[:64], y[:64]
+    weights = np.random.default_rng(1).uniform(0.2, 3.0, size=64).astype(np.float32)
+    model = models.build_classifier(
+        tiny_backbone(), 10, method="dualib", label_noise="smoothing", latent_dim=8, beta=0.1, num_samples=0, warmup_weight=0.3
+    )
+    model.compile(optimizer="adam")
+    model.decoder.kernel.assign(np.random.default_rng(0).normal(size=(8, 10)).astype(np.float32))
+    result = model.evaluate(x, y, sample_weight=weights, batch_size=64, verbose=0, return_dict=True)
+    logits = model(x, training=False)["logits"].numpy()[0]
+    q = np.exp(logits - logits.max(1, keepdims=True))
+    q /= q.sum(1, keepdims=True)
+    epsilon = losses.LabelSmoothing(10).epsilon
+    p = (1 - epsilon) * np.eye(10)[y] + epsilon / 10
+    dual = np.sum(q * np.log(q / p), 1)
+    cross_entropy = -np.sum(p * np.log(q), 1)
+    assert result["distortion"] == pytest.approx(np.average(dual, weights=weights), rel=1e-4)
+    # Keras' sum_over_batch_size: the weighted sum over the batch size, plus beta times the rate
+    expected = np.sum((dual + 0.3 * cross_entropy) * weights) / 64 + 0.1 * result["rate"]
+    assert result["loss"] == pytest.approx(expected, rel=1e-4)
+
+
 def test_prediction_averages_probabilities_over_samples(mnist_small, tiny_backbone):
     (x, _), _ = mnist_small
     model = models.build_classifier(tiny_backbone(), 10, method="dualib", latent_dim=4, num_samples=7)

@@ -403,19 +403,35 @@ class _BottleneckLoss(keras.losses.Loss):
 
     def distortion(self, y_true, y_pred):
         """The distortion per example ``[B]`` (nats), averaged over samples, without the warm-up."""
-        return self._parts(y_true, y_pred)[0]
+        return self.terms(y_true, y_pred)[0]
 
-    def _parts(self, y_true, y_pred):
+    def terms(self, y_true, y_pred):
+        """The two terms of the loss per example, each averaged over the S samples, in nats.
+
+        The loss per example is ``distortion + warmup_weight * cross_entropy``; a trainer that
+        logs the distortion as well as the loss computes p~ and both terms once with this.
+
+        Args:
+            y_true: labels ``[B]`` or distributions ``[B, C]`` (see the class docstring).
+            y_pred: logits ``[B, C]`` or ``[S, B, C]``.
+
+        Returns:
+            ``(distortion, cross_entropy)``, float32 ``[B]`` each; ``cross_entropy`` is H(p~, q),
+            the warm-up's term.
+
+        Example:
+            >>> distortion, warmup = DualIBLoss(label_noise="smoothing").terms([0, 2], logits)
+        """
         y_pred = tf.convert_to_tensor(y_pred)
         if y_pred.shape.rank not in (2, 3):
             raise ValueError(f"y_pred must be logits [B, C] or [S, B, C], got shape {y_pred.shape}.")
         logits = y_pred if y_pred.shape.rank == 3 else y_pred[None]
         targets = self.targets(tf.convert_to_tensor(y_true), logits.shape[-1])
-        return tf.reduce_mean(self._distortion(targets, logits), axis=0), targets, logits
+        distortion = tf.reduce_mean(self._distortion(targets, logits), axis=0)
+        return distortion, tf.reduce_mean(cross_entropy(targets, logits), axis=0)
 
     def call(self, y_true, y_pred):
-        distortion, targets, logits = self._parts(y_true, y_pred)
-        warmup = tf.reduce_mean(cross_entropy(targets, logits), axis=0)
+        distortion, warmup = self.terms(y_true, y_pred)
         return distortion + tf.cast(self.warmup_weight, tf.float32) * warmup
 
     def get_config(self):

@@ -480,10 +480,15 @@ class IBClassifier(keras.Model):
         images, _ = self._split_inputs(x)
         targets, observed = self._targets(y, images)
         logits = y_pred["logits"]
-        loss = self.objective(targets, logits, sample_weight=sample_weight)
+        # one pass over p~ for the loss and the distortion metric; the loss reduced as the
+        # objective's own "sum_over_batch_size" (weighted sum / batch size)
+        distortion, warmup = self.objective.terms(targets, logits)
+        per_example = distortion + tf.cast(self.objective.warmup_weight, tf.float32) * warmup
         weights = None if sample_weight is None else tf.cast(tf.reshape(sample_weight, [-1]), tf.float32)
+        weighted = per_example if weights is None else per_example * weights
+        loss = tf.reduce_sum(weighted) / tf.cast(tf.size(per_example), tf.float32)
         nll = tf.reduce_mean(vlosses.cross_entropy(observed, logits), axis=0)
-        self.distortion_tracker.update_state(self.objective.distortion(targets, logits), sample_weight=weights)
+        self.distortion_tracker.update_state(distortion, sample_weight=weights)
         self.izy_tracker.update_state(self.label_entropy - nll, sample_weight=weights)
         if self.losses:
             # the rate (the encoder's add_loss) and regularisers, scaled like Keras' own losses
