@@ -480,8 +480,8 @@ class IBClassifier(keras.Model):
         images, _ = self._split_inputs(x)
         targets, observed = self._targets(y, images)
         logits = y_pred["logits"]
-        # one pass over p~ for the loss and the distortion metric; the loss reduced as the
-        # objective's own "sum_over_batch_size" (weighted sum / batch size)
+        # one pass over p~ for the loss and the distortion metric; the loss reduced as Keras
+        # reduces the objective ("sum_over_batch_size": weighted sum / batch size / replicas)
         distortion, warmup = self.objective.terms(targets, logits)
         per_example = distortion + tf.cast(self.objective.warmup_weight, tf.float32) * warmup
         weights = None if sample_weight is None else tf.cast(tf.reshape(sample_weight, [-1]), tf.float32)
@@ -491,11 +491,9 @@ class IBClassifier(keras.Model):
         self.distortion_tracker.update_state(distortion, sample_weight=weights)
         self.izy_tracker.update_state(self.label_entropy - nll, sample_weight=weights)
         if self.losses:
-            # the rate (the encoder's add_loss) and regularisers, scaled like Keras' own losses
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            extra = tf.add_n([tf.reduce_sum(tf.cast(value, tf.float32)) for value in self.losses])
-            loss = loss + extra / replicas
-        return loss
+            # the rate (the encoder's add_loss) and regularisers
+            loss = loss + tf.add_n([tf.reduce_sum(tf.cast(value, tf.float32)) for value in self.losses])
+        return loss / tf.distribute.get_strategy().num_replicas_in_sync
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         if y.shape.rank == 2 and y.shape[-1] == self.num_classes and y.dtype.is_floating:
