@@ -277,9 +277,8 @@ def compare_zoo(
             )
         else:
             results = merge_evaluations(list(paths.values()))
-            folder = os.fspath(models_dir) if models_dir is not None else zoo.models_dir()
-            card_paths = [os.path.join(folder, "cards", f"{name}.json") for name in paths]
-            cards = [reports.read_json(p) for p in card_paths if os.path.isfile(p)]
+            by_name = {record["name"]: record for record in zoo.cards(models_dir)}
+            cards = [by_name[name] for name in paths if name in by_name]
         note = schedule_note(cards)
         if note:
             results = dict(results, notes=[*results["notes"], note])
