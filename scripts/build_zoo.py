@@ -7,7 +7,7 @@ the recipe's held-out validation split) (test split, every corruption at severit
 12 samples, 15-bin ECE) into ``models/evaluations/<name>/`` (metrics.json, report.md, PNGs),
 writes ``models/cards/<name>.json`` from train.json + metrics.json, updates
 ``models/registry.json`` and regenerates ``models/README.md``, ``models/table.md`` and
-``models/targets.md`` (blocks the top-level README includes) and each ``evaluations/<name>/curve.png``. ``--render`` only regenerates those two from the cards.
+``models/targets.md`` and ``models/recipes.md`` (blocks the top-level README includes) and each ``evaluations/<name>/curve.png``. ``--render`` only regenerates these from the cards.
 """
 
 import argparse
@@ -84,6 +84,8 @@ def render(models_dir):
     reports.write_text(os.path.join(models_dir, "table.md"), table)
     targets = targets_table()
     reports.write_text(os.path.join(models_dir, "targets.md"), targets)
+    recipes = zoo.recipes_table(models_dir)
+    reports.write_text(os.path.join(models_dir, "recipes.md"), recipes)
     curves = []
     for record in zoo.cards(models_dir):
         name = record["name"]
@@ -91,7 +93,9 @@ def render(models_dir):
             zoo.curve_figure(record, os.path.join(models_dir, "evaluations", name, "curve.png"))
             curves.append(f"- [{name}](evaluations/{name}/curve.png)")
     text = (
-        README_HEAD + table + "\n## Targets and training curves\n\nThe column \"target (test)\" checks each card against "
+        README_HEAD + table + "\n## Recipes\n\nWhether each model was trained with today's recipe (`vdualib-train --list`); "
+        "a model trained with an earlier one keeps its figures above until it is retrained:\n\n" + recipes
+        + "\n## Targets and training curves\n\nThe column \"target (test)\" checks each card against "
         "`vdualib.zoo.TARGETS`:\n\n" + targets + "\nEach model's per-epoch accuracy (training, held-out validation) "
         "against its target, drawn from its card:\n\n" + "\n".join(curves) + "\n"
     )

@@ -164,6 +164,40 @@ def test_recipes_cover_the_zoo_and_validate_overrides():
     assert recipes.get_recipe(old)["weight_ema"] == 0.0
 
 
+def test_outdated_fields_names_what_changed_since_a_model_was_trained():
+    current = recipes.get_recipe("mnist-vib-mlp")
+    assert recipes.outdated_fields(current) == {}
+    assert recipes.outdated_fields(dict(current, epochs=30, learning_rate=1e-3)) == {
+        "epochs": {"trained": 30, "current": 200},
+        "learning_rate": {"trained": 1e-3, "current": 1e-4},
+    }
+    # a record from before a field existed takes the field's default (here: no weight averaging)
+    old = {k: v for k, v in current.items() if k != "weight_ema"}
+    assert recipes.outdated_fields(old) == {"weight_ema": {"trained": 0.0, "current": 0.999}}
+    # fields the recipe switches off are not differences: a deterministic model's beta schedule,
+    # Adam's momentum, the decay of a cosine schedule
+    deterministic = recipes.get_recipe("cifar10-deterministic-resnet20")
+    assert recipes.outdated_fields(dict(deterministic, beta_epochs=3, beta_schedule="linear")) == {}
+    assert recipes.outdated_fields(dict(current, momentum=0.5)) == {}
+    fashion = recipes.get_recipe("fashion-mnist-vib-convnet")
+    assert recipes.outdated_fields(dict(fashion, lr_decay_rate=0.5)) == {}
+    # switching a feature on or off shows the switch, and the fields it brings as None on one side
+    smoothing = dict(recipes.get_recipe("mnist-dualib-mlp"), label_noise="smoothing")
+    changed = recipes.outdated_fields(smoothing)
+    assert changed["label_noise"] == {"trained": "smoothing", "current": "confusion"}
+    assert changed["label_noise_reference"] == {"trained": None, "current": "mnist-deterministic-mlp"}
+    # a valid name without a built-in recipe, and records that are not recipes
+    assert recipes.outdated_fields(dict(current, backbone="resnet20")) is None
+    with pytest.raises(ValueError, match="lacks \\['method'\\]"):
+        recipes.outdated_fields({k: v for k, v in current.items() if k != "method"})
+    with pytest.raises(ValueError, match="must be a dict"):
+        recipes.outdated_fields(None)
+    with pytest.raises(ValueError, match="epochs"):
+        recipes.outdated_fields(dict(current, epochs=float("nan")))
+    with pytest.raises(ValueError, match="Unknown recipe fields"):
+        recipes.outdated_fields(dict(current, epochz=3))
+
+
 def test_train_script_help_and_errors(capsys):
     from vdualib.commands import train as script
 

@@ -325,6 +325,34 @@ def test_curve_figure_and_render_draw_the_curve_of_every_card(tmp_path):
     assert row.rstrip(" |").endswith("met" if status["met"] else "missed " + " and ".join(status["missed"]))
 
 
+def test_recipes_table_says_which_models_follow_todays_recipe(tmp_path):
+    from scripts import build_zoo
+
+    from vdualib import recipes
+
+    folder = tmp_path / "models"
+    shutil.copytree(zoo.models_dir(), folder, ignore=shutil.ignore_patterns("*.keras", "*.png"))
+    for name, recipe in (
+        ("mnist-vib-mlp", dict(recipes.get_recipe("mnist-vib-mlp"), epochs=30)),
+        ("mnist-dualib-mlp", recipes.get_recipe("mnist-dualib-mlp")),
+    ):
+        record = reports.read_json(folder / "cards" / f"{name}.json")
+        record["recipe"] = recipe
+        reports.write_json(folder / "cards" / f"{name}.json", record)
+    text = build_zoo.render(str(folder))
+    table = (folder / "recipes.md").read_text()
+    assert table in text
+    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines()[2:]}
+    assert rows["mnist-vib-mlp"] == "| mnist-vib-mlp | no | epochs: 30 -> 200 |"
+    assert rows["mnist-dualib-mlp"] == "| mnist-dualib-mlp | yes | - |"
+    assert len(rows) == len(zoo.cards(str(folder)))
+    record = reports.read_json(folder / "cards" / "mnist-vib-mlp.json")
+    del record["recipe"]["method"]
+    reports.write_json(folder / "cards" / "mnist-vib-mlp.json", record)
+    with pytest.raises(ValueError, match="card of 'mnist-vib-mlp' has no valid recipe"):
+        zoo.recipes_table(str(folder))
+
+
 def _write_log(path, val_accuracy, accuracy):
     lines = ["epoch,accuracy,loss,val_accuracy,val_loss"]
     lines += [f"{e},{a},0.1,{v},0.2" for e, (a, v) in enumerate(zip(accuracy, val_accuracy))]

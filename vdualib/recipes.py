@@ -43,7 +43,7 @@ import json
 
 from vdualib import checks, datasets, methods
 
-__all__ = ["RECIPES", "get_recipe", "recipe_names", "model_name", "FIELDS"]
+__all__ = ["RECIPES", "get_recipe", "recipe_names", "model_name", "outdated_fields", "FIELDS"]
 
 #: fields every recipe starts from; each data set changes some of them below
 _BASE = {
@@ -341,3 +341,64 @@ def validate(recipe):
     except (TypeError, ValueError) as err:
         raise ValueError(f"the recipe must be JSON data: {err}") from None
     return recipe
+
+
+def _effective(recipe):
+    """The fields of a complete recipe that change what it trains: a field that its other fields
+    switch off (the momentum of Adam, the warm-up's length at lambda_0 = 0, ...) is dropped."""
+    unused = set()
+    if not methods.get(recipe["method"]).stochastic:
+        unused |= {"beta", "beta_schedule", "beta_start", "beta_epochs", "prior", "num_samples", "train_samples"}
+    if recipe["beta_schedule"] == "constant":
+        unused |= {"beta_start", "beta_epochs"}
+    if recipe["label_noise"] in ("none", "smoothing"):
+        unused |= {"label_noise_reference", "label_noise_mixing"}
+    if recipe["label_noise"] != "smoothing":
+        unused.add("label_smoothing")
+    if not recipe["distortion_warmup"]:
+        unused.add("distortion_warmup_steps")
+    if recipe["optimizer"] != "sgd":
+        unused.add("momentum")
+    if recipe["lr_schedule"] != "exponential":
+        unused |= {"lr_decay_rate", "lr_decay_epochs"}
+    if recipe["augment"] == "none":
+        unused.add("augment_pad")
+    return {key: value for key, value in recipe.items() if key not in unused}
+
+
+def outdated_fields(recorded):
+    """How a recorded recipe (a card's or a run's) differs from today's zoo recipe of its name.
+
+    Records written before a field existed take the field's default, which reproduces their
+    behaviour (as in :func:`get_recipe`), and a field that the recipe's other fields switch off
+    (the momentum of Adam, the beta schedule of a deterministic model) is not a difference.
+
+    Args:
+        recorded: a recipe dict, with ``dataset``, ``method`` and ``backbone``.
+
+    Returns:
+        ``{field: {"trained": recorded value, "current": today's value}}``, in field order;
+        empty when the record follows today's recipe, ``None`` when its name
+        (:func:`model_name`) is not a built-in recipe.
+
+    Raises:
+        ValueError: a record that is not a valid recipe.
+
+    Example:
+        >>> outdated_fields(dict(get_recipe("mnist-vib-mlp"), epochs=30))
+        {'epochs': {'trained': 30, 'current': 200}}
+    """
+    if not isinstance(recorded, dict):
+        raise ValueError(f"a recorded recipe must be a dict, got {type(recorded).__name__}.")
+    missing = [key for key in IDENTITY if key not in recorded]
+    if missing:
+        raise ValueError(f"the recorded recipe lacks {missing}, which name its zoo recipe.")
+    name = model_name(recorded["dataset"], recorded["method"], recorded["backbone"])
+    if name not in RECIPES:
+        return None
+    trained, current = _effective(get_recipe(recorded)), _effective(get_recipe(name))
+    return {
+        key: {"trained": trained.get(key), "current": current.get(key)}
+        for key in FIELDS
+        if trained.get(key) != current.get(key)
+    }

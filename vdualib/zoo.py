@@ -48,6 +48,7 @@ __all__ = [
     "card_from_records",
     "register",
     "cards_table",
+    "recipes_table",
     "cards",
     "export",
     "TARGETS",
@@ -738,6 +739,48 @@ def cards_table(folder=None):
     if not records:
         return "No models yet.\n"
     return reports.markdown_table([_card_row(record) for record in records], _CARD_COLUMNS, digits=4)
+
+
+def recipes_table(folder=None):
+    r"""The Markdown table saying, for every card in ``folder``, whether its model was trained with
+    today's zoo recipe (:func:`vdualib.recipes.outdated_fields`) and, if not, how its recipe differs.
+
+    A model trained before its recipe changed stays in the zoo until it is retrained; this table
+    keeps the reader from taking its figures for those of today's recipe.
+
+    Args:
+        folder: a zoo folder with a ``cards/`` subfolder; ``None`` for :func:`models_dir`.
+
+    Returns:
+        The Markdown table as a string (``"No models yet.\n"`` without cards). A difference reads
+        ``field: trained -> today``; fields that the changed ones switch on or off (the p~
+        reference of ``label_noise=confusion``, say) follow from them and are not repeated.
+
+    Example:
+        >>> print(recipes_table())
+    """
+    from vdualib import recipes
+
+    records = cards(folder)
+    if not records:
+        return "No models yet.\n"
+    rows = []
+    for record in records:
+        try:
+            outdated = recipes.outdated_fields(record.get("recipe"))
+        except ValueError as err:
+            raise ValueError(f"the card of {record.get('name')!r} has no valid recipe ({err}); rebuild it with scripts/build_zoo.py.") from None
+        if outdated is None:
+            status, changes = "not a built-in recipe", "-"
+        elif not outdated:
+            status, changes = "yes", "-"
+        else:
+            shown = {key: change for key, change in outdated.items() if None not in change.values()}
+            status = "no"
+            changes = "; ".join(f"{key}: {change['trained']} -> {change['current']}" for key, change in shown.items())
+        rows.append({"name": record["name"], "status": status, "changes": changes})
+    columns = [("name", "model"), ("status", "today's recipe"), ("changes", "what differs (trained -> today)")]
+    return reports.markdown_table(rows, columns)
 
 
 def cards(folder=None):
