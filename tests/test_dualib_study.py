@@ -285,6 +285,24 @@ def test_tiny_study_writes_every_field_resumes_and_measures_trained_models(tmp_p
     assert all(r["train_examples"] == 80 and r["test_examples"] == 200 for r in model_rows)
     assert set(model_rows[0]) >= set(rows[0]) - {"train_seconds"}
     assert description["models"]["vib"]["sha256"] == reports.sha256_file(run_dir / "model.keras")
+    # run_models adds them to a study.json: never over the study's own runs of that data set (its
+    # deterministic and vib rows would be replaced by models of another schedule), and in
+    # several calls only on the same evaluation sets, keeping every model's source
+    before = reports.read_json(out / "study.json")
+    measured = dict(limit=200, corruption_limit=50, train_limit=80, data_dir=data_dir, progress=False)
+    with pytest.raises(ValueError, match="controlled study's own mnist runs"):
+        dualib_study.run_models(out, [str(run_dir / "model.keras")], **measured)
+    assert reports.read_json(out / "study.json") == before
+    models_out = tmp_path / "models-study"
+    dualib_study.run_models(models_out, [str(run_dir / "model.keras")], **measured)
+    with pytest.raises(ValueError, match="another --train-limit"):
+        dualib_study.run_models(models_out, [str(run_dir / "model.keras")], **dict(measured, train_limit=40))
+    dualib_paper = str(out / "runs" / "mnist" / "dualib-paper" / "seed0" / "model.keras")
+    both = dualib_study.run_models(models_out, [dualib_paper], **measured)
+    assert sorted(both["datasets"]["mnist"]["models"]) == ["dualib", "vib"]
+    assert sorted((r["arm"], r["prediction"]) for r in both["runs"]) == [
+        ("dualib", "mu"), ("dualib", "samples"), ("vib", "mu"), ("vib", "samples")
+    ]
     os.remove(run_dir / "train.json")
     with pytest.raises(FileNotFoundError, match="train.json"):
         dualib_study.evaluate_models([str(run_dir / "model.keras")], data_dir=data_dir, progress=False)

@@ -727,6 +727,45 @@ def _model_recipe(spec, card):
     return recipes.get_recipe(reports.read_json(record_path)["recipe"])
 
 
+def _load_models(specs):
+    """``(loaded, dataset)``: each spec's ``(spec, model, info, recipe)`` and their one data set."""
+    from vdualib import zoo
+
+    specs = [os.fspath(s) for s in specs]
+    if not specs:
+        raise ValueError("evaluate_models needs at least one zoo name or model.keras path.")
+    loaded = []
+    for spec in specs:
+        model, info, card = zoo.resolve(spec)
+        loaded.append((spec, model, info, _model_recipe(spec, card)))
+    found = {datasets.canonical_name(r["dataset"]) for *_, r in loaded}
+    if len(found) != 1:
+        raise ValueError(f"the models were trained on different data sets {sorted(found)}; evaluate each data set apart.")
+    arms = [info["method"] for _, _, info, _ in loaded]
+    if len(set(arms)) != len(arms):
+        raise ValueError(f"two models share a method ({arms}); their rows would share an arm name. Pass one model a method.")
+    return loaded, found.pop()
+
+
+def _measure_models(loaded, sets, train_limit, progress):
+    from tqdm.auto import tqdm
+
+    rows = []
+    for spec, model, info, recipe in tqdm(loaded, desc=f"{sets.dataset} models", disable=not progress):
+        cpu = _cpu_seconds()
+        measured = evaluate_model(model, recipe, sets, info["method"], train_limit=train_limit)
+        cpu = _cpu_seconds() - cpu
+        for row in measured:
+            row.update(model_sha256=info["sha256"], source=info["source"], train_seconds=None, cpu_seconds=cpu)
+        rows += measured
+    description = {
+        "evaluation": sets.description,
+        "models": {info["method"]: {"source": info["source"], "sha256": info["sha256"], "recipe": r} for _, _, info, r in loaded},
+        "train_limit": train_limit,
+    }
+    return rows, description
+
+
 def evaluate_models(specs, limit=None, corruption_limit=None, train_limit=None, data_dir=None, progress=True):
     """Rows of the study's schema for trained models, one seed each (e.g. the CIFAR-10 zoo).
 
@@ -745,56 +784,55 @@ def evaluate_models(specs, limit=None, corruption_limit=None, train_limit=None, 
         JSON-ready dict of the data set's evaluation sets and the models' sources for
         ``study["datasets"]``.
 
+    Raises:
+        ValueError: no models, models of different data sets, or two models of one method.
+
     Example:
         >>> rows, sets = evaluate_models([f"cifar10-{m}-resnet20" for m in ("deterministic", "vib", "dualib")],
         ...                              corruption_limit=1000, train_limit=5000)   # doctest: +SKIP
     """
-    from tqdm.auto import tqdm
-
-    from vdualib import zoo
-
-    specs = [os.fspath(s) for s in specs]
-    if not specs:
-        raise ValueError("evaluate_models needs at least one zoo name or model.keras path.")
-    loaded = []
-    for spec in specs:
-        model, info, card = zoo.resolve(spec)
-        loaded.append((spec, model, info, _model_recipe(spec, card)))
-    found = {datasets.canonical_name(r["dataset"]) for *_, r in loaded}
-    if len(found) != 1:
-        raise ValueError(f"the models were trained on different data sets {sorted(found)}; evaluate each data set apart.")
-    arms = [info["method"] for _, _, info, _ in loaded]
-    if len(set(arms)) != len(arms):
-        raise ValueError(f"two models share a method ({arms}); their rows would share an arm name. Pass one model a method.")
-    sets = evaluation_sets(found.pop(), limit=limit, corruption_limit=corruption_limit, data_dir=data_dir)
-    rows = []
-    for spec, model, info, recipe in tqdm(loaded, desc=f"{sets.dataset} models", disable=not progress):
-        cpu = _cpu_seconds()
-        measured = evaluate_model(model, recipe, sets, info["method"], train_limit=train_limit)
-        cpu = _cpu_seconds() - cpu
-        for row in measured:
-            row.update(model_sha256=info["sha256"], source=info["source"], train_seconds=None, cpu_seconds=cpu)
-        rows += measured
-    description = {
-        "evaluation": sets.description,
-        "models": {info["method"]: {"source": info["source"], "sha256": info["sha256"], "recipe": r} for _, _, info, r in loaded},
-        "train_limit": train_limit,
-    }
-    return rows, description
+    loaded, dataset = _load_models(specs)
+    sets = evaluation_sets(dataset, limit=limit, corruption_limit=corruption_limit, data_dir=data_dir)
+    return _measure_models(loaded, sets, train_limit, progress)
 
 
 def run_models(out_dir, specs, limit=None, corruption_limit=None, train_limit=None, data_dir=None, progress=True):
     """Measure trained models with :func:`evaluate_models` and add their rows to
-    ``out_dir/study.json`` (replacing earlier rows of the same data set, arm and seed).
+    ``out_dir/study.json`` (replacing earlier rows of the same models' data set, arm and seed).
+
+    Models can be added in several calls (the deterministic reference first, its VIB and VdualIB
+    later): the data set's record keeps every model's source, as long as each call measures on
+    the same evaluation sets and training limit.
 
     Returns:
         The study dict, as written.
+
+    Raises:
+        ValueError: as :func:`evaluate_models`; also when ``study.json`` holds the controlled
+            study's own runs on the models' data set (their ``deterministic`` and ``vib`` rows
+            would be replaced by models of another schedule), or models measured on other
+            evaluation sets or another ``train_limit``. Both are checked before measuring.
     """
     path = os.path.join(out_dir, "study.json")
     study = _load_study(path)
-    rows, description = evaluate_models(specs, limit, corruption_limit, train_limit, data_dir, progress)
+    loaded, dataset = _load_models(specs)
+    record = study["datasets"].get(dataset)
+    if record is not None and "schedule" in record:
+        raise ValueError(
+            f"{path} holds the controlled study's own {dataset} runs, which models of another schedule would "
+            "replace; measure the models into another --out folder."
+        )
+    sets = evaluation_sets(dataset, limit=limit, corruption_limit=corruption_limit, data_dir=data_dir)
+    if record is not None and (record.get("evaluation") != sets.description or record.get("train_limit") != train_limit):
+        raise ValueError(
+            f"{path} holds {dataset} models measured on other evaluation sets or another --train-limit "
+            f"({record.get('train_limit')}); use the same --limit, --corruption-limit and --train-limit, or another --out."
+        )
+    rows, description = _measure_models(loaded, sets, train_limit, progress)
     study = merge_rows(study, rows)
-    study["datasets"][rows[0]["dataset"]] = description
+    if record is not None:
+        description["models"] = dict(record.get("models", {}), **description["models"])
+    study["datasets"][dataset] = description
     study["provenance"] = reports.provenance()
     reports.write_json(path, study)
     return study
