@@ -70,8 +70,25 @@ def test_sweep_figure_draws_each_method_and_validates(tmp_path):
     path = sweep.plot_sweep(smoothing, str(tmp_path / "ls.png"), parameter="label_smoothing")
     image = matplotlib.image.imread(path)
     assert image.shape[1] > 1000 and image[..., :3].std() > 0.05  # 15 inches wide at 110 dpi, not blank
-    with pytest.raises(ValueError, match="beta values"):
-        sweep.beta_sweep([-1.0])
+    for values, message in (
+        ([-1.0], "each beta value must be >= 0"),
+        ([float("nan")], "each beta value must be a finite number"),
+        ([1e-3, float("inf")], "each beta value must be a finite number"),
+        (["big"], "each beta value must be a real number"),
+        ("1e-3", "a non-empty list of numbers"),
+        ([], "a non-empty list of numbers"),
+        ([1e-3, 0.001], r"values \[0.001\] are repeated"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            sweep.beta_sweep(values, out_dir=str(tmp_path / "never"))
+    with pytest.raises(ValueError, match="bad value for epochs"):
+        sweep.beta_sweep([1e-3], overrides=["epochs=two"], out_dir=str(tmp_path / "never"))
+    assert not (tmp_path / "never").exists()
+    # a finished run of another recipe in the run's folder is refused, not reused
+    (tmp_path / "runs" / "vib-beta0.001").mkdir(parents=True)
+    reports.write_json(tmp_path / "runs" / "vib-beta0.001" / "train.json", {"recipe": {"beta": 0.001, "epochs": 99}})
+    with pytest.raises(ValueError, match="holds a run of another recipe"):
+        sweep.beta_sweep([1e-3], method_names=["vib"], out_dir=str(tmp_path / "runs"), progress=False)
     with pytest.raises(ValueError, match=r"label_smoothing values must lie in \(0, 1\)"):
         sweep.recipe_sweep("label_smoothing", [0.0, 0.1])
     with pytest.raises(ValueError, match="Unknown sweep 'latent_dim'"):

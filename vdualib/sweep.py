@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from vdualib import datasets, methods, metrics, plotting, recipes, training, zoo
+from vdualib import checks, datasets, methods, metrics, plotting, recipes, reports, training, zoo
 
 __all__ = ["SWEEPS", "recipe_sweep", "beta_sweep", "sweep_figure", "plot_sweep"]
 
@@ -38,11 +38,16 @@ SWEEPS = {
 def _check_values(parameter, values):
     if parameter not in SWEEPS:
         raise ValueError(f"Unknown sweep {parameter!r}; choose one of {sorted(SWEEPS)}.")
-    values = [float(v) for v in values]
-    if not values or min(values) < 0:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{parameter} values must be a non-empty list of numbers >= 0; got {values!r}.")
+    values = [checks.finite_float(f"each {parameter} value", v, low=0.0) for v in values]
+    if not values:
         raise ValueError(f"{parameter} values must be a non-empty list of numbers >= 0; got {values}.")
     if parameter == "label_smoothing" and (min(values) <= 0 or max(values) >= 1):
         raise ValueError(f"label_smoothing values must lie in (0, 1) (VdualIB's KL to a one-hot is infinite); got {values}.")
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{parameter} values {repeated} are repeated; each value is one run, so list it once.")
     return values
 
 
@@ -60,7 +65,7 @@ def recipe_sweep(parameter, values, method_names=None, base="mnist-{method}-mlp"
             have a rate).
         base: the recipe name, with ``{method}`` in it.
         overrides: further recipe overrides ``"key=value"``.
-        out_dir: folder of the runs, one ``{method}-{parameter}{value:.0e}`` each.
+        out_dir: folder of the runs, one ``{method}-{parameter}{value!r}`` each (``vib-beta0.001``).
         data_dir: folder with the data files.
         progress: show a progress bar.
 
@@ -71,7 +76,9 @@ def recipe_sweep(parameter, values, method_names=None, base="mnist-{method}-mlp"
         interrupted ones resume from their checkpoint.
 
     Raises:
-        ValueError: an unknown parameter or method, or values out of the parameter's range.
+        ValueError: an unknown parameter or method, values that are not finite numbers in the
+            parameter's range or are repeated, a bad override, or an ``out_dir`` run folder
+            holding a finished run of another recipe.
 
     Example:
         >>> records = recipe_sweep("beta", [1e-4, 1e-3, 1e-2], overrides=["epochs=2"])
@@ -81,14 +88,19 @@ def recipe_sweep(parameter, values, method_names=None, base="mnist-{method}-mlp"
 
     values = _check_values(parameter, values)
     method_names = _stochastic_methods() if method_names is None else [methods.get(m).name for m in method_names]
-    pairs = [(m, v) for m in method_names for v in values]
+    # every recipe before any training, so a bad override fails at once
+    runs = [
+        (method, value, recipes.get_recipe(base.format(method=method), [*SWEEPS[parameter][2], *overrides, f"{parameter}={value!r}"]))
+        for method in method_names
+        for value in values
+    ]
     records = []
-    for method, value in tqdm(pairs, desc=f"{parameter} sweep", disable=not progress):
-        recipe = recipes.get_recipe(
-            base.format(method=method), [*SWEEPS[parameter][2], *overrides, f"{parameter}={value}"]
-        )
-        run_dir = os.path.join(out_dir, f"{method}-{parameter}{value:.0e}")
-        if not os.path.exists(os.path.join(run_dir, "train.json")):
+    for method, value, recipe in tqdm(runs, desc=f"{parameter} sweep", disable=not progress):
+        run_dir = os.path.join(out_dir, f"{method}-{parameter}{value!r}")
+        if os.path.exists(os.path.join(run_dir, "train.json")):
+            if reports.read_json(os.path.join(run_dir, "train.json")).get("recipe") != recipe:
+                raise ValueError(f"{run_dir} holds a run of another recipe; choose another out_dir or delete it.")
+        else:
             resume = os.path.exists(os.path.join(run_dir, "checkpoint.json"))
             training.train(recipe, run_dir, resume=resume, data_dir=data_dir, verbose=0)
         model = zoo.load_file(os.path.join(run_dir, "model.keras"))
@@ -113,7 +125,7 @@ def recipe_sweep(parameter, values, method_names=None, base="mnist-{method}-mlp"
 
 
 def beta_sweep(betas, **kwargs):
-    """:func:`recipe_sweep` over ``beta``; runs go to ``{out_dir}/{method}-beta{beta:.0e}``.
+    """:func:`recipe_sweep` over ``beta``; runs go to ``{out_dir}/{method}-beta{beta!r}``.
 
     Args:
         betas: the rate weights (VIB convention), >= 0.
