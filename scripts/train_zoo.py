@@ -4,7 +4,8 @@
 
 Run it from a separate git worktree at a fixed commit (with its own environment) so that work on
 the main tree cannot change a run half-way. For each name, in order: a run whose ``train.json``
-exists is done; one with a checkpoint is resumed (``vdualib-train --resume``); otherwise it
+exists is done (if it followed today's recipe; a run of an earlier recipe is refused, not
+published); one with a checkpoint is resumed (``vdualib-train --resume``); otherwise it
 starts. A finished run goes through ``scripts/build_zoo.py`` into ``--models-dir`` at once, so
 the ``*-dualib-*`` recipes that follow take p~ from the new deterministic model of their data
 set (their recipes name it). Copy ``models/`` back to the main tree and commit it after each
@@ -23,6 +24,7 @@ import sys
 ORDER = (
     "mnist-deterministic-mlp",
     "fashion-mnist-deterministic-convnet",
+    "cifar10-deterministic-resnet20",
     "cifar10-dualib-resnet20",
     "cifar10-vib-resnet20",
     "mnist-dualib-mlp",
@@ -41,7 +43,31 @@ def parse_args(argv=None):
     parser.add_argument("--names", nargs="+", default=list(ORDER), help="zoo names, in order")
     parser.add_argument("--data-dir", default=None, help="folder with the data files (default: $VDUALIB_DATA_DIR)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    from vdualib import recipes
+
+    unknown = [name for name in args.names if name not in recipes.RECIPES]
+    if unknown:
+        parser.error(f"unknown zoo names {unknown}; choose from {recipes.recipe_names()}")
+    return args
+
+
+def _check_finished(name, out):
+    """A finished run is built only if it followed today's recipe of ``name``."""
+    from vdualib import recipes, reports
+
+    recorded = reports.read_json(os.path.join(out, "train.json")).get("recipe")
+    try:
+        outdated = recipes.outdated_fields(recorded)
+        if recipes.model_name(recorded["dataset"], recorded["method"], recorded["backbone"]) != name:
+            outdated = {"model (the run is of another zoo name)": None}
+    except ValueError as err:
+        outdated = {f"an unreadable recipe: {err}": None}
+    if outdated:
+        raise SystemExit(
+            f"train_zoo: error: {out} holds a finished run of another recipe than today's {name} "
+            f"(differs in {sorted(outdated)}); move it away to retrain {name}."
+        )
 
 
 def _run(command, dry_run):
@@ -59,6 +85,7 @@ def main(argv=None):
         backbone = name.rsplit("-", 1)[-1]
         out = os.path.join(args.runs, name)
         if os.path.exists(os.path.join(out, "train.json")):
+            _check_finished(name, out)
             print(f"{name}: trained", flush=True)
         else:
             resume = ["--resume"] if os.path.exists(os.path.join(out, "checkpoint.json")) else []

@@ -382,3 +382,39 @@ def test_zoo_schedule_compares_the_variants_of_a_recipe(tmp_path, capsys):
     (tmp_path / "mnist-vib-mlp-bad.csv").write_text("step,loss\n0,1.0\n")
     with pytest.raises(ValueError, match="not a training log"):
         zoo_schedule.main(["--dir", str(tmp_path)])
+
+
+def test_train_zoo_orders_references_first_and_refuses_stale_runs(tmp_path, capsys):
+    from scripts import train_zoo
+
+    from vdualib import recipes
+
+    assert sorted(train_zoo.ORDER) == recipes.recipe_names()
+    for position, name in enumerate(train_zoo.ORDER):
+        reference = recipes.RECIPES[name]["label_noise_reference"]
+        if reference:
+            assert train_zoo.ORDER.index(reference) < position, name
+    with pytest.raises(SystemExit) as exit_info:
+        train_zoo.main(["--runs", str(tmp_path), "--models-dir", str(tmp_path), "--names", "mnist-ceb-mlp"])
+    assert exit_info.value.code == 2 and "unknown zoo names ['mnist-ceb-mlp']" in capsys.readouterr().err
+    arguments = ["--runs", str(tmp_path / "runs"), "--models-dir", str(tmp_path / "models"), "--dry-run"]
+    # a finished run of today's recipe is built; one of an earlier recipe, or of another model, is refused
+    run = tmp_path / "runs" / "mnist-vib-mlp"
+    run.mkdir(parents=True)
+    reports.write_json(run / "train.json", {"recipe": recipes.get_recipe("mnist-vib-mlp")})
+    assert train_zoo.main(arguments + ["--names", "mnist-vib-mlp"]) == 0
+    printed = capsys.readouterr().out
+    assert "mnist-vib-mlp: trained" in printed and "build_zoo.py --name mnist-vib-mlp" in printed
+    for recorded, differs in (
+        (dict(recipes.get_recipe("mnist-vib-mlp"), epochs=30), "['epochs']"),
+        (recipes.get_recipe("mnist-dualib-mlp"), "another zoo name"),
+        ({"epochs": 3}, "an unreadable recipe"),
+    ):
+        reports.write_json(run / "train.json", {"recipe": recorded})
+        with pytest.raises(SystemExit, match="holds a finished run of another recipe") as exit_info:
+            train_zoo.main(arguments + ["--names", "mnist-vib-mlp"])
+        assert differs in str(exit_info.value)
+    # a run not started yet: the training command, then the build
+    assert train_zoo.main(arguments + ["--names", "fashion-mnist-vib-convnet"]) == 0
+    printed = capsys.readouterr().out
+    assert "--recipe fashion-mnist-vib-convnet" in printed and "--precision mixed_bfloat16" in printed
