@@ -111,6 +111,10 @@ def main(argv=None):
         print(render(args.models_dir))
         return 0
     train_record = reports.read_json(os.path.join(args.run_dir, "train.json"))
+    try:
+        zoo.check_name(args.name, train_record.get("recipe"))
+    except ValueError as err:
+        raise SystemExit(f"build_zoo: error: {err}") from None
     dataset = train_record["recipe"]["dataset"]
     target = os.path.join(args.models_dir, f"{args.name}.keras")
     if args.reevaluate:

@@ -144,6 +144,13 @@ def test_build_zoo_exports_evaluates_and_reevaluates(tmp_path, data_dir):
     assert (models_dir / "evaluations" / "tiny-vib-mlp" / "metrics.json").exists()
     with pytest.raises(SystemExit, match="needs the published"):
         build_zoo.main([*argv[:1], "tiny-dualib-mlp", *argv[2:], "--reevaluate"])
+    # a run is published under its own zoo name or a name of the user's, never another model's
+    with pytest.raises(SystemExit, match="'mnist-dualib-mlp' is the zoo name of another model; this run trained 'mnist-vib-mlp'"):
+        build_zoo.main([*argv[:1], "mnist-dualib-mlp", *argv[2:]])
+    assert not (models_dir / "mnist-dualib-mlp.keras").exists()
+    assert zoo.check_name("mnist-vib-mlp", recipe) == "mnist-vib-mlp"
+    with pytest.raises(ValueError, match="must name its"):
+        zoo.check_name("mine", {"dataset": "mnist"})
 
 
 @pytest.mark.parametrize(

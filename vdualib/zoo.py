@@ -46,6 +46,7 @@ __all__ = [
     "registry",
     "models_dir",
     "card_from_records",
+    "check_name",
     "register",
     "cards_table",
     "recipes_table",
@@ -430,6 +431,37 @@ def export(source, target):
     return target
 
 
+def check_name(name, recipe):
+    """Refuse to publish a model under a built-in zoo name that is not its own.
+
+    A built-in name (``mnist-vib-mlp``) promises its data set, method and backbone; a run of
+    another recipe under it would be mislabelled. Other names (a user's own zoo) are free.
+
+    Args:
+        name: the name to publish under.
+        recipe: the run's recipe (``train.json``'s ``recipe``).
+
+    Returns:
+        ``name``.
+
+    Raises:
+        ValueError: ``name`` is a built-in zoo name and the recipe's data set, method or backbone
+            make another one, or the recipe lacks them.
+
+    Example:
+        >>> check_name("mnist-vib-mlp", {"dataset": "mnist", "method": "vib", "backbone": "mlp"})
+        'mnist-vib-mlp'
+    """
+    from vdualib import recipes
+
+    if not isinstance(recipe, dict) or any(key not in recipe for key in recipes.IDENTITY):
+        raise ValueError(f"the run's recipe must name its {list(recipes.IDENTITY)}; is train.json from vdualib-train?")
+    own = recipes.model_name(recipe["dataset"], recipe["method"], recipe["backbone"])
+    if name in recipes.RECIPES and own != name:
+        raise ValueError(f"{name!r} is the zoo name of another model; this run trained {own!r}. Publish it as {own!r}.")
+    return name
+
+
 def card_from_records(name, train_record, metrics_record, file_path):
     """A model card (dict) from the training record and the evaluation's metrics.json.
 
@@ -450,6 +482,7 @@ def card_from_records(name, train_record, metrics_record, file_path):
     summary = model.get("corruption_summary", {}).get("mean", {})
     from vdualib import methods, recipes
 
+    check_name(name, train_record["recipe"])
     recipe = recipes.get_recipe(train_record["recipe"])  # every field, older records included
     data_note = None
     if metrics_record.get("data_source") == "jpeg":
