@@ -70,17 +70,17 @@ def _check_finished(name, out):
         )
 
 
-def _run(command, dry_run):
+def _run(command, dry_run, env):
     print("+", " ".join(command), flush=True)
     if not dry_run:
-        subprocess.run(command, check=True)
+        subprocess.run(command, check=True, env=env)
 
 
 def main(argv=None):
     args = parse_args(argv)
     here = os.path.dirname(os.path.abspath(__file__))
     env_data = ["--data-dir", args.data_dir] if args.data_dir else []
-    os.environ["VDUALIB_MODELS_DIR"] = os.path.abspath(args.models_dir)  # references resolve in this zoo
+    env = dict(os.environ, VDUALIB_MODELS_DIR=os.path.abspath(args.models_dir))  # references resolve in this zoo
     for name in args.names:
         backbone = name.rsplit("-", 1)[-1]
         out = os.path.join(args.runs, name)
@@ -90,13 +90,13 @@ def main(argv=None):
         else:
             resume = ["--resume"] if os.path.exists(os.path.join(out, "checkpoint.json")) else []
             train = [sys.executable, "-m", "vdualib.commands.train", "--recipe", name, "--out", out, "--quiet"]
-            _run(train + ["--precision", PRECISION[backbone]] + resume + env_data, args.dry_run)
+            _run(train + ["--precision", PRECISION[backbone]] + resume + env_data, args.dry_run, env)
         card = os.path.join(args.models_dir, "cards", f"{name}.json")
         built = os.path.exists(card) and os.path.getmtime(card) > os.path.getmtime(os.path.join(out, "train.json")) if not args.dry_run else False
         if not built:
             limit = ["--corruption-limit", str(CORRUPTION_LIMIT[backbone])] if backbone in CORRUPTION_LIMIT else []
             build = [sys.executable, os.path.join(here, "build_zoo.py"), "--name", name, "--run-dir", out]
-            _run(build + ["--models-dir", args.models_dir] + limit + env_data, args.dry_run)
+            _run(build + ["--models-dir", args.models_dir] + limit + env_data, args.dry_run, env)
     return 0
 
 

@@ -425,3 +425,4 @@ def test_train_zoo_orders_references_first_and_refuses_stale_runs(tmp_path, caps
     assert train_zoo.main(arguments + ["--names", "fashion-mnist-vib-convnet"]) == 0
     printed = capsys.readouterr().out
     assert "--recipe fashion-mnist-vib-convnet" in printed and "--precision mixed_bfloat16" in printed
+    assert os.environ.get("VDUALIB_MODELS_DIR") != str(tmp_path / "models")  # given to its commands, not set here
