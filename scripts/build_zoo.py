@@ -32,13 +32,19 @@ def parse_args(argv=None):
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--render", action="store_true", help="only regenerate models/README.md from the cards")
     parser.add_argument(
+        "--prediction-modes",
+        action="store_true",
+        help="add to the published models' cards (--name, else every stochastic card) the clean test metrics of both "
+        "prediction modes, then render; no --run-dir needed",
+    )
+    parser.add_argument(
         "--reevaluate",
         action="store_true",
         help="evaluate the published models/<name>.keras again (after an evaluation change) instead of exporting the run's model",
     )
     args = parser.parse_args(argv)
-    if not args.render and not (args.name and args.run_dir):
-        parser.error("--name and --run-dir are required (or --render)")
+    if not args.render and not args.prediction_modes and not (args.name and args.run_dir):
+        parser.error("--name and --run-dir are required (or --render, or --prediction-modes)")
     if args.num_samples is None and args.prediction == "samples":
         args.num_samples = 12
     return args
@@ -75,6 +81,75 @@ def targets_table():
     return reports.markdown_table(rows, columns, digits=3)
 
 
+def _mode_entry(num_samples, test, scaling):
+    return {
+        "num_samples": num_samples,
+        "test": {k: test[k] for k in ("accuracy", "nll", "brier", "ece", "adaptive_ece")},
+        "temperature": scaling["temperature"],
+        "ece_after_ts": (scaling.get("after") or {}).get("ece"),
+    }
+
+
+def prediction_modes(model, info, recipe, known=None, num_samples=12, limit=None, data_dir=None):
+    """The clean test metrics of a stochastic model under both prediction modes, for its card.
+
+    The zoo's table scores each model with one mode (the card's ``prediction``); the dual IB
+    paper predicts with the decoder at mu. This measures the test split (and temperature scaling
+    fitted on the recipe's validation split) with the mean of ``num_samples`` encoder samples
+    and with the decoder at mu. A mode in ``known`` (the card's own, from its main evaluation) is
+    taken as it is: sampled predictions are a Monte Carlo estimate, and measuring them again in
+    another evaluation would give slightly different figures than the card's.
+
+    Returns:
+        ``{"samples": m, "mu": m}`` with ``m = {"num_samples", "test": {accuracy, nll (nats),
+        brier, ece, adaptive_ece}, "temperature", "ece_after_ts"}``.
+    """
+    from vdualib import evaluation
+
+    modes = dict(known or {})
+    for mode in ("samples", "mu"):
+        if mode in modes:
+            continue
+        measured = evaluation.evaluate(
+            [(model, info)], recipe["dataset"], corruption_names="none", ood=(), prediction=mode,
+            num_samples=num_samples if mode == "samples" else None, limit=limit, data_dir=data_dir,
+            validation=evaluation.held_out_split(recipe, data_dir=data_dir), progress=False,
+        )["models"][0]
+        modes[mode] = _mode_entry(measured["num_samples_used"], measured["clean"], measured["temperature_scaling"])
+    return {mode: modes[mode] for mode in ("samples", "mu")}
+
+
+def _own_mode(card):
+    """The card's own prediction mode, as :func:`prediction_modes` records it."""
+    record = card["evaluation"]
+    return {record.get("prediction", "samples"): _mode_entry(record["num_samples"], record["test"], record["temperature_scaling"])}
+
+
+def add_prediction_modes(models_dir, names=None, limit=None, data_dir=None):
+    """Add :func:`prediction_modes` to the cards of published stochastic models (``names``, else
+    every one in ``models_dir`` without them); returns the names updated."""
+    from vdualib import methods, zoo
+
+    updated = []
+    for record in zoo.cards(models_dir):
+        if (names and record["name"] not in names) or not methods.get(record["method"]).stochastic:
+            continue
+        if not names and "by_prediction" in record["evaluation"]:
+            continue
+        target = os.path.join(models_dir, f"{record['name']}.keras")
+        model, info, _ = zoo.resolve(target)
+        num_samples = record["evaluation"]["num_samples"] if record["evaluation"].get("prediction") != "mu" else 12
+        record["evaluation"]["by_prediction"] = prediction_modes(
+            model, info, record["recipe"], _own_mode(record), num_samples=num_samples, limit=limit, data_dir=data_dir
+        )
+        zoo.register(record["name"], target, record, folder=models_dir)
+        updated.append(record["name"])
+    if names and set(names) - set(updated):
+        missing = sorted(set(names) - set(updated))
+        raise SystemExit(f"build_zoo: error: no published stochastic model named {missing} in {models_dir}.")
+    return updated
+
+
 def render(models_dir):
     """Regenerate ``models/README.md``, ``models/table.md`` and every ``evaluations/<name>/curve.png``
     from the cards; returns the README text."""
@@ -86,6 +161,8 @@ def render(models_dir):
     reports.write_text(os.path.join(models_dir, "targets.md"), targets)
     recipes = zoo.recipes_table(models_dir)
     reports.write_text(os.path.join(models_dir, "recipes.md"), recipes)
+    predictions = zoo.predictions_table(models_dir)
+    reports.write_text(os.path.join(models_dir, "predictions.md"), predictions)
     curves = []
     for record in zoo.cards(models_dir):
         name = record["name"]
@@ -93,7 +170,10 @@ def render(models_dir):
             zoo.curve_figure(record, os.path.join(models_dir, "evaluations", name, "curve.png"))
             curves.append(f"- [{name}](evaluations/{name}/curve.png)")
     text = (
-        README_HEAD + table + "\n## Recipes\n\nWhether each model was trained with today's recipe (`vdualib-train --list`); "
+        README_HEAD + table + "\n## Both prediction modes\n\nClean test split, stochastic models: the mean over S "
+        "encoder samples and the decoder at mu (the dual IB paper's protocol); T is the temperature fitted on the "
+        "validation split (above 1: overconfident, below 1: underconfident), ECE after TS its result on the test "
+        "split:\n\n" + predictions + "\n## Recipes\n\nWhether each model was trained with today's recipe (`vdualib-train --list`); "
         "a model trained with an earlier one keeps its figures above until it is retrained:\n\n" + recipes
         + "\n## Targets and training curves\n\nThe column \"target (test)\" checks each card against "
         "`vdualib.zoo.TARGETS`:\n\n" + targets + "\nEach model's per-epoch accuracy (training, held-out validation) "
@@ -105,9 +185,14 @@ def render(models_dir):
 
 def main(argv=None):
     args = parse_args(argv)
-    from vdualib import datasets, evaluation, reports, zoo
+    from vdualib import datasets, evaluation, methods, reports, zoo
 
     if args.render:
+        print(render(args.models_dir))
+        return 0
+    if args.prediction_modes:
+        names = [args.name] if args.name else None
+        print("added both prediction modes to:", ", ".join(add_prediction_modes(args.models_dir, names, args.limit, args.data_dir)) or "none")
         print(render(args.models_dir))
         return 0
     train_record = reports.read_json(os.path.join(args.run_dir, "train.json"))
@@ -141,6 +226,11 @@ def main(argv=None):
     out_dir = os.path.join(args.models_dir, "evaluations", args.name)
     evaluation.write_report(results, out_dir)
     card = zoo.card_from_records(args.name, train_record, results, target)
+    if methods.get(card["method"]).stochastic:
+        card["evaluation"]["by_prediction"] = prediction_modes(
+            model, info, card["recipe"], _own_mode(card), num_samples=args.num_samples or 12, limit=args.limit,
+            data_dir=args.data_dir,
+        )
     zoo.register(args.name, target, card, folder=args.models_dir)
     print(render(args.models_dir))
     return 0

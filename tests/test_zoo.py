@@ -144,6 +144,19 @@ def test_build_zoo_exports_evaluates_and_reevaluates(tmp_path, data_dir):
     assert (models_dir / "evaluations" / "tiny-vib-mlp" / "metrics.json").exists()
     with pytest.raises(SystemExit, match="needs the published"):
         build_zoo.main([*argv[:1], "tiny-dualib-mlp", *argv[2:], "--reevaluate"])
+    # both prediction modes: the card's own (its main evaluation, as it is) and the decoder at mu
+    card = reports.read_json(models_dir / "cards" / "tiny-vib-mlp.json")
+    modes = card["evaluation"]["by_prediction"]
+    assert modes["samples"]["test"] == card["evaluation"]["test"] and modes["samples"]["num_samples"] == 2
+    assert modes["mu"]["num_samples"] == 1 and 0.0 <= modes["mu"]["test"]["accuracy"] <= 1.0
+    del card["evaluation"]["by_prediction"]
+    reports.write_json(models_dir / "cards" / "tiny-vib-mlp.json", card)
+    assert build_zoo.main(["--prediction-modes", "--models-dir", str(models_dir), "--limit", "60", "--data-dir", data_dir]) == 0
+    again = reports.read_json(models_dir / "cards" / "tiny-vib-mlp.json")["evaluation"]["by_prediction"]
+    assert again["mu"] == modes["mu"] and again["samples"] == modes["samples"]
+    assert "| tiny-vib-mlp |" in (models_dir / "predictions.md").read_text()
+    with pytest.raises(SystemExit, match="no published stochastic model named \\['mnist-vib-mlp'\\]"):
+        build_zoo.main(["--prediction-modes", "--name", "mnist-vib-mlp", "--models-dir", str(models_dir), "--data-dir", data_dir])
     # a run is published under its own zoo name or a name of the user's, never another model's
     with pytest.raises(SystemExit, match="'mnist-dualib-mlp' is the zoo name of another model; this run trained 'mnist-vib-mlp'"):
         build_zoo.main([*argv[:1], "mnist-dualib-mlp", *argv[2:]])
@@ -330,6 +343,31 @@ def test_curve_figure_and_render_draw_the_curve_of_every_card(tmp_path):
     status = zoo.target_status(record)
     row = next(line for line in text.splitlines() if line.startswith("| mnist-vib-mlp |"))
     assert row.rstrip(" |").endswith("met" if status["met"] else "missed " + " and ".join(status["missed"]))
+
+
+def test_predictions_table_checks_the_target_in_each_mode(tmp_path):
+    def mode(accuracy, ece, temperature):
+        test = {"accuracy": accuracy, "nll": 0.03, "brier": 0.01, "ece": ece, "adaptive_ece": ece}
+        return {"num_samples": 12, "test": test, "temperature": temperature, "ece_after_ts": 0.002}
+
+    record = _card_with("mnist", "dualib", 0.9907, 0.0038)
+    assert zoo.target_status(record, "mu") is None  # a card without both modes
+    record["evaluation"]["by_prediction"] = {"samples": mode(0.9907, 0.0038, 1.5), "mu": mode(0.9910, 0.0056, 1.9)}
+    assert zoo.target_status(record, "samples")["met"] and zoo.target_status(record, "mu")["missed"] == ["ece"]
+    folder = tmp_path / "models"
+    (folder / "cards").mkdir(parents=True)
+    reports.write_json(folder / "cards" / "mnist-dualib-mlp.json", dict(record, name="mnist-dualib-mlp"))
+    reports.write_json(folder / "cards" / "mnist-vib-mlp.json", dict(_card_with("mnist", "vib", 0.99, 0.004), name="mnist-vib-mlp"))
+    reports.write_json(
+        folder / "cards" / "mnist-deterministic-mlp.json",
+        dict(_card_with("mnist", "deterministic", 0.99, 0.004), name="mnist-deterministic-mlp"),
+    )
+    lines = zoo.predictions_table(str(folder)).splitlines()
+    assert len(lines) == 4  # header, rule and the two stochastic models
+    assert lines[2] == (
+        "| mnist-dualib-mlp | 0.9907 | 0.0300 | 0.0038 | 1.5000 | 0.0020 | met | 0.9910 | 0.0300 | 0.0056 | 1.9000 | 0.0020 | missed ece |"
+    )
+    assert lines[3] == "| mnist-vib-mlp |" + " - |" * 12
 
 
 def test_recipes_table_says_which_models_follow_todays_recipe(tmp_path):

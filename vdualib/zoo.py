@@ -50,6 +50,7 @@ __all__ = [
     "register",
     "cards_table",
     "recipes_table",
+    "predictions_table",
     "cards",
     "export",
     "TARGETS",
@@ -679,11 +680,14 @@ def target(dataset, method):
     return {"accuracy": entry["accuracy"][kind], "ece": entry["ece"] if stochastic else None, "anchor": entry["anchor"]}
 
 
-def target_status(card_record):
+def target_status(card_record, prediction=None):
     """Whether a card's test figures meet its target.
 
     Args:
         card_record: a model card (as from :func:`card` or :func:`card_from_records`).
+        prediction: ``None`` for the card's own test figures, or ``"samples"`` / ``"mu"`` for
+            those of that prediction mode (``evaluation.by_prediction``; ``None`` is returned
+            when the card does not have them).
 
     Returns:
         ``None`` without a target, else ``{"accuracy": a, "ece": e, "met": bool, "missed": [...]}``
@@ -694,9 +698,12 @@ def target_status(card_record):
         >>> target_status(card("mnist-vib-mlp"))["missed"]     # e.g. ['accuracy']
     """
     goal = target(card_record["dataset"], card_record["method"])
-    if goal is None:
+    if prediction is None:
+        test = card_record["evaluation"]["test"]
+    else:
+        test = card_record["evaluation"].get("by_prediction", {}).get(prediction, {}).get("test")
+    if goal is None or test is None:
         return None
-    test = card_record["evaluation"]["test"]
     status = {"accuracy": {"target": goal["accuracy"], "value": test["accuracy"], "met": test["accuracy"] >= goal["accuracy"]}}
     status["ece"] = None if goal["ece"] is None else {"target": goal["ece"], "value": test["ece"], "met": test["ece"] <= goal["ece"]}
     status["missed"] = [name for name in ("accuracy", "ece") if status[name] is not None and not status[name]["met"]]
@@ -709,8 +716,11 @@ def _target_cell(record):
     if status is None:
         return "-"
     wanted = f"acc >= {status['accuracy']['target']:.3f}" + ("" if status["ece"] is None else f", ECE <= {status['ece']['target']:.3f}")
-    verdict = "met" if status["met"] else "missed " + " and ".join(status["missed"])
-    return f"{wanted}: {verdict}"
+    return f"{wanted}: {_verdict(status)}"
+
+
+def _verdict(status):
+    return "-" if status is None else "met" if status["met"] else "missed " + " and ".join(status["missed"])
 
 
 def curve_figure(card_record, path):
@@ -772,6 +782,52 @@ def cards_table(folder=None):
     if not records:
         return "No models yet.\n"
     return reports.markdown_table([_card_row(record) for record in records], _CARD_COLUMNS, digits=4)
+
+
+def predictions_table(folder=None):
+    r"""The Markdown table of the stochastic models' clean test metrics under both prediction
+    modes, from their cards' ``evaluation.by_prediction`` (``scripts/build_zoo.py`` writes it).
+
+    The main table scores each model with one mode; this one puts the mean over S encoder samples
+    beside the decoder at mu (the dual IB paper's protocol), with the temperature T fitted on the
+    validation split (T > 1: overconfident, T < 1: underconfident) and the target of each model's
+    data set checked on both, so a verdict that depends on the mode shows as such.
+
+    Args:
+        folder: a zoo folder with a ``cards/`` subfolder; ``None`` for :func:`models_dir`.
+
+    Returns:
+        The Markdown table as a string; a card without both modes gets ``-`` cells
+        (``"No stochastic models yet.\n"`` without any).
+
+    Example:
+        >>> print(predictions_table())
+    """
+    from vdualib import methods
+
+    rows = []
+    for record in cards(folder):
+        if not methods.get(record["method"]).stochastic:
+            continue
+        row = {"name": record["name"]}
+        for mode in ("samples", "mu"):
+            measured = record["evaluation"].get("by_prediction", {}).get(mode)
+            if measured is None:
+                row.update({f"{mode}_{key}": "-" for key in ("accuracy", "nll", "ece", "temperature", "ece_ts", "target")})
+                continue
+            test = measured["test"]
+            row.update({f"{mode}_accuracy": test["accuracy"], f"{mode}_nll": test["nll"], f"{mode}_ece": test["ece"]})
+            for key, field in (("temperature", "temperature"), ("ece_ts", "ece_after_ts")):
+                row[f"{mode}_{key}"] = "-" if measured[field] is None else measured[field]
+            row[f"{mode}_target"] = _verdict(target_status(record, mode))
+        rows.append(row)
+    if not rows:
+        return "No stochastic models yet.\n"
+    columns = [("name", "model")]
+    for mode, title in (("samples", "mean of S samples"), ("mu", "decoder at mu")):
+        columns += [(f"{mode}_accuracy", f"{title}: acc"), (f"{mode}_nll", "NLL"), (f"{mode}_ece", "ECE"),
+                    (f"{mode}_temperature", "T"), (f"{mode}_ece_ts", "ECE after TS"), (f"{mode}_target", "target")]
+    return reports.markdown_table(rows, columns, digits=4)
 
 
 def recipes_table(folder=None):
