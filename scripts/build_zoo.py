@@ -6,8 +6,12 @@ Exports the weights without optimizer state, runs the evaluation (temperature sc
 the recipe's held-out validation split) (test split, every corruption at severities 1-5, the card's OOD sets,
 12 samples, 15-bin ECE) into ``models/evaluations/<name>/`` (metrics.json, report.md, PNGs),
 writes ``models/cards/<name>.json`` from train.json + metrics.json, updates
-``models/registry.json`` and regenerates ``models/README.md``, ``models/table.md`` and
-``models/targets.md`` and ``models/recipes.md`` (blocks the top-level README includes) and each ``evaluations/<name>/curve.png``. ``--render`` only regenerates these from the cards.
+``models/registry.json`` and regenerates ``models/README.md``, ``models/table.md``,
+``models/targets.md``, ``models/recipes.md`` and ``models/predictions.md`` (blocks the top-level
+README includes) and each ``evaluations/<name>/curve.png``. A stochastic model's card also gets
+its clean test metrics under both prediction modes (the mean over S samples and the decoder at
+mu). ``--render`` only regenerates the pages from the cards; ``--prediction-modes`` adds both
+modes to cards published before they were recorded.
 """
 
 import argparse
@@ -90,13 +94,13 @@ def _mode_entry(num_samples, test, scaling):
     }
 
 
-def prediction_modes(model, info, recipe, known=None, num_samples=12, limit=None, data_dir=None):
+def prediction_modes(model, info, recipe, known=None, num_samples=None, limit=None, data_dir=None):
     """The clean test metrics of a stochastic model under both prediction modes, for its card.
 
     The zoo's table scores each model with one mode (the card's ``prediction``); the dual IB
     paper predicts with the decoder at mu. This measures the test split (and temperature scaling
     fitted on the recipe's validation split) with the mean of ``num_samples`` encoder samples
-    and with the decoder at mu. A mode in ``known`` (the card's own, from its main evaluation) is
+    (``None``: the model's own S) and with the decoder at mu. A mode in ``known`` (the card's own, from its main evaluation) is
     taken as it is: sampled predictions are a Monte Carlo estimate, and measuring them again in
     another evaluation would give slightly different figures than the card's.
 
@@ -138,7 +142,7 @@ def add_prediction_modes(models_dir, names=None, limit=None, data_dir=None):
             continue
         target = os.path.join(models_dir, f"{record['name']}.keras")
         model, info, _ = zoo.resolve(target)
-        num_samples = record["evaluation"]["num_samples"] if record["evaluation"].get("prediction") != "mu" else 12
+        num_samples = record["evaluation"]["num_samples"] if record["evaluation"].get("prediction") != "mu" else None
         record["evaluation"]["by_prediction"] = prediction_modes(
             model, info, record["recipe"], _own_mode(record), num_samples=num_samples, limit=limit, data_dir=data_dir
         )
@@ -228,7 +232,7 @@ def main(argv=None):
     card = zoo.card_from_records(args.name, train_record, results, target)
     if methods.get(card["method"]).stochastic:
         card["evaluation"]["by_prediction"] = prediction_modes(
-            model, info, card["recipe"], _own_mode(card), num_samples=args.num_samples or 12, limit=args.limit,
+            model, info, card["recipe"], _own_mode(card), num_samples=args.num_samples, limit=args.limit,
             data_dir=args.data_dir,
         )
     zoo.register(args.name, target, card, folder=args.models_dir)
