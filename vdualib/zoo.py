@@ -184,7 +184,10 @@ def card(name):
 
     Returns:
         The card as a dict (keys ``name``, ``dataset``, ``method``, ``backbone``, ``recipe``,
-        ``data``, ``training``, ``objective``, ``evaluation``, ...).
+        ``data``, ``training``, ``objective``, ``evaluation``, ...). ``evaluation`` holds the
+        test figures of the card's prediction mode (``prediction``: the mean over
+        ``num_samples`` encoder samples, or ``"mu"``) and, for a stochastic model,
+        ``by_prediction``: the clean test figures of both modes (``"samples"``, ``"mu"``).
 
     Raises:
         ValueError: an unknown name (the message lists the available ones).
