@@ -86,9 +86,11 @@ def targets_table():
 
 
 def _mode_entry(num_samples, test, scaling):
+    from vdualib import zoo
+
     return {
         "num_samples": num_samples,
-        "test": {k: test[k] for k in ("accuracy", "nll", "brier", "ece", "adaptive_ece")},
+        "test": {k: test[k] for k in zoo.CARD_TEST_MEASURES},
         "temperature": scaling["temperature"],
         "ece_after_ts": (scaling.get("after") or {}).get("ece"),
     }

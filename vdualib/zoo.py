@@ -60,6 +60,8 @@ __all__ = [
 ]
 
 _REGISTRY = "registry.json"
+#: the clean test measures a card records (``evaluation.test`` and each ``by_prediction`` mode)
+CARD_TEST_MEASURES = ("accuracy", "nll", "brier", "ece", "adaptive_ece")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -532,7 +534,7 @@ def card_from_records(name, train_record, metrics_record, file_path):
         "evaluation": {
             "prediction": metrics_record.get("prediction", "samples"),
             "num_samples": model["num_samples_used"],
-            "test": {k: model["clean"][k] for k in ("accuracy", "nll", "brier", "ece", "adaptive_ece")},
+            "test": {k: model["clean"][k] for k in CARD_TEST_MEASURES},
             "temperature_scaling": model["temperature_scaling"],
             "corruptions": {
                 "severities": metrics_record["severities"],
