@@ -11,7 +11,9 @@ writes ``models/cards/<name>.json`` from train.json + metrics.json, updates
 README includes) and each ``evaluations/<name>/curve.png``. A stochastic model's card also gets
 its clean test metrics under both prediction modes (the mean over S samples and the decoder at
 mu). ``--render`` only regenerates the pages from the cards; ``--prediction-modes`` adds both
-modes to cards published before they were recorded.
+modes to cards published before they were recorded; ``--examples`` adds the per-example clean
+test scores (``evaluations/<name>/examples.npz``, which ``vdualib-compare`` turns into bootstrap
+intervals) to evaluations written before they were kept.
 """
 
 import argparse
@@ -42,13 +44,19 @@ def parse_args(argv=None):
         "prediction modes, then render; no --run-dir needed",
     )
     parser.add_argument(
+        "--examples",
+        action="store_true",
+        help="write evaluations/<name>/examples.npz (per-example clean test scores) for the published models (--name, "
+        "else every one without it) by predicting their test split again; no --run-dir needed",
+    )
+    parser.add_argument(
         "--reevaluate",
         action="store_true",
         help="evaluate the published models/<name>.keras again (after an evaluation change) instead of exporting the run's model",
     )
     args = parser.parse_args(argv)
-    if not args.render and not args.prediction_modes and not (args.name and args.run_dir):
-        parser.error("--name and --run-dir are required (or --render, or --prediction-modes)")
+    if not (args.render or args.prediction_modes or args.examples) and not (args.name and args.run_dir):
+        parser.error("--name and --run-dir are required (or --render, --prediction-modes or --examples)")
     if args.num_samples is None and args.prediction == "samples":
         args.num_samples = 12
     return args
@@ -156,6 +164,50 @@ def add_prediction_modes(models_dir, names=None, limit=None, data_dir=None):
     return updated
 
 
+def add_examples(models_dir, names=None, data_dir=None):
+    """Write ``evaluations/<name>/examples.npz`` for published models evaluated before the
+    per-example scores were kept (``names``, else every model without the file).
+
+    Predicts the evaluation's test split again with its prediction mode and number of samples.
+    A deterministic model, or the decoder at mu, gives the evaluation's own predictions, and is
+    checked against ``metrics.json``. The mean over sampled predictions is a new Monte Carlo
+    draw, so the file says ``source="backfill"`` and its figures can differ from ``metrics.json``
+    in the fourth decimal.
+
+    Returns:
+        ``{name: (accuracy in metrics.json, accuracy of the new predictions)}``.
+    """
+    from vdualib import datasets, methods, metrics, reports, zoo
+    from vdualib.evaluation import examples, predict
+
+    written = {}
+    for record in zoo.cards(models_dir):
+        name = record["name"]
+        metrics_path = os.path.join(models_dir, "evaluations", name, "metrics.json")
+        target = examples.examples_path(metrics_path)
+        if (names and name not in names) or (not names and os.path.exists(target)):
+            continue
+        evaluated = reports.read_json(metrics_path)
+        (entry,) = evaluated["models"]
+        model, info, _ = zoo.resolve(os.path.join(models_dir, f"{name}.keras"))
+        if info["sha256"] != entry["sha256"]:
+            raise SystemExit(f"build_zoo: error: {metrics_path} evaluated another file than {name}.keras; rebuild it with --reevaluate.")
+        _, (images, labels) = datasets.load(evaluated["dataset"], data_dir=data_dir)
+        images, labels = images[: evaluated["num_examples"]], labels[: evaluated["num_examples"]].astype("int64")
+        prediction = evaluated.get("prediction", "samples")
+        probs = predict(model, images, 0 if prediction == "mu" else entry["num_samples_used"])["probs"]
+        accuracy = metrics.accuracy(probs, labels)
+        reproducible = prediction == "mu" or not methods.get(record["method"]).stochastic
+        if reproducible and abs(metrics.nll(probs, labels) - entry["clean"]["nll"]) > 1e-5:
+            raise SystemExit(f"build_zoo: error: {name}'s predictions differ from {metrics_path}; rebuild it with --reevaluate.")
+        scores = examples.example_record(entry["label"], entry["sha256"], probs, labels)
+        examples.write_examples(target, labels, [scores], prediction, source="evaluation" if reproducible else "backfill")
+        written[name] = (entry["clean"]["accuracy"], accuracy)
+    if names and set(names) - set(written):
+        raise SystemExit(f"build_zoo: error: no published model named {sorted(set(names) - set(written))} in {models_dir}.")
+    return written
+
+
 def render(models_dir):
     """Regenerate ``models/README.md``, ``models/table.md`` and every ``evaluations/<name>/curve.png``
     from the cards; returns the README text."""
@@ -195,6 +247,11 @@ def main(argv=None):
 
     if args.render:
         print(render(args.models_dir))
+        return 0
+    if args.examples:
+        names = [args.name] if args.name else None
+        for name, (published, again) in add_examples(args.models_dir, names, args.data_dir).items():
+            print(f"{name}: examples.npz written (test accuracy {published:.4f} in metrics.json, {again:.4f} predicted again)")
         return 0
     if args.prediction_modes:
         names = [args.name] if args.name else None

@@ -235,3 +235,42 @@ def test_compare_zoo_says_when_the_models_schedules_differ(zoo_folder, tmp_path)
     reports.write_json(folder / "cards" / "mnist-deterministic-mlp.json", {"name": "mnist-deterministic-mlp", "recipe": {"epochs": 30, "optimizer": "adam"}})
     comparison.compare_zoo(["mnist"], models_dir=folder, out_dir=str(tmp_path / "again"))
     assert "different schedules" not in (tmp_path / "again" / "compare.md").read_text()
+
+
+def test_compare_gives_clean_differences_a_paired_bootstrap_interval(zoo_folder, tmp_path):
+    import shutil
+
+    from vdualib.evaluation import examples
+
+    out = tmp_path / "compare"
+    entry = comparison.compare_zoo(["mnist"], models_dir=zoo_folder, out_dir=str(out))["datasets"]["mnist"]
+    for delta in entry["deltas"]:
+        if delta["measure"] in examples.MEASURES:
+            low, high = delta["interval"]
+            assert low <= delta["difference"] <= high  # recorded at evaluation: the same predictions as the table
+            assert delta["beyond_noise"] == (low > 0 or high < 0)
+        else:
+            assert delta["interval"] is None and delta["beyond_noise"] is None  # corrupted and OOD: no per-example record
+    assert any("paired bootstrap over the clean test examples" in note for note in entry["notes"])
+    text = (out / "compare.md").read_text()
+    assert "95% interval" in text and "clean differences" in text
+    assert not (out / "mnist" / examples.EXAMPLES_FILE).exists()  # the merged report has no per-example record
+
+    # a record whose model is not the one metrics.json describes is refused
+    stale = tmp_path / "stale"
+    shutil.copytree(zoo_folder, stale)
+    path = stale / "evaluations" / "mnist-vib-mlp" / "metrics.json"
+    record = reports.read_json(path)
+    record["models"][0]["sha256"] = "f" * 64
+    reports.write_json(path, record)
+    with pytest.raises(ValueError, match="sha256 differs"):
+        comparison.compare_zoo(["mnist"], models_dir=stale, out_dir=str(tmp_path / "x"))
+
+    # evaluations from before the records: the comparison still runs, without intervals, and says so
+    (zoo_folder / "evaluations" / "mnist-vib-mlp" / examples.EXAMPLES_FILE).rename(tmp_path / "kept.npz")
+    try:
+        entry = comparison.compare_zoo(["mnist"], models_dir=zoo_folder, out_dir=str(tmp_path / "old"))["datasets"]["mnist"]
+    finally:
+        (tmp_path / "kept.npz").rename(zoo_folder / "evaluations" / "mnist-vib-mlp" / examples.EXAMPLES_FILE)
+    assert all(d["interval"] is None for d in entry["deltas"])
+    assert any("No per-example scores" in note and "mnist-vib-mlp" in note for note in entry["notes"])

@@ -160,6 +160,13 @@ def test_cifar10_report_names_the_jpeg_rendition(tmp_path):
     assert ("JPEG" in report) == (results["data_source"] == "jpeg")
     assert ("JPEG" in report) == any(os.path.isfile(os.path.join(d, "cifar10-jpeg.zip")) for d in datasets.data_dirs())
     assert not os.path.exists(tmp_path / "corruption_ece.png")
+    # the per-example record beside metrics.json, for paired intervals; metrics.json stays plain JSON
+    labels, scores, record = evaluation.examples.read_examples(tmp_path / "examples.npz")
+    assert record["models"] == ["tiny-cifar"] and record["sha256"]["tiny-cifar"] == info["sha256"]
+    assert np.mean(scores["tiny-cifar"]["correct"]) == pytest.approx(results["models"][0]["clean"]["accuracy"])
+    assert labels.size == 64 and "examples" not in reports.read_json(tmp_path / "metrics.json")
+    evaluation.write_report({k: v for k, v in results.items() if k != "examples"}, tmp_path)
+    assert not os.path.exists(tmp_path / "examples.npz")  # no stale record beside results without one
 
 
 @pytest.mark.parametrize(

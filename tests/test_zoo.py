@@ -157,6 +157,17 @@ def test_build_zoo_exports_evaluates_and_reevaluates(tmp_path, data_dir):
     assert "| tiny-vib-mlp |" in (models_dir / "predictions.md").read_text()
     with pytest.raises(SystemExit, match="no published stochastic model named \\['mnist-vib-mlp'\\]"):
         build_zoo.main(["--prediction-modes", "--name", "mnist-vib-mlp", "--models-dir", str(models_dir), "--data-dir", data_dir])
+    # the build keeps the per-example scores; --examples writes them for evaluations from before
+    from vdualib.evaluation import examples
+
+    record = models_dir / "evaluations" / "tiny-vib-mlp" / examples.EXAMPLES_FILE
+    assert examples.read_examples(record)[2]["source"] == "evaluation"
+    record.unlink()
+    assert build_zoo.main(["--examples", "--models-dir", str(models_dir), "--data-dir", data_dir]) == 0
+    labels, scores, info = examples.read_examples(record)
+    assert labels.size == 60 and info["source"] == "backfill" and info["sha256"]["tiny-vib-mlp"] == card["sha256"]
+    with pytest.raises(SystemExit, match="no published model named \\['nope'\\]"):
+        build_zoo.main(["--examples", "--name", "nope", "--models-dir", str(models_dir), "--data-dir", data_dir])
     # a run is published under its own zoo name or a name of the user's, never another model's
     with pytest.raises(SystemExit, match="'mnist-dualib-mlp' is the zoo name of another model; this run trained 'mnist-vib-mlp'"):
         build_zoo.main([*argv[:1], "mnist-dualib-mlp", *argv[2:]])

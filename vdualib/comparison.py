@@ -4,7 +4,9 @@
 the same evaluation: same split, prediction mode, corruptions, severities, OOD sets and seed)
 into one results dict, so :func:`vdualib.evaluation.write_report` renders a single report with
 overlaid plots. :func:`method_deltas` states, from those numbers, how VdualIB differs from each
-other method (:mod:`vdualib.methods`) on each measure. :func:`compare_zoo` does both for the zoo's
+other method (:mod:`vdualib.methods`) on each measure; on the clean test measures it adds a paired
+bootstrap interval over the test examples (:mod:`vdualib.evaluation.examples`), so a single-seed
+difference is marked beyond the test-set noise or not. :func:`compare_zoo` does both for the zoo's
 models of each data set and writes ``compare.json``, then ``compare.md`` from it; it is the
 logic of ``vdualib-compare``.
 
@@ -23,6 +25,7 @@ from vdualib import datasets, methods, reports
 
 __all__ = [
     "merge_evaluations",
+    "merge_examples",
     "summary_rows",
     "method_deltas",
     "zoo_evaluations",
@@ -71,6 +74,48 @@ def merge_evaluations(paths):
     merged["models"] = [m for r in records for m in r["models"]]
     merged["provenance"] = reports.provenance(sources=paths)
     return merged
+
+
+def merge_examples(paths):
+    """The per-example scores beside several ``metrics.json`` files (``examples.npz``), joined.
+
+    Args:
+        paths: ``metrics.json`` files of one evaluation (see :func:`merge_evaluations`).
+
+    Returns:
+        ``{"scores": {model label: scores}, "sources": [...], "missing": [...]}``: ``scores`` is
+        ``None`` when any file has no ``examples.npz`` (evaluated before they were kept; its
+        folder is listed in ``missing``).
+
+    Raises:
+        ValueError: the files' test labels differ (not the same examples in the same order), a
+            model label repeats, or a record's model sha256 differs from its ``metrics.json``
+            (the record is stale: evaluate again).
+    """
+    from vdualib.evaluation import examples
+
+    scores, sources, missing, first = {}, set(), [], None
+    for path in (os.fspath(p) for p in paths):
+        where = examples.examples_path(path)
+        if not os.path.isfile(where):
+            missing.append(os.path.dirname(path))
+            continue
+        labels, record, info = examples.read_examples(where)
+        if first is None:
+            first = (where, labels)
+        elif not np.array_equal(labels, first[1]):
+            raise ValueError(f"{where} and {first[0]} hold other test examples; evaluate the models the same way.")
+        recorded = {m["label"]: m.get("sha256") for m in reports.read_json(path)["models"]}
+        for label, model_scores in record.items():
+            if label in scores:
+                raise ValueError(f"two evaluations name a model {label!r}; give each model its own label.")
+            if recorded.get(label) != (info["sha256"][label] or None):
+                raise ValueError(
+                    f"{where} was written for another {label!r} than {path} describes (sha256 differs); evaluate it again."
+                )
+            scores[label] = model_scores
+        sources.add(info["source"])
+    return {"scores": None if missing else scores, "sources": sorted(sources), "missing": missing}
 
 
 def summary_rows(results):
@@ -128,21 +173,29 @@ _LOWER_IS_BETTER = {"nll", "brier", "ece", "ece_after_ts", "shift_nll", "shift_e
 _DESCRIPTIVE = {"ts_temperature", "mean_confidence"}
 
 
-def method_deltas(rows, method="dualib", against=None):
+def method_deltas(rows, method="dualib", against=None, scores=None):
     """For each measure, ``method``'s value minus each baseline's and whether it is better.
 
     Args:
         rows: :func:`summary_rows`.
         method: the method compared (a name of :mod:`vdualib.methods`).
         against: the baselines (default: every other method of :mod:`vdualib.methods`).
+        scores: optional per-example scores ``{model label: scores}`` of the clean test split
+            (:func:`merge_examples`); the clean measures of
+            :data:`vdualib.evaluation.examples.MEASURES` then get a paired bootstrap interval.
 
     Returns:
-        A list of dicts ``{"measure", "versus", method, baseline, "difference", "better"}``;
-        empty when ``method`` has no row.
+        A list of dicts ``{"measure", "versus", method, baseline, "difference", "better",
+        "interval", "beyond_noise"}``; ``better`` is the sign of the difference,
+        ``interval`` the 95% paired bootstrap interval ``[low, high]`` of the difference
+        (``None`` without scores or for the corrupted and OOD measures) and ``beyond_noise``
+        whether it excludes 0. Empty when ``method`` has no row.
 
     Example:
         >>> [d for d in method_deltas(summary_rows(merged)) if d["measure"] == "ece"]
     """
+    from vdualib.evaluation import examples
+
     method = methods.get(method).name
     against = [m for m in methods.names() if m != method] if against is None else [methods.get(m).name for m in against]
     by_method = {r["method"]: r for r in rows}
@@ -158,8 +211,21 @@ def method_deltas(rows, method="dualib", against=None):
                 continue
             difference = value - other
             better = difference < 0 if key in _LOWER_IS_BETTER else difference > 0
+            interval = None
+            pair = [by_method[m]["model"] for m in (method, baseline)]
+            if scores is not None and key in examples.MEASURES and all(label in scores for label in pair):
+                interval = examples.paired_interval(scores[pair[0]], scores[pair[1]], key)
             deltas.append(
-                {"measure": key, "versus": baseline, method: value, baseline: other, "difference": difference, "better": better}
+                {
+                    "measure": key,
+                    "versus": baseline,
+                    method: value,
+                    baseline: other,
+                    "difference": difference,
+                    "better": better,
+                    "interval": None if interval is None else [interval["low"], interval["high"]],
+                    "beyond_noise": None if interval is None else interval["beyond_noise"],
+                }
             )
     return deltas
 
@@ -189,31 +255,61 @@ def zoo_evaluations(dataset, models_dir=None):
     return {name: os.path.join(folder, "evaluations", name, "metrics.json") for name in names}
 
 
-def compare_results(results, out_dir, method="dualib"):
+def compare_results(results, out_dir, method="dualib", per_example=None):
     """Write the joint report of ``results`` into ``out_dir`` and compare ``method`` with the rest.
 
     Returns:
-        ``{"rows", "deltas", "notes", "report"}``: :func:`summary_rows`, :func:`method_deltas`,
-        the evaluation's notes and the path of ``report.md``.
+        ``{"rows", "deltas", "notes", "report"}``: :func:`summary_rows`, :func:`method_deltas`
+        (with bootstrap intervals when per-example scores are known), the evaluation's notes
+        (plus one on the intervals) and the path of ``report.md``.
 
     Args:
-        results: an evaluation's results dict with several models (:func:`merge_evaluations`).
+        results: an evaluation's results dict with several models (:func:`merge_evaluations`,
+            or :func:`vdualib.evaluation.evaluate`, whose per-example scores are then used).
         out_dir: the folder for ``report.md``, ``metrics.json`` and the plots.
         method: the method compared with the others.
+        per_example: :func:`merge_examples` of the files ``results`` was merged from.
 
     Example:
-        >>> compare_results(merge_evaluations(paths), "runs/compare/mnist")["deltas"]
+        >>> compare_results(merge_evaluations(paths), "runs/compare/mnist", per_example=merge_examples(paths))["deltas"]
     """
     from vdualib import evaluation
 
+    if per_example is None and results.get("examples") is not None:
+        records = results["examples"]["records"]
+        per_example = {"scores": {r["label"]: r["scores"] for r in records}, "sources": ["evaluation"], "missing": []}
     evaluation.write_report(results, out_dir)
     rows = summary_rows(results)
+    scores = None if per_example is None else per_example["scores"]
     return {
         "rows": rows,
-        "deltas": method_deltas(rows, method),
-        "notes": results["notes"],
+        "deltas": method_deltas(rows, method, scores=scores),
+        "notes": [*results["notes"], _interval_note(per_example, results.get("prediction", "samples"))],
         "report": os.path.join(os.fspath(out_dir), "report.md"),
     }
+
+
+def _interval_note(per_example, prediction):
+    from vdualib.evaluation import examples
+
+    if per_example is None or per_example["scores"] is None:
+        missing = ", ".join(per_example["missing"]) if per_example else "the joined files"
+        return (
+            f"No per-example scores for {missing} (evaluated before they were kept), so no difference has a "
+            "bootstrap interval; evaluate the models again to get them."
+        )
+    options = examples.BOOTSTRAP
+    note = (
+        f"Intervals: {options['confidence_level']:.0%} paired bootstrap over the clean test examples "
+        f"({options['num_resamples']} resamples, the same for both models); they hold the test-set noise of a "
+        "difference, not the seed-to-seed spread, which needs several trainings."
+    )
+    if "backfill" in per_example["sources"] and prediction == "samples":
+        note += (
+            " Some per-example scores were recorded after their evaluation, by a new draw of the sampled "
+            "prediction, so an interval can sit around a difference a little (fourth decimal) off the table's."
+        )
+    return note
 
 
 def compare_zoo(
@@ -275,14 +371,16 @@ def compare_zoo(
                 progress=progress,
                 validation=evaluation.zoo_validation(cards, dataset, data_dir),
             )
+            per_example = None
         else:
             results = merge_evaluations(list(paths.values()))
+            per_example = merge_examples(list(paths.values()))
             by_name = {record["name"]: record for record in zoo.cards(models_dir)}
             cards = [by_name[name] for name in paths if name in by_name]
         note = schedule_note(cards)
         if note:
             results = dict(results, notes=[*results["notes"], note])
-        summary["datasets"][dataset] = compare_results(results, os.path.join(out_dir, dataset))
+        summary["datasets"][dataset] = compare_results(results, os.path.join(out_dir, dataset), per_example=per_example)
     if not summary["datasets"]:
         where = "the zoo" if reevaluate else os.path.join(models_dir or zoo.models_dir(), "evaluations")
         raise FileNotFoundError(
@@ -313,7 +411,7 @@ def compare_files(paths, out_dir="runs/compare"):
         >>> compare_files(["runs/vib/metrics.json", "runs/dualib/metrics.json"], "runs/compare")
     """
     results = merge_evaluations(paths)
-    entry = compare_results(results, os.path.join(out_dir, results["dataset"]))
+    entry = compare_results(results, os.path.join(out_dir, results["dataset"]), per_example=merge_examples(paths))
     return _write_summary({"datasets": {results["dataset"]: entry}, "skipped": {}, "provenance": results["provenance"]}, out_dir)
 
 
@@ -379,6 +477,29 @@ def summary_markdown(summary, method="dualib"):
             for b in baselines
         ]
         text.append(f"\n{title} is better {' and '.join(counts)} (full report: `{entry['report']}`).\n")
+        judged = [d for d in entry["deltas"] if d.get("interval") is not None]
+        if judged:
+            beyond = [
+                f"{d['measure']} ({'better' if d['better'] else 'worse'} than the {methods.get(d['versus']).title} model)"
+                for d in judged
+                if d["beyond_noise"]
+            ]
+            listed = f": {', '.join(beyond)}." if beyond else "."
+            text.append(f"Beyond the test-set noise: {len(beyond)} of the {len(judged)} clean differences{listed}\n")
         if entry["deltas"]:
-            text.append(reports.markdown_table(entry["deltas"], ["measure", "versus", method, "difference", "better"]))
+            rows = [
+                dict(d, interval=_format_interval(d.get("interval")), beyond_noise=_yes_no(d.get("beyond_noise")))
+                for d in entry["deltas"]
+            ]
+            columns = ["measure", "versus", method, "difference", "better"]
+            columns += [("interval", "95% interval"), ("beyond_noise", "beyond test-set noise")]
+            text.append(reports.markdown_table(rows, columns))
     return "\n".join(text)
+
+
+def _format_interval(interval):
+    return "-" if interval is None else f"[{interval[0]:.4f}, {interval[1]:.4f}]"
+
+
+def _yes_no(flag):
+    return "-" if flag is None else ("yes" if flag else "no")

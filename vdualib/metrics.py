@@ -30,7 +30,9 @@ __all__ = [
     "accuracy",
     "nll",
     "brier",
+    "per_example_scores",
     "expected_calibration_error",
+    "top_label_ece",
     "maximum_calibration_error",
     "adaptive_calibration_error",
     "classwise_calibration_error",
@@ -93,7 +95,7 @@ def accuracy(probs, labels):
         >>> accuracy(probs, labels)     # 0.5
     """
     probs, labels = _check(probs, labels)
-    return float(np.mean(probs.argmax(axis=1) == labels))
+    return float(np.mean(_top_label(probs, labels)[1]))
 
 
 def nll(probs, labels):
@@ -118,8 +120,7 @@ def nll(probs, labels):
         >>> nll(probs, labels)     # -(log 0.9 + log 0.4) / 2 = 0.5108
     """
     probs, labels = _check(probs, labels)
-    picked = probs[np.arange(labels.size), labels]
-    return float(-np.mean(np.log(np.maximum(picked, _LOG_FLOOR))))
+    return float(np.mean(_example_nll(probs, labels)))
 
 
 def brier(probs, labels):
@@ -141,8 +142,48 @@ def brier(probs, labels):
         >>> brier(probs, labels)     # (0.02 + 0.72) / 2 = 0.37
     """
     probs, labels = _check(probs, labels)
-    squared = np.sum(probs**2, axis=1) - 2.0 * probs[np.arange(labels.size), labels] + 1.0
-    return float(np.mean(squared))
+    return float(np.mean(_example_brier(probs, labels)))
+
+
+def _example_nll(probs, labels):
+    return -np.log(np.maximum(probs[np.arange(labels.size), labels], _LOG_FLOOR))
+
+
+def _example_brier(probs, labels):
+    return np.sum(probs**2, axis=1) - 2.0 * probs[np.arange(labels.size), labels] + 1.0
+
+
+def per_example_scores(probs, labels):
+    """Each example's share of the test measures, so that they can be resampled.
+
+    ``accuracy``, ``nll`` and ``brier`` are the means of ``correct``, ``nll`` and ``brier``;
+    ``expected_calibration_error(probs, labels, B) == top_label_ece(confidence, correct, B)``.
+    :mod:`vdualib.evaluation.examples` keeps them beside an evaluation for paired bootstrap
+    intervals between models.
+
+    Args:
+        probs: predicted class probabilities ``[N, C]``, rows on the simplex.
+        labels: integer labels ``[N]`` in ``[0, C)``.
+
+    Returns:
+        A dict of ``[N]`` arrays: ``correct`` (bool, arg-max equals the label), ``confidence``
+        (the top-label probability), ``nll`` (``-log p[y]`` in nats, p floored at 1e-12 as in
+        :func:`nll`) and ``brier`` (``sum_k (p_k - 1[y = k])^2``).
+
+    Raises:
+        ValueError: as :func:`accuracy`.
+
+    Example:
+        >>> per_example_scores([[0.9, 0.1], [0.4, 0.6]], [0, 0])["nll"]     # [0.1054, 0.9163]
+    """
+    probs, labels = _check(probs, labels)
+    confidence, correct = _top_label(probs, labels)
+    return {
+        "correct": correct,
+        "confidence": confidence,
+        "nll": _example_nll(probs, labels),
+        "brier": _example_brier(probs, labels),
+    }
 
 
 # --------------------------------------------------------------------------- calibration
@@ -151,13 +192,22 @@ def brier(probs, labels):
 def _bin_statistics(confidence, correct, num_bins):
     """Per equal-width bin: example count, summed confidence, summed correctness.
 
-    Bin ``b`` holds confidences in ``[b/B, (b+1)/B)``; 1.0 goes to the last bin.
+    Bin ``b`` holds confidences in ``[b/B, (b+1)/B)``; 1.0 goes to the last bin. Arrays
+    ``[..., N]`` give ``[..., B]`` statistics, each row binned on its own (one ``bincount``
+    for all rows, offset by row, so a bootstrap's resamples are binned at once).
     """
-    index = np.minimum(np.floor(confidence * num_bins).astype(np.int64), num_bins - 1)
-    count = np.bincount(index, minlength=num_bins).astype(np.float64)
-    confidence_sum = np.bincount(index, weights=confidence, minlength=num_bins)
-    correct_sum = np.bincount(index, weights=correct.astype(np.float64), minlength=num_bins)
-    return count, confidence_sum, correct_sum
+    confidence = np.asarray(confidence, dtype=np.float64)
+    batch, n = confidence.shape[:-1], confidence.shape[-1]
+    rows = int(np.prod(batch))
+    index = np.minimum(np.floor(confidence * num_bins).astype(np.int64), num_bins - 1).reshape(rows, n)
+    index = (index + num_bins * np.arange(rows)[:, None]).ravel()
+    size = rows * num_bins
+
+    def sums(weights=None):
+        flat = None if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+        return np.bincount(index, weights=flat, minlength=size).astype(np.float64).reshape(*batch, num_bins)
+
+    return sums(), sums(confidence), sums(correct)
 
 
 def _top_label(probs, labels):
@@ -188,8 +238,41 @@ def expected_calibration_error(probs, labels, num_bins=15):
         >>> expected_calibration_error(probs, labels)     # (|1 - 0.9| + |0 - 0.6|) / 2 = 0.35
     """
     probs, labels = _check(probs, labels)
-    count, confidence_sum, correct_sum = _bin_statistics(*_top_label(probs, labels), _check_num_bins(num_bins))
-    return float(np.sum(np.abs(correct_sum - confidence_sum)) / labels.size)
+    return float(top_label_ece(*_top_label(probs, labels), num_bins))
+
+
+def top_label_ece(confidence, correct, num_bins=15):
+    """:func:`expected_calibration_error` from each example's top-label confidence and
+    correctness (:func:`per_example_scores`), over the last axis.
+
+    Args:
+        confidence: top-label probabilities ``[..., N]`` in [0, 1].
+        correct: whether each prediction is right, ``[..., N]`` (bool or 0/1).
+        num_bins: the number of bins B, a positive integer.
+
+    Returns:
+        ``[...]`` ECEs (a 0-d array for 1-D input), in [0, 1].
+
+    Raises:
+        ValueError: shapes differ, no examples, a confidence outside [0, 1] (NaN included), or
+            ``correct`` not 0/1.
+
+    Example:
+        >>> top_label_ece([0.9, 0.6], [True, False])     # (|1 - 0.9| + |0 - 0.6|) / 2 = 0.35
+    """
+    num_bins = _check_num_bins(num_bins)
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct)
+    if confidence.shape != correct.shape or confidence.ndim == 0 or confidence.shape[-1] == 0:
+        raise ValueError(
+            f"confidence {confidence.shape} and correct {correct.shape} must be arrays of one shape [..., N] with N > 0."
+        )
+    if not np.all((confidence >= 0.0) & (confidence <= 1.0)):
+        raise ValueError("confidence must hold probabilities in [0, 1]; it has values outside (or NaN).")
+    if not np.all((correct == 0) | (correct == 1)):
+        raise ValueError("correct must be bool or 0/1.")
+    _, confidence_sum, correct_sum = _bin_statistics(confidence, correct, num_bins)
+    return np.sum(np.abs(correct_sum - confidence_sum), axis=-1) / confidence.shape[-1]
 
 
 def maximum_calibration_error(probs, labels, num_bins=15):

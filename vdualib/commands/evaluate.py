@@ -1,9 +1,10 @@
 """``vdualib-evaluate``: evaluate classifiers on clean, corrupted and out-of-distribution test data.
 
 Writes ``metrics.json`` (every metric per split, corruption and severity, with each model's name,
-sha256, the prediction mode, the data split and provenance), ``report.md`` and PNG plots
-(reliability diagram, accuracy/ECE against severity, OOD score histograms) into ``--out``, and
-prints the summary tables.
+sha256, the prediction mode, the data split and provenance), ``examples.npz`` (each model's
+per-example clean test scores, for paired bootstrap intervals in ``vdualib-compare``),
+``report.md`` and PNG plots (reliability diagram, accuracy/ECE against severity, OOD score
+histograms) into ``--out``, and prints the summary tables.
 
 Examples::
 
@@ -130,7 +131,7 @@ def run(args):
     for name in ("clean", "corruption_summary", "ood"):
         if name in tables:
             print(f"\n{name.replace('_', ' ')}:\n{tables[name]}")
-    print(f"wrote {args.out}/metrics.json, report.md and plots")
+    print(f"wrote {args.out}/metrics.json, examples.npz, report.md and plots")
     return 0
 
 

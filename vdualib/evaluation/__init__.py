@@ -9,7 +9,10 @@ The logic behind ``vdualib-evaluate``, one job a module:
   JSON-ready dict of every metric (:mod:`vdualib.metrics`), the temperature-scaling baseline
   (:mod:`vdualib.calibration`), the data the plots need, timings and provenance;
 * :mod:`~vdualib.evaluation.report`: :func:`write_report` writes ``metrics.json`` and renders
-  ``report.md`` from it (:func:`render_report` re-renders a committed ``metrics.json``);
+  ``report.md`` from it (:func:`render_report` re-renders a committed ``metrics.json``), and
+  ``examples.npz`` with each model's per-example clean test scores;
+* :mod:`~vdualib.evaluation.examples`: those per-example scores, and paired bootstrap intervals
+  of the difference between two models on the same test examples;
 * :mod:`~vdualib.evaluation.plots`: the PNG figures, drawn from the same dict.
 
 Models are loaded by :func:`vdualib.zoo.resolve` (a ``.keras`` file or a zoo name).
@@ -30,11 +33,13 @@ from vdualib.evaluation.data import (
     zoo_dataset,
     zoo_validation,
 )
+from vdualib.evaluation import examples
 from vdualib.evaluation.loop import PREDICTIONS, evaluate, load_model, predict, split_metrics, temperature_baseline
 from vdualib.evaluation.plots import corruption_figure, ood_figure, plot_all, reliability_figure
 from vdualib.evaluation.report import render_report, summary_tables, write_report
 
 __all__ = [
+    "examples",
     "load_model",
     "zoo_dataset",
     "zoo_validation",

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from vdualib import calibration, checks, corruptions, datasets, metrics, reports, zoo
-from vdualib.evaluation import data
+from vdualib.evaluation import data, examples
 
 __all__ = [
     "PREDICTIONS",
@@ -299,10 +299,12 @@ def evaluate(
             the mean of e(z|x), the dual IB paper's protocol; S = 1).
 
     Returns:
-        A JSON-ready dict (see :func:`vdualib.evaluation.write_report`): the prediction mode,
-        per model the clean metrics, reliability curve, temperature-scaling baseline, per
-        corruption and severity metrics, OOD AUROC/AUPR with score histograms, and timings in
-        seconds; provenance with each model's sha256.
+        A dict (see :func:`vdualib.evaluation.write_report`): the prediction mode, per model the
+        clean metrics, reliability curve, temperature-scaling baseline, per corruption and
+        severity metrics, OOD AUROC/AUPR with score histograms, and timings in seconds;
+        provenance with each model's sha256. All of it is JSON-ready except ``examples``
+        (``{"labels": [N], "records": [...]}``, each model's per-example clean test scores of
+        :mod:`vdualib.evaluation.examples`), which ``write_report`` writes to ``examples.npz``.
 
     Example:
         >>> model, info, card = vdualib.zoo.resolve("mnist-dualib-mlp")
@@ -339,12 +341,13 @@ def evaluate(
         timings[index]["metrics"] += time.perf_counter() - start
         return value
 
-    in_scores = []
+    in_scores, records = [], []
     for index, result in enumerate(results):
         clean = run(index, images, with_rate=bool(ood_sets))
         result["num_samples_used"] = int(clean["sample_probs"].shape[0])
         result["clean"] = measure(index, split_metrics, clean["probs"], labels, num_bins)
         result["reliability"] = measure(index, metrics.reliability_curve, clean["probs"], labels, num_bins)
+        records.append(examples.example_record(result["label"], result.get("sha256"), clean["probs"], labels))
         held_out = None if validation is None else (run(index, validation[0])["probs"], validation[1])
         result["temperature_scaling"] = measure(
             index, temperature_baseline, clean["probs"], labels, num_bins, seed, held_out
@@ -404,4 +407,6 @@ def evaluate(
         "models": results,
         "timings_seconds": {"corruptions": sum(corruption_seconds.values()), "per_corruption": corruption_seconds},
         "provenance": reports.provenance(models={r["label"]: r["sha256"] for r in results}),
+        # numpy arrays, not JSON: write_report keeps them in examples.npz beside metrics.json
+        "examples": {"labels": labels, "records": records},
     }

@@ -11,7 +11,7 @@ Example:
 import os
 
 from vdualib import reports
-from vdualib.evaluation import plots
+from vdualib.evaluation import examples, plots
 from vdualib.evaluation.loop import PREDICTIONS
 
 __all__ = ["write_report", "render_report", "summary_tables"]
@@ -27,6 +27,10 @@ _SHIFT_COLUMNS = ["model", "severity", "accuracy", "nll", "brier", "ece", ("ece_
 def write_report(results, out_dir):
     """Write ``metrics.json`` into ``out_dir`` and render the report from it.
 
+    The per-example scores (``results["examples"]``) go to ``examples.npz`` beside it
+    (:mod:`vdualib.evaluation.examples`); results without them remove an earlier ``examples.npz``
+    of the folder, which would no longer match.
+
     Args:
         results: the dict :func:`vdualib.evaluation.evaluate` returns.
         out_dir: the output folder (created if needed).
@@ -37,7 +41,15 @@ def write_report(results, out_dir):
     Example:
         >>> write_report(evaluation.evaluate([model], "mnist"), "out/eval")     # also writes report.md
     """
-    reports.write_json(os.path.join(out_dir, "metrics.json"), results)
+    per_example = results.get("examples")
+    path = os.path.join(out_dir, examples.EXAMPLES_FILE)
+    if per_example is None:
+        # results without per-example scores (merged files, older evaluations): no stale record beside them
+        if os.path.exists(path):
+            os.remove(path)
+    else:
+        examples.write_examples(path, per_example["labels"], per_example["records"], results.get("prediction", "samples"))
+    reports.write_json(os.path.join(out_dir, "metrics.json"), {k: v for k, v in results.items() if k != "examples"})
     return render_report(os.path.join(out_dir, "metrics.json"), out_dir)
 
 

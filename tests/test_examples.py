@@ -1,0 +1,142 @@
+"""Per-example scores, their file, and paired bootstrap intervals between two models."""
+
+import numpy as np
+import pytest
+
+from vdualib import metrics
+from vdualib.evaluation import examples
+
+
+def _probs(noise, labels, signal):
+    logits = noise.copy()
+    logits[np.arange(labels.size), labels] += signal
+    probs = np.exp(logits)
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def two_models():
+    """Two correlated models, as two networks on one test set are: the same hard examples, one weaker."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 4000)
+    noise = rng.normal(size=(labels.size, 10))
+    return labels, _probs(noise, labels, 3.0), _probs(noise + 0.3 * rng.normal(size=noise.shape), labels, 2.6)
+
+
+def test_per_example_scores_add_up_to_the_metrics(two_models):
+    labels, probs, _ = two_models
+    scores = metrics.per_example_scores(probs, labels)
+    assert np.mean(scores["correct"]) == pytest.approx(metrics.accuracy(probs, labels))
+    assert np.mean(scores["nll"]) == pytest.approx(metrics.nll(probs, labels))
+    assert np.mean(scores["brier"]) == pytest.approx(metrics.brier(probs, labels))
+    for bins in (1, 15, 40):
+        assert float(metrics.top_label_ece(scores["confidence"], scores["correct"], bins)) == pytest.approx(
+            metrics.expected_calibration_error(probs, labels, bins), abs=1e-12
+        )
+        assert examples.measure(scores, "ece", bins) == pytest.approx(metrics.expected_calibration_error(probs, labels, bins))
+    for name, function in (("accuracy", metrics.accuracy), ("nll", metrics.nll), ("brier", metrics.brier)):
+        assert examples.measure(scores, name) == pytest.approx(function(probs, labels))
+
+
+def test_top_label_ece_bins_each_row_on_its_own(two_models):
+    labels, probs_a, probs_b = two_models
+    a, b = metrics.per_example_scores(probs_a, labels), metrics.per_example_scores(probs_b, labels)
+    stacked = metrics.top_label_ece(np.stack([a["confidence"], b["confidence"]]), np.stack([a["correct"], b["correct"]]))
+    assert stacked.shape == (2,)
+    assert stacked[0] == pytest.approx(metrics.expected_calibration_error(probs_a, labels))
+    assert stacked[1] == pytest.approx(metrics.expected_calibration_error(probs_b, labels))
+    assert float(metrics.top_label_ece([0.9, 0.6], [True, False])) == pytest.approx(0.35)
+    for confidence, correct in (([0.5, np.nan], [1, 0]), ([1.2], [1]), ([0.5], [2]), ([0.5, 0.4], [1]), ([], [])):
+        with pytest.raises(ValueError):
+            metrics.top_label_ece(confidence, correct)
+
+
+def test_the_interval_matches_a_hand_bootstrap_and_says_when_it_excludes_zero(two_models):
+    labels, probs_a, probs_b = two_models
+    a, b = metrics.per_example_scores(probs_a, labels), metrics.per_example_scores(probs_b, labels)
+    result = examples.paired_interval(a, b, "accuracy")
+    assert result["difference"] == pytest.approx(metrics.accuracy(probs_a, labels) - metrics.accuracy(probs_b, labels))
+    # the same resampling by hand: one index set for both models
+    rng = np.random.default_rng(1)
+    diff = a["correct"].astype(float) - b["correct"].astype(float)
+    index = rng.integers(0, labels.size, size=(2000, labels.size))
+    low, high = np.percentile(diff[index].mean(axis=1), [2.5, 97.5])
+    width = high - low
+    assert result["low"] == pytest.approx(low, abs=0.15 * width)
+    assert result["high"] == pytest.approx(high, abs=0.15 * width)
+    assert result["low"] < result["difference"] < result["high"]
+    assert result["beyond_noise"] is True  # signal 3 against 2.6 on the same examples
+    # paired: far narrower than treating the two models as independent samples
+    unpaired = 1.96 * np.sqrt(a["correct"].var() + b["correct"].var()) / np.sqrt(labels.size)
+    assert width / 2 < unpaired
+    ece = examples.paired_interval(a, b, "ece")
+    assert ece["difference"] == pytest.approx(
+        metrics.expected_calibration_error(probs_a, labels) - metrics.expected_calibration_error(probs_b, labels)
+    )
+    assert ece["low"] <= ece["difference"] <= ece["high"]
+
+
+def test_a_model_against_itself_is_within_the_noise(two_models):
+    labels, probs, _ = two_models
+    scores = metrics.per_example_scores(probs, labels)
+    for name in examples.MEASURES:
+        result = examples.paired_interval(scores, scores, name)
+        assert result["difference"] == 0.0 and result["low"] == 0.0 and result["high"] == 0.0
+        assert result["beyond_noise"] is False
+
+
+def test_the_interval_refuses_bad_requests(two_models):
+    labels, probs_a, probs_b = two_models
+    a, b = metrics.per_example_scores(probs_a, labels), metrics.per_example_scores(probs_b[:100], labels[:100])
+    with pytest.raises(ValueError, match="same examples"):
+        examples.paired_interval(a, b, "accuracy")
+    with pytest.raises(ValueError, match="unknown measure"):
+        examples.paired_interval(a, a, "auroc")
+    with pytest.raises(ValueError, match="unknown bootstrap options"):
+        examples.paired_interval(a, a, "nll", resamples=10)
+    for level in (0, 1, 1.5, float("nan"), "0.9"):
+        with pytest.raises(ValueError, match="confidence_level"):
+            examples.paired_interval(a, a, "nll", confidence_level=level)
+    with pytest.raises(ValueError, match="num_resamples"):
+        examples.paired_interval(a, a, "nll", num_resamples=0)
+
+
+def test_the_record_round_trips_and_refuses_foreign_files(two_models, tmp_path):
+    labels, probs_a, probs_b = two_models
+    records = [examples.example_record("a", "1" * 64, probs_a, labels), examples.example_record("b", None, probs_b, labels)]
+    path = tmp_path / "examples.npz"
+    examples.write_examples(path, labels, records, "mu")
+    read_labels, scores, info = examples.read_examples(path)
+    assert np.array_equal(read_labels, labels)
+    assert info == {"models": ["a", "b"], "sha256": {"a": "1" * 64, "b": ""}, "prediction": "mu", "source": "evaluation"}
+    assert scores["b"]["correct"].dtype == bool
+    assert np.array_equal(scores["a"]["nll"], metrics.per_example_scores(probs_a, labels)["nll"])
+    assert [p.name for p in tmp_path.iterdir()] == ["examples.npz"]  # no temporary file left
+
+    with pytest.raises(FileNotFoundError, match="evaluate the models again"):
+        examples.read_examples(tmp_path / "none.npz")
+    with pytest.raises(ValueError, match="one entry per label"):
+        examples.write_examples(tmp_path / "x.npz", labels[:10], records, "mu")
+    with pytest.raises(ValueError, match="at least one"):
+        examples.write_examples(tmp_path / "x.npz", labels, [], "mu")
+    (tmp_path / "text.npz").write_text("not a zip")
+    with pytest.raises(ValueError, match="not a per-example record"):
+        examples.read_examples(tmp_path / "text.npz")
+    np.savez(tmp_path / "objects.npz", labels=np.array([object()], dtype=object))
+    with pytest.raises(ValueError, match="not a per-example record"):
+        examples.read_examples(tmp_path / "objects.npz")  # pickled objects are never loaded
+    with np.load(path) as data:
+        arrays = {key: data[key] for key in data.files}
+    np.savez(tmp_path / "partial.npz", **{k: v for k, v in arrays.items() if k != "brier"})
+    with pytest.raises(ValueError, match="lacks"):
+        examples.read_examples(tmp_path / "partial.npz")
+    arrays["nll"] = arrays["nll"].copy()
+    arrays["nll"][0, 3] = np.nan
+    np.savez(tmp_path / "nan.npz", **arrays)
+    with pytest.raises(ValueError, match="non-finite"):
+        examples.read_examples(tmp_path / "nan.npz")
+    arrays["nll"][0, 3] = 0.1
+    arrays["models"] = np.array(["a", "a"])
+    np.savez(tmp_path / "twice.npz", **arrays)
+    with pytest.raises(ValueError, match="unique"):
+        examples.read_examples(tmp_path / "twice.npz")
