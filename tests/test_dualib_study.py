@@ -184,6 +184,7 @@ def test_report_renders_and_the_figure_draws_the_seed_spread(tmp_path):
     assert "| dualib-paper | 3 | 0.9800 ± 0.0100 |" in text
     assert "| ece | 0.0300 ± 0.0200 | 0.0200 ± 0.0000 | within seed spread |" in text
     assert "`dualib` against `vib`: one seed, so no difference can be judged" in text  # the CIFAR-10 rows
+    assert "paired bootstrap interval over the test examples" in text  # and where their test-set noise is
     figure = dualib_study.study_figure(study)
     try:
         axes = figure.axes

@@ -878,6 +878,13 @@ def summarize(rows):
     return summary
 
 
+# where a one-seed comparison (the CIFAR-10 zoo models) gets what uncertainty it can have
+_ONE_SEED_POINTER = (
+    "For the zoo's models, `vdualib-compare` gives each clean difference a paired bootstrap interval over the "
+    "test examples: the test-set noise, not the seed spread."
+)
+
+
 def verdict(a, b, measure):
     """Whether arm A beats arm B on ``measure`` beyond the seed spread (the module's rule).
 
@@ -1041,7 +1048,11 @@ def _dataset_markdown(study, dataset, summary):
         if min(entry[a]["n"] for entry in found["measures"].values()) < 2 or min(
             entry[b]["n"] for entry in found["measures"].values()
         ) < 2:
-            lines += [f"`{a}` against `{b}`: one seed, so no difference can be judged against the seed spread.", ""]
+            lines += [
+                f"`{a}` against `{b}`: one seed, so no difference can be judged against the seed spread. "
+                f"{_ONE_SEED_POINTER}",
+                "",
+            ]
             continue
         verdict_rows = []
         for measure, entry in found["measures"].items():
@@ -1158,7 +1169,7 @@ def readme_block(study, link="scripts/results/dualib_study/study.md"):
 
         head = f"**{datasets.info(dataset).slug}**, `{a}` against `{b}` over {seeds} seed{'s' if seeds != 1 else ''}:"
         if seeds < 2:
-            parts = [head, "one seed, so no difference can be told from the seed spread."]
+            parts = [head, f"one seed, so no difference can be told from the seed spread. {_ONE_SEED_POINTER}"]
         else:
             parts = [head]
             for word, text in (("better", "better on"), ("worse", "worse on")):
