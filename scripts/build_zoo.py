@@ -168,16 +168,16 @@ def add_examples(models_dir, names=None, data_dir=None):
     """Write ``evaluations/<name>/examples.npz`` for published models evaluated before the
     per-example scores were kept (``names``, else every model without the file).
 
-    Predicts the evaluation's test split again with its prediction mode and number of samples.
-    A deterministic model, or the decoder at mu, gives the evaluation's own predictions, and is
-    checked against ``metrics.json``. The mean over sampled predictions is a new Monte Carlo
-    draw, so the file says ``source="backfill"`` and its figures can differ from ``metrics.json``
-    in the fourth decimal.
+    Predicts the evaluation's test split again as the evaluation did: the same prediction mode,
+    number of samples and batch size, the rate in the same pass when it had OOD sets, on a
+    freshly loaded model. Sampled predictions then draw the same noise (the encoder's seed state
+    is saved with the model), so the scores are the evaluation's own; they are checked against
+    ``metrics.json`` and refused if they differ.
 
     Returns:
-        ``{name: (accuracy in metrics.json, accuracy of the new predictions)}``.
+        ``{name: test accuracy}`` of the models written.
     """
-    from vdualib import datasets, methods, metrics, reports, zoo
+    from vdualib import datasets, metrics, reports, zoo
     from vdualib.evaluation import examples, predict
 
     written = {}
@@ -195,14 +195,16 @@ def add_examples(models_dir, names=None, data_dir=None):
         _, (images, labels) = datasets.load(evaluated["dataset"], data_dir=data_dir)
         images, labels = images[: evaluated["num_examples"]], labels[: evaluated["num_examples"]].astype("int64")
         prediction = evaluated.get("prediction", "samples")
-        probs = predict(model, images, 0 if prediction == "mu" else entry["num_samples_used"])["probs"]
-        accuracy = metrics.accuracy(probs, labels)
-        reproducible = prediction == "mu" or not methods.get(record["method"]).stochastic
-        if reproducible and abs(metrics.nll(probs, labels) - entry["clean"]["nll"]) > 1e-5:
-            raise SystemExit(f"build_zoo: error: {name}'s predictions differ from {metrics_path}; rebuild it with --reevaluate.")
+        num_samples = 0 if prediction == "mu" else entry["num_samples_used"]
+        probs = predict(model, images, num_samples, with_rate=bool(evaluated["ood_sets"]))["probs"]
+        again = {"accuracy": metrics.accuracy(probs, labels), "nll": metrics.nll(probs, labels)}
+        if again["accuracy"] != entry["clean"]["accuracy"] or abs(again["nll"] - entry["clean"]["nll"]) > 1e-9:
+            raise SystemExit(
+                f"build_zoo: error: {name}'s predictions ({again}) differ from {metrics_path}; rebuild it with --reevaluate."
+            )
         scores = examples.example_record(entry["label"], entry["sha256"], probs, labels)
-        examples.write_examples(target, labels, [scores], prediction, source="evaluation" if reproducible else "backfill")
-        written[name] = (entry["clean"]["accuracy"], accuracy)
+        examples.write_examples(target, labels, [scores], prediction, source="reproduced")
+        written[name] = again["accuracy"]
     if names and set(names) - set(written):
         raise SystemExit(f"build_zoo: error: no published model named {sorted(set(names) - set(written))} in {models_dir}.")
     return written
@@ -250,8 +252,8 @@ def main(argv=None):
         return 0
     if args.examples:
         names = [args.name] if args.name else None
-        for name, (published, again) in add_examples(args.models_dir, names, args.data_dir).items():
-            print(f"{name}: examples.npz written (test accuracy {published:.4f} in metrics.json, {again:.4f} predicted again)")
+        for name, accuracy in add_examples(args.models_dir, names, args.data_dir).items():
+            print(f"{name}: examples.npz written (the evaluation's predictions reproduced: test accuracy {accuracy:.4f})")
         return 0
     if args.prediction_modes:
         names = [args.name] if args.name else None

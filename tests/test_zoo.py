@@ -165,7 +165,9 @@ def test_build_zoo_exports_evaluates_and_reevaluates(tmp_path, data_dir):
     record.unlink()
     assert build_zoo.main(["--examples", "--models-dir", str(models_dir), "--data-dir", data_dir]) == 0
     labels, scores, info = examples.read_examples(record)
-    assert labels.size == 60 and info["source"] == "backfill" and info["sha256"]["tiny-vib-mlp"] == card["sha256"]
+    assert labels.size == 60 and info["source"] == "reproduced" and info["sha256"]["tiny-vib-mlp"] == card["sha256"]
+    # sampled predictions included: the same noise as the evaluation drew, so the same figures
+    assert np.mean(scores["tiny-vib-mlp"]["nll"]) == pytest.approx(card["evaluation"]["test"]["nll"], abs=1e-9)
     with pytest.raises(SystemExit, match="no published model named \\['nope'\\]"):
         build_zoo.main(["--examples", "--name", "nope", "--models-dir", str(models_dir), "--data-dir", data_dir])
     # a run is published under its own zoo name or a name of the user's, never another model's

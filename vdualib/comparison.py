@@ -284,12 +284,12 @@ def compare_results(results, out_dir, method="dualib", per_example=None):
     return {
         "rows": rows,
         "deltas": method_deltas(rows, method, scores=scores),
-        "notes": [*results["notes"], _interval_note(per_example, results.get("prediction", "samples"))],
+        "notes": [*results["notes"], _interval_note(per_example)],
         "report": os.path.join(os.fspath(out_dir), "report.md"),
     }
 
 
-def _interval_note(per_example, prediction):
+def _interval_note(per_example):
     from vdualib.evaluation import examples
 
     if per_example is None or per_example["scores"] is None:
@@ -299,17 +299,11 @@ def _interval_note(per_example, prediction):
             "bootstrap interval; evaluate the models again to get them."
         )
     options = examples.BOOTSTRAP
-    note = (
+    return (
         f"Intervals: {options['confidence_level']:.0%} paired bootstrap over the clean test examples "
         f"({options['num_resamples']} resamples, the same for both models); they hold the test-set noise of a "
         "difference, not the seed-to-seed spread, which needs several trainings."
     )
-    if "backfill" in per_example["sources"] and prediction == "samples":
-        note += (
-            " Some per-example scores were recorded after their evaluation, by a new draw of the sampled "
-            "prediction, so an interval can sit around a difference a little (fourth decimal) off the table's."
-        )
-    return note
 
 
 def compare_zoo(

@@ -83,8 +83,7 @@ def write_examples(path, labels, records, prediction, source="evaluation"):
         records: :func:`example_record` dicts, one per model.
         prediction: the evaluation's prediction mode (``"samples"`` or ``"mu"``).
         source: ``"evaluation"`` (the predictions ``metrics.json`` was computed from) or
-            ``"backfill"`` (a new prediction of the same models; for sampled predictions a new
-            Monte Carlo draw, so its figures can differ from ``metrics.json`` in the fourth decimal).
+            ``"reproduced"`` (the same predictions made again later and checked against it).
 
     Raises:
         ValueError: no records, or scores of another length than ``labels``.
