@@ -168,43 +168,48 @@ def add_examples(models_dir, names=None, data_dir=None):
     """Write ``evaluations/<name>/examples.npz`` for published models evaluated before the
     per-example scores were kept (``names``, else every model without the file).
 
-    Predicts the evaluation's test split again as the evaluation did: the same prediction mode,
-    number of samples and batch size, the rate in the same pass when it had OOD sets, on a
-    freshly loaded model. Sampled predictions then draw the same noise (the encoder's seed state
-    is saved with the model), so the scores are the evaluation's own; they are checked against
-    ``metrics.json`` and refused if they differ.
+    Evaluates the model again as its evaluation did, up to the corruptions: the test split with
+    the same prediction mode and number of samples, temperature scaling on the recipe's
+    validation split, then the OOD sets, on a freshly loaded model. Sampled predictions then
+    draw the same noise (the encoder's seed state is saved with the model), so the scores are
+    the evaluation's own: the clean metrics and OOD AUROCs are checked against ``metrics.json``
+    and refused if they differ.
 
     Returns:
         ``{name: test accuracy}`` of the models written.
     """
-    from vdualib import datasets, metrics, reports, zoo
-    from vdualib.evaluation import examples, predict
+    from vdualib import evaluation, reports, zoo
+    from vdualib.evaluation import examples
 
     written = {}
     for record in zoo.cards(models_dir):
         name = record["name"]
-        metrics_path = os.path.join(models_dir, "evaluations", name, "metrics.json")
-        target = examples.examples_path(metrics_path)
+        folder = os.path.join(models_dir, "evaluations", name)
+        target = os.path.join(folder, examples.EXAMPLES_FILE)
         if (names and name not in names) or (not names and os.path.exists(target)):
             continue
-        evaluated = reports.read_json(metrics_path)
-        (entry,) = evaluated["models"]
+        published = reports.read_json(os.path.join(folder, "metrics.json"))
+        (entry,) = published["models"]
         model, info, _ = zoo.resolve(os.path.join(models_dir, f"{name}.keras"))
         if info["sha256"] != entry["sha256"]:
-            raise SystemExit(f"build_zoo: error: {metrics_path} evaluated another file than {name}.keras; rebuild it with --reevaluate.")
-        _, (images, labels) = datasets.load(evaluated["dataset"], data_dir=data_dir)
-        images, labels = images[: evaluated["num_examples"]], labels[: evaluated["num_examples"]].astype("int64")
-        prediction = evaluated.get("prediction", "samples")
-        num_samples = 0 if prediction == "mu" else entry["num_samples_used"]
-        probs = predict(model, images, num_samples, with_rate=bool(evaluated["ood_sets"]))["probs"]
-        again = {"accuracy": metrics.accuracy(probs, labels), "nll": metrics.nll(probs, labels)}
-        if again["accuracy"] != entry["clean"]["accuracy"] or abs(again["nll"] - entry["clean"]["nll"]) > 1e-9:
-            raise SystemExit(
-                f"build_zoo: error: {name}'s predictions ({again}) differ from {metrics_path}; rebuild it with --reevaluate."
-            )
-        scores = examples.example_record(entry["label"], entry["sha256"], probs, labels)
-        examples.write_examples(target, labels, [scores], prediction, source="reproduced")
-        written[name] = again["accuracy"]
+            raise SystemExit(f"build_zoo: error: {folder} evaluated another file than {name}.keras; rebuild it with --reevaluate.")
+        prediction = published.get("prediction", "samples")
+        again = evaluation.evaluate(
+            [(model, dict(info, label=entry["label"]))], published["dataset"], corruption_names="none",
+            ood=published["ood_sets"], prediction=prediction,
+            num_samples=entry["num_samples_used"] if prediction == "samples" else None,
+            limit=published["num_examples"], seed=published["seed"], num_bins=published["num_bins"], data_dir=data_dir,
+            validation=evaluation.held_out_split(record["recipe"], data_dir=data_dir), progress=False,
+        )  # fmt: skip
+        (measured,) = again["models"]
+        same = measured["clean"] == entry["clean"] and all(
+            measured["ood"][s][score]["auroc"] == entry["ood"][s][score]["auroc"] for s in entry["ood"] for score in entry["ood"][s]
+        )
+        if not same:
+            raise SystemExit(f"build_zoo: error: {name}'s predictions differ from {folder}/metrics.json; rebuild it with --reevaluate.")
+        per_example = again["examples"]
+        examples.write_examples(target, per_example["labels"], per_example["records"], prediction, source="reproduced")
+        written[name] = measured["clean"]["accuracy"]
     if names and set(names) - set(written):
         raise SystemExit(f"build_zoo: error: no published model named {sorted(set(names) - set(written))} in {models_dir}.")
     return written

@@ -245,15 +245,16 @@ def test_compare_gives_clean_differences_a_paired_bootstrap_interval(zoo_folder,
     out = tmp_path / "compare"
     entry = comparison.compare_zoo(["mnist"], models_dir=zoo_folder, out_dir=str(out))["datasets"]["mnist"]
     for delta in entry["deltas"]:
-        if delta["measure"] in examples.MEASURES:
+        if delta["measure"] in examples.MEASURES or delta["measure"].startswith("auroc_"):
             low, high = delta["interval"]
             assert low <= delta["difference"] <= high  # recorded at evaluation: the same predictions as the table
             assert delta["beyond_noise"] == (low > 0 or high < 0)
         else:
-            assert delta["interval"] is None and delta["beyond_noise"] is None  # corrupted and OOD: no per-example record
+            assert delta["interval"] is None and delta["beyond_noise"] is None  # corrupted, after TS: no per-example record
+    assert {d["measure"] for d in entry["deltas"] if d["interval"]} >= {"accuracy", "ece", "auroc_uniform_entropy"}
     assert any("paired bootstrap over the clean test examples" in note for note in entry["notes"])
     text = (out / "compare.md").read_text()
-    assert "95% interval" in text and "clean differences" in text
+    assert "95% interval" in text and "differences with an interval" in text
     assert not (out / "mnist" / examples.EXAMPLES_FILE).exists()  # the merged report has no per-example record
 
     # a record whose model is not the one metrics.json describes is refused

@@ -140,3 +140,41 @@ def test_the_record_round_trips_and_refuses_foreign_files(two_models, tmp_path):
     np.savez(tmp_path / "twice.npz", **arrays)
     with pytest.raises(ValueError, match="unique"):
         examples.read_examples(tmp_path / "twice.npz")
+
+
+def test_auroc_intervals_resample_both_sets_with_the_same_indices_for_both_models(two_models, tmp_path):
+    labels, probs_a, probs_b = two_models
+    rng = np.random.default_rng(3)
+    out_probs = _probs(rng.normal(size=(1500, 10)), rng.integers(0, 10, 1500), 0.5)  # confused: OOD-like
+    records = []
+    for label, probs in (("a", probs_a), ("b", probs_b)):
+        record = examples.example_record(label, None, probs, labels, metrics.uncertainty_scores(probs))
+        record["uncertainty"]["noise"] = metrics.uncertainty_scores(out_probs if label == "a" else 0.5 * (out_probs + probs_b[:1500]))
+        records.append(record)
+    path = tmp_path / "examples.npz"
+    examples.write_examples(path, labels, records, "samples")
+    _, scores, _ = examples.read_examples(path)
+    a, b = scores["a"], scores["b"]
+    for name in ("auroc_noise_entropy", "auroc_noise_max_probability"):
+        _, score = name.split("_noise_")
+        expected = metrics.ood_auroc(records[0]["uncertainty"]["test"][score], records[0]["uncertainty"]["noise"][score])
+        assert examples.measure(a, name) == pytest.approx(expected)
+        result = examples.paired_interval(a, b, name)
+        assert result["difference"] == pytest.approx(expected - examples.measure(b, name))
+        assert result["low"] <= result["difference"] <= result["high"]
+        assert examples.paired_interval(a, a, name)["beyond_noise"] is False
+    assert examples.interval_available("auroc_noise_entropy", a, b)
+    assert not examples.interval_available("auroc_noise_rate", a, b)  # no rate recorded
+    assert not examples.interval_available("shift_ece", a, b)
+    with pytest.raises(ValueError, match="no 'rate' scores"):
+        examples.paired_interval(a, b, "auroc_noise_rate")
+    stacked = metrics.mann_whitney_auroc(np.stack([a["uncertainty"]["test"]["entropy"]] * 2), np.stack([a["uncertainty"]["noise"]["entropy"], b["uncertainty"]["noise"]["entropy"]]))
+    assert stacked[1] == pytest.approx(metrics.ood_auroc(a["uncertainty"]["test"]["entropy"], b["uncertainty"]["noise"]["entropy"]))
+    records[0]["uncertainty"]["bad__name"] = {"entropy": np.ones(3)}
+    with pytest.raises(ValueError, match="free of"):
+        examples.write_examples(tmp_path / "x.npz", labels, records, "samples")
+    records[0]["uncertainty"].pop("bad__name")
+    records[0]["uncertainty"]["noise"] = {"entropy": np.full(3, np.nan)}
+    with pytest.raises(ValueError, match="finite"):
+        examples.write_examples(tmp_path / "x.npz", labels, records, "samples")
+    assert not (tmp_path / "x.npz").exists()

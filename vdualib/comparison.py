@@ -4,9 +4,10 @@
 the same evaluation: same split, prediction mode, corruptions, severities, OOD sets and seed)
 into one results dict, so :func:`vdualib.evaluation.write_report` renders a single report with
 overlaid plots. :func:`method_deltas` states, from those numbers, how VdualIB differs from each
-other method (:mod:`vdualib.methods`) on each measure; on the clean test measures it adds a paired
-bootstrap interval over the test examples (:mod:`vdualib.evaluation.examples`), so a single-seed
-difference is marked beyond the test-set noise or not. :func:`compare_zoo` does both for the zoo's
+other method (:mod:`vdualib.methods`) on each measure; on the clean test measures and the OOD
+AUROCs it adds a paired bootstrap interval over the test (and OOD) examples
+(:mod:`vdualib.evaluation.examples`), so a single-seed difference is marked beyond the test-set
+noise or not. :func:`compare_zoo` does both for the zoo's
 models of each data set and writes ``compare.json``, then ``compare.md`` from it; it is the
 logic of ``vdualib-compare``.
 
@@ -181,14 +182,14 @@ def method_deltas(rows, method="dualib", against=None, scores=None):
         method: the method compared (a name of :mod:`vdualib.methods`).
         against: the baselines (default: every other method of :mod:`vdualib.methods`).
         scores: optional per-example scores ``{model label: scores}`` of the clean test split
-            (:func:`merge_examples`); the clean measures of
+            (:func:`merge_examples`); the clean measures and OOD AUROCs of
             :data:`vdualib.evaluation.examples.MEASURES` then get a paired bootstrap interval.
 
     Returns:
         A list of dicts ``{"measure", "versus", method, baseline, "difference", "better",
         "interval", "beyond_noise"}``; ``better`` is the sign of the difference,
         ``interval`` the 95% paired bootstrap interval ``[low, high]`` of the difference
-        (``None`` without scores or for the corrupted and OOD measures) and ``beyond_noise``
+        (``None`` without scores, and for the corrupted measures) and ``beyond_noise``
         whether it excludes 0. Empty when ``method`` has no row.
 
     Example:
@@ -213,8 +214,9 @@ def method_deltas(rows, method="dualib", against=None, scores=None):
             better = difference < 0 if key in _LOWER_IS_BETTER else difference > 0
             interval = None
             pair = [by_method[m]["model"] for m in (method, baseline)]
-            if scores is not None and key in examples.MEASURES and all(label in scores for label in pair):
-                interval = examples.paired_interval(scores[pair[0]], scores[pair[1]], key)
+            if scores is not None and all(label in scores for label in pair):
+                if examples.interval_available(key, scores[pair[0]], scores[pair[1]]):
+                    interval = examples.paired_interval(scores[pair[0]], scores[pair[1]], key)
             deltas.append(
                 {
                     "measure": key,
@@ -300,8 +302,9 @@ def _interval_note(per_example):
         )
     options = examples.BOOTSTRAP
     return (
-        f"Intervals: {options['confidence_level']:.0%} paired bootstrap over the clean test examples "
-        f"({options['num_resamples']} resamples, the same for both models); they hold the test-set noise of a "
+        f"Intervals: {options['confidence_level']:.0%} paired bootstrap over the clean test examples (for an AUROC, "
+        f"also over the OOD set's; {options['num_resamples']} resamples, the same for both models); they hold the "
+        "test-set noise of a "
         "difference, not the seed-to-seed spread, which needs several trainings."
     )
 
@@ -479,7 +482,7 @@ def summary_markdown(summary, method="dualib"):
                 if d["beyond_noise"]
             ]
             listed = f": {', '.join(beyond)}." if beyond else "."
-            text.append(f"Beyond the test-set noise: {len(beyond)} of the {len(judged)} clean differences{listed}\n")
+            text.append(f"Beyond the test-set noise: {len(beyond)} of the {len(judged)} differences with an interval{listed}\n")
         if entry["deltas"]:
             rows = [
                 dict(d, interval=_format_interval(d.get("interval")), beyond_noise=_yes_no(d.get("beyond_noise")))

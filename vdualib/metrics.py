@@ -41,10 +41,15 @@ __all__ = [
     "predictive_entropy",
     "mutual_information",
     "uncertainty_scores",
+    "UNCERTAINTY_SCORES",
     "ood_auroc",
+    "mann_whitney_auroc",
     "ood_aupr",
     "ExpectedCalibrationError",
 ]
+
+#: the names :func:`uncertainty_scores` gives its scores (the last two only when it has samples / a rate)
+UNCERTAINTY_SCORES = ("max_probability", "entropy", "mutual_information", "rate")
 
 _SIMPLEX_TOLERANCE = checks.PROBABILITY_ATOL
 # Floor for log p in the NLL, so a confidently wrong prediction costs
@@ -538,10 +543,30 @@ def ood_auroc(scores_in, scores_out):
         >>> ood_auroc([0.1, 0.2], [0.3, 0.15])     # 3 of 4 pairs ordered right: 0.75
     """
     scores_in, scores_out = _check_scores(scores_in, scores_out)
-    ranks = scipy.stats.rankdata(np.concatenate([scores_in, scores_out]))
-    n_in, n_out = scores_in.size, scores_out.size
-    u_statistic = ranks[n_in:].sum() - n_out * (n_out + 1) / 2.0
-    return float(u_statistic / (n_in * n_out))
+    return float(mann_whitney_auroc(scores_in, scores_out))
+
+
+def mann_whitney_auroc(scores_in, scores_out):
+    """:func:`ood_auroc` over the last axis, for stacks of score arrays (a bootstrap's resamples).
+
+    ``AUROC = (sum of the out-of-distribution ranks - n_out (n_out + 1) / 2) / (n_in n_out)``,
+    with average ranks for ties.
+
+    Args:
+        scores_in: finite scores ``[..., n_in]``.
+        scores_out: finite scores ``[..., n_out]``, the same leading shape.
+
+    Returns:
+        ``[...]`` AUROCs (a 0-d array for 1-D input).
+
+    Example:
+        >>> mann_whitney_auroc([[0.1, 0.2], [0.3, 0.4]], [[0.3, 0.15], [0.1, 0.2]])     # [0.75, 0.0]
+    """
+    scores_in, scores_out = np.asarray(scores_in, dtype=np.float64), np.asarray(scores_out, dtype=np.float64)
+    n_in, n_out = scores_in.shape[-1], scores_out.shape[-1]
+    ranks = scipy.stats.rankdata(np.concatenate([scores_in, scores_out], axis=-1), axis=-1)
+    u_statistic = ranks[..., n_in:].sum(axis=-1) - n_out * (n_out + 1) / 2.0
+    return u_statistic / (n_in * n_out)
 
 
 def ood_aupr(scores_in, scores_out):

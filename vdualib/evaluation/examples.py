@@ -10,8 +10,12 @@ controlled study's job), so an interval that excludes 0 says "beyond the test-se
 
 :func:`vdualib.evaluation.write_report` writes ``examples.npz`` (:data:`EXAMPLES_FILE`) beside
 ``metrics.json``: the test labels and, per model, :func:`vdualib.metrics.per_example_scores` of
-its clean test predictions. The file holds only numeric and string arrays and is read with
-``allow_pickle=False``.
+its clean test predictions and its uncertainty scores (:func:`vdualib.metrics.uncertainty_scores`)
+on the test split and on each OOD set, from which the OOD AUROCs are computed. Measures are named
+as in the comparison: ``accuracy``, ``nll``, ``brier``, ``ece`` and ``auroc_<ood set>_<score>``
+(an AUROC interval resamples the in- and out-of-distribution examples independently, each with
+the same indices for both models). The file holds only numeric and string arrays and is read
+with ``allow_pickle=False``.
 
 Example:
     >>> from vdualib.evaluation import examples
@@ -21,10 +25,8 @@ Example:
 """
 
 import os
-import warnings
 
 import numpy as np
-import scipy.stats
 
 from vdualib import checks, metrics, reports
 
@@ -37,6 +39,7 @@ __all__ = [
     "read_examples",
     "examples_path",
     "measure",
+    "interval_available",
     "paired_interval",
 ]
 
@@ -46,15 +49,17 @@ EXAMPLES_FILE = "examples.npz"
 MEASURES = {"accuracy": ("correct",), "nll": ("nll",), "brier": ("brier",), "ece": ("confidence", "correct")}
 
 #: the bootstrap every interval here uses, decided once: percentile intervals (the measures
-#: are means or binned means over thousands of examples, where percentile and BCa agree; BCa's
-#: jackknife costs N extra evaluations of the statistic)
+#: are means, binned means or rank statistics over thousands of examples, where percentile and
+#: BCa intervals agree; BCa's jackknife would cost N extra evaluations of the statistic)
 BOOTSTRAP = {"num_resamples": 2000, "confidence_level": 0.95, "method": "percentile", "seed": 0}
 
 _SCORES = ("correct", "confidence", "nll", "brier")
+_IN_DISTRIBUTION = "test"  # the split name of the in-distribution uncertainty scores
+_SEPARATOR = "__"  # joins model index, split and score in the file's keys
 _BATCH = 200  # resamples binned at once: 200 x N float64 arrays
 
 
-def example_record(label, sha256, probs, labels):
+def example_record(label, sha256, probs, labels, uncertainty=None):
     """One model's entry of an evaluation's per-example record.
 
     Args:
@@ -62,11 +67,16 @@ def example_record(label, sha256, probs, labels):
         sha256: the model file's sha256 (ties the scores to ``metrics.json``), or ``None``.
         probs: its clean test probabilities ``[N, C]``.
         labels: the test labels ``[N]``.
+        uncertainty: its uncertainty scores on the test split,
+            ``{score name: [N]}`` (:func:`vdualib.metrics.uncertainty_scores`); the OOD sets' are
+            added under their names as the evaluation reaches them.
 
     Returns:
-        ``{"label", "sha256", "scores"}`` with :func:`vdualib.metrics.per_example_scores`.
+        ``{"label", "sha256", "scores", "uncertainty"}``: ``scores`` from
+        :func:`vdualib.metrics.per_example_scores`, ``uncertainty`` ``{split: {score: [n]}}``.
     """
-    return {"label": label, "sha256": sha256, "scores": metrics.per_example_scores(probs, labels)}
+    scores = metrics.per_example_scores(probs, labels)
+    return {"label": label, "sha256": sha256, "scores": scores, "uncertainty": {_IN_DISTRIBUTION: dict(uncertainty or {})}}
 
 
 def examples_path(metrics_path):
@@ -103,6 +113,14 @@ def write_examples(path, labels, records, prediction, source="evaluation"):
     }
     for key in _SCORES:
         arrays[key] = np.stack([np.asarray(r["scores"][key], dtype=bool if key == "correct" else np.float64) for r in records])
+    for index, record in enumerate(records):
+        for split, by_score in record.get("uncertainty", {}).items():
+            for score, values in by_score.items():
+                if _SEPARATOR in split or _SEPARATOR in score or not split or not score:
+                    raise ValueError(f"split and score names must be non-empty and free of {_SEPARATOR!r}: {split!r}, {score!r}.")
+                arrays[_SEPARATOR.join(("uncertainty", str(index), split, score))] = checks.finite_array(
+                    f"{record['label']} {split} {score} scores", values
+                )
     with reports.atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez_compressed(handle, **arrays)
@@ -113,7 +131,8 @@ def read_examples(path):
 
     Returns:
         ``(labels, scores, info)``: labels ``[N]``; ``{model label: {correct, confidence, nll,
-        brier}}``, each ``[N]``; ``{"models": [...], "sha256": {label: sha}, "prediction",
+        brier, uncertainty}}``, each ``[N]`` but ``uncertainty`` (``{split: {score: [n]}}``, the
+        test split as ``"test"``); ``{"models": [...], "sha256": {label: sha}, "prediction",
         "source"}``.
 
     Raises:
@@ -143,7 +162,18 @@ def read_examples(path):
         raise ValueError(f"{path} holds non-finite scores; evaluate the models again.")
     if not np.all((arrays["confidence"] >= 0) & (arrays["confidence"] <= 1)):
         raise ValueError(f"{path} holds confidences outside [0, 1]; evaluate the models again.")
-    scores = {m: {key: arrays[key][i] for key in _SCORES} for i, m in enumerate(models)}
+    scores = {m: {**{key: arrays[key][i] for key in _SCORES}, "uncertainty": {}} for i, m in enumerate(models)}
+    for key, values in arrays.items():
+        parts = key.split(_SEPARATOR)
+        if parts[0] != "uncertainty":
+            continue
+        if len(parts) != 4 or not parts[1].isdigit() or int(parts[1]) >= len(models):
+            raise ValueError(f"{path} has an array {key!r} of no model; it is not a per-example record of vdualib.evaluation.")
+        if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)):
+            raise ValueError(f"{path}: {key} must be a non-empty finite 1-D array; evaluate the models again.")
+        if parts[2] == _IN_DISTRIBUTION and values.size != labels.size:
+            raise ValueError(f"{path}: {key} has {values.size} entries for {labels.size} test examples.")
+        scores[models[int(parts[1])]]["uncertainty"].setdefault(parts[2], {})[parts[3]] = values
     info = {
         "models": models,
         "sha256": dict(zip(models, (str(s) for s in arrays["sha256"]))),
@@ -159,36 +189,110 @@ def _measure_values(name, arrays, num_bins):
     return np.mean(np.asarray(arrays[0], dtype=np.float64), axis=-1)
 
 
+def _auroc_parts(name):
+    """``(ood set, score)`` of a measure ``auroc_<set>_<score>``, else ``None``."""
+    if not name.startswith("auroc_"):
+        return None
+    for score in sorted(metrics.UNCERTAINTY_SCORES, key=len, reverse=True):
+        if name.endswith(f"_{score}") and len(name) > len(f"auroc__{score}"):
+            return name[len("auroc_") : -len(score) - 1], score
+    return None
+
+
 def _check_measure(name):
-    if name not in MEASURES:
-        raise ValueError(f"unknown measure {name!r}; choose one of {sorted(MEASURES)}.")
+    if name not in MEASURES and _auroc_parts(name) is None:
+        raise ValueError(
+            f"unknown measure {name!r}; choose one of {sorted(MEASURES)} or auroc_<ood set>_<score> with a score of "
+            f"{sorted(metrics.UNCERTAINTY_SCORES)}."
+        )
+
+
+def _auroc_arrays(scores, name):
+    ood_set, score = _auroc_parts(name)
+    uncertainty = scores.get("uncertainty", {})
+    try:
+        return uncertainty[_IN_DISTRIBUTION][score], uncertainty[ood_set][score]
+    except KeyError:
+        raise ValueError(f"the per-example record has no {score!r} scores on the test split and {ood_set!r}.") from None
+
+
+def interval_available(name, *model_scores):
+    """Whether every model's per-example record (an entry of :func:`read_examples`) holds what
+    measure ``name`` needs."""
+    if name in MEASURES:
+        return all(key in scores for scores in model_scores for key in MEASURES[name])
+    parts = _auroc_parts(name)
+    if parts is None:
+        return False
+    ood_set, score = parts
+    return all(
+        score in scores.get("uncertainty", {}).get(split, {}) for scores in model_scores for split in (_IN_DISTRIBUTION, ood_set)
+    )
 
 
 def measure(scores, name, num_bins=15):
     """A test measure from one model's per-example scores.
 
     Args:
-        scores: ``{correct, confidence, nll, brier}`` arrays ``[N]``.
-        name: ``"accuracy"``, ``"nll"`` (nats), ``"brier"`` or ``"ece"``.
+        scores: one model's entry of :func:`read_examples`.
+        name: ``"accuracy"``, ``"nll"`` (nats), ``"brier"``, ``"ece"`` or ``"auroc_<ood set>_<score>"``.
         num_bins: ECE bins.
 
     Returns:
         A float, equal to :mod:`vdualib.metrics`' measure of the predictions the scores came from.
     """
     _check_measure(name)
+    if name not in MEASURES:
+        return float(metrics.mann_whitney_auroc(*_auroc_arrays(scores, name)))
     return float(_measure_values(name, [scores[key] for key in MEASURES[name]], num_bins))
+
+
+def _percentile_bootstrap(groups, statistic, num_resamples, confidence_level, seed):
+    """Percentile interval of ``statistic`` over resamples of ``groups``.
+
+    Each group is a list of 1-D arrays over the same examples; its arrays share one resampling of
+    those examples (pairing the two models), and the groups are resampled independently of each
+    other (the test split and an OOD set). Written here because ``scipy.stats.bootstrap`` pairs
+    only samples of one length, and treats the leading axes of a sample as separate problems, so
+    it cannot keep two models on the same indices of a test split and an OOD set of another size.
+
+    Args:
+        groups: lists of 1-D arrays, equal lengths within a group.
+        statistic: maps the resampled groups (each array ``[batch, n]``) to ``[batch]`` values.
+        num_resamples: resamples drawn, in batches of ``_BATCH``.
+        confidence_level: the interval's coverage, in (0, 1).
+        seed: seed of the resampling.
+
+    Returns:
+        ``(low, high)``.
+    """
+    rng = np.random.default_rng(seed)
+    values = []
+    for start in range(0, num_resamples, _BATCH):
+        size = min(_BATCH, num_resamples - start)
+        resampled = []
+        for group in groups:
+            index = rng.integers(0, group[0].shape[-1], size=(size, group[0].shape[-1]))
+            resampled.append([array[index] for array in group])
+        values.append(statistic(*resampled))
+    tail = 50.0 * (1.0 - confidence_level)
+    low, high = np.percentile(np.concatenate(values), [tail, 100.0 - tail])
+    return float(low), float(high)
 
 
 def paired_interval(scores_a, scores_b, name, num_bins=15, **bootstrap):
     """The difference ``measure(a) - measure(b)`` on the same test examples, with its paired
     bootstrap interval.
 
-    Resamples the N examples with replacement (the same indices for both models) and takes the
-    percentile interval of the difference (:data:`BOOTSTRAP`, via ``scipy.stats.bootstrap``).
+    Resamples the N test examples with replacement, the same indices for both models, and takes
+    the percentile interval of the difference (:data:`BOOTSTRAP`). An OOD AUROC resamples the
+    test split and the OOD set independently, each with the same indices for both models.
 
     Args:
-        scores_a, scores_b: two models' per-example scores on the same examples, in the same order.
-        name: a measure of :data:`MEASURES`.
+        scores_a, scores_b: two models' entries of :func:`read_examples` (or
+            :func:`example_record`'s ``scores`` with ``uncertainty``), on the same examples in the
+            same order.
+        name: a measure of :data:`MEASURES`, or ``auroc_<ood set>_<score>``.
         num_bins: ECE bins.
         **bootstrap: overrides of :data:`BOOTSTRAP` (``num_resamples``, ``confidence_level``, ``seed``).
 
@@ -197,7 +301,8 @@ def paired_interval(scores_a, scores_b, name, num_bins=15, **bootstrap):
         ``beyond_noise`` is whether the interval excludes 0.
 
     Raises:
-        ValueError: an unknown measure or option, or scores of different lengths.
+        ValueError: an unknown measure or option, a record without the scores the measure needs,
+            or scores of different lengths.
 
     Example:
         >>> paired_interval(scores["dualib"], scores["vib"], "accuracy")["beyond_noise"]
@@ -210,31 +315,34 @@ def paired_interval(scores_a, scores_b, name, num_bins=15, **bootstrap):
     level = options["confidence_level"]
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0.0 < level < 1.0:
         raise ValueError(f"confidence_level must be a number strictly between 0 and 1; got {level!r}.")
-    keys = MEASURES[name]
-    data = [np.asarray(scores[key]) for scores in (scores_a, scores_b) for key in keys]
-    if len({d.shape for d in data}) != 1 or data[0].ndim != 1:
-        raise ValueError("paired_interval needs both models' scores on the same examples (equal 1-D lengths).")
-    half = len(keys)
+    if options["method"] != "percentile":
+        raise ValueError(f"only the percentile bootstrap is implemented; got method={options['method']!r}.")
+    if name in MEASURES:
+        keys = MEASURES[name]
+        groups = [[np.asarray(scores[key]) for scores in (scores_a, scores_b) for key in keys]]
+        half = len(keys)
 
-    def difference(*arrays, axis=-1):
-        return _measure_values(name, arrays[:half], num_bins) - _measure_values(name, arrays[half:], num_bins)
+        def difference(arrays):
+            return _measure_values(name, arrays[:half], num_bins) - _measure_values(name, arrays[half:], num_bins)
 
-    point = float(difference(*data))
-    with warnings.catch_warnings():
-        # two models with identical scores give a zero-width interval, which scipy flags as degenerate
-        warnings.simplefilter("ignore", scipy.stats.DegenerateDataWarning)
-        result = scipy.stats.bootstrap(
-            data,
-            difference,
-            n_resamples=checks.positive_int("num_resamples", options["num_resamples"]),
-            confidence_level=float(level),
-            method=options["method"],
-            paired=True,
-            vectorized=True,
-            batch=_BATCH,
-            rng=np.random.default_rng(checks.non_negative_int("seed", options["seed"])),
-        )
-    low, high = (float(v) for v in result.confidence_interval)
+    else:
+        (in_a, out_a), (in_b, out_b) = _auroc_arrays(scores_a, name), _auroc_arrays(scores_b, name)
+        groups = [[in_a, in_b], [out_a, out_b]]
+
+        def difference(scores_in, scores_out):
+            return metrics.mann_whitney_auroc(scores_in[0], scores_out[0]) - metrics.mann_whitney_auroc(scores_in[1], scores_out[1])
+
+    for group in groups:
+        if len({a.shape for a in group}) != 1 or group[0].ndim != 1 or group[0].size == 0:
+            raise ValueError("paired_interval needs both models' scores on the same examples (equal 1-D lengths).")
+    point = float(difference(*groups))
+    low, high = _percentile_bootstrap(
+        groups,
+        difference,
+        checks.positive_int("num_resamples", options["num_resamples"]),
+        float(level),
+        checks.non_negative_int("seed", options["seed"]),
+    )
     return {
         "difference": point,
         "low": low,

@@ -303,8 +303,9 @@ def evaluate(
         clean metrics, reliability curve, temperature-scaling baseline, per corruption and
         severity metrics, OOD AUROC/AUPR with score histograms, and timings in seconds;
         provenance with each model's sha256. All of it is JSON-ready except ``examples``
-        (``{"labels": [N], "records": [...]}``, each model's per-example clean test scores of
-        :mod:`vdualib.evaluation.examples`), which ``write_report`` writes to ``examples.npz``.
+        (``{"labels": [N], "records": [...]}``, each model's per-example clean test scores and
+        test and OOD uncertainty scores, :mod:`vdualib.evaluation.examples`), which
+        ``write_report`` writes to ``examples.npz``.
 
     Example:
         >>> model, info, card = vdualib.zoo.resolve("mnist-dualib-mlp")
@@ -347,7 +348,6 @@ def evaluate(
         result["num_samples_used"] = int(clean["sample_probs"].shape[0])
         result["clean"] = measure(index, split_metrics, clean["probs"], labels, num_bins)
         result["reliability"] = measure(index, metrics.reliability_curve, clean["probs"], labels, num_bins)
-        records.append(examples.example_record(result["label"], result.get("sha256"), clean["probs"], labels))
         held_out = None if validation is None else (run(index, validation[0])["probs"], validation[1])
         result["temperature_scaling"] = measure(
             index, temperature_baseline, clean["probs"], labels, num_bins, seed, held_out
@@ -355,12 +355,14 @@ def evaluate(
         in_scores.append(
             measure(index, metrics.uncertainty_scores, clean["probs"], clean["sample_probs"], clean["rate"])
         )
+        records.append(examples.example_record(result["label"], result.get("sha256"), clean["probs"], labels, in_scores[-1]))
 
     for ood_name, ood_images in tqdm(ood_sets.items(), desc="out-of-distribution", disable=not progress or not ood_sets):
         for index in range(len(models)):
             out = run(index, ood_images, with_rate=True)
             scores = measure(index, metrics.uncertainty_scores, out["probs"], out["sample_probs"], out["rate"])
             results[index]["ood"][ood_name] = measure(index, _ood_metrics, in_scores[index], scores)
+            records[index]["uncertainty"][ood_name] = scores
 
     corruption_seconds = dict.fromkeys(names, 0.0)
     pairs = [(name, severity) for name in names for severity in severities]
