@@ -25,6 +25,7 @@ Example:
 """
 
 import os
+import zipfile
 
 import numpy as np
 
@@ -146,8 +147,11 @@ def read_examples(path):
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
-    except (ValueError, OSError) as error:
-        raise ValueError(f"{path} is not a per-example record ({error}); evaluate the models again.") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile):
+        # numpy's own message would suggest unpickling the file; its arrays are never pickled objects
+        raise ValueError(
+            f"{path} is not a per-example record (an .npz of plain numeric and string arrays); evaluate the models again."
+        ) from None
     missing = [k for k in ("labels", "models", "sha256", "prediction", "source", *_SCORES) if k not in arrays]
     if missing:
         raise ValueError(f"{path} lacks {missing}; it is not a per-example record of vdualib.evaluation.")
