@@ -166,8 +166,15 @@ def test_auroc_intervals_resample_both_sets_with_the_same_indices_for_both_model
     assert examples.interval_available("auroc_noise_entropy", a, b)
     assert not examples.interval_available("auroc_noise_rate", a, b)  # no rate recorded
     assert not examples.interval_available("shift_ece", a, b)
-    with pytest.raises(ValueError, match="no 'rate' scores"):
+    with pytest.raises(ValueError, match="no scores for 'auroc_noise_rate'"):
         examples.paired_interval(a, b, "auroc_noise_rate")
+    with pytest.raises(ValueError, match="no scores for 'ece'"):
+        examples.measure({"correct": a["correct"]}, "ece")
+    for scores_in, scores_out in (([0.1, np.nan], [0.2]), ([], [0.2]), ([[0.1, 0.2]], [0.3]), ([0.1], [np.inf])):
+        with pytest.raises(ValueError):
+            metrics.mann_whitney_auroc(scores_in, scores_out)
+    with pytest.raises(ValueError, match="prediction must be one of"):
+        examples.write_examples(tmp_path / "x.npz", labels, records, "median")
     stacked = metrics.mann_whitney_auroc(np.stack([a["uncertainty"]["test"]["entropy"]] * 2), np.stack([a["uncertainty"]["noise"]["entropy"], b["uncertainty"]["noise"]["entropy"]]))
     assert stacked[1] == pytest.approx(metrics.ood_auroc(a["uncertainty"]["test"]["entropy"], b["uncertainty"]["noise"]["entropy"]))
     records[0]["uncertainty"]["bad__name"] = {"entropy": np.ones(3)}

@@ -559,10 +559,18 @@ def mann_whitney_auroc(scores_in, scores_out):
     Returns:
         ``[...]`` AUROCs (a 0-d array for 1-D input).
 
+    Raises:
+        ValueError: non-finite scores, no examples, or leading shapes that differ.
+
     Example:
         >>> mann_whitney_auroc([[0.1, 0.2], [0.3, 0.4]], [[0.3, 0.15], [0.1, 0.2]])     # [0.75, 0.0]
     """
-    scores_in, scores_out = np.asarray(scores_in, dtype=np.float64), np.asarray(scores_out, dtype=np.float64)
+    scores_in, scores_out = checks.finite_array("scores_in", scores_in), checks.finite_array("scores_out", scores_out)
+    if scores_in.ndim == 0 or scores_in.shape[:-1] != scores_out.shape[:-1] or 0 in (scores_in.shape[-1], scores_out.shape[-1]):
+        raise ValueError(
+            f"scores_in {scores_in.shape} and scores_out {scores_out.shape} must be non-empty arrays [..., n] with the "
+            "same leading shape."
+        )
     n_in, n_out = scores_in.shape[-1], scores_out.shape[-1]
     ranks = scipy.stats.rankdata(np.concatenate([scores_in, scores_out], axis=-1), axis=-1)
     u_statistic = ranks[..., n_in:].sum(axis=-1) - n_out * (n_out + 1) / 2.0

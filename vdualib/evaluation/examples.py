@@ -99,7 +99,11 @@ def write_examples(path, labels, records, prediction, source="evaluation"):
     Raises:
         ValueError: no records, or scores of another length than ``labels``.
     """
-    labels = np.asarray(labels, dtype=np.int64)
+    from vdualib.evaluation.loop import PREDICTIONS
+
+    if prediction not in PREDICTIONS:
+        raise ValueError(f"prediction must be one of {sorted(PREDICTIONS)}; got {prediction!r}.")
+    labels = checks.integer_labels("labels", labels)
     if not records:
         raise ValueError("write_examples needs at least one model's record.")
     for record in records:
@@ -234,6 +238,15 @@ def interval_available(name, *model_scores):
     )
 
 
+def _check_available(name, *model_scores):
+    _check_measure(name)
+    if not interval_available(name, *model_scores):
+        raise ValueError(
+            f"the per-example record has no scores for {name!r} (an AUROC needs the score on the test split and the "
+            "OOD set); evaluate the models again with that OOD set."
+        )
+
+
 def measure(scores, name, num_bins=15):
     """A test measure from one model's per-example scores.
 
@@ -245,7 +258,7 @@ def measure(scores, name, num_bins=15):
     Returns:
         A float, equal to :mod:`vdualib.metrics`' measure of the predictions the scores came from.
     """
-    _check_measure(name)
+    _check_available(name, scores)
     if name not in MEASURES:
         return float(metrics.mann_whitney_auroc(*_auroc_arrays(scores, name)))
     return float(_measure_values(name, [scores[key] for key in MEASURES[name]], num_bins))
@@ -311,7 +324,7 @@ def paired_interval(scores_a, scores_b, name, num_bins=15, **bootstrap):
     Example:
         >>> paired_interval(scores["dualib"], scores["vib"], "accuracy")["beyond_noise"]
     """
-    _check_measure(name)
+    _check_available(name, scores_a, scores_b)
     unknown = set(bootstrap) - set(BOOTSTRAP)
     if unknown:
         raise ValueError(f"unknown bootstrap options {sorted(unknown)}; choose from {sorted(BOOTSTRAP)}.")
