@@ -256,6 +256,11 @@ def test_compare_gives_clean_differences_a_paired_bootstrap_interval(zoo_folder,
     text = (out / "compare.md").read_text()
     assert "95% interval" in text and "differences with an interval" in text
     assert not (out / "mnist" / examples.EXAMPLES_FILE).exists()  # the merged report has no per-example record
+    import matplotlib.image
+
+    assert matplotlib.image.imread(out / "differences.png").shape[0] > 100  # each interval drawn, oriented
+    with pytest.raises(ValueError, match="no difference has a bootstrap interval"):
+        comparison.differences_figure({"datasets": {"mnist": dict(entry, deltas=[])}}, tmp_path / "none.png")
 
     # a record whose model is not the one metrics.json describes is refused
     stale = tmp_path / "stale"
@@ -274,4 +279,5 @@ def test_compare_gives_clean_differences_a_paired_bootstrap_interval(zoo_folder,
     finally:
         (tmp_path / "kept.npz").rename(zoo_folder / "evaluations" / "mnist-vib-mlp" / examples.EXAMPLES_FILE)
     assert all(d["interval"] is None for d in entry["deltas"])
+    assert not (tmp_path / "old" / "differences.png").exists()
     assert any("No per-example scores" in note and "mnist-vib-mlp" in note for note in entry["notes"])

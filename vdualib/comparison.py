@@ -35,6 +35,7 @@ __all__ = [
     "compare_files",
     "summary_markdown",
     "schedule_note",
+    "differences_figure",
 ]
 
 # The recipe fields that make a training schedule (the method's own fields, beta, prior, noise, are not).
@@ -445,7 +446,82 @@ def schedule_note(cards):
 def _write_summary(summary, out_dir):
     reports.write_json(os.path.join(out_dir, "compare.json"), summary)
     reports.write_text(os.path.join(out_dir, "compare.md"), summary_markdown(summary))
+    figure_path = os.path.join(out_dir, "differences.png")
+    if any(d.get("interval") for entry in summary["datasets"].values() for d in entry["deltas"]):
+        differences_figure(summary, figure_path)
+    elif os.path.exists(figure_path):
+        os.remove(figure_path)  # no intervals this time: no stale figure beside the summary
     return summary
+
+
+def differences_figure(summary, path, method="dualib"):
+    """Draw each difference that has a bootstrap interval, oriented so that right means
+    ``method`` is better: one column per data set, one small axis per measure (the measures'
+    scales differ), a point and its 95% interval per baseline, and the zero line.
+
+    Args:
+        summary: the dict :func:`compare_zoo` / :func:`compare_files` returned (or ``compare.json``).
+        path: the PNG to write (atomically).
+        method: the method whose differences are drawn.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: no difference in ``summary`` has an interval.
+
+    Example:
+        >>> differences_figure(reports.read_json("runs/compare/compare.json"), "runs/compare/differences.png")
+    """
+    from vdualib import plotting
+
+    columns = {}
+    for dataset, entry in summary["datasets"].items():
+        judged = [d for d in entry["deltas"] if d.get("interval")]
+        if judged:
+            columns[dataset] = {m: [d for d in judged if d["measure"] == m] for m in dict.fromkeys(d["measure"] for d in judged)}
+    if not columns:
+        raise ValueError("no difference has a bootstrap interval; compare evaluations that kept their examples.npz.")
+    rows = max(len(measures) for measures in columns.values())
+    figure, axes = plotting.pyplot().subplots(
+        rows, len(columns), figsize=(4.2 * len(columns), 0.95 * rows + 0.8), squeeze=False
+    )
+    baselines = [m for m in methods.names() if m != method]
+    colours = {b: f"C{i}" for i, b in enumerate(baselines)}
+    for column, (dataset, measures) in enumerate(columns.items()):
+        for row in range(rows):
+            axis = axes[row][column]
+            if row >= len(measures):
+                axis.set_visible(False)
+                continue
+            name, deltas = list(measures.items())[row]
+            sign = -1.0 if name in _LOWER_IS_BETTER else 1.0  # right = better for method
+            for position, delta in enumerate(deltas):
+                low, high = sorted(sign * v for v in delta["interval"])
+                gain = sign * delta["difference"]
+                axis.errorbar(
+                    gain, position, xerr=[[max(gain - low, 0.0)], [max(high - gain, 0.0)]], fmt="o",
+                    color=colours.get(delta["versus"], "k"), capsize=3,
+                    label=f"vs {methods.get(delta['versus']).title}" if row == 0 else None,
+                )  # fmt: skip
+            axis.axvline(0.0, color="black", linewidth=0.8)
+            axis.set_yticks([])
+            axis.set_ylim(-0.8, len(deltas) - 0.2)
+            title = methods.get(method).title
+            axis.set_title(f"{name} ({'baseline - ' + title if sign < 0 else title + ' - baseline'})", fontsize=8, loc="left")
+            axis.tick_params(axis="x", labelsize=7)
+            axis.grid(axis="x", alpha=0.3)
+        axes[0][column].set_title(f"{dataset}\n{axes[0][column].get_title(loc='left')}", fontsize=8, loc="left")
+    handles = {}
+    for axis in axes[0]:
+        handles.update(zip(*reversed(axis.get_legend_handles_labels())))
+    title = methods.get(method).title
+    figure.suptitle(
+        f"{title}'s advantage over each baseline (right of 0: {title} better), 95% paired bootstrap intervals", fontsize=9
+    )
+    figure.tight_layout(rect=(0, 0, 1, 0.95))
+    figure.legend(list(handles.values()), list(handles), loc="upper right", fontsize=7, ncol=len(handles))
+    return plotting.save_figure(figure, path)
 
 
 def summary_markdown(summary, method="dualib"):
