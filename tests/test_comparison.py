@@ -281,3 +281,18 @@ def test_compare_gives_clean_differences_a_paired_bootstrap_interval(zoo_folder,
     assert all(d["interval"] is None for d in entry["deltas"])
     assert not (tmp_path / "old" / "differences.png").exists()
     assert any("No per-example scores" in note and "mnist-vib-mlp" in note for note in entry["notes"])
+
+
+def test_an_evaluation_of_several_models_compares_with_its_own_intervals(tmp_path):
+    import vdualib
+    from vdualib import evaluation, methods, models
+
+    pairs = []
+    for method in methods.names():
+        model = vdualib.build_classifier(models.mlp_backbone(units=(16,)), 10, method=method, latent_dim=4, num_samples=2, seed=1)
+        pairs.append((model, {"label": method, "method": method, "sha256": None, "num_samples": 2, "parameters": 1}))
+    results = evaluation.evaluate(pairs, "mnist", corruption_names="none", ood=["uniform"], limit=150, progress=False)
+    entry = comparison.compare_results(results, tmp_path)
+    with_interval = {(d["measure"], d["versus"]) for d in entry["deltas"] if d["interval"]}
+    assert {("accuracy", "vib"), ("auroc_uniform_entropy", "deterministic"), ("auroc_uniform_rate", "vib")} <= with_interval
+    assert (tmp_path / "examples.npz").exists()  # the evaluation's own record, beside its report

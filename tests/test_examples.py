@@ -149,7 +149,7 @@ def test_auroc_intervals_resample_both_sets_with_the_same_indices_for_both_model
     records = []
     for label, probs in (("a", probs_a), ("b", probs_b)):
         record = examples.example_record(label, None, probs, labels, metrics.uncertainty_scores(probs))
-        record["uncertainty"]["noise"] = metrics.uncertainty_scores(out_probs if label == "a" else 0.5 * (out_probs + probs_b[:1500]))
+        record["scores"]["uncertainty"]["noise"] = metrics.uncertainty_scores(out_probs if label == "a" else 0.5 * (out_probs + probs_b[:1500]))
         records.append(record)
     path = tmp_path / "examples.npz"
     examples.write_examples(path, labels, records, "samples")
@@ -157,7 +157,8 @@ def test_auroc_intervals_resample_both_sets_with_the_same_indices_for_both_model
     a, b = scores["a"], scores["b"]
     for name in ("auroc_noise_entropy", "auroc_noise_max_probability"):
         _, score = name.split("_noise_")
-        expected = metrics.ood_auroc(records[0]["uncertainty"]["test"][score], records[0]["uncertainty"]["noise"][score])
+        uncertainty = records[0]["scores"]["uncertainty"]
+        expected = metrics.ood_auroc(uncertainty["test"][score], uncertainty["noise"][score])
         assert examples.measure(a, name) == pytest.approx(expected)
         result = examples.paired_interval(a, b, name)
         assert result["difference"] == pytest.approx(expected - examples.measure(b, name))
@@ -175,13 +176,14 @@ def test_auroc_intervals_resample_both_sets_with_the_same_indices_for_both_model
             metrics.mann_whitney_auroc(scores_in, scores_out)
     with pytest.raises(ValueError, match="prediction must be one of"):
         examples.write_examples(tmp_path / "x.npz", labels, records, "median")
-    stacked = metrics.mann_whitney_auroc(np.stack([a["uncertainty"]["test"]["entropy"]] * 2), np.stack([a["uncertainty"]["noise"]["entropy"], b["uncertainty"]["noise"]["entropy"]]))
-    assert stacked[1] == pytest.approx(metrics.ood_auroc(a["uncertainty"]["test"]["entropy"], b["uncertainty"]["noise"]["entropy"]))
-    records[0]["uncertainty"]["bad__name"] = {"entropy": np.ones(3)}
+    test_a, noise_a, noise_b = (x["uncertainty"][s]["entropy"] for x, s in ((a, "test"), (a, "noise"), (b, "noise")))
+    stacked = metrics.mann_whitney_auroc(np.stack([test_a, test_a]), np.stack([noise_a, noise_b]))
+    assert stacked[1] == pytest.approx(metrics.ood_auroc(test_a, noise_b))
+    records[0]["scores"]["uncertainty"]["bad__name"] = {"entropy": np.ones(3)}
     with pytest.raises(ValueError, match="free of"):
         examples.write_examples(tmp_path / "x.npz", labels, records, "samples")
-    records[0]["uncertainty"].pop("bad__name")
-    records[0]["uncertainty"]["noise"] = {"entropy": np.full(3, np.nan)}
+    records[0]["scores"]["uncertainty"].pop("bad__name")
+    records[0]["scores"]["uncertainty"]["noise"] = {"entropy": np.full(3, np.nan)}
     with pytest.raises(ValueError, match="finite"):
         examples.write_examples(tmp_path / "x.npz", labels, records, "samples")
     assert not (tmp_path / "x.npz").exists()

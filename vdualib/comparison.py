@@ -85,7 +85,7 @@ def merge_examples(paths):
         paths: ``metrics.json`` files of one evaluation (see :func:`merge_evaluations`).
 
     Returns:
-        ``{"scores": {model label: scores}, "sources": [...], "missing": [...]}``: ``scores`` is
+        ``{"scores": {model label: scores}, "missing": [...]}``: ``scores`` is
         ``None`` when any file has no ``examples.npz`` (evaluated before they were kept; its
         folder is listed in ``missing``).
 
@@ -96,7 +96,7 @@ def merge_examples(paths):
     """
     from vdualib.evaluation import examples
 
-    scores, sources, missing, first = {}, set(), [], None
+    scores, missing, first = {}, [], None
     for path in (os.fspath(p) for p in paths):
         where = examples.examples_path(path)
         if not os.path.isfile(where):
@@ -116,8 +116,7 @@ def merge_examples(paths):
                     f"{where} was written for another {label!r} than {path} describes (sha256 differs); evaluate it again."
                 )
             scores[label] = model_scores
-        sources.add(info["source"])
-    return {"scores": None if missing else scores, "sources": sorted(sources), "missing": missing}
+    return {"scores": None if missing else scores, "missing": missing}
 
 
 def summary_rows(results):
@@ -280,7 +279,7 @@ def compare_results(results, out_dir, method="dualib", per_example=None):
 
     if per_example is None and results.get("examples") is not None:
         records = results["examples"]["records"]
-        per_example = {"scores": {r["label"]: r["scores"] for r in records}, "sources": ["evaluation"], "missing": []}
+        per_example = {"scores": {r["label"]: r["scores"] for r in records}, "missing": []}
     evaluation.write_report(results, out_dir)
     rows = summary_rows(results)
     scores = None if per_example is None else per_example["scores"]
@@ -305,8 +304,7 @@ def _interval_note(per_example):
     return (
         f"Intervals: {options['confidence_level']:.0%} paired bootstrap over the clean test examples (for an AUROC, "
         f"also over the OOD set's; {options['num_resamples']} resamples, the same for both models); they hold the "
-        "test-set noise of a "
-        "difference, not the seed-to-seed spread, which needs several trainings."
+        "test-set noise of a difference, not the seed-to-seed spread, which needs several trainings."
     )
 
 

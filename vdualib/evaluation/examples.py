@@ -73,11 +73,13 @@ def example_record(label, sha256, probs, labels, uncertainty=None):
             added under their names as the evaluation reaches them.
 
     Returns:
-        ``{"label", "sha256", "scores", "uncertainty"}``: ``scores`` from
-        :func:`vdualib.metrics.per_example_scores`, ``uncertainty`` ``{split: {score: [n]}}``.
+        ``{"label", "sha256", "scores"}``: ``scores`` holds
+        :func:`vdualib.metrics.per_example_scores` and ``uncertainty`` ``{split: {score: [n]}}``,
+        as one model's entry of :func:`read_examples` does.
     """
     scores = metrics.per_example_scores(probs, labels)
-    return {"label": label, "sha256": sha256, "scores": scores, "uncertainty": {_IN_DISTRIBUTION: dict(uncertainty or {})}}
+    scores["uncertainty"] = {_IN_DISTRIBUTION: dict(uncertainty or {})}
+    return {"label": label, "sha256": sha256, "scores": scores}
 
 
 def examples_path(metrics_path):
@@ -119,7 +121,7 @@ def write_examples(path, labels, records, prediction, source="evaluation"):
     for key in _SCORES:
         arrays[key] = np.stack([np.asarray(r["scores"][key], dtype=bool if key == "correct" else np.float64) for r in records])
     for index, record in enumerate(records):
-        for split, by_score in record.get("uncertainty", {}).items():
+        for split, by_score in record["scores"].get("uncertainty", {}).items():
             for score, values in by_score.items():
                 if _SEPARATOR in split or _SEPARATOR in score or not split or not score:
                     raise ValueError(f"split and score names must be non-empty and free of {_SEPARATOR!r}: {split!r}, {score!r}.")
@@ -307,8 +309,7 @@ def paired_interval(scores_a, scores_b, name, num_bins=15, **bootstrap):
 
     Args:
         scores_a, scores_b: two models' entries of :func:`read_examples` (or
-            :func:`example_record`'s ``scores`` with ``uncertainty``), on the same examples in the
-            same order.
+            :func:`example_record`'s ``scores``), on the same examples in the same order.
         name: a measure of :data:`MEASURES`, or ``auroc_<ood set>_<score>``.
         num_bins: ECE bins.
         **bootstrap: overrides of :data:`BOOTSTRAP` (``num_resamples``, ``confidence_level``, ``seed``).

@@ -362,7 +362,7 @@ def evaluate(
             out = run(index, ood_images, with_rate=True)
             scores = measure(index, metrics.uncertainty_scores, out["probs"], out["sample_probs"], out["rate"])
             results[index]["ood"][ood_name] = measure(index, _ood_metrics, in_scores[index], scores)
-            records[index]["uncertainty"][ood_name] = scores
+            records[index]["scores"]["uncertainty"][ood_name] = scores
 
     corruption_seconds = dict.fromkeys(names, 0.0)
     pairs = [(name, severity) for name in names for severity in severities]
