@@ -72,7 +72,7 @@ def run(args):
     if args.evaluations and args.reevaluate:
         raise ValueError("--reevaluate evaluates the zoo's models; drop it to join --evaluations files.")
     if args.evaluations:
-        summary = comparison.compare_files(args.evaluations, out_dir=args.out)
+        summary = comparison.compare_files(args.evaluations, out_dir=args.out, progress=not args.no_progress)
     else:
         summary = comparison.compare_zoo(
             args.datasets,
