@@ -291,8 +291,16 @@ def test_an_evaluation_of_several_models_compares_with_its_own_intervals(tmp_pat
     for method in methods.names():
         model = vdualib.build_classifier(models.mlp_backbone(units=(16,)), 10, method=method, latent_dim=4, num_samples=2, seed=1)
         pairs.append((model, {"label": method, "method": method, "sha256": None, "num_samples": 2, "parameters": 1}))
-    results = evaluation.evaluate(pairs, "mnist", corruption_names="none", ood=["uniform"], limit=150, progress=False)
+    results = evaluation.evaluate(pairs, "mnist", corruption_names="none", ood=["uniform"], limit=150, num_bins=5, progress=False)
     entry = comparison.compare_results(results, tmp_path)
     with_interval = {(d["measure"], d["versus"]) for d in entry["deltas"] if d["interval"]}
     assert {("accuracy", "vib"), ("auroc_uniform_entropy", "deterministic"), ("auroc_uniform_rate", "vib")} <= with_interval
     assert (tmp_path / "examples.npz").exists()  # the evaluation's own record, beside its report
+    # the interval's ECE is binned as the evaluation's table is (5 bins here)
+    from vdualib.evaluation import examples
+
+    scores = {r["label"]: r["scores"] for r in results["examples"]["records"]}
+    ece = next(d for d in entry["deltas"] if d["measure"] == "ece" and d["versus"] == "vib")
+    expected = examples.paired_interval(scores["dualib"], scores["vib"], "ece", num_bins=5)
+    assert ece["interval"] == [expected["low"], expected["high"]]
+    assert examples.measure(scores["dualib"], "ece", 5) == pytest.approx(results["models"][2]["clean"]["ece"])

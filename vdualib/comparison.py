@@ -174,7 +174,7 @@ _LOWER_IS_BETTER = {"nll", "brier", "ece", "ece_after_ts", "shift_nll", "shift_e
 _DESCRIPTIVE = {"ts_temperature", "mean_confidence"}
 
 
-def method_deltas(rows, method="dualib", against=None, scores=None, progress=False):
+def method_deltas(rows, method="dualib", against=None, scores=None, progress=False, num_bins=15):
     """For each measure, ``method``'s value minus each baseline's and whether it is better.
 
     Args:
@@ -185,6 +185,7 @@ def method_deltas(rows, method="dualib", against=None, scores=None, progress=Fal
             (:func:`merge_examples`); the clean measures and OOD AUROCs of
             :data:`vdualib.evaluation.examples.MEASURES` then get a paired bootstrap interval.
         progress: show a progress bar over the intervals (a few seconds each on 10,000 examples).
+        num_bins: the ECE bins of the evaluation the rows come from (its ``num_bins``).
 
     Returns:
         A list of dicts ``{"measure", "versus", method, baseline, "difference", "better",
@@ -232,7 +233,7 @@ def method_deltas(rows, method="dualib", against=None, scores=None, progress=Fal
                 }
             )
     for index, (a, b), key in tqdm(pending, desc="bootstrap intervals", disable=not progress or not pending):
-        interval = examples.paired_interval(scores[a], scores[b], key)
+        interval = examples.paired_interval(scores[a], scores[b], key, num_bins=num_bins)
         deltas[index].update(interval=[interval["low"], interval["high"]], beyond_noise=interval["beyond_noise"])
     return deltas
 
@@ -291,7 +292,7 @@ def compare_results(results, out_dir, method="dualib", per_example=None, progres
     scores = None if per_example is None else per_example["scores"]
     return {
         "rows": rows,
-        "deltas": method_deltas(rows, method, scores=scores, progress=progress),
+        "deltas": method_deltas(rows, method, scores=scores, progress=progress, num_bins=results.get("num_bins", 15)),
         "notes": [*results["notes"], _interval_note(per_example)],
         "report": os.path.join(os.fspath(out_dir), "report.md"),
     }
