@@ -18,6 +18,7 @@ intervals) to evaluations written before they were kept.
 
 import argparse
 import os
+import re
 import sys
 
 
@@ -168,12 +169,12 @@ def add_examples(models_dir, names=None, data_dir=None):
     """Write ``evaluations/<name>/examples.npz`` for published models evaluated before the
     per-example scores were kept (``names``, else every model without the file).
 
-    Evaluates the model again as its evaluation did, up to the corruptions: the test split with
-    the same prediction mode and number of samples, temperature scaling on the recipe's
-    validation split, then the OOD sets, on a freshly loaded model. Sampled predictions then
-    draw the same noise (the encoder's seed state is saved with the model), so the scores are
-    the evaluation's own: the clean metrics and OOD AUROCs are checked against ``metrics.json``
-    and refused if they differ.
+    Evaluates the model again as its evaluation did: the test split with the same prediction
+    mode and number of samples, temperature scaling on the recipe's validation split, the OOD
+    sets, then the same corruptions and severities, on a freshly loaded model. Sampled
+    predictions then draw the same noise (the encoder's seed state is saved with the model), so
+    the scores are the evaluation's own: the clean metrics, OOD AUROCs and corruption summary
+    are checked against ``metrics.json`` and refused if they differ.
 
     Returns:
         ``{name: test accuracy}`` of the models written.
@@ -194,16 +195,21 @@ def add_examples(models_dir, names=None, data_dir=None):
         if info["sha256"] != entry["sha256"]:
             raise SystemExit(f"build_zoo: error: {folder} evaluated another file than {name}.keras; rebuild it with --reevaluate.")
         prediction = published.get("prediction", "samples")
+        corrupted = re.fullmatch(r"test\[:(\d+)\]", published.get("corruption_split") or "")
         again = evaluation.evaluate(
-            [(model, dict(info, label=entry["label"]))], published["dataset"], corruption_names="none",
+            [(model, dict(info, label=entry["label"]))], published["dataset"],
+            corruption_names=published["corruptions"] or "none", severities=published["severities"],
+            corruption_limit=int(corrupted.group(1)) if corrupted else None,
             ood=published["ood_sets"], prediction=prediction,
             num_samples=entry["num_samples_used"] if prediction == "samples" else None,
             limit=published["num_examples"], seed=published["seed"], num_bins=published["num_bins"], data_dir=data_dir,
             validation=evaluation.held_out_split(record["recipe"], data_dir=data_dir), progress=False,
         )  # fmt: skip
         (measured,) = again["models"]
-        same = measured["clean"] == entry["clean"] and all(
-            measured["ood"][s][score]["auroc"] == entry["ood"][s][score]["auroc"] for s in entry["ood"] for score in entry["ood"][s]
+        same = (
+            measured["clean"] == entry["clean"]
+            and measured["corruption_summary"] == entry["corruption_summary"]
+            and all(measured["ood"][s][k]["auroc"] == entry["ood"][s][k]["auroc"] for s in entry["ood"] for k in entry["ood"][s])
         )
         if not same:
             raise SystemExit(f"build_zoo: error: {name}'s predictions differ from {folder}/metrics.json; rebuild it with --reevaluate.")

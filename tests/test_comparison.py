@@ -250,9 +250,9 @@ def test_compare_gives_clean_differences_a_paired_bootstrap_interval(zoo_folder,
             assert low <= delta["difference"] <= high  # recorded at evaluation: the same predictions as the table
             assert delta["beyond_noise"] == (low > 0 or high < 0)
         else:
-            assert delta["interval"] is None and delta["beyond_noise"] is None  # corrupted, after TS: no per-example record
+            assert delta["interval"] is None and delta["beyond_noise"] is None  # ECE after TS, under corruption
     assert {d["measure"] for d in entry["deltas"] if d["interval"]} >= {"accuracy", "ece", "auroc_uniform_entropy"}
-    assert any("paired bootstrap over the clean test examples" in note for note in entry["notes"])
+    assert any("paired bootstrap over the test examples" in note for note in entry["notes"])
     text = (out / "compare.md").read_text()
     assert "95% interval" in text and "differences with an interval" in text
     assert not (out / "mnist" / examples.EXAMPLES_FILE).exists()  # the merged report has no per-example record

@@ -79,6 +79,19 @@ def test_writes_valid_json_with_every_metric(run, saved_models, mnist):
                 assert sum(score["histogram"]["in"]) == 500 and sum(score["histogram"]["out"]) == 500
     assert set(vib["ood"]["uniform"]) == {"max_probability", "entropy", "mutual_information", "rate"}
     assert set(plain["ood"]["uniform"]) == {"max_probability", "entropy"}
+    # the per-example record beside it gives back every measure the comparison gives an interval
+    labels, scores, _ = evaluation.examples.read_examples(run / "examples.npz")
+    assert labels.size == 500
+    for model in (vib, plain):
+        record = scores[model["label"]]
+        for name in ("accuracy", "nll", "brier", "ece"):
+            assert evaluation.examples.measure(record, name) == pytest.approx(model["clean"][name], abs=1e-12)
+        for name in ("accuracy", "nll"):  # over both corruptions and both severities
+            assert evaluation.examples.measure(record, f"shift_{name}") == pytest.approx(model["corruption_summary"]["mean"][name])
+        for ood_set in ("fashion_mnist", "uniform"):
+            auroc = evaluation.examples.measure(record, f"auroc_{ood_set}_entropy")
+            assert auroc == pytest.approx(model["ood"][ood_set]["entropy"]["auroc"])
+    assert evaluation.examples.interval_available("auroc_uniform_rate", scores["small-vib"])
     # The plain model is deterministic: its clean metrics must equal a direct computation.
     _, (x_test, y_test) = mnist
     probs = zoo.load_file(saved_models["plain"]).predict(x_test[:500], verbose=0)

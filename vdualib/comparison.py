@@ -1,15 +1,14 @@
 """The dual IB against the VIB and a deterministic network, as a published comparison.
 
-:func:`merge_evaluations` joins the per-model ``metrics.json`` files of one data set (written by
-the same evaluation: same split, prediction mode, corruptions, severities, OOD sets and seed)
-into one results dict, so :func:`vdualib.evaluation.write_report` renders a single report with
-overlaid plots. :func:`method_deltas` states, from those numbers, how VdualIB differs from each
-other method (:mod:`vdualib.methods`) on each measure; on the clean test measures and the OOD
-AUROCs it adds a paired bootstrap interval over the test (and OOD) examples
+:func:`merge_evaluations` joins the per-model ``metrics.json`` files of one data set (written by the
+same evaluation: same split, prediction mode, corruptions, severities, OOD sets and seed) into one
+results dict, so :func:`vdualib.evaluation.write_report` renders a single report with overlaid
+plots. :func:`method_deltas` states, from those numbers, how VdualIB differs from each other method
+(:mod:`vdualib.methods`) on each measure; on the clean test measures, accuracy and NLL under
+corruption and the OOD AUROCs it adds a paired bootstrap interval over the test (and OOD) examples
 (:mod:`vdualib.evaluation.examples`), so a single-seed difference is marked beyond the test-set
-noise or not. :func:`compare_zoo` does both for the zoo's
-models of each data set and writes ``compare.json``, then ``compare.md`` from it; it is the
-logic of ``vdualib-compare``.
+noise or not. :func:`compare_zoo` does both for the zoo's models of each data set and writes
+``compare.json``, then ``compare.md`` from it; it is the logic of ``vdualib-compare``.
 
 Example:
     >>> from vdualib import comparison
@@ -182,8 +181,9 @@ def method_deltas(rows, method="dualib", against=None, scores=None, progress=Fal
         method: the method compared (a name of :mod:`vdualib.methods`).
         against: the baselines (default: every other method of :mod:`vdualib.methods`).
         scores: optional per-example scores ``{model label: scores}`` of the clean test split
-            (:func:`merge_examples`); the clean measures and OOD AUROCs of
-            :data:`vdualib.evaluation.examples.MEASURES` then get a paired bootstrap interval.
+            (:func:`merge_examples`); the measures of
+            :data:`vdualib.evaluation.examples.MEASURES` and the OOD AUROCs then get a paired
+            bootstrap interval.
         progress: show a progress bar over the intervals (a few seconds each on 10,000 examples).
         num_bins: the ECE bins of the evaluation the rows come from (its ``num_bins``).
 
@@ -191,7 +191,7 @@ def method_deltas(rows, method="dualib", against=None, scores=None, progress=Fal
         A list of dicts ``{"measure", "versus", method, baseline, "difference", "better",
         "interval", "beyond_noise"}``; ``better`` is the sign of the difference,
         ``interval`` the 95% paired bootstrap interval ``[low, high]`` of the difference
-        (``None`` without scores, and for the corrupted measures) and ``beyond_noise``
+        (``None`` without scores, and for the ECEs after TS and under corruption) and ``beyond_noise``
         whether it excludes 0. Empty when ``method`` has no row.
 
     Example:
@@ -309,9 +309,9 @@ def _interval_note(per_example):
         )
     options = examples.BOOTSTRAP
     return (
-        f"Intervals: {options['confidence_level']:.0%} paired bootstrap over the clean test examples (for an AUROC, "
-        f"also over the OOD set's; {options['num_resamples']} resamples, the same for both models); they hold the "
-        "test-set noise of a difference, not the seed-to-seed spread, which needs several trainings."
+        f"Intervals: {options['confidence_level']:.0%} paired bootstrap over the test examples (the corrupted ones for "
+        f"shift_*; for an AUROC, also the OOD set's; {options['num_resamples']} resamples, the same for both models); "
+        "they hold the test-set noise of a difference, not the seed-to-seed spread, which needs several trainings."
     )
 
 

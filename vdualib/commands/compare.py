@@ -5,8 +5,8 @@ split, corruptions, severities, OOD sets and seed) into one report per data set 
 ``<out>/<dataset>/`` (metrics.json, report.md, overlaid reliability diagrams, accuracy/ECE against
 severity, OOD histograms), and a summary (``compare.json``, ``compare.md``) saying on each measure
 whether VdualIB beats VIB and the deterministic network, with a 95% paired bootstrap interval
-over the test examples on the clean measures and OOD AUROCs (from each evaluation's
-``examples.npz``). ``--reevaluate`` evaluates the zoo models again in one run instead;
+over the test examples on the clean measures, accuracy and NLL under corruption and the OOD
+AUROCs (from each evaluation's ``examples.npz``). ``--reevaluate`` evaluates the zoo models again in one run instead;
 ``--evaluations`` compares any metrics.json files of one evaluation.
 
 Examples::

@@ -10,9 +10,11 @@ controlled study's job), so an interval that excludes 0 says "beyond the test-se
 
 :func:`vdualib.evaluation.write_report` writes ``examples.npz`` (:data:`EXAMPLES_FILE`) beside
 ``metrics.json``: the test labels and, per model, :func:`vdualib.metrics.per_example_scores` of
-its clean test predictions and its uncertainty scores (:func:`vdualib.metrics.uncertainty_scores`)
+its clean test predictions, each corrupted example's mean correctness and NLL over the
+corruptions and severities, and its uncertainty scores (:func:`vdualib.metrics.uncertainty_scores`)
 on the test split and on each OOD set, from which the OOD AUROCs are computed. Measures are named
-as in the comparison: ``accuracy``, ``nll``, ``brier``, ``ece`` and ``auroc_<ood set>_<score>``
+as in the comparison: ``accuracy``, ``nll``, ``brier``, ``ece``, ``shift_accuracy``,
+``shift_nll`` and ``auroc_<ood set>_<score>``
 (an AUROC interval resamples the in- and out-of-distribution examples independently, each with
 the same indices for both models). The file holds only numeric and string arrays and is read
 with ``allow_pickle=False``.
@@ -47,8 +49,17 @@ __all__ = [
 
 EXAMPLES_FILE = "examples.npz"
 
-#: measure -> the per-example scores it is computed from (:func:`vdualib.metrics.per_example_scores`)
-MEASURES = {"accuracy": ("correct",), "nll": ("nll",), "brier": ("brier",), "ece": ("confidence", "correct")}
+#: measure -> the per-example scores it is computed from (:func:`vdualib.metrics.per_example_scores`;
+#: ``shift_*``: each corrupted example's mean over the corruptions and severities, whose mean is
+#: the comparison's ``shift_accuracy`` / ``shift_nll``)
+MEASURES = {
+    "accuracy": ("correct",),
+    "nll": ("nll",),
+    "brier": ("brier",),
+    "ece": ("confidence", "correct"),
+    "shift_accuracy": ("shift_correct",),
+    "shift_nll": ("shift_nll",),
+}
 
 #: the bootstrap every interval here uses, decided once. Percentile intervals: the measures are
 #: means, binned means or rank statistics over thousands of examples, where percentile and BCa
@@ -56,6 +67,7 @@ MEASURES = {"accuracy": ("correct",), "nll": ("nll",), "brier": ("brier",), "ece
 BOOTSTRAP = {"num_resamples": 2000, "confidence_level": 0.95, "seed": 0}
 
 _SCORES = ("correct", "confidence", "nll", "brier")
+_SHIFT_SCORES = ("shift_correct", "shift_nll")  # [N_corrupted], only when the evaluation had corruptions
 _IN_DISTRIBUTION = "test"  # the split name of the in-distribution uncertainty scores
 _SEPARATOR = "__"  # joins model index, split and score in the file's keys
 _BATCH = 200  # resamples binned at once: 200 x N float64 arrays
@@ -121,6 +133,12 @@ def write_examples(path, labels, records, prediction, source="evaluation"):
     }
     for key in _SCORES:
         arrays[key] = np.stack([np.asarray(r["scores"][key], dtype=bool if key == "correct" else np.float64) for r in records])
+    for key in _SHIFT_SCORES:
+        present = [key in r["scores"] for r in records]
+        if any(present) and not all(present):
+            raise ValueError(f"some records have {key} and some do not; they come from one evaluation.")
+        if all(present):
+            arrays[key] = np.stack([checks.finite_array(key, r["scores"][key]) for r in records])
     for index, record in enumerate(records):
         for split, by_score in record["scores"].get("uncertainty", {}).items():
             for score, values in by_score.items():
@@ -140,8 +158,9 @@ def read_examples(path):
     Returns:
         ``(labels, scores, info)``: labels ``[N]``; ``{model label: {correct, confidence, nll,
         brier, uncertainty}}``, each ``[N]`` but ``uncertainty`` (``{split: {score: [n]}}``, the
-        test split as ``"test"``); ``{"models": [...], "sha256": {label: sha}, "prediction",
-        "source"}``.
+        test split as ``"test"``), plus ``shift_correct`` and ``shift_nll`` ``[N_corrupted]``
+        when the evaluation had corruptions; ``{"models": [...], "sha256": {label: sha},
+        "prediction", "source"}``.
 
     Raises:
         FileNotFoundError: no such file.
@@ -173,7 +192,13 @@ def read_examples(path):
         raise ValueError(f"{path} holds non-finite scores; evaluate the models again.")
     if not np.all((arrays["confidence"] >= 0) & (arrays["confidence"] <= 1)):
         raise ValueError(f"{path} holds confidences outside [0, 1]; evaluate the models again.")
-    scores = {m: {**{key: arrays[key][i] for key in _SCORES}, "uncertainty": {}} for i, m in enumerate(models)}
+    for key in _SHIFT_SCORES:
+        if key in arrays and (arrays[key].ndim != 2 or len(arrays[key]) != len(models) or not np.all(np.isfinite(arrays[key]))):
+            raise ValueError(f"{path}: {key} must be finite, one row a model; evaluate the models again.")
+    shift = [key for key in _SHIFT_SCORES if key in arrays]
+    scores = {
+        m: {**{key: arrays[key][i] for key in (*_SCORES, *shift)}, "uncertainty": {}} for i, m in enumerate(models)
+    }
     for key, values in arrays.items():
         parts = key.split(_SEPARATOR)
         if parts[0] != "uncertainty":
@@ -246,7 +271,7 @@ def _check_available(name, *model_scores):
     if not interval_available(name, *model_scores):
         raise ValueError(
             f"the per-example record has no scores for {name!r} (an AUROC needs the score on the test split and the "
-            "OOD set); evaluate the models again with that OOD set."
+            "OOD set, shift_* an evaluation with corruptions); evaluate the models again with them."
         )
 
 
@@ -255,7 +280,8 @@ def measure(scores, name, num_bins=15):
 
     Args:
         scores: one model's entry of :func:`read_examples`.
-        name: ``"accuracy"``, ``"nll"`` (nats), ``"brier"``, ``"ece"`` or ``"auroc_<ood set>_<score>"``.
+        name: a measure of :data:`MEASURES` (``nll`` and ``shift_nll`` in nats), or
+            ``"auroc_<ood set>_<score>"``.
         num_bins: ECE bins.
 
     Returns:

@@ -303,9 +303,9 @@ def evaluate(
         clean metrics, reliability curve, temperature-scaling baseline, per corruption and
         severity metrics, OOD AUROC/AUPR with score histograms, and timings in seconds;
         provenance with each model's sha256. All of it is JSON-ready except ``examples``
-        (``{"labels": [N], "records": [...]}``, each model's per-example clean test scores and
-        test and OOD uncertainty scores, :mod:`vdualib.evaluation.examples`), which
-        ``write_report`` writes to ``examples.npz``.
+        (``{"labels": [N], "records": [...]}``, each model's per-example clean test scores, test
+        and OOD uncertainty scores and mean correctness and NLL over the corruptions,
+        :mod:`vdualib.evaluation.examples`), which ``write_report`` writes to ``examples.npz``.
 
     Example:
         >>> model, info, card = vdualib.zoo.resolve("mnist-dualib-mlp")
@@ -365,6 +365,7 @@ def evaluate(
             records[index]["scores"]["uncertainty"][ood_name] = scores
 
     corruption_seconds = dict.fromkeys(names, 0.0)
+    shift_sums = [{} for _ in models]
     pairs = [(name, severity) for name in names for severity in severities]
     for name, severity in tqdm(pairs, desc="corruptions", disable=not progress or not pairs):
         start = time.perf_counter()
@@ -373,6 +374,9 @@ def evaluate(
         for index, result in enumerate(results):
             probs = run(index, corrupted)["probs"]
             row = measure(index, split_metrics, probs, corrupt_labels, num_bins, _CORRUPTION_METRICS)
+            shifted = metrics.per_example_scores(probs, corrupt_labels)
+            for key in ("correct", "nll"):  # summed per example over corruptions and severities
+                shift_sums[index][key] = shift_sums[index].get(key, 0.0) + shifted[key]
             row["ece_temperature_scaled"] = None
             temperature = result["temperature_scaling"]["temperature"]
             if temperature is not None:
@@ -385,6 +389,9 @@ def evaluate(
     for index, result in enumerate(results):
         result["corruption_summary"] = _corruption_summary(result["corruptions"], severities)
         result["timings_seconds"] = timings[index]
+        if pairs:
+            # per example, the mean over every corruption and severity: their means are shift_accuracy / shift_nll
+            records[index]["scores"].update({f"shift_{key}": total / len(pairs) for key, total in shift_sums[index].items()})
 
     source = data.data_source(dataset, data_dir)
     notes = ([data.CIFAR10_JPEG_NOTE] if source == "jpeg" else []) + ([data.CORRUPTIONS_NOTE] if names else [])
