@@ -484,7 +484,9 @@ def differences_figure(summary, path, method="dualib"):
         >>> differences_figure(reports.read_json("runs/compare/compare.json"), "runs/compare/differences.png")
     """
     from vdualib import plotting
+    from vdualib.evaluation import examples
 
+    title = methods.get(method).title
     columns = {}
     for dataset, entry in summary["datasets"].items():
         judged = [d for d in entry["deltas"] if d.get("interval")]
@@ -517,7 +519,6 @@ def differences_figure(summary, path, method="dualib"):
             axis.axvline(0.0, color="black", linewidth=0.8)
             axis.set_yticks([])
             axis.set_ylim(-0.8, len(deltas) - 0.2)
-            title = methods.get(method).title
             axis.set_title(f"{name} ({'baseline - ' + title if sign < 0 else title + ' - baseline'})", fontsize=8, loc="left")
             axis.tick_params(axis="x", labelsize=7)
             axis.grid(axis="x", alpha=0.3)
@@ -525,9 +526,10 @@ def differences_figure(summary, path, method="dualib"):
     handles = {}
     for axis in axes[0]:
         handles.update(zip(*reversed(axis.get_legend_handles_labels())))
-    title = methods.get(method).title
+    level = examples.BOOTSTRAP["confidence_level"]
     figure.suptitle(
-        f"{title}'s advantage over each baseline (right of 0: {title} better), 95% paired bootstrap intervals", fontsize=9
+        f"{title}'s advantage over each baseline (right of 0: {title} better), {level:.0%} paired bootstrap intervals",
+        fontsize=9,
     )
     figure.tight_layout(rect=(0, 0, 1, 0.95))
     figure.legend(list(handles.values()), list(handles), loc="upper right", fontsize=7, ncol=len(handles))
@@ -547,6 +549,8 @@ def summary_markdown(summary, method="dualib"):
     Example:
         >>> print(summary_markdown(reports.read_json("runs/compare/compare.json")))
     """
+    from vdualib.evaluation import examples
+
     title = methods.get(method).title
     text = []
     for dataset, entry in summary["datasets"].items():
@@ -575,7 +579,8 @@ def summary_markdown(summary, method="dualib"):
                 for d in entry["deltas"]
             ]
             columns = ["measure", "versus", method, "difference", "better"]
-            columns += [("interval", "95% interval"), ("beyond_noise", "beyond test-set noise")]
+            level = examples.BOOTSTRAP["confidence_level"]
+            columns += [("interval", f"{level:.0%} interval"), ("beyond_noise", "beyond test-set noise")]
             text.append(reports.markdown_table(rows, columns))
     return "\n".join(text)
 

@@ -244,12 +244,9 @@ def _check_measure(name):
 
 
 def _auroc_arrays(scores, name):
+    """The test-split and OOD-set scores of an AUROC measure (its callers check they exist)."""
     ood_set, score = _auroc_parts(name)
-    uncertainty = scores.get("uncertainty", {})
-    try:
-        return uncertainty[_IN_DISTRIBUTION][score], uncertainty[ood_set][score]
-    except KeyError:
-        raise ValueError(f"the per-example record has no {score!r} scores on the test split and {ood_set!r}.") from None
+    return scores["uncertainty"][_IN_DISTRIBUTION][score], scores["uncertainty"][ood_set][score]
 
 
 def interval_available(name, *model_scores):
