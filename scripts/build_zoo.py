@@ -173,8 +173,9 @@ def add_examples(models_dir, names=None, data_dir=None):
     mode and number of samples, temperature scaling on the recipe's validation split, the OOD
     sets, then the same corruptions and severities, on a freshly loaded model. Sampled
     predictions then draw the same noise (the encoder's seed state is saved with the model), so
-    the scores are the evaluation's own: the clean metrics, OOD AUROCs and corruption summary
-    are checked against ``metrics.json`` and refused if they differ.
+    the scores are the evaluation's own: the clean metrics, the fitted temperature, the OOD
+    AUROCs and the corruption summary are checked against ``metrics.json`` and refused if they
+    differ.
 
     Returns:
         ``{name: test accuracy}`` of the models written.
@@ -208,6 +209,7 @@ def add_examples(models_dir, names=None, data_dir=None):
         (measured,) = again["models"]
         same = (
             measured["clean"] == entry["clean"]
+            and measured["temperature_scaling"]["temperature"] == entry["temperature_scaling"]["temperature"]
             and measured["corruption_summary"] == entry["corruption_summary"]
             and all(measured["ood"][s][k]["auroc"] == entry["ood"][s][k]["auroc"] for s in entry["ood"] for k in entry["ood"][s])
         )

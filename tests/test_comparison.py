@@ -153,19 +153,25 @@ def test_summary_rows_describe_confidence_without_scoring_it():
 
 @pytest.fixture(scope="module")
 def zoo_folder(tmp_path_factory, mnist):
-    """A zoo folder with evaluations of three small untrained MNIST models, one a method."""
+    """A zoo folder with evaluations of three small, briefly trained MNIST models, one a method."""
+    import keras
+
     import vdualib
     from vdualib import evaluation, methods, models
 
     folder = tmp_path_factory.mktemp("zoo")
+    (x_train, y_train), _ = mnist
     for method in methods.names():
         model = vdualib.build_classifier(models.mlp_backbone(units=(16,)), 10, method=method, latent_dim=4, num_samples=2, seed=0)
+        model.compile(optimizer=keras.optimizers.Adam(0.01))
+        model.fit(x_train[:1000], y_train[:1000], epochs=2, batch_size=100, verbose=0)  # so that T can be fitted
         name = f"mnist-{method}-mlp"
         info = {"label": name, "name": name, "method": method, "source": "test", "sha256": "0" * 64, "num_samples": 2,
                 "parameters": model.count_params()}  # fmt: skip
         results = evaluation.evaluate(
-            [(model, info)], "mnist", corruption_names=["rotate"], severities=[1], ood=["uniform"], limit=120, progress=False
-        )
+            [(model, info)], "mnist", corruption_names=["rotate"], severities=[1], ood=["uniform"], limit=120, progress=False,
+            validation=(x_train[1000:1300], y_train[1000:1300]),  # as the zoo's: T fitted on a held-out split
+        )  # fmt: skip
         evaluation.write_report(results, folder / "evaluations" / name)
     return folder
 
@@ -250,8 +256,12 @@ def test_compare_gives_clean_differences_a_paired_bootstrap_interval(zoo_folder,
             assert low <= delta["difference"] <= high  # recorded at evaluation: the same predictions as the table
             assert delta["beyond_noise"] == (low > 0 or high < 0)
         else:
-            assert delta["interval"] is None and delta["beyond_noise"] is None  # ECE after TS, under corruption
-    assert {d["measure"] for d in entry["deltas"] if d["interval"]} >= {"accuracy", "ece", "auroc_uniform_entropy"}
+            assert delta["interval"] is None and delta["beyond_noise"] is None  # the ECE under corruption
+    with_interval = {d["measure"] for d in entry["deltas"] if d["interval"]}
+    assert with_interval >= {"accuracy", "ece", "ece_after_ts", "auroc_uniform_entropy"}
+    _, scores, _ = examples.read_examples(zoo_folder / "evaluations" / "mnist-vib-mlp" / examples.EXAMPLES_FILE)
+    vib = next(row for row in entry["rows"] if row["method"] == "vib")
+    assert examples.measure(scores["mnist-vib-mlp"], "ece_after_ts") == pytest.approx(vib["ece_after_ts"], abs=1e-12)
     assert any("paired bootstrap over the test examples" in note for note in entry["notes"])
     text = (out / "compare.md").read_text()
     assert "95% interval" in text and "differences with an interval" in text

@@ -92,6 +92,8 @@ def test_writes_valid_json_with_every_metric(run, saved_models, mnist):
             auroc = evaluation.examples.measure(record, f"auroc_{ood_set}_entropy")
             assert auroc == pytest.approx(model["ood"][ood_set]["entropy"]["auroc"])
     assert evaluation.examples.interval_available("auroc_uniform_rate", scores["small-vib"])
+    # T was fitted on half of the test split, so the ECE after TS has no per-example record
+    assert not evaluation.examples.interval_available("ece_after_ts", scores["small-vib"])
     # The plain model is deterministic: its clean metrics must equal a direct computation.
     _, (x_test, y_test) = mnist
     probs = zoo.load_file(saved_models["plain"]).predict(x_test[:500], verbose=0)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vdualib import metrics
+from vdualib import calibration, metrics
 from vdualib.evaluation import examples
 
 
@@ -78,7 +78,7 @@ def test_the_interval_matches_a_hand_bootstrap_and_says_when_it_excludes_zero(tw
 
 def test_a_model_against_itself_is_within_the_noise(two_models):
     labels, probs, _ = two_models
-    scores = metrics.per_example_scores(probs, labels)
+    scores = examples.example_record("a", None, probs, labels, temperature=1.3)["scores"]
     scores.update(shift_correct=scores["correct"][:500], shift_nll=scores["nll"][:500])  # as with corruptions
     for name in examples.MEASURES:
         result = examples.paired_interval(scores, scores, name)
@@ -188,3 +188,54 @@ def test_auroc_intervals_resample_both_sets_with_the_same_indices_for_both_model
     with pytest.raises(ValueError, match="finite"):
         examples.write_examples(tmp_path / "x.npz", labels, records, "samples")
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_the_ece_after_temperature_scaling_gets_an_interval_when_t_came_from_a_validation_split(two_models, tmp_path):
+    labels, probs_a, probs_b = two_models
+    a = examples.example_record("a", None, probs_a, labels, temperature=1.7)
+    b = examples.example_record("b", None, probs_b, labels, temperature=0.8)
+    plain = examples.example_record("plain", None, probs_b, labels)  # T fitted on half of the test split: no ts_*
+    for record, probs, temperature in ((a, probs_a, 1.7), (b, probs_b, 0.8)):
+        scaled = calibration.apply_temperature(probs, temperature)
+        for bins in (5, 15):
+            expected = metrics.expected_calibration_error(scaled, labels, bins)
+            assert examples.measure(record["scores"], "ece_after_ts", bins) == pytest.approx(expected, abs=1e-12)
+    # the scaled ECE is not the clean one: a temperature of 1.7 changes the confidences
+    assert examples.measure(a["scores"], "ece_after_ts") != pytest.approx(examples.measure(a["scores"], "ece"), abs=1e-3)
+    path = tmp_path / "examples.npz"
+    examples.write_examples(path, labels, [a, b, plain], "samples")
+    _, scores, _ = examples.read_examples(path)
+    assert scores["a"]["ts_correct"].dtype == bool and np.array_equal(scores["a"]["ts_confidence"], a["scores"]["ts_confidence"])
+    assert "ts_confidence" not in scores["plain"]
+    result = examples.paired_interval(scores["a"], scores["b"], "ece_after_ts")
+    assert result["difference"] == pytest.approx(
+        examples.measure(scores["a"], "ece_after_ts") - examples.measure(scores["b"], "ece_after_ts")
+    )
+    assert result["low"] <= result["difference"] <= result["high"]
+    assert examples.interval_available("ece_after_ts", scores["a"], scores["b"])
+    assert not examples.interval_available("ece_after_ts", scores["a"], scores["plain"])
+    with pytest.raises(ValueError, match="no scores for 'ece_after_ts'"):
+        examples.paired_interval(scores["a"], scores["plain"], "ece_after_ts")
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="temperature"):
+            examples.example_record("a", None, probs_a, labels, temperature=bad)
+
+    # half a pair, a damaged array or one of no model is refused, on writing and on reading
+    half = examples.example_record("half", None, probs_a, labels, temperature=1.7)
+    half["scores"].pop("ts_correct")
+    with pytest.raises(ValueError, match="both or neither"):
+        examples.write_examples(tmp_path / "x.npz", labels, [half], "mu")
+    with np.load(path) as data:
+        arrays = {key: data[key] for key in data.files}
+    damaged = {
+        "only one": {k: v for k, v in arrays.items() if k != "ts_correct__1"},
+        "outside": dict(arrays, ts_confidence__0=np.where(np.arange(labels.size) == 3, np.nan, arrays["ts_confidence__0"])),
+        "boolean": dict(arrays, ts_correct__0=arrays["ts_correct__0"].astype(float)),
+        "no model": dict(arrays, ts_confidence__7=arrays["ts_confidence__0"]),
+        "shape": dict(arrays, ts_confidence__0=arrays["ts_confidence__0"][:10]),
+        "numbers": dict(arrays, brier=arrays["brier"].astype(str)),
+    }
+    for expected, contents in damaged.items():
+        np.savez(tmp_path / "damaged.npz", **contents)
+        with pytest.raises(ValueError, match=expected):
+            examples.read_examples(tmp_path / "damaged.npz")

@@ -4,8 +4,9 @@
 same evaluation: same split, prediction mode, corruptions, severities, OOD sets and seed) into one
 results dict, so :func:`vdualib.evaluation.write_report` renders a single report with overlaid
 plots. :func:`method_deltas` states, from those numbers, how VdualIB differs from each other method
-(:mod:`vdualib.methods`) on each measure; on the clean test measures, accuracy and NLL under
-corruption and the OOD AUROCs it adds a paired bootstrap interval over the test (and OOD) examples
+(:mod:`vdualib.methods`) on each measure; on the clean test measures (with the ECE after
+temperature scaling fitted on a validation split), accuracy and NLL under corruption and the OOD
+AUROCs it adds a paired bootstrap interval over the test (and OOD) examples
 (:mod:`vdualib.evaluation.examples`), so a single-seed difference is marked beyond the test-set
 noise or not. :func:`compare_zoo` does both for the zoo's models of each data set and writes
 ``compare.json``, then ``compare.md`` from it; it is the logic of ``vdualib-compare``.
@@ -191,7 +192,8 @@ def method_deltas(rows, method="dualib", against=None, scores=None, progress=Fal
         A list of dicts ``{"measure", "versus", method, baseline, "difference", "better",
         "interval", "beyond_noise"}``; ``better`` is the sign of the difference,
         ``interval`` the 95% paired bootstrap interval ``[low, high]`` of the difference
-        (``None`` without scores, and for the ECEs after TS and under corruption) and ``beyond_noise``
+        (``None`` without scores, for the ECE under corruption, and for the ECE after TS unless T
+        was fitted on a validation split) and ``beyond_noise``
         whether it excludes 0. Empty when ``method`` has no row.
 
     Example:

@@ -11,10 +11,13 @@ controlled study's job), so an interval that excludes 0 says "beyond the test-se
 :func:`vdualib.evaluation.write_report` writes ``examples.npz`` (:data:`EXAMPLES_FILE`) beside
 ``metrics.json``: the test labels and, per model, :func:`vdualib.metrics.per_example_scores` of
 its clean test predictions, each corrupted example's mean correctness and NLL over the
-corruptions and severities, and its uncertainty scores (:func:`vdualib.metrics.uncertainty_scores`)
-on the test split and on each OOD set, from which the OOD AUROCs are computed. Measures are named
-as in the comparison: ``accuracy``, ``nll``, ``brier``, ``ece``, ``shift_accuracy``,
-``shift_nll`` and ``auroc_<ood set>_<score>``
+corruptions and severities, the top-label confidence and correctness of its temperature-scaled
+test predictions (when T was fitted on a held-out validation split, so that the ECE after
+scaling is scored on the whole test split), and its uncertainty scores
+(:func:`vdualib.metrics.uncertainty_scores`) on the test split and on each OOD set, from which the
+OOD AUROCs are computed. Measures are named as in the comparison: ``accuracy``, ``nll``,
+``brier``, ``ece``, ``ece_after_ts``, ``shift_accuracy``, ``shift_nll`` and
+``auroc_<ood set>_<score>``
 (an AUROC interval resamples the in- and out-of-distribution examples independently, each with
 the same indices for both models). The file holds only numeric and string arrays and is read
 with ``allow_pickle=False``.
@@ -32,7 +35,7 @@ import zipfile
 
 import numpy as np
 
-from vdualib import checks, metrics, reports
+from vdualib import calibration, checks, metrics, reports
 
 __all__ = [
     "EXAMPLES_FILE",
@@ -50,13 +53,15 @@ __all__ = [
 EXAMPLES_FILE = "examples.npz"
 
 #: measure -> the per-example scores it is computed from (:func:`vdualib.metrics.per_example_scores`;
-#: ``shift_*``: each corrupted example's mean over the corruptions and severities, whose mean is
-#: the comparison's ``shift_accuracy`` / ``shift_nll``)
+#: ``ts_*``: those of the temperature-scaled predictions; ``shift_*``: each corrupted example's
+#: mean over the corruptions and severities, whose mean is the comparison's ``shift_accuracy`` /
+#: ``shift_nll``). A measure of two scores is a top-label ECE of (confidence, correctness).
 MEASURES = {
     "accuracy": ("correct",),
     "nll": ("nll",),
     "brier": ("brier",),
     "ece": ("confidence", "correct"),
+    "ece_after_ts": ("ts_confidence", "ts_correct"),
     "shift_accuracy": ("shift_correct",),
     "shift_nll": ("shift_nll",),
 }
@@ -68,12 +73,14 @@ BOOTSTRAP = {"num_resamples": 2000, "confidence_level": 0.95, "seed": 0}
 
 _SCORES = ("correct", "confidence", "nll", "brier")
 _SHIFT_SCORES = ("shift_correct", "shift_nll")  # [N_corrupted], only when the evaluation had corruptions
+_SCALED_SCORES = ("ts_confidence", "ts_correct")  # [N] per model, only when its T was fitted on a validation split
 _IN_DISTRIBUTION = "test"  # the split name of the in-distribution uncertainty scores
+_TEXT_KEYS = ("models", "sha256", "prediction", "source")  # the file's string arrays; every other array is numeric
 _SEPARATOR = "__"  # joins model index, split and score in the file's keys
 _BATCH = 200  # resamples binned at once: 200 x N float64 arrays
 
 
-def example_record(label, sha256, probs, labels, uncertainty=None):
+def example_record(label, sha256, probs, labels, uncertainty=None, temperature=None):
     """One model's entry of an evaluation's per-example record.
 
     Args:
@@ -84,13 +91,20 @@ def example_record(label, sha256, probs, labels, uncertainty=None):
         uncertainty: its uncertainty scores on the test split,
             ``{score name: [N]}`` (:func:`vdualib.metrics.uncertainty_scores`); the OOD sets' are
             added under their names as the evaluation reaches them.
+        temperature: the temperature fitted on a held-out validation split, or ``None``; with it,
+            the record keeps ``ts_confidence`` and ``ts_correct`` of
+            ``softmax(log probs / temperature)`` for the ECE after temperature scaling. Leave it
+            ``None`` when T was scored on part of the test split only.
 
     Returns:
         ``{"label", "sha256", "scores"}``: ``scores`` holds
-        :func:`vdualib.metrics.per_example_scores` and ``uncertainty`` ``{split: {score: [n]}}``,
-        as one model's entry of :func:`read_examples` does.
+        :func:`vdualib.metrics.per_example_scores` (and the ``ts_*`` scores) and ``uncertainty``
+        ``{split: {score: [n]}}``, as one model's entry of :func:`read_examples` does.
     """
     scores = metrics.per_example_scores(probs, labels)
+    if temperature is not None:
+        scaled = metrics.per_example_scores(calibration.apply_temperature(probs, temperature), labels)
+        scores["ts_confidence"], scores["ts_correct"] = scaled["confidence"], scaled["correct"]
     scores["uncertainty"] = {_IN_DISTRIBUTION: dict(uncertainty or {})}
     return {"label": label, "sha256": sha256, "scores": scores}
 
@@ -140,6 +154,14 @@ def write_examples(path, labels, records, prediction, source="evaluation"):
         if all(present):
             arrays[key] = np.stack([checks.finite_array(key, r["scores"][key]) for r in records])
     for index, record in enumerate(records):
+        present = [key in record["scores"] for key in _SCALED_SCORES]
+        if any(present) and not all(present):
+            raise ValueError(f"the scores of {record['label']!r} need both or neither of {list(_SCALED_SCORES)}.")
+        for key in _SCALED_SCORES if all(present) else ():
+            values = np.asarray(record["scores"][key], dtype=bool if key == "ts_correct" else np.float64)
+            if values.shape != labels.shape:
+                raise ValueError(f"the {key} of {record['label']!r} does not have one entry per label ({labels.size}).")
+            arrays[_SEPARATOR.join((key, str(index)))] = values
         for split, by_score in record["scores"].get("uncertainty", {}).items():
             for score, values in by_score.items():
                 if _SEPARATOR in split or _SEPARATOR in score or not split or not score:
@@ -159,7 +181,8 @@ def read_examples(path):
         ``(labels, scores, info)``: labels ``[N]``; ``{model label: {correct, confidence, nll,
         brier, uncertainty}}``, each ``[N]`` but ``uncertainty`` (``{split: {score: [n]}}``, the
         test split as ``"test"``), plus ``shift_correct`` and ``shift_nll`` ``[N_corrupted]``
-        when the evaluation had corruptions; ``{"models": [...], "sha256": {label: sha},
+        when the evaluation had corruptions and ``ts_confidence`` and ``ts_correct`` ``[N]`` for
+        a model whose temperature was fitted on a validation split; ``{"models": [...], "sha256": {label: sha},
         "prediction", "source"}``.
 
     Raises:
@@ -178,9 +201,12 @@ def read_examples(path):
         raise ValueError(
             f"{path} is not a per-example record (an .npz of plain numeric and string arrays); evaluate the models again."
         ) from None
-    missing = [k for k in ("labels", "models", "sha256", "prediction", "source", *_SCORES) if k not in arrays]
+    missing = [k for k in ("labels", *_TEXT_KEYS, *_SCORES) if k not in arrays]
     if missing:
         raise ValueError(f"{path} lacks {missing}; it is not a per-example record of vdualib.evaluation.")
+    text = [k for k, v in arrays.items() if k not in _TEXT_KEYS and v.dtype.kind not in "biuf"]
+    if text:
+        raise ValueError(f"{path}: {text} must hold numbers; it is not a per-example record of vdualib.evaluation.")
     labels = checks.integer_labels(f"{path} labels", arrays["labels"])
     models = [str(m) for m in arrays["models"]]
     if arrays["models"].ndim != 1 or len(set(models)) != len(models):
@@ -201,6 +227,8 @@ def read_examples(path):
     }
     for key, values in arrays.items():
         parts = key.split(_SEPARATOR)
+        if parts[0] in _SCALED_SCORES:
+            _read_scaled(path, key, values, parts, models, labels.size, scores)
         if parts[0] != "uncertainty":
             continue
         if len(parts) != 4 or not parts[1].isdigit() or int(parts[1]) >= len(models):
@@ -210,6 +238,9 @@ def read_examples(path):
         if parts[2] == _IN_DISTRIBUTION and values.size != labels.size:
             raise ValueError(f"{path}: {key} has {values.size} entries for {labels.size} test examples.")
         scores[models[int(parts[1])]]["uncertainty"].setdefault(parts[2], {})[parts[3]] = values
+    for model, entry in scores.items():
+        if sum(key in entry for key in _SCALED_SCORES) == 1:
+            raise ValueError(f"{path} holds only one of {list(_SCALED_SCORES)} for {model!r}; evaluate the models again.")
     info = {
         "models": models,
         "sha256": dict(zip(models, (str(s) for s in arrays["sha256"]))),
@@ -219,8 +250,21 @@ def read_examples(path):
     return labels, scores, info
 
 
+def _read_scaled(path, key, values, parts, models, size, scores):
+    """Check one model's temperature-scaled scores of an ``examples.npz`` and add them to ``scores``."""
+    if len(parts) != 2 or not parts[1].isdigit() or int(parts[1]) >= len(models):
+        raise ValueError(f"{path} has an array {key!r} of no model; it is not a per-example record of vdualib.evaluation.")
+    if values.shape != (size,):
+        raise ValueError(f"{path}: {key} has shape {values.shape}, expected ({size},); evaluate the models again.")
+    if parts[0] == "ts_correct" and values.dtype != bool:
+        raise ValueError(f"{path}: {key} must be boolean; evaluate the models again.")
+    if parts[0] == "ts_confidence" and not np.all((values >= 0) & (values <= 1)):
+        raise ValueError(f"{path}: {key} holds confidences outside [0, 1] (or NaN); evaluate the models again.")
+    scores[models[int(parts[1])]][parts[0]] = values
+
+
 def _measure_values(name, arrays, num_bins):
-    if name == "ece":
+    if len(MEASURES[name]) == 2:
         return metrics.top_label_ece(arrays[0], arrays[1], num_bins)
     return np.mean(np.asarray(arrays[0], dtype=np.float64), axis=-1)
 

@@ -355,7 +355,12 @@ def evaluate(
         in_scores.append(
             measure(index, metrics.uncertainty_scores, clean["probs"], clean["sample_probs"], clean["rate"])
         )
-        records.append(examples.example_record(result["label"], result.get("sha256"), clean["probs"], labels, in_scores[-1]))
+        scaling = result["temperature_scaling"]
+        # the per-example ECE after TS is kept only where T was scored on the whole test split
+        temperature = scaling["temperature"] if scaling["fit_on"] == "validation" else None
+        records.append(
+            examples.example_record(result["label"], result.get("sha256"), clean["probs"], labels, in_scores[-1], temperature)
+        )
 
     for ood_name, ood_images in tqdm(ood_sets.items(), desc="out-of-distribution", disable=not progress or not ood_sets):
         for index in range(len(models)):
