@@ -120,6 +120,16 @@ def test_the_record_round_trips_and_refuses_foreign_files(two_models, tmp_path):
         examples.write_examples(tmp_path / "x.npz", labels[:10], records, "mu")
     with pytest.raises(ValueError, match="at least one"):
         examples.write_examples(tmp_path / "x.npz", labels, [], "mu")
+    # what the reader would refuse is not written
+    damaged = examples.example_record("a", None, probs_a, labels)
+    damaged["scores"]["nll"] = np.where(np.arange(labels.size) == 5, np.inf, damaged["scores"]["nll"])
+    twice = [examples.example_record("a", None, probs_a, labels)] * 2
+    for contents, expected in (([damaged], "non-finite"), (twice, "unique")):
+        with pytest.raises(ValueError, match=expected):
+            examples.write_examples(tmp_path / "x.npz", labels, contents, "mu")
+    with pytest.raises(ValueError, match="source must be"):
+        examples.write_examples(tmp_path / "x.npz", labels, records, "mu", source="guessed")
+    assert not (tmp_path / "x.npz").exists()
     (tmp_path / "text.npz").write_text("not a zip")
     with pytest.raises(ValueError, match="not a per-example record"):
         examples.read_examples(tmp_path / "text.npz")

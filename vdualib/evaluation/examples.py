@@ -126,12 +126,16 @@ def write_examples(path, labels, records, prediction, source="evaluation"):
             ``"reproduced"`` (the same predictions made again later and checked against it).
 
     Raises:
-        ValueError: no records, or scores of another length than ``labels``.
+        ValueError: no records, scores of another length than ``labels``, or anything
+            :func:`read_examples` would refuse (non-finite scores, confidences outside [0, 1],
+            repeated model labels); nothing is written then.
     """
     from vdualib.evaluation.loop import PREDICTIONS
 
     if prediction not in PREDICTIONS:
         raise ValueError(f"prediction must be one of {sorted(PREDICTIONS)}; got {prediction!r}.")
+    if source not in ("evaluation", "reproduced"):
+        raise ValueError(f"source must be 'evaluation' or 'reproduced'; got {source!r}.")
     labels = checks.integer_labels("labels", labels)
     if not records:
         raise ValueError("write_examples needs at least one model's record.")
@@ -169,6 +173,7 @@ def write_examples(path, labels, records, prediction, source="evaluation"):
                 arrays[_SEPARATOR.join(("uncertainty", str(index), split, score))] = checks.finite_array(
                     f"{record['label']} {split} {score} scores", values
                 )
+    _parse(arrays, path)  # what is written reads back: the reader's checks, before any file is touched
     with reports.atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez_compressed(handle, **arrays)
@@ -201,6 +206,11 @@ def read_examples(path):
         raise ValueError(
             f"{path} is not a per-example record (an .npz of plain numeric and string arrays); evaluate the models again."
         ) from None
+    return _parse(arrays, path)
+
+
+def _parse(arrays, path):
+    """Check the arrays of a per-example record and unpack them as :func:`read_examples` returns them."""
     missing = [k for k in ("labels", *_TEXT_KEYS, *_SCORES) if k not in arrays]
     if missing:
         raise ValueError(f"{path} lacks {missing}; it is not a per-example record of vdualib.evaluation.")
