@@ -100,6 +100,10 @@ def example_record(label, sha256, probs, labels, uncertainty=None, temperature=N
         ``{"label", "sha256", "scores"}``: ``scores`` holds
         :func:`vdualib.metrics.per_example_scores` (and the ``ts_*`` scores) and ``uncertainty``
         ``{split: {score: [n]}}``, as one model's entry of :func:`read_examples` does.
+
+    Example:
+        >>> record = example_record("vib", None, probs, labels, temperature=1.2)
+        >>> measure(record["scores"], "ece_after_ts")     # the ECE of softmax(log probs / 1.2)
     """
     scores = metrics.per_example_scores(probs, labels)
     if temperature is not None:
@@ -110,7 +114,11 @@ def example_record(label, sha256, probs, labels, uncertainty=None, temperature=N
 
 
 def examples_path(metrics_path):
-    """The ``examples.npz`` beside an evaluation's ``metrics.json``."""
+    """The ``examples.npz`` beside an evaluation's ``metrics.json``.
+
+    Example:
+        >>> examples_path("runs/evaluate/metrics.json")     # 'runs/evaluate/examples.npz'
+    """
     return os.path.join(os.path.dirname(os.fspath(metrics_path)), EXAMPLES_FILE)
 
 
@@ -129,6 +137,10 @@ def write_examples(path, labels, records, prediction, source="evaluation"):
         ValueError: no records, scores of another length than ``labels``, or anything
             :func:`read_examples` would refuse (non-finite scores, confidences outside [0, 1],
             repeated model labels); nothing is written then.
+
+    Example:
+        >>> records = [example_record("a", None, probs_a, labels), example_record("b", None, probs_b, labels)]
+        >>> write_examples("runs/compare/examples.npz", labels, records, "mu")
     """
     from vdualib.evaluation.loop import PREDICTIONS
 
@@ -187,13 +199,18 @@ def read_examples(path):
         brier, uncertainty}}``, each ``[N]`` but ``uncertainty`` (``{split: {score: [n]}}``, the
         test split as ``"test"``), plus ``shift_correct`` and ``shift_nll`` ``[N_corrupted]``
         when the evaluation had corruptions and ``ts_confidence`` and ``ts_correct`` ``[N]`` for
-        a model whose temperature was fitted on a validation split; ``{"models": [...], "sha256": {label: sha},
-        "prediction", "source"}``.
+        a model whose temperature was fitted on a validation split; ``{"models": [...],
+        "sha256": {label: sha}, "prediction", "source"}``.
 
     Raises:
         FileNotFoundError: no such file.
         ValueError: not a per-example record (missing or mis-shaped arrays, non-finite or
-            out-of-range scores, repeated model labels, pickled objects).
+            out-of-range scores, text where numbers belong, half of a temperature-scaled pair,
+            repeated model labels, pickled objects).
+
+    Example:
+        >>> labels, scores, info = read_examples("models/evaluations/mnist-vib-mlp/examples.npz")
+        >>> measure(scores["mnist-vib-mlp"], "ece_after_ts")
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -305,7 +322,11 @@ def _auroc_arrays(scores, name):
 
 def interval_available(name, *model_scores):
     """Whether every model's per-example record (an entry of :func:`read_examples`) holds what
-    measure ``name`` needs."""
+    measure ``name`` needs.
+
+    Example:
+        >>> interval_available("ece_after_ts", scores["dualib"], scores["vib"])     # False if T came from the test split
+    """
     if name in MEASURES:
         return all(key in scores for scores in model_scores for key in MEASURES[name])
     parts = _auroc_parts(name)
@@ -322,7 +343,8 @@ def _check_available(name, *model_scores):
     if not interval_available(name, *model_scores):
         raise ValueError(
             f"the per-example record has no scores for {name!r} (an AUROC needs the score on the test split and the "
-            "OOD set, shift_* an evaluation with corruptions); evaluate the models again with them."
+            "OOD set, shift_* an evaluation with corruptions, ece_after_ts a temperature fitted on a validation split); "
+            "evaluate the models again with them."
         )
 
 
