@@ -170,13 +170,8 @@ def write_examples(path, labels, records, prediction, source="evaluation"):
         if all(present):
             arrays[key] = np.stack([checks.finite_array(key, r["scores"][key]) for r in records])
     for index, record in enumerate(records):
-        present = [key in record["scores"] for key in _SCALED_SCORES]
-        if any(present) and not all(present):
-            raise ValueError(f"the scores of {record['label']!r} need both or neither of {list(_SCALED_SCORES)}.")
-        for key in _SCALED_SCORES if all(present) else ():
+        for key in (k for k in _SCALED_SCORES if k in record["scores"]):  # _parse checks pairs and shapes
             values = np.asarray(record["scores"][key], dtype=bool if key == "ts_correct" else np.float64)
-            if values.shape != labels.shape:
-                raise ValueError(f"the {key} of {record['label']!r} does not have one entry per label ({labels.size}).")
             arrays[_SEPARATOR.join((key, str(index)))] = values
         for split, by_score in record["scores"].get("uncertainty", {}).items():
             for score, values in by_score.items():
@@ -267,7 +262,10 @@ def _parse(arrays, path):
         scores[models[int(parts[1])]]["uncertainty"].setdefault(parts[2], {})[parts[3]] = values
     for model, entry in scores.items():
         if sum(key in entry for key in _SCALED_SCORES) == 1:
-            raise ValueError(f"{path} holds only one of {list(_SCALED_SCORES)} for {model!r}; evaluate the models again.")
+            raise ValueError(
+                f"{path} holds only one of {list(_SCALED_SCORES)} for {model!r} (a model has both or neither); "
+                "evaluate the models again."
+            )
     info = {
         "models": models,
         "sha256": dict(zip(models, (str(s) for s in arrays["sha256"]))),
