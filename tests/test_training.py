@@ -54,6 +54,48 @@ def test_every_zoo_backbone_resumes_exactly_after_a_crash(name, overrides, tmp_p
         assert straight["label_noise_source"]["kind"] == "confusion"
 
 
+def _prior_means(path):
+    model = keras.saving.load_model(path, safe_mode=True)
+    return model.prior.means.numpy()
+
+
+def test_weight_decay_leaves_a_learned_prior_alone_also_after_a_resume(tmp_path, data_dir):
+    # SGD at a constant lr 0.1 with decoupled decay 0.5 shrinks a decayed weight by 0.95 a step;
+    # beta 1e-9 leaves the prior with no gradient of its own, so only the decay could move it
+    decay = ["prior=class_conditional", "optimizer=sgd", "learning_rate=0.1", "lr_schedule=constant",
+             "weight_decay=0.5", "beta=1e-9", "weight_ema=0.0", "augment=none"]
+    recipe = recipes.get_recipe("mnist-vib-mlp", TINY + decay)
+    assert recipe["prior_weight_decay"] is False
+    keras.utils.set_random_seed(recipe["seed"])  # as training does before it builds the model
+    initial = training.build_from_recipe(recipe).prior.means.numpy()
+    training.train(recipe, tmp_path / "straight", data_dir=data_dir, verbose=0)
+    np.testing.assert_allclose(_prior_means(tmp_path / "straight" / "model.keras"), initial, atol=1e-6)
+    # a resumed run's optimizer comes from its checkpoint, without the exclusion: it is set again
+    with pytest.raises(KeyboardInterrupt):
+        training.train(recipe, tmp_path / "resumed", data_dir=data_dir, verbose=0, callbacks=[_Crash()])
+    training.train(recipe, tmp_path / "resumed", resume=True, data_dir=data_dir, verbose=0)
+    np.testing.assert_allclose(_prior_means(tmp_path / "resumed" / "model.keras"), initial, atol=1e-6)
+    # the behaviour of recipes recorded before the field existed: 12 steps of decay
+    legacy = dict(recipe, prior_weight_decay=True)
+    training.train(legacy, tmp_path / "legacy", data_dir=data_dir, verbose=0)
+    np.testing.assert_allclose(_prior_means(tmp_path / "legacy" / "model.keras"), 0.95**12 * initial, rtol=1e-4, atol=1e-6)
+
+
+def test_exclude_prior_from_weight_decay_returns_what_it_kept_out():
+    recipe = recipes.get_recipe("mnist-vib-mlp", TINY + ["prior=class_conditional"])
+    model = training.build_from_recipe(recipe)
+    with pytest.raises(ValueError, match="compile the model"):
+        training.exclude_prior_from_weight_decay(model)
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
+    kept_out = training.exclude_prior_from_weight_decay(model)
+    assert sorted(v.name for v in kept_out) == ["means", "raw_scales"]
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))  # no decay: nothing to keep out
+    assert training.exclude_prior_from_weight_decay(model) == []
+    plain = training.build_from_recipe(recipes.get_recipe("mnist-vib-mlp", TINY))  # N(0, I) has no parameters
+    plain.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
+    assert training.exclude_prior_from_weight_decay(plain) == []
+
+
 def test_resume_refuses_another_run_and_a_missing_checkpoint(tmp_path, data_dir):
     recipe = recipes.get_recipe("mnist-vib-mlp", TINY + ["epochs=1"])
     record = training.train(recipe, tmp_path / "run", data_dir=data_dir, verbose=0, name="mnist-vib-mlp")
@@ -162,6 +204,14 @@ def test_recipes_cover_the_zoo_and_validate_overrides():
     # records written before a field existed still validate, with the field's neutral default
     old = {k: v for k, v in recipes.RECIPES["mnist-vib-mlp"].items() if k not in ("weight_ema", "backbone_width")}
     assert recipes.get_recipe(old)["weight_ema"] == 0.0
+    # ... except where the base default changed behaviour: decay used to reach a learned prior
+    assert not any(r["prior_weight_decay"] for r in recipes.RECIPES.values())
+    assert recipes.get_recipe({k: v for k, v in old.items() if k != "prior_weight_decay"})["prior_weight_decay"] is True
+    for bad in ("prior_weight_decay=maybe", "prior_weight_decay=2"):
+        with pytest.raises(ValueError, match="expected true/false"):
+            recipes.get_recipe("mnist-dualib-mlp", [bad])
+    with pytest.raises(ValueError, match="prior_weight_decay must be true or false"):
+        recipes.get_recipe(dict(recipes.RECIPES["mnist-dualib-mlp"], prior_weight_decay=1))
 
 
 def test_outdated_fields_names_what_changed_since_a_model_was_trained():
@@ -179,6 +229,12 @@ def test_outdated_fields_names_what_changed_since_a_model_was_trained():
     deterministic = recipes.get_recipe("cifar10-deterministic-resnet20")
     assert recipes.outdated_fields(dict(deterministic, beta_epochs=3, beta_schedule="linear")) == {}
     assert recipes.outdated_fields(dict(current, momentum=0.5)) == {}
+    # decay of the prior matters only with decay and a learned prior: the CIFAR-10 VdualIB's
+    # record from before the field existed differs, the MNIST one (no decay) and a VIB's do not
+    before = {k: v for k, v in recipes.get_recipe("cifar10-dualib-resnet20").items() if k != "prior_weight_decay"}
+    assert recipes.outdated_fields(before) == {"prior_weight_decay": {"trained": True, "current": False}}
+    for name in ("mnist-dualib-mlp", "cifar10-vib-resnet20"):
+        assert recipes.outdated_fields({k: v for k, v in recipes.get_recipe(name).items() if k != "prior_weight_decay"}) == {}
     fashion = recipes.get_recipe("fashion-mnist-vib-convnet")
     assert recipes.outdated_fields(dict(fashion, lr_decay_rate=0.5)) == {}
     # switching a feature on or off shows the switch, and the fields it brings as None on one side

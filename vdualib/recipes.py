@@ -26,7 +26,9 @@ Fields (units: epochs and steps count training passes and optimizer steps):
 * ``optimizer`` (``adam`` or ``sgd`` with Nesterov momentum ``momentum``), ``learning_rate``,
   ``lr_schedule`` (``cosine`` to 0 over the run, ``constant``, or ``exponential``: times
   ``lr_decay_rate`` every ``lr_decay_epochs``), ``weight_decay`` (decoupled, AdamW / SGDW style;
-  0 = off), ``weight_ema`` (momentum of an exponential moving average of the weights, used for
+  0 = off), ``prior_weight_decay`` (whether that decay also shrinks a learned prior's means and
+  scales; off in every recipe, see :func:`vdualib.training.exclude_prior_from_weight_decay`),
+  ``weight_ema`` (momentum of an exponential moving average of the weights, used for
   validation and the final model; 0 = off);
 * ``epochs``, ``batch_size``, ``augment`` (``none``, ``crop`` = random shifts, ``crop_flip`` =
   shifts + horizontal flips) and ``augment_pad`` (the shift range in pixels),
@@ -67,6 +69,7 @@ _BASE = {
     "lr_decay_epochs": 2,
     "momentum": 0.9,
     "weight_decay": 0.0,
+    "prior_weight_decay": False,
     "weight_ema": 0.0,
     "epochs": 30,
     "batch_size": 100,
@@ -78,6 +81,11 @@ _BASE = {
     "train_samples": 1,
     "seed": 0,
 }
+
+#: fields whose base default differs from the behaviour before they existed: a recorded recipe
+#: without them takes these values instead (decoupled weight decay used to shrink every
+#: trainable variable, a learned prior's included)
+_BEFORE_FIELD = {"prior_weight_decay": True}
 
 #: the fields that make up a zoo name
 IDENTITY = ("dataset", "method", "backbone")
@@ -215,6 +223,9 @@ _NUMBERS = {
     "seed": ("non_negative_int",),
 }
 
+#: the fields that are true or false
+_FLAGS = ("prior_weight_decay",)
+
 #: every field a recipe has
 FIELDS = tuple(sorted(set(_BASE) | set(IDENTITY)))
 
@@ -250,7 +261,8 @@ def get_recipe(name, overrides=()):
 
     Args:
         name: a zoo name (see :func:`recipe_names`) or a recipe dict (fields it lacks take the
-            base defaults, which reproduce the behaviour of recipes recorded before they existed).
+            defaults that reproduce the behaviour of recipes recorded before they existed: the
+            base defaults, and ``prior_weight_decay=True``).
         overrides: ``"key=value"`` strings (as from ``--set``) or a dict; values are parsed to
             the type of the field they replace.
 
@@ -270,7 +282,7 @@ def get_recipe(name, overrides=()):
         if unknown:
             raise ValueError(f"Unknown recipe fields {unknown}; fields are {list(FIELDS)}.")
         # records written before a field existed take the default that reproduces their behaviour
-        recipe, named = dict(copy.deepcopy(_BASE), **copy.deepcopy(name)), False
+        recipe, named = {**copy.deepcopy(_BASE), **_BEFORE_FIELD, **copy.deepcopy(name)}, False
     elif name in RECIPES:
         recipe, named = copy.deepcopy(RECIPES[name]), True
     else:
@@ -314,6 +326,9 @@ def validate(recipe):
     for key, allowed in _CHOICES.items():
         if recipe[key] not in allowed:
             raise ValueError(f"{key} must be one of {allowed}, got {recipe[key]!r}.")
+    for key in _FLAGS:
+        if not isinstance(recipe[key], bool):
+            raise ValueError(f"{key} must be true or false, got {recipe[key]!r}.")
     for key, rule in _NUMBERS.items():
         if rule[0] == "float":
             _, low, high, low_open, high_open = rule
@@ -359,6 +374,8 @@ def _effective(recipe):
         unused.add("distortion_warmup_steps")
     if recipe["optimizer"] != "sgd":
         unused.add("momentum")
+    if not recipe["weight_decay"] or recipe["prior"] == "standard_normal" or "prior" in unused:
+        unused.add("prior_weight_decay")  # no decay, or a prior without parameters
     if recipe["lr_schedule"] != "exponential":
         unused |= {"lr_decay_rate", "lr_decay_epochs"}
     if recipe["augment"] == "none":

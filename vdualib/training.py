@@ -37,7 +37,11 @@ import tensorflow as tf
 from vdualib import callbacks as vcallbacks
 from vdualib import datasets, distribute, losses, methods, models, recipes, reports, zoo
 
-__all__ = ["train", "build_from_recipe", "make_optimizer", "label_noise_from_recipe", "schedule_callbacks", "PRECISIONS"]
+__all__ = [
+    "train",
+    "build_from_recipe",
+    "make_optimizer",
+    "exclude_prior_from_weight_decay", "label_noise_from_recipe", "schedule_callbacks", "PRECISIONS"]
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
@@ -72,6 +76,49 @@ def make_optimizer(recipe, steps_per_epoch):
     if recipe["optimizer"] == "adam":
         return keras.optimizers.AdamW(lr, **options) if options["weight_decay"] else keras.optimizers.Adam(lr, **options)
     return keras.optimizers.SGD(lr, momentum=recipe["momentum"], nesterov=True, **options)
+
+
+def exclude_prior_from_weight_decay(model):
+    """Keep a compiled model's decoupled weight decay off its learned prior's parameters.
+
+    Decoupled decay (AdamW, SGD with ``weight_decay``) shrinks every trainable variable by
+    ``learning_rate * weight_decay`` of itself each step. On a network's kernels that is the
+    intended regulariser; on the means and scales of a learned prior (``class_conditional``,
+    ``mixture``) it is not: it pulls the class means of b(z|y) to the origin and the raw scales
+    to 0 (scales softplus(0) = ln 2) whatever the data say, while the rate's own gradient, weighted
+    by a small beta, is too weak to hold them. The dual IB reference code decays the network's
+    kernels only (an L2 regulariser). Every recipe keeps the prior out (``prior_weight_decay`` off).
+
+    A saved optimizer does not keep this exclusion, and Keras allows it only before the optimizer
+    is built; a resumed run's optimizer comes built from its checkpoint, so this sets it on that
+    one too (through Keras' own ``exclude_from_weight_decay``, called as if unbuilt).
+
+    Args:
+        model: a compiled :class:`vdualib.models.IBClassifier` (or any model with a ``prior``).
+
+    Returns:
+        The prior's variables now kept out of the decay (an empty list without a learned prior
+        or without weight decay).
+
+    Example:
+        >>> model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
+        >>> [v.name for v in exclude_prior_from_weight_decay(model)]     # ['means', 'raw_scales']
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        raise ValueError("compile the model before excluding its prior from weight decay.")
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # mixed_float16 wraps it for loss scaling
+    prior = getattr(model, "prior", None)
+    variables = list(prior.trainable_variables) if prior is not None else []
+    if not variables or not optimizer.weight_decay:
+        return []
+    built = optimizer.built
+    optimizer.built = False  # the exclusion is read when steps are traced, not when the optimizer is built
+    try:
+        optimizer.exclude_from_weight_decay(var_list=variables)
+    finally:
+        optimizer.built = built
+    return variables
 
 
 def label_noise_from_recipe(recipe, train_images, train_labels):
@@ -303,11 +350,15 @@ def train(
                 model = zoo.load_file(os.path.join(out_dir, "checkpoint.keras"))
                 if "random_states" in state:  # absent in checkpoints written before they were saved
                     vcallbacks.restore_random_states(model, state["random_states"])
+                if not recipe["prior_weight_decay"]:
+                    exclude_prior_from_weight_decay(model)
                 source = state.get("label_noise_source", {"kind": recipe["label_noise"]})
             else:
                 label_noise, source = label_noise_from_recipe(recipe, x_all, y_all)
                 model = build_from_recipe(recipe, name=name, label_noise=label_noise)
                 model.compile(optimizer=make_optimizer(recipe, steps))
+                if not recipe["prior_weight_decay"]:
+                    exclude_prior_from_weight_decay(model)
         identity["label_noise_source"] = source
 
         train_data = datasets.training_dataset(
