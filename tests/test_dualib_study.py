@@ -277,6 +277,16 @@ def test_tiny_study_writes_every_field_resumes_and_measures_trained_models(tmp_p
         dualib_study.run_study(tmp_path / "changed", **arguments)
     with pytest.raises(ValueError, match="another schedule"):
         dualib_study.run_study(out, **dict(arguments, schedules={"mnist": dict(schedules["mnist"], epochs=2)}))
+    # finished runs of an arm whose recipe has changed since (here: recorded before the prior was
+    # kept out of weight decay, with decay on) are refused, not relabelled with today's recipe
+    stored = reports.read_json(out / "study.json")
+    old_recipe = dict(stored["datasets"]["mnist"]["recipes"]["dualib-paper"], weight_decay=1e-4)
+    del old_recipe["prior_weight_decay"]
+    stored["datasets"]["mnist"]["recipes"]["dualib-paper"] = old_recipe
+    reports.write_json(tmp_path / "older" / "study.json", stored)
+    with pytest.raises(ValueError, match=r"dualib-paper runs of another recipe .*prior_weight_decay.*weight_decay"):
+        dualib_study.run_study(tmp_path / "older", **arguments)
+    assert reports.read_json(tmp_path / "older" / "study.json") == stored
 
     # trained models (the CIFAR-10 zoo's way in) give rows of the same schema, arm = method
     model_rows, description = dualib_study.evaluate_models(

@@ -654,9 +654,17 @@ def run_study(
             raise ValueError(
                 f"{path} holds {dataset} runs of another schedule or evaluation split; choose another --out or delete it."
             )
-        record.setdefault("recipes", {}).update(
-            {arm: {k: v for k, v in arm_recipe(arm, dataset, 0, schedule, reference).items() if k != "seed"} for arm in arms}
-        )
+        recorded = record.setdefault("recipes", {})
+        finished = {r["arm"] for r in study["runs"] if r["dataset"] == dataset}
+        for arm in arms:
+            current = {k: v for k, v in arm_recipe(arm, dataset, 0, schedule, reference).items() if k != "seed"}
+            changed = recipes.differences(dict(recorded[arm], seed=0), dict(current, seed=0)) if arm in recorded else {}
+            if changed and arm in finished:
+                raise ValueError(
+                    f"{path} holds {dataset} {arm} runs of another recipe (it differs in {sorted(changed)}); rerun the "
+                    "study into another --out, or remove those runs' rows from study.json and their --runs folders."
+                )
+            recorded[arm] = current
         splits = record.setdefault("data_splits", {})
         for seed in seeds:
             recipe = arm_recipe(arms[0], dataset, seed, schedule, reference)

@@ -45,7 +45,7 @@ import json
 
 from vdualib import checks, datasets, methods
 
-__all__ = ["RECIPES", "get_recipe", "recipe_names", "model_name", "outdated_fields", "FIELDS"]
+__all__ = ["RECIPES", "get_recipe", "recipe_names", "model_name", "outdated_fields", "differences", "FIELDS"]
 
 #: fields every recipe starts from; each data set changes some of them below
 _BASE = {
@@ -413,7 +413,35 @@ def outdated_fields(recorded):
     name = model_name(recorded["dataset"], recorded["method"], recorded["backbone"])
     if name not in RECIPES:
         return None
-    trained, current = _effective(get_recipe(recorded)), _effective(get_recipe(name))
+    return differences(recorded, get_recipe(name))
+
+
+def differences(trained, current):
+    """The fields in which two recipes train differently.
+
+    Both are completed as by :func:`get_recipe` (a record from before a field existed takes the
+    value that reproduces its behaviour), and a field that a recipe's other fields switch off
+    counts as absent (``None``) on that side.
+
+    Args:
+        trained: a recipe dict, e.g. a card's or a run's record.
+        current: the recipe dict to compare it with.
+
+    Returns:
+        ``{field: {"trained": value, "current": value}}``, in field order; empty when both train
+        the same way.
+
+    Raises:
+        ValueError: either is not a valid recipe.
+
+    Example:
+        >>> differences(get_recipe("mnist-vib-mlp"), get_recipe("mnist-vib-mlp", ["epochs=5"]))
+        {'epochs': {'trained': 200, 'current': 5}}
+    """
+    for label, recipe in (("trained", trained), ("current", current)):
+        if not isinstance(recipe, dict):
+            raise ValueError(f"the {label} recipe must be a dict, got {type(recipe).__name__}.")
+    trained, current = _effective(get_recipe(trained)), _effective(get_recipe(current))
     return {
         key: {"trained": trained.get(key), "current": current.get(key)}
         for key in FIELDS
