@@ -281,6 +281,16 @@ _MIRRORED = textwrap.dedent(
         model = keras.saving.load_model(f"{out}/{strategy}/model.keras", safe_mode=True)
         results[strategy] = {"replicas": record["replicas"], "loss": record["history"][-1]["loss"],
                              "weights": [w.numpy().ravel().tolist() for w in model.trainable_weights]}
+    # a second model trains in the same process (make_strategy shares one MirroredStrategy), and
+    # weight decay leaves a learned prior alone under the strategy too (its variables are mirrored)
+    decayed = recipes.get_recipe("mnist-vib-mlp", ["epochs=1", "train_size=800", "validation_size=200", "batch_size=100",
+                                 "latent_dim=8", "prior=class_conditional", "optimizer=sgd", "learning_rate=0.1",
+                                 "lr_schedule=constant", "weight_decay=0.5", "beta=1e-9", "weight_ema=0.0"])
+    keras.utils.set_random_seed(decayed["seed"])
+    initial = training.build_from_recipe(decayed).prior.means.numpy()
+    training.train(decayed, f"{out}/prior", strategy="mirrored", data_dir=data_dir, verbose=0)
+    means = keras.saving.load_model(f"{out}/prior/model.keras", safe_mode=True).prior.means.numpy()
+    results["prior_moved"] = float(np.abs(means - initial).max())
     print(json.dumps(results))
     """
 )
@@ -299,3 +309,4 @@ def test_mirrored_strategy_on_two_cpus_matches_single_device(tmp_path, data_dir)
     assert results["mirrored"]["loss"] == pytest.approx(results["default"]["loss"], rel=1e-3)
     for a, b in zip(results["default"]["weights"], results["mirrored"]["weights"]):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+    assert results["prior_moved"] < 1e-6  # 8 steps of decay would have shrunk it by 1 - 0.95**8 = 34%

@@ -21,6 +21,12 @@ __all__ = ["STRATEGIES", "make_strategy", "worker_output_dir", "multi_worker_fit
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
+#: the strategies made so far in this process, by name. Each is made once: with a second
+#: MirroredStrategy in the same process, the next model's gradient all-reduce fails with "Shape
+#: mismatch in the collective instance" (its collective ops meet the first strategy's under the
+#: same keys), and TensorFlow allows one MultiWorkerMirroredStrategy per program.
+_CREATED = {}
+
 
 def make_strategy(name):
     """A ``tf.distribute`` strategy by name: ``default``, ``mirrored`` or ``multi_worker``.
@@ -30,7 +36,8 @@ def make_strategy(name):
             or ``"multi_worker"`` (``MultiWorkerMirroredStrategy``, configured by ``$TF_CONFIG``).
 
     Returns:
-        A ``tf.distribute.Strategy``.
+        A ``tf.distribute.Strategy``; ``mirrored`` and ``multi_worker`` are made once per process
+        and shared by every later call, so several models can train one after another.
 
     Raises:
         ValueError: an unknown name.
@@ -41,11 +48,13 @@ def make_strategy(name):
     """
     if name in (None, "default"):
         return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"Unknown strategy {name!r}; use one of {STRATEGIES}.")
+    kinds = {"mirrored": tf.distribute.MirroredStrategy, "multi_worker": tf.distribute.MultiWorkerMirroredStrategy}
+    if name not in kinds:
+        raise ValueError(f"Unknown strategy {name!r}; use one of {STRATEGIES}.")
+    if name not in _CREATED:
+        _CREATED[name] = kinds[name]()
+    return _CREATED[name]
+
 
 
 def worker_output_dir(out_dir, strategy, resume):
