@@ -56,7 +56,6 @@ def make_strategy(name):
     return _CREATED[name]
 
 
-
 def worker_output_dir(out_dir, strategy, resume):
     """``(folder this process writes, True if it is a temporary one)``.
 

@@ -41,7 +41,11 @@ __all__ = [
     "train",
     "build_from_recipe",
     "make_optimizer",
-    "exclude_prior_from_weight_decay", "label_noise_from_recipe", "schedule_callbacks", "PRECISIONS"]
+    "exclude_prior_from_weight_decay",
+    "label_noise_from_recipe",
+    "schedule_callbacks",
+    "PRECISIONS",
+]
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
