@@ -354,15 +354,13 @@ def train(
                 model = zoo.load_file(os.path.join(out_dir, "checkpoint.keras"))
                 if "random_states" in state:  # absent in checkpoints written before they were saved
                     vcallbacks.restore_random_states(model, state["random_states"])
-                if not recipe["prior_weight_decay"]:
-                    exclude_prior_from_weight_decay(model)
                 source = state.get("label_noise_source", {"kind": recipe["label_noise"]})
             else:
                 label_noise, source = label_noise_from_recipe(recipe, x_all, y_all)
                 model = build_from_recipe(recipe, name=name, label_noise=label_noise)
                 model.compile(optimizer=make_optimizer(recipe, steps))
-                if not recipe["prior_weight_decay"]:
-                    exclude_prior_from_weight_decay(model)
+            if not recipe["prior_weight_decay"]:  # a checkpoint's optimizer does not keep the exclusion either
+                exclude_prior_from_weight_decay(model)
         identity["label_noise_source"] = source
 
         train_data = datasets.training_dataset(
