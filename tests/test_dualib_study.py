@@ -311,6 +311,9 @@ def test_tiny_study_writes_every_field_resumes_and_measures_trained_models(tmp_p
     dualib_paper = str(out / "runs" / "mnist" / "dualib-paper" / "seed0" / "model.keras")
     both = dualib_study.run_models(models_out, [dualib_paper], **measured)
     assert sorted(both["datasets"]["mnist"]["models"]) == ["dualib", "vib"]
+    # the report says what each model was trained towards, read from its recorded recipe
+    models_line = next(line for line in dualib_study.report_markdown(both).splitlines() if line.startswith("Models:"))
+    assert "(one-hot labels)" in models_line and "(confusion p~ of " in models_line
     assert sorted((r["arm"], r["prediction"]) for r in both["runs"]) == [
         ("dualib", "mu"), ("dualib", "samples"), ("vib", "mu"), ("vib", "samples")
     ]

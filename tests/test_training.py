@@ -242,6 +242,12 @@ def test_outdated_fields_names_what_changed_since_a_model_was_trained():
     changed = recipes.outdated_fields(smoothing)
     assert changed["label_noise"] == {"trained": "smoothing", "current": "confusion"}
     assert changed["label_noise_reference"] == {"trained": None, "current": "mnist-deterministic-mlp"}
+    # the one-hot CIFAR-10 VIB of 100 epochs is outdated by the label smoothing its recipe took since
+    one_hot = dict(recipes.get_recipe("cifar10-vib-resnet20"), label_noise="none")
+    assert recipes.outdated_fields(one_hot) == {
+        "label_noise": {"trained": "none", "current": "smoothing"},
+        "label_smoothing": {"trained": None, "current": 0.1},
+    }
     # a valid name without a built-in recipe, and records that are not recipes
     assert recipes.outdated_fields(dict(current, backbone="resnet20")) is None
     with pytest.raises(ValueError, match="lacks \\['method'\\]"):

@@ -142,6 +142,16 @@ _PAPER_OBJECTIVE = {
 }
 _WARMUP_EXAMPLES = 4000 * 64
 
+#: departures of single zoo models from their data set's shared recipe, each made for a measured
+#: miss (issue 11 allows label smoothing for deterministic and VIB models whose card says so):
+_MODEL_CHANGES = {
+    # One-hot, the 100-epoch CIFAR-10 VIB was as overconfident as the deterministic network (test
+    # ECE 0.062 against a target of 0.020, mean confidence 0.94 at accuracy 0.88, temperature 1.77
+    # fitted on the validation split). Smoothing by 0.1 caps the confidence it trains towards at
+    # 0.91, near the accuracy this data allows.
+    "cifar10-vib-resnet20": {"label_noise": "smoothing", "label_smoothing": 0.1},
+}
+
 
 def model_name(dataset, method, backbone):
     """The zoo name ``{dataset slug}-{method}-{backbone}``, e.g. ``fashion-mnist-vib-convnet``.
@@ -177,7 +187,8 @@ def _make_registry():
                     label_noise_reference=model_name(dataset, "deterministic", backbone),
                     distortion_warmup_steps=_WARMUP_EXAMPLES // recipe["batch_size"],
                 )
-            registry[model_name(dataset, method, backbone)] = recipe
+            name = model_name(dataset, method, backbone)
+            registry[name] = dict(recipe, **_MODEL_CHANGES.get(name, {}))
     return registry
 
 
