@@ -286,7 +286,8 @@ def main(argv=None):
     else:
         zoo.export(os.path.join(args.run_dir, "model.keras"), target)
     model, info, _ = zoo.resolve(target)
-    info["label"] = args.name
+    # the published model, wherever this folder lies (the sha256 beside it identifies the file)
+    info.update(label=args.name, source=zoo.source(args.name))
     validation = evaluation.held_out_split(train_record["recipe"], data_dir=args.data_dir)
     results = evaluation.evaluate(
         [(model, info)],

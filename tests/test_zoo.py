@@ -136,6 +136,9 @@ def test_build_zoo_exports_evaluates_and_reevaluates(tmp_path, data_dir):
     registry = reports.read_json(models_dir / "registry.json")
     assert card["sha256"] == reports.sha256_file(models_dir / "tiny-vib-mlp.keras") == registry["models"]["tiny-vib-mlp"]["sha256"]
     assert card["evaluation"]["corruptions"]["split"] == "test[:20]"
+    # the evaluation names the published model, not this machine's path to it
+    evaluated = reports.read_json(models_dir / "evaluations" / "tiny-vib-mlp" / "metrics.json")["models"][0]
+    assert evaluated["source"] == "zoo:tiny-vib-mlp" and evaluated["sha256"] == card["sha256"]
     assert "test[:20]" in (models_dir / "README.md").read_text()
     # --reevaluate scores the published file again, without re-exporting it
     (models_dir / "evaluations" / "tiny-vib-mlp" / "metrics.json").unlink()

@@ -41,6 +41,7 @@ __all__ = [
     "load",
     "load_file",
     "resolve",
+    "source",
     "sha256",
     "path",
     "registry",
@@ -360,12 +361,28 @@ def load(name, download=True):
     return load_file(path(name, download=download))
 
 
-def _model_info(model, label, source, digest):
+def source(name):
+    """How evaluations record a zoo model as their source: ``"zoo:<name>"``, never a local path,
+    since the registry's sha256 (recorded beside it) identifies the file wherever it lies.
+
+    Args:
+        name: a zoo name.
+
+    Returns:
+        The string ``"zoo:<name>"``.
+
+    Example:
+        >>> source("mnist-dualib-mlp")     # 'zoo:mnist-dualib-mlp'
+    """
+    return f"zoo:{name}"
+
+
+def _model_info(model, label, origin, digest):
     return {
         "label": label,
         "name": model.name,
         "method": getattr(model, "method", "keras"),
-        "source": source,
+        "source": origin,
         "sha256": digest,
         "num_samples": getattr(model, "num_samples", None),
         "parameters": int(model.count_params()),
@@ -403,7 +420,7 @@ def resolve(spec, download=True):
         return model, _model_info(model, label, spec, reports.sha256_file(spec)), None
     record = card(spec)
     model = load(spec, download=download)
-    return model, _model_info(model, spec, f"zoo:{spec}", sha256(spec)), record
+    return model, _model_info(model, spec, source(spec), sha256(spec)), record
 
 
 # ---------------------------------------------------------------------------------------------
