@@ -313,7 +313,7 @@ def test_tiny_study_writes_every_field_resumes_and_measures_trained_models(tmp_p
     assert sorted(both["datasets"]["mnist"]["models"]) == ["dualib", "vib"]
     # the report says what each model was trained towards, read from its recorded recipe
     models_line = next(line for line in dualib_study.report_markdown(both).splitlines() if line.startswith("Models:"))
-    assert "(one-hot labels)" in models_line and "(confusion p~ of " in models_line
+    assert "(targets: one-hot)" in models_line and "(targets: confusion p~ of " in models_line
     assert sorted((r["arm"], r["prediction"]) for r in both["runs"]) == [
         ("dualib", "mu"), ("dualib", "samples"), ("vib", "mu"), ("vib", "samples")
     ]

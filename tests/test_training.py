@@ -260,6 +260,20 @@ def test_outdated_fields_names_what_changed_since_a_model_was_trained():
         recipes.outdated_fields(dict(current, epochz=3))
 
 
+def test_describe_targets_names_what_each_recipe_trains_towards():
+    assert recipes.describe_targets(recipes.RECIPES["mnist-vib-mlp"]) == "one-hot"
+    assert recipes.describe_targets(recipes.RECIPES["cifar10-vib-resnet20"]) == "smoothed by 0.1"
+    assert recipes.describe_targets(recipes.RECIPES["fashion-mnist-dualib-convnet"]) == (
+        "confusion p~ of fashion-mnist-deterministic-convnet"
+    )
+    teacher = recipes.get_recipe("mnist-dualib-mlp", ["label_noise=teacher", "label_noise_reference=runs/t.keras"])
+    assert recipes.describe_targets(teacher) == "teacher p~ of runs/t.keras"
+    with pytest.raises(ValueError, match="must be a dict"):
+        recipes.describe_targets("mnist-vib-mlp")
+    with pytest.raises(ValueError, match="label_noise"):
+        recipes.describe_targets(dict(recipes.RECIPES["mnist-vib-mlp"], label_noise="sometimes"))
+
+
 def test_train_script_help_and_errors(capsys):
     from vdualib.commands import train as script
 

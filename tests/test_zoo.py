@@ -139,6 +139,9 @@ def test_build_zoo_exports_evaluates_and_reevaluates(tmp_path, data_dir):
     # the evaluation names the published model, not this machine's path to it
     evaluated = reports.read_json(models_dir / "evaluations" / "tiny-vib-mlp" / "metrics.json")["models"][0]
     assert evaluated["source"] == "zoo:tiny-vib-mlp" and evaluated["sha256"] == card["sha256"]
+    for bad in (None, "", "models/tiny-vib-mlp"):
+        with pytest.raises(ValueError, match="zoo name"):
+            zoo.source(bad)
     assert "test[:20]" in (models_dir / "README.md").read_text()
     # --reevaluate scores the published file again, without re-exporting it
     (models_dir / "evaluations" / "tiny-vib-mlp" / "metrics.json").unlink()

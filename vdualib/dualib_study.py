@@ -1018,16 +1018,6 @@ def study_figure(study):
     return figure
 
 
-def _targets_text(recipe):
-    """What a recorded recipe's distortion is trained towards, in the report's words."""
-    kind = recipe.get("label_noise", "none")
-    if kind == "none":
-        return "one-hot labels"
-    if kind == "smoothing":
-        return f"labels smoothed by {recipe.get('label_smoothing')}"
-    return f"{kind} p~ of {recipe.get('label_noise_reference')}"
-
-
 _VERDICT_WORDS = {"better": "better", "worse": "worse", "undecided": "within seed spread"}
 
 
@@ -1043,7 +1033,7 @@ def _dataset_markdown(study, dataset, summary):
         reference = record["reference"]
         lines.append(f"p~: confusion matrix of `{reference['reference']}` (sha256 {reference['sha256'][:12]}…{acc_text}).")
     if record.get("models"):
-        models = ", ".join(f"`{arm}` = {m['source']} ({_targets_text(m.get('recipe', {}))})" for arm, m in record["models"].items())
+        models = ", ".join(f"`{arm}` = {m['source']} (targets: {recipes.describe_targets(m['recipe'])})" for arm, m in record["models"].items())
         lines.append(f"Models: {models} (one seed each).")
     if record.get("evaluation"):
         ev = record["evaluation"]

@@ -45,7 +45,16 @@ import json
 
 from vdualib import checks, datasets, methods
 
-__all__ = ["RECIPES", "get_recipe", "recipe_names", "model_name", "outdated_fields", "differences", "FIELDS"]
+__all__ = [
+    "RECIPES",
+    "get_recipe",
+    "recipe_names",
+    "model_name",
+    "outdated_fields",
+    "differences",
+    "describe_targets",
+    "FIELDS",
+]
 
 #: fields every recipe starts from; each data set changes some of them below
 _BASE = {
@@ -392,6 +401,33 @@ def _effective(recipe):
     if recipe["augment"] == "none":
         unused.add("augment_pad")
     return {key: value for key, value in recipe.items() if key not in unused}
+
+
+def describe_targets(recipe):
+    """What a recipe's distortion trains the decoder towards, in a few words for tables.
+
+    Args:
+        recipe: a recipe dict (a card's or a run's record, completed as by :func:`get_recipe`).
+
+    Returns:
+        ``"one-hot"``, ``"smoothed by <epsilon>"``, ``"confusion p~ of <reference>"`` or
+        ``"teacher p~ of <reference>"``.
+
+    Raises:
+        ValueError: not a valid recipe.
+
+    Example:
+        >>> describe_targets(RECIPES["cifar10-dualib-resnet20"])     # 'confusion p~ of cifar10-deterministic-resnet20'
+    """
+    if not isinstance(recipe, dict):
+        raise ValueError(f"the recipe must be a dict, got {type(recipe).__name__}.")
+    recipe = get_recipe(recipe)
+    kind = recipe["label_noise"]
+    if kind == "none":
+        return "one-hot"
+    if kind == "smoothing":
+        return f"smoothed by {recipe['label_smoothing']:g}"
+    return f"{kind} p~ of {recipe['label_noise_reference']}"
 
 
 def outdated_fields(recorded):

@@ -371,9 +371,14 @@ def source(name):
     Returns:
         The string ``"zoo:<name>"``.
 
+    Raises:
+        ValueError: ``name`` is not a non-empty string without path separators.
+
     Example:
         >>> source("mnist-dualib-mlp")     # 'zoo:mnist-dualib-mlp'
     """
+    if not isinstance(name, str) or not name.strip() or "/" in name or os.sep in name:
+        raise ValueError(f"a zoo name is a non-empty string without path separators, got {name!r}.")
     return f"zoo:{name}"
 
 
@@ -603,6 +608,7 @@ def register(name, file_path, card_record, folder=None, base_url=None):
 _CARD_COLUMNS = [
     ("name", "model"),
     ("prediction", "prediction"),
+    ("targets", "trained towards"),
     ("accuracy", "test acc"),
     ("nll", "NLL (nats)"),
     ("brier", "Brier"),
@@ -621,6 +627,8 @@ _CARD_COLUMNS = [
 
 
 def _card_row(record):
+    from vdualib import recipes
+
     evaluation = record["evaluation"]
     ood = []
     for ood_name, scores in evaluation["ood_auroc"].items():
@@ -629,6 +637,7 @@ def _card_row(record):
     return {
         "name": record["name"],
         "prediction": _prediction_cell(record),
+        "targets": recipes.describe_targets(record["recipe"]),
         **evaluation["test"],
         "ece_ts": (evaluation["temperature_scaling"]["after"] or {}).get("ece"),
         "shift_accuracy": evaluation["corruptions"]["mean_accuracy"],
