@@ -71,7 +71,8 @@ record and the evaluation's `evaluations/<name>/metrics.json`; regenerate this p
 `python scripts/build_zoo.py --render`.
 
 Test split, predictions as the column "prediction" says (the mean over S encoder samples, or the
-decoder at the mean of e(z|x)), 15-bin top-label ECE. "ECE after TS": temperature scaling
+decoder at the mean of e(z|x)), 15-bin top-label ECE. "Trained towards": the targets of the
+distortion (one-hot labels, labels smoothed by epsilon, or the p~ of a reference model). "ECE after TS": temperature scaling
 fitted on the held-out validation split of the recipe, scored on the test split (the baseline a
 calibration claim has to beat). Corruptions: regenerated MNIST-C / CIFAR-10-C style families (`vdualib.corruptions`),
 not the published files, mean over families and severities 1-5. OOD AUROC: higher is better.
