@@ -167,6 +167,29 @@ def test_verdict_rule_on_hand_made_rows():
     assert "Within the seed spread: nll" in block
 
 
+def test_rows_that_are_not_the_studys_are_refused():
+    good = {"dataset": "mnist", "arm": "vib", "seed": 0, "prediction": "mu", "accuracy": 0.9, "ece_after_ts": None}
+    assert dualib_study.summarize([good])["mnist"]["mu"]["vib"]["accuracy"]["mean"] == 0.9
+    bad_rows = {
+        "must be a list": None,
+        "must be a dict": ["row"],
+        "lacks \\['prediction'\\]": [{k: v for k, v in good.items() if k != "prediction"}],
+        "prediction must be one of": [dict(good, prediction="median")],
+        "seed": [dict(good, seed=-1)],
+        "non-empty strings": [dict(good, arm="")],
+        "accuracy must be a finite number": [dict(good, accuracy=float("nan"))],
+        "ece must be a finite number": [dict(good, ece="0.1")],
+    }
+    for message, rows in bad_rows.items():
+        with pytest.raises(ValueError, match=message):
+            dualib_study.summarize(rows)
+    for study in (None, {}, {"runs": [good]}):
+        with pytest.raises(ValueError, match="study's record"):
+            dualib_study.report_markdown(study)
+        with pytest.raises(ValueError, match="study's record"):
+            dualib_study.study_figure(study)
+
+
 def test_report_renders_and_the_figure_draws_the_seed_spread(tmp_path):
     rows = []
     for prediction in dualib_study.PREDICTIONS:

@@ -122,6 +122,7 @@ __all__ = [
     "evaluate_models",
     "run_models",
     "merge_rows",
+    "check_runs",
     "summarize",
     "verdict",
     "verdicts",
@@ -857,6 +858,48 @@ def _arms_of(rows):
     return sorted({r["arm"] for r in rows}, key=lambda a: (order.get(a, len(order)), a))
 
 
+def _check_study(study):
+    if not isinstance(study, dict) or "runs" not in study or "protocol" not in study:
+        raise ValueError("expected the study's record (a dict with 'runs' and 'protocol', as study.json holds).")
+
+
+def check_runs(rows):
+    """Refuse rows that are not the study's runs, before anything averages them.
+
+    Args:
+        rows: the study's ``runs``: dicts with ``dataset``, ``arm`` and ``prediction`` (one of
+            :data:`PREDICTIONS`), a non-negative integer ``seed``, and each measure of
+            :data:`MEASURES` a finite number or ``None`` (not measured).
+
+    Returns:
+        ``rows``.
+
+    Raises:
+        ValueError: not a list of such dicts; the message names the first bad row.
+
+    Example:
+        >>> check_runs(reports.read_json("scripts/results/dualib_study/study.json")["runs"])
+    """
+    if not isinstance(rows, (list, tuple)):
+        raise ValueError(f"the study's runs must be a list of rows, got {type(rows).__name__}.")
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ValueError(f"run {index} must be a dict, got {type(row).__name__}.")
+        missing = [key for key in ("dataset", "arm", "seed", "prediction") if key not in row]
+        if missing:
+            raise ValueError(f"run {index} lacks {missing}; is this a study.json of scripts/dualib_study.py?")
+        if not all(isinstance(row[key], str) and row[key] for key in ("dataset", "arm")):
+            raise ValueError(f"run {index}: dataset and arm must be non-empty strings, got {row['dataset']!r}, {row['arm']!r}.")
+        if row["prediction"] not in PREDICTIONS:
+            raise ValueError(f"run {index}: prediction must be one of {list(PREDICTIONS)}, got {row['prediction']!r}.")
+        checks.non_negative_int(f"run {index} seed", row["seed"])
+        for measure in MEASURES:
+            value = row.get(measure)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value)):
+                raise ValueError(f"run {index}: {measure} must be a finite number or null, got {value!r}.")
+    return rows
+
+
 def summarize(rows):
     """Mean and spread over seeds of every measure.
 
@@ -867,7 +910,11 @@ def summarize(rows):
         ``{dataset: {prediction: {arm: {measure: {"mean", "std", "n"}}}}}``: ``std`` is the sample
         standard deviation (ddof=1), ``None`` with fewer than two seeds; missing values (a
         temperature that could not be fitted) are left out of ``n``.
+
+    Raises:
+        ValueError: rows that are not the study's (see :func:`check_runs`).
     """
+    check_runs(rows)
     summary = {}
     for row in rows:
         summary.setdefault(row["dataset"], {}).setdefault(row["prediction"], {}).setdefault(row["arm"], []).append(row)
@@ -975,7 +1022,11 @@ def study_figure(study):
 
     Returns:
         A matplotlib figure; each arm is one ``errorbar`` labelled with its name.
+
+    Raises:
+        ValueError: ``study`` is not a study record.
     """
+    _check_study(study)
     summary = summarize(study["runs"])
     dataset_names = [d for d in list(datasets.DATASETS) if d in summary]
     plt = plotting.pyplot()
@@ -1086,7 +1137,12 @@ def _dataset_markdown(study, dataset, summary):
 
 
 def report_markdown(study):
-    """The study's Markdown report (tables, verdicts, protocol), from the JSON alone."""
+    """The study's Markdown report (tables, verdicts, protocol), from the JSON alone.
+
+    Raises:
+        ValueError: ``study`` is not a study record (a dict with ``runs`` and ``protocol``).
+    """
+    _check_study(study)
     summary = summarize(study["runs"])
     protocol = study["protocol"]
     lines = [
