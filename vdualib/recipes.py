@@ -5,7 +5,8 @@ and validated. Zoo models are named ``{dataset}-{method}-{backbone}`` with the d
 (``fashion-mnist-vib-convnet``); the data set, the method and the backbone define the name, so
 they cannot be overridden on a named recipe. Within a data set the three methods share backbone,
 optimizer, schedule, epochs, batch size and augmentation; only the bottleneck and the objective
-differ.
+differ (the VdualIBs train towards the paper's p~, and the CIFAR-10 VIB towards labels smoothed
+by 0.1, each change recorded with the measurement that called for it).
 
 Fields (units: epochs and steps count training passes and optimizer steps):
 
