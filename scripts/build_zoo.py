@@ -72,9 +72,9 @@ record and the evaluation's `evaluations/<name>/metrics.json`; regenerate this p
 
 Test split, predictions as the column "prediction" says (the mean over S encoder samples, or the
 decoder at the mean of e(z|x)), 15-bin top-label ECE. "Trained towards": the targets of the
-distortion (one-hot labels, labels smoothed by epsilon, or the p~ of a reference model). "ECE after TS": temperature scaling
-fitted on the held-out validation split of the recipe, scored on the test split (the baseline a
-calibration claim has to beat). Corruptions: regenerated MNIST-C / CIFAR-10-C style families (`vdualib.corruptions`),
+distortion (one-hot labels, labels smoothed by epsilon, or the p~ of a reference model). "ECE
+after TS": temperature scaling fitted on the held-out validation split of the recipe, scored on
+the test split (the baseline a calibration claim has to beat). Corruptions: regenerated MNIST-C / CIFAR-10-C style families (`vdualib.corruptions`),
 not the published files, mean over families and severities 1-5. OOD AUROC: higher is better.
 CIFAR-10 models are trained and measured on the JPEG rendition of CIFAR-10 (`cifar10-jpeg.zip`).
 

@@ -415,6 +415,14 @@ def test_recipes_table_says_which_models_follow_todays_recipe(tmp_path):
     reports.write_json(folder / "cards" / "mnist-vib-mlp.json", record)
     with pytest.raises(ValueError, match="card of 'mnist-vib-mlp' has no valid recipe"):
         zoo.recipes_table(str(folder))
+    # the cards table names the damaged card too, whether its recipe or its evaluation is broken
+    with pytest.raises(ValueError, match="card of 'mnist-vib-mlp' is damaged .*method"):
+        zoo.cards_table(str(folder))
+    record = reports.read_json(folder / "cards" / "mnist-dualib-mlp.json")
+    del record["evaluation"]["test"]
+    reports.write_json(folder / "cards" / "mnist-dualib-mlp.json", record)
+    with pytest.raises(ValueError, match="card of 'mnist-dualib-mlp' is damaged .*rebuild it"):
+        zoo.cards_table(str(folder))
 
 
 def _write_log(path, val_accuracy, accuracy):

@@ -1084,7 +1084,9 @@ def _dataset_markdown(study, dataset, summary):
         reference = record["reference"]
         lines.append(f"p~: confusion matrix of `{reference['reference']}` (sha256 {reference['sha256'][:12]}…{acc_text}).")
     if record.get("models"):
-        models = ", ".join(f"`{arm}` = {m['source']} (targets: {recipes.describe_targets(m['recipe'])})" for arm, m in record["models"].items())
+        models = ", ".join(
+            f"`{arm}` = {m['source']} (targets: {recipes.describe_targets(m['recipe'])})" for arm, m in record["models"].items()
+        )
         lines.append(f"Models: {models} (one seed each).")
     if record.get("evaluation"):
         ev = record["evaluation"]

@@ -806,13 +806,25 @@ def cards_table(folder=None):
     Returns:
         The Markdown table as a string (``"No models yet.\n"`` without cards).
 
+    Raises:
+        ValueError: a card that lacks what the table shows, or holds no valid recipe.
+
     Example:
         >>> print(cards_table())
     """
     records = cards(folder)
     if not records:
         return "No models yet.\n"
-    return reports.markdown_table([_card_row(record) for record in records], _CARD_COLUMNS, digits=4)
+    rows = []
+    for record in records:
+        try:
+            rows.append(_card_row(record))
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(
+                f"the card of {record.get('name')!r} is damaged ({type(err).__name__}: {err}); rebuild it with "
+                f"scripts/build_zoo.py or {_RESTORE}."
+            ) from None
+    return reports.markdown_table(rows, _CARD_COLUMNS, digits=4)
 
 
 def predictions_table(folder=None):
