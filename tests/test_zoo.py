@@ -419,10 +419,11 @@ def test_recipes_table_says_which_models_follow_todays_recipe(tmp_path):
     with pytest.raises(ValueError, match="card of 'mnist-vib-mlp' is damaged .*method"):
         zoo.cards_table(str(folder))
     record = reports.read_json(folder / "cards" / "mnist-dualib-mlp.json")
-    del record["evaluation"]["test"]
+    del record["evaluation"]
     reports.write_json(folder / "cards" / "mnist-dualib-mlp.json", record)
-    with pytest.raises(ValueError, match="card of 'mnist-dualib-mlp' is damaged .*rebuild it"):
-        zoo.cards_table(str(folder))
+    for table in (zoo.cards_table, zoo.predictions_table):
+        with pytest.raises(ValueError, match="card of 'mnist-dualib-mlp' is damaged .*evaluation.*rebuild it"):
+            table(str(folder))
 
 
 def _write_log(path, val_accuracy, accuracy):

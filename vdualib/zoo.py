@@ -812,19 +812,47 @@ def cards_table(folder=None):
     Example:
         >>> print(cards_table())
     """
-    records = cards(folder)
-    if not records:
+    rows = _table_rows(folder, _card_row)
+    if not rows:
         return "No models yet.\n"
+    return reports.markdown_table(rows, _CARD_COLUMNS, digits=4)
+
+
+def _table_rows(folder, make_row):
+    """``make_row(card)`` of every card in ``folder`` that gives a row (not ``None``); a card
+    that lacks what the row reads is named in a ``ValueError``."""
     rows = []
-    for record in records:
+    for record in cards(folder):
         try:
-            rows.append(_card_row(record))
+            row = make_row(record)
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(
                 f"the card of {record.get('name')!r} is damaged ({type(err).__name__}: {err}); rebuild it with "
                 f"scripts/build_zoo.py or {_RESTORE}."
             ) from None
-    return reports.markdown_table(rows, _CARD_COLUMNS, digits=4)
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def _prediction_row(record):
+    """A stochastic model's row of :func:`predictions_table`; ``None`` for a deterministic one."""
+    from vdualib import methods
+
+    if not methods.get(record["method"]).stochastic:
+        return None
+    row = {"name": record["name"]}
+    for mode in ("samples", "mu"):
+        measured = record["evaluation"].get("by_prediction", {}).get(mode)
+        if measured is None:
+            row.update({f"{mode}_{key}": "-" for key in ("accuracy", "nll", "ece", "temperature", "ece_ts", "target")})
+            continue
+        test = measured["test"]
+        row.update({f"{mode}_accuracy": test["accuracy"], f"{mode}_nll": test["nll"], f"{mode}_ece": test["ece"]})
+        for key, field in (("temperature", "temperature"), ("ece_ts", "ece_after_ts")):
+            row[f"{mode}_{key}"] = "-" if measured[field] is None else measured[field]
+        row[f"{mode}_target"] = _verdict(target_status(record, mode))
+    return row
 
 
 def predictions_table(folder=None):
@@ -843,27 +871,13 @@ def predictions_table(folder=None):
         The Markdown table as a string; a card without both modes gets ``-`` cells
         (``"No stochastic models yet.\n"`` without any).
 
+    Raises:
+        ValueError: a card that lacks what the table shows.
+
     Example:
         >>> print(predictions_table())
     """
-    from vdualib import methods
-
-    rows = []
-    for record in cards(folder):
-        if not methods.get(record["method"]).stochastic:
-            continue
-        row = {"name": record["name"]}
-        for mode in ("samples", "mu"):
-            measured = record["evaluation"].get("by_prediction", {}).get(mode)
-            if measured is None:
-                row.update({f"{mode}_{key}": "-" for key in ("accuracy", "nll", "ece", "temperature", "ece_ts", "target")})
-                continue
-            test = measured["test"]
-            row.update({f"{mode}_accuracy": test["accuracy"], f"{mode}_nll": test["nll"], f"{mode}_ece": test["ece"]})
-            for key, field in (("temperature", "temperature"), ("ece_ts", "ece_after_ts")):
-                row[f"{mode}_{key}"] = "-" if measured[field] is None else measured[field]
-            row[f"{mode}_target"] = _verdict(target_status(record, mode))
-        rows.append(row)
+    rows = _table_rows(folder, _prediction_row)
     if not rows:
         return "No stochastic models yet.\n"
     columns = [("name", "model")]
