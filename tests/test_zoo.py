@@ -341,6 +341,18 @@ def test_target_of_an_unknown_data_set_or_method():
     assert zoo.target_status(_card_with("tiny", "vib", 0.5, 0.5)) is None
     with pytest.raises(ValueError):
         zoo.target("mnist", "bayes")
+    # what is not a card, or not a prediction mode, is refused rather than read as "no target"
+    card = _card_with("mnist", "vib", 0.99, 0.004)
+    for bad in (None, "mnist-vib-mlp", {"name": "x"}):
+        with pytest.raises(ValueError, match="expected a model card"):
+            zoo.target_status(bad)
+        with pytest.raises(ValueError, match="expected a model card"):
+            zoo.curve_figure(bad, "unused.png")
+    with pytest.raises(ValueError, match="prediction must be None"):
+        zoo.target_status(card, "median")
+    for bad in (None, "", 3):
+        with pytest.raises(ValueError, match="a .keras path or a zoo name"):
+            zoo.resolve(bad)
 
 
 def test_curve_figure_and_render_draw_the_curve_of_every_card(tmp_path):

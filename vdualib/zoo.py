@@ -412,12 +412,15 @@ def resolve(spec, download=True):
 
     Raises:
         FileNotFoundError: a file spec that does not exist.
-        ValueError: an unknown zoo name, a damaged file or registry.
+        ValueError: a spec that is neither a path nor a name, an unknown zoo name, a damaged file or
+            registry.
 
     Example:
         >>> model, info, card = resolve("mnist-vib-mlp")
         >>> model, info, card = resolve("runs/my_model.keras")     # card is None
     """
+    if not isinstance(spec, (str, os.PathLike)) or not os.fspath(spec):
+        raise ValueError(f"a model is a .keras path or a zoo name (e.g. 'mnist-dualib-mlp'); got {spec!r}.")
     spec = os.fspath(spec)
     if spec.endswith(".keras") or "/" in spec or os.sep in spec:
         model = load_file(spec)
@@ -711,6 +714,11 @@ def target(dataset, method):
     return {"accuracy": entry["accuracy"][kind], "ece": entry["ece"] if stochastic else None, "anchor": entry["anchor"]}
 
 
+def _check_card(card_record):
+    if not isinstance(card_record, dict) or any(key not in card_record for key in ("name", "dataset", "method", "evaluation")):
+        raise ValueError("expected a model card (a dict with name, dataset, method and evaluation, as zoo.card returns).")
+
+
 def target_status(card_record, prediction=None):
     """Whether a card's test figures meet its target.
 
@@ -725,9 +733,15 @@ def target_status(card_record, prediction=None):
         where ``a`` and ``e`` are ``{"target", "value", "met"}`` (``e`` is ``None`` for a
         deterministic model) and ``missed`` names the measures short of their target.
 
+    Raises:
+        ValueError: ``card_record`` is not a card, or an unknown prediction mode.
+
     Example:
         >>> target_status(card("mnist-vib-mlp"))["missed"]     # e.g. ['accuracy']
     """
+    _check_card(card_record)
+    if prediction not in (None, "samples", "mu"):
+        raise ValueError(f"prediction must be None (the card's own figures), 'samples' or 'mu'; got {prediction!r}.")
     goal = target(card_record["dataset"], card_record["method"])
     if prediction is None:
         test = card_record["evaluation"]["test"]
@@ -765,13 +779,14 @@ def curve_figure(card_record, path):
         ``path``.
 
     Raises:
-        ValueError: the card has no per-epoch curve.
+        ValueError: not a card, or a card without a per-epoch curve.
 
     Example:
         >>> curve_figure(card("mnist-vib-mlp"), "models/evaluations/mnist-vib-mlp/curve.png")
     """
     from vdualib import plotting
 
+    _check_card(card_record)
     curve = card_record.get("training", {}).get("curve") or []
     if not curve:
         raise ValueError(f"the card of {card_record.get('name')!r} has no per-epoch curve; rebuild it with scripts/build_zoo.py.")
