@@ -44,6 +44,18 @@ def test_merge_and_deltas(tmp_path):
     reports.write_json(paths[0], _record("d", "deterministic", 0.9, 0.05, seed=1))
     with pytest.raises(ValueError, match="differs .* in 'seed'"):
         comparison.merge_evaluations(paths)
+    # one path, nothing, or what is not a list of paths is refused with what to pass
+    for bad in (None, paths[0], 3):
+        with pytest.raises(ValueError, match="list of metrics.json paths"):
+            comparison.merge_evaluations(bad)
+        with pytest.raises(ValueError, match="list of metrics.json paths"):
+            comparison.merge_examples(bad)
+    for bad in (None, {}, {"models": "d"}):
+        with pytest.raises(ValueError, match="evaluation's results"):
+            comparison.summary_rows(bad)
+    for bad in (None, [None], [{"accuracy": 0.9}]):
+        with pytest.raises(ValueError, match="rows must be summary_rows"):
+            comparison.method_deltas(bad)
 
 
 def test_sweep_figure_draws_each_method_and_validates(tmp_path):

@@ -100,6 +100,13 @@ def test_the_interval_refuses_bad_requests(two_models):
             examples.paired_interval(a, a, "nll", confidence_level=level)
     with pytest.raises(ValueError, match="num_resamples"):
         examples.paired_interval(a, a, "nll", num_resamples=0)
+    for bad in (None, [0.5], "scores"):
+        with pytest.raises(ValueError, match="one model's entry of read_examples"):
+            examples.paired_interval(a, bad, "accuracy")
+        with pytest.raises(ValueError, match="one model's entry of read_examples"):
+            examples.measure(bad, "accuracy")
+        with pytest.raises(ValueError, match="one model's entry of read_examples"):
+            examples.interval_available("accuracy", bad)
 
 
 def test_the_record_round_trips_and_refuses_foreign_files(two_models, tmp_path):

@@ -43,6 +43,16 @@ _SCHEDULE = ("epochs", "optimizer", "learning_rate", "lr_schedule", "batch_size"
 _SAME = ("dataset", "split", "num_examples", "num_bins", "seed", "corruptions", "severities", "ood_sets")
 
 
+def _metrics_paths(paths):
+    """A list of ``metrics.json`` paths, or a ``ValueError`` for one path or what is not a list."""
+    if paths is None or isinstance(paths, (str, bytes, os.PathLike, dict)):
+        raise ValueError(f"expected a list of metrics.json paths, got {paths!r}; pass [path] for one file.")
+    try:
+        return [os.fspath(p) for p in paths]
+    except TypeError:
+        raise ValueError(f"expected a list of metrics.json paths, got {paths!r}.") from None
+
+
 def merge_evaluations(paths):
     """One results dict from several ``metrics.json`` files of the same evaluation.
 
@@ -61,7 +71,7 @@ def merge_evaluations(paths):
         >>> [m["label"] for m in merged["models"]]
         ['vib', 'dualib']
     """
-    paths = [os.fspath(p) for p in paths]
+    paths = _metrics_paths(paths)
     if not paths:
         raise ValueError("merge_evaluations needs at least one metrics.json.")
     records = [reports.read_json(p) for p in paths]
@@ -97,7 +107,7 @@ def merge_examples(paths):
     from vdualib.evaluation import examples
 
     scores, missing, first = {}, [], None
-    for path in (os.fspath(p) for p in paths):
+    for path in _metrics_paths(paths):
         where = examples.examples_path(path)
         if not os.path.isfile(where):
             missing.append(os.path.dirname(path))
@@ -135,6 +145,8 @@ def summary_rows(results):
     Example:
         >>> summary_rows(merge_evaluations(["runs/vib/metrics.json", "runs/dualib/metrics.json"]))[0]["ece"]
     """
+    if not isinstance(results, dict) or not isinstance(results.get("models"), list):
+        raise ValueError("expected an evaluation's results (a metrics.json or merge_evaluations) with a list of models.")
     rows = []
     for m in results["models"]:
         shift = m.get("corruption_summary", {}).get("mean", {})
@@ -205,6 +217,8 @@ def method_deltas(rows, method="dualib", against=None, scores=None, progress=Fal
 
     method = methods.get(method).name
     against = [m for m in methods.names() if m != method] if against is None else [methods.get(m).name for m in against]
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(r, dict) and "method" in r for r in rows):
+        raise ValueError("rows must be summary_rows(...): a list of dicts with a 'method'.")
     by_method = {r["method"]: r for r in rows}
     if method not in by_method:
         return []

@@ -318,13 +318,23 @@ def _auroc_arrays(scores, name):
     return scores["uncertainty"][_IN_DISTRIBUTION][score], scores["uncertainty"][ood_set][score]
 
 
+def _check_scores(model_scores):
+    for scores in model_scores:
+        if not isinstance(scores, dict):
+            raise ValueError(f"scores must be one model's entry of read_examples (a dict), got {type(scores).__name__}.")
+
+
 def interval_available(name, *model_scores):
     """Whether every model's per-example record (an entry of :func:`read_examples`) holds what
     measure ``name`` needs.
 
+    Raises:
+        ValueError: a model's scores that are not a dict.
+
     Example:
         >>> interval_available("ece_after_ts", scores["dualib"], scores["vib"])     # False if T came from the test split
     """
+    _check_scores(model_scores)
     if name in MEASURES:
         return all(key in scores for scores in model_scores for key in MEASURES[name])
     parts = _auroc_parts(name)
@@ -337,6 +347,7 @@ def interval_available(name, *model_scores):
 
 
 def _check_available(name, *model_scores):
+    _check_scores(model_scores)
     _check_measure(name)
     if not interval_available(name, *model_scores):
         raise ValueError(
