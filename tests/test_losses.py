@@ -102,6 +102,10 @@ def test_losses_serialize_and_refuse_what_they_cannot_compute():
         losses.DualIBLoss(label_noise=None)(np.eye(2, dtype=np.float32), logits)
     with pytest.raises(ValueError, match="inputs x that TeacherNoise needs"):
         losses.VIBLoss(label_noise="teacher")
+    # a name is refused when the loss is made, not at its first batch: only smoothing has defaults
+    for name in ("confusion", "gaussian"):
+        with pytest.raises(ValueError, match="by name needs arguments"):
+            losses.DualIBLoss(label_noise=name)
     with pytest.raises(tf.errors.InvalidArgumentError, match="labels must be < 2"):
         losses.VIBLoss()([0, 2], logits)
     with pytest.raises(tf.errors.InvalidArgumentError, match="whole numbers"):
@@ -164,6 +168,8 @@ def test_label_noise_rejects_bad_names_and_values():
         losses.TeacherNoise(None, temperature=float("nan"))
     with pytest.raises(ValueError, match="matrix"):
         losses.get_label_noise("confusion", 10)
+    with pytest.raises(ValueError, match="at least one example"):
+        losses.confusion_matrix(np.zeros((0, 3)), np.zeros((0,), int), 3)
 
 
 def test_schedules_by_step_and_their_validation():

@@ -326,6 +326,10 @@ def confusion_matrix(predictions, labels, num_classes, smoothing=1e-3):
     Returns:
         float64 ``[C, C]``; a class with no example gets a uniform row.
 
+    Raises:
+        ValueError: no examples, mismatched lengths or shapes, labels or predicted classes outside
+            [0, C), non-finite predictions, or a smoothing outside (0, 1].
+
     Example:
         >>> confusion_matrix([0, 1, 1, 1], [0, 0, 1, 1], 2, smoothing=0.1)   # [[.5, .5], [.05, .95]]
     """
@@ -335,6 +339,8 @@ def confusion_matrix(predictions, labels, num_classes, smoothing=1e-3):
     predictions = np.asarray(predictions)
     if len(predictions) != len(labels):
         raise ValueError(f"{len(predictions)} predictions but {len(labels)} labels.")
+    if not len(labels):
+        raise ValueError("confusion_matrix needs at least one example; pass a non-empty validation split.")
     if predictions.ndim == 1:
         predictions = np.eye(num_classes)[checks.integer_labels("predictions", predictions, num_classes)]
     if predictions.ndim != 2 or predictions.shape[1] != num_classes:
@@ -374,6 +380,12 @@ class _BottleneckLoss(keras.losses.Loss):
             )
         if label_noise is not None and not isinstance(label_noise, (str, _LabelNoise)):
             raise ValueError(f"label_noise must be None, a name or a label-noise object, got {label_noise!r}.")
+        if isinstance(label_noise, str) and label_noise != "smoothing":
+            # a name carries no constructor arguments: only smoothing has usable defaults
+            raise ValueError(
+                f"label_noise={label_noise!r} by name needs arguments a loss cannot take; pass 'smoothing', "
+                "LabelSmoothing(C, epsilon), ConfusionNoise(matrix) or None."
+            )
         self.label_noise = label_noise
         self._noise = {}
         self.warmup_weight = keras.Variable(
