@@ -236,6 +236,15 @@ def test_schedule_note_names_the_fields_that_differ():
     assert comparison.schedule_note([{"name": "a", "recipe": same}, {"name": "b", "recipe": dict(same, beta=1e-2)}]) is None
     note = comparison.schedule_note([{"name": "a", "recipe": same}, {"name": "b", "recipe": dict(same, epochs=200, augment="crop")}])
     assert "a: epochs=30, augment=none; b: epochs=200, augment=crop" in note and "optimizer" not in note
+    # what each model was trained towards is named, from its card's recipe
+    from vdualib import recipes
+
+    cards = [{"name": n, "recipe": recipes.RECIPES[n]} for n in ("cifar10-vib-resnet20", "cifar10-dualib-resnet20")]
+    assert comparison.targets_note(cards) == (
+        "Trained towards: cifar10-vib-resnet20: smoothed by 0.1; "
+        "cifar10-dualib-resnet20: confusion p~ of cifar10-deterministic-resnet20."
+    )
+    assert comparison.targets_note([{"name": "a"}]) == "Trained towards: a: not recorded." and comparison.targets_note([]) is None
 
 
 def test_compare_zoo_says_when_the_models_schedules_differ(zoo_folder, tmp_path):
@@ -250,6 +259,7 @@ def test_compare_zoo_says_when_the_models_schedules_differ(zoo_folder, tmp_path)
     comparison.compare_zoo(["mnist"], models_dir=folder, out_dir=str(tmp_path / "out"))
     text = (tmp_path / "out" / "compare.md").read_text()
     assert "> The models were trained under different schedules (mnist-deterministic-mlp: epochs=200; mnist-vib-mlp: epochs=30" in text
+    assert "> Trained towards: mnist-deterministic-mlp: not recorded; mnist-vib-mlp: not recorded" in text
     reports.write_json(folder / "cards" / "mnist-deterministic-mlp.json", {"name": "mnist-deterministic-mlp", "recipe": {"epochs": 30, "optimizer": "adam"}})
     comparison.compare_zoo(["mnist"], models_dir=folder, out_dir=str(tmp_path / "again"))
     assert "different schedules" not in (tmp_path / "again" / "compare.md").read_text()

@@ -35,6 +35,7 @@ __all__ = [
     "compare_files",
     "summary_markdown",
     "schedule_note",
+    "targets_note",
     "differences_figure",
 ]
 
@@ -344,9 +345,9 @@ def compare_zoo(
 
     Joins their evaluation files (:func:`zoo_evaluations`) or, with ``reevaluate``, evaluates the
     models again in one run; writes ``<out_dir>/<dataset>/`` (report, plots),
-    ``<out_dir>/compare.json`` and ``<out_dir>/compare.md`` (rendered from the JSON). When the
-    models' cards show different training schedules, the data set's notes say so
-    (:func:`schedule_note`).
+    ``<out_dir>/compare.json`` and ``<out_dir>/compare.md`` (rendered from the JSON). The data
+    set's notes name what each model was trained towards (:func:`targets_note`) and, when the
+    models' cards show different training schedules, say so (:func:`schedule_note`).
 
     Args:
         dataset_names: data sets to compare (default every one of :data:`vdualib.datasets.DATASETS`).
@@ -396,9 +397,8 @@ def compare_zoo(
             per_example = merge_examples(list(paths.values()))
             by_name = {record["name"]: record for record in zoo.cards(models_dir)}
             cards = [by_name[name] for name in paths if name in by_name]
-        note = schedule_note(cards)
-        if note:
-            results = dict(results, notes=[*results["notes"], note])
+        notes = [note for note in (targets_note(cards), schedule_note(cards)) if note]
+        results = dict(results, notes=[*results["notes"], *notes])
         summary["datasets"][dataset] = compare_results(
             results, os.path.join(out_dir, dataset), per_example=per_example, progress=progress
         )
@@ -467,6 +467,35 @@ def schedule_note(cards):
         f"The models were trained under different schedules ({per_model}), so the differences below mix "
         "method and schedule; they compare methods only once every model follows one schedule."
     )
+
+
+def targets_note(cards):
+    """A note naming what each model's distortion was trained towards, so a difference between
+    methods is read with their targets in mind (a one-hot VIB and a smoothed one differ).
+
+    Args:
+        cards: zoo card dicts, each with ``name`` and ``recipe``.
+
+    Returns:
+        ``"Trained towards: <name>: <targets>; ..."`` (:func:`vdualib.recipes.describe_targets`;
+        ``not recorded`` for a card without a complete recipe, as :func:`schedule_note` reads
+        what it finds), or ``None`` without cards.
+
+    Example:
+        >>> targets_note([{"name": "a", "recipe": recipes.RECIPES["cifar10-vib-resnet20"]}])
+        'Trained towards: a: smoothed by 0.1.'
+    """
+    from vdualib import recipes
+
+    if not cards:
+        return None
+    parts = []
+    for card in cards:
+        try:
+            parts.append(f"{card['name']}: {recipes.describe_targets(card.get('recipe'))}")
+        except ValueError:
+            parts.append(f"{card['name']}: not recorded")
+    return "Trained towards: " + "; ".join(parts) + "."
 
 
 def _write_summary(summary, out_dir):
