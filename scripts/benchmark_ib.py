@@ -30,7 +30,7 @@ from importlib import metadata
 import numpy as np
 
 from vdualib import ib
-from vdualib.reports import markdown_table, provenance, read_json, write_json, write_text
+from vdualib.reports import markdown_table, provenance, read_json, recorded_path, write_json, write_text
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "ib")
 
@@ -135,7 +135,7 @@ def run(args):
             })
     return {
         "records": records,
-        "settings": vars(args),
+        "settings": {**vars(args), "out_dir": recorded_path(args.out_dir)},
         "load_average": {"before": load_before[0], "after": os.getloadavg()[0], "cores": os.cpu_count()},
         "provenance": provenance(embo_version=metadata.version("embo")),
     }

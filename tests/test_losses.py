@@ -172,6 +172,16 @@ def test_label_noise_rejects_bad_names_and_values():
         losses.confusion_matrix(np.zeros((0, 3)), np.zeros((0,), int), 3)
 
 
+def test_confusion_matrix_averages_probabilities_and_refuses_logits():
+    probs = np.array([[0.8, 0.2], [0.6, 0.4], [0.1, 0.9]])
+    matrix = losses.confusion_matrix(probs, [0, 0, 1], 2, smoothing=0.1)
+    np.testing.assert_allclose(matrix, 0.9 * np.array([[0.7, 0.3], [0.1, 0.9]]) + 0.05)
+    with pytest.raises(ValueError, match="softmax"):
+        losses.confusion_matrix(np.log(probs) + 3.0, [0, 0, 1], 2)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        losses.confusion_matrix(np.array([[1.5, -0.5], [0.5, 0.5]]), [0, 1], 2)
+
+
 def test_schedules_by_step_and_their_validation():
     from vdualib import callbacks
 

@@ -85,7 +85,7 @@ def merge_evaluations(paths):
             raise ValueError(f"{path} differs from {paths[0]} in 'prediction'; evaluate the models the same way.")
     merged = dict(first)
     merged["models"] = [m for r in records for m in r["models"]]
-    merged["provenance"] = reports.provenance(sources=paths)
+    merged["provenance"] = reports.provenance(sources=[reports.recorded_path(p) for p in paths])
     return merged
 
 

@@ -711,7 +711,7 @@ def run_study(
         for row in rows:
             row.update(
                 model_sha256=trained["sha256"],
-                source=os.fspath(run_dir),
+                source=reports.recorded_path(run_dir),
                 train_seconds=trained["train_seconds"],
                 cpu_seconds=cpu,
             )

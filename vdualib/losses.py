@@ -328,7 +328,8 @@ def confusion_matrix(predictions, labels, num_classes, smoothing=1e-3):
 
     Raises:
         ValueError: no examples, mismatched lengths or shapes, labels or predicted classes outside
-            [0, C), non-finite predictions, or a smoothing outside (0, 1].
+            [0, C), probabilities that are not probabilities (NaN, logits, rows not summing to 1),
+            or a smoothing outside (0, 1].
 
     Example:
         >>> confusion_matrix([0, 1, 1, 1], [0, 0, 1, 1], 2, smoothing=0.1)   # [[.5, .5], [.05, .95]]
@@ -345,7 +346,8 @@ def confusion_matrix(predictions, labels, num_classes, smoothing=1e-3):
         predictions = np.eye(num_classes)[checks.integer_labels("predictions", predictions, num_classes)]
     if predictions.ndim != 2 or predictions.shape[1] != num_classes:
         raise ValueError(f"predictions must be [N] classes or [N, {num_classes}] probabilities, got {predictions.shape}.")
-    predictions = checks.finite_array("predictions", predictions)
+    if num_classes > 1:
+        predictions = checks.probability_rows("predictions", predictions)
     totals = np.zeros((num_classes, num_classes))
     np.add.at(totals, labels, predictions)
     counts = totals.sum(axis=1, keepdims=True)
@@ -504,7 +506,7 @@ class DualIBLoss(_BottleneckLoss):
     Example:
         >>> loss = DualIBLoss(label_noise=ConfusionNoise(matrix), warmup_weight=0.1)
         >>> model.compile("adam", loss=loss)
-        >>> model.fit(x, y, callbacks=[vdualib.callbacks.DistortionWarmup(steps=4000)])
+        >>> model.fit(x, y, callbacks=[vdualib.callbacks.DistortionWarmup(0.1, steps=4000)])
     """
 
     def __init__(

@@ -23,6 +23,7 @@ __all__ = [
     "write_text",
     "sha256_file",
     "provenance",
+    "recorded_path",
     "markdown_table",
     "update_readme_block",
 ]
@@ -190,6 +191,33 @@ def provenance(**extra):
     }
     record.update(extra)
     return record
+
+
+def recorded_path(path):
+    """``path`` as a report records it: relative to the current folder when it lies inside it
+    (so a report committed with a repository does not name the machine's folders), absolute
+    otherwise.
+
+    Args:
+        path: a file or folder path (str or ``os.PathLike``).
+
+    Returns:
+        str, with ``/`` separators.
+
+    Example:
+        >>> os.chdir("/repo"); recorded_path("/repo/models/evaluations/x/metrics.json")
+        'models/evaluations/x/metrics.json'
+        >>> recorded_path("/elsewhere/runs")
+        '/elsewhere/runs'
+    """
+    absolute = os.path.abspath(os.fspath(path))
+    try:
+        relative = os.path.relpath(absolute)
+    except ValueError:  # another drive (Windows)
+        relative = os.pardir
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        return absolute.replace(os.sep, "/")
+    return relative.replace(os.sep, "/")
 
 
 def _format_cell(value, digits):
