@@ -180,6 +180,12 @@ def test_confusion_matrix_averages_probabilities_and_refuses_logits():
         losses.confusion_matrix(np.log(probs) + 3.0, [0, 0, 1], 2)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         losses.confusion_matrix(np.array([[1.5, -0.5], [0.5, 0.5]]), [0, 1], 2)
+    with pytest.raises(ValueError, match="NaN"):
+        losses.confusion_matrix(np.array([[np.nan, 1.0], [0.5, 0.5]]), [0, 1], 2)
+    with pytest.raises(ValueError, match=r"\[N, 2\] probabilities"):
+        losses.confusion_matrix(np.full((2, 3), 1 / 3), [0, 1], 2)
+    with pytest.raises(ValueError, match="at least two classes"):
+        losses.confusion_matrix(np.ones((2, 1)), [0, 0], 1)
 
 
 def test_schedules_by_step_and_their_validation():

@@ -327,14 +327,16 @@ def confusion_matrix(predictions, labels, num_classes, smoothing=1e-3):
         float64 ``[C, C]``; a class with no example gets a uniform row.
 
     Raises:
-        ValueError: no examples, mismatched lengths or shapes, labels or predicted classes outside
-            [0, C), probabilities that are not probabilities (NaN, logits, rows not summing to 1),
+        ValueError: fewer than two classes, no examples, mismatched lengths or shapes, labels or
+            predicted classes outside [0, C), probabilities that are not probabilities (NaN, logits, rows not summing to 1),
             or a smoothing outside (0, 1].
 
     Example:
         >>> confusion_matrix([0, 1, 1, 1], [0, 0, 1, 1], 2, smoothing=0.1)   # [[.5, .5], [.05, .95]]
     """
     num_classes = checks.positive_int("num_classes", num_classes)
+    if num_classes < 2:
+        raise ValueError(f"confusion_matrix needs at least two classes, got num_classes={num_classes}.")
     smoothing = checks.finite_float("smoothing", smoothing, low=0.0, high=1.0, low_open=True)
     labels = checks.integer_labels("labels", labels, num_classes)
     predictions = np.asarray(predictions)
@@ -344,10 +346,10 @@ def confusion_matrix(predictions, labels, num_classes, smoothing=1e-3):
         raise ValueError("confusion_matrix needs at least one example; pass a non-empty validation split.")
     if predictions.ndim == 1:
         predictions = np.eye(num_classes)[checks.integer_labels("predictions", predictions, num_classes)]
-    if predictions.ndim != 2 or predictions.shape[1] != num_classes:
-        raise ValueError(f"predictions must be [N] classes or [N, {num_classes}] probabilities, got {predictions.shape}.")
-    if num_classes > 1:
+    elif predictions.ndim == 2 and predictions.shape[1] == num_classes:
         predictions = checks.probability_rows("predictions", predictions)
+    else:
+        raise ValueError(f"predictions must be [N] classes or [N, {num_classes}] probabilities, got {predictions.shape}.")
     totals = np.zeros((num_classes, num_classes))
     np.add.at(totals, labels, predictions)
     counts = totals.sum(axis=1, keepdims=True)
