@@ -328,8 +328,8 @@ def confusion_matrix(predictions, labels, num_classes, smoothing=1e-3):
 
     Raises:
         ValueError: fewer than two classes, no examples, mismatched lengths or shapes, labels or
-            predicted classes outside [0, C), probabilities that are not probabilities (NaN, logits, rows not summing to 1),
-            or a smoothing outside (0, 1].
+            predicted classes outside [0, C), probabilities that are not probabilities (NaN,
+            logits, rows not summing to 1), or a smoothing outside (0, 1].
 
     Example:
         >>> confusion_matrix([0, 1, 1, 1], [0, 0, 1, 1], 2, smoothing=0.1)   # [[.5, .5], [.05, .95]]
