@@ -102,7 +102,27 @@ def convnet_backbone(input_shape=(28, 28), filters=(32, 64, 128), units=256, dro
 def resnet20_backbone(input_shape=(32, 32, 3), depth=20, weight_decay=1e-4, width=1):
     """ResNet-20 for CIFAR (He et al. 2016): a 3x3 conv, three stages of (depth - 2) / 6 basic
     blocks with 16, 32, 64 filters (times ``width``; stride 2 between stages, 1x1 projection
-    shortcuts), global average pooling to 64 features. L2 weight decay on the convolutions."""
+    shortcuts), global average pooling to 64 features.
+
+    The backbone carries a weight decay of its own: a coupled L2 kernel regulariser on each of its
+    convolutions (He et al.'s 1e-4 by default), whose terms ``weight_decay * sum(w^2)`` reach the
+    loss through ``model.losses``. If your optimizer decays the weights as well (``AdamW``,
+    ``SGD(weight_decay=...)``), pass ``weight_decay=0`` here, or the kernels are decayed twice.
+    Models built from a recipe (:func:`vdualib.training.build_from_recipe`) take it from the
+    recipe's ``backbone_l2``, which is 0 in every recipe.
+
+    Args:
+        input_shape: ``(H, W, C)`` of the uint8 images.
+        depth: 6n + 2 layers (20 for ResNet-20).
+        weight_decay: the L2 factor on the convolution kernels (a loss term, nats); 0 = none.
+        width: a multiplier of the filters.
+
+    Returns:
+        A functional ``keras.Model`` from images ``[B, H, W, C]`` (uint8) to features ``[B, 64 * width]``.
+
+    Example:
+        >>> backbone = resnet20_backbone(weight_decay=0)     # for an optimizer with decoupled decay
+    """
     stem, *stages = _widen((16, 16, 32, 64), width)
     if len(input_shape) != 3:
         raise ValueError(f"resnet20 needs images (H, W, C), got input_shape {input_shape}.")

@@ -5,8 +5,8 @@ and validated. Zoo models are named ``{dataset}-{method}-{backbone}`` with the d
 (``fashion-mnist-vib-convnet``); the data set, the method and the backbone define the name, so
 they cannot be overridden on a named recipe. Within a data set the three methods share backbone,
 optimizer, schedule, epochs, batch size and augmentation; only the bottleneck and the objective
-differ (the VdualIBs train towards the paper's p~, and the CIFAR-10 VIB towards labels smoothed
-by 0.1, each change recorded with the measurement that called for it).
+differ (the VdualIBs train towards the paper's p~; the VIBs and deterministic networks towards
+one-hot labels).
 
 Fields (units: epochs and steps count training passes and optimizer steps):
 
@@ -26,9 +26,15 @@ Fields (units: epochs and steps count training passes and optimizer steps):
   ``distortion_warmup_steps``;
 * ``optimizer`` (``adam`` or ``sgd`` with Nesterov momentum ``momentum``), ``learning_rate``,
   ``lr_schedule`` (``cosine`` to 0 over the run, ``constant``, or ``exponential``: times
-  ``lr_decay_rate`` every ``lr_decay_epochs``), ``weight_decay`` (decoupled, AdamW / SGDW style;
-  0 = off), ``prior_weight_decay`` (whether that decay also shrinks a learned prior's means and
-  scales; off in every recipe, see :func:`vdualib.training.exclude_prior_from_weight_decay`),
+  ``lr_decay_rate`` every ``lr_decay_epochs``), ``lr_warmup_epochs`` (a linear warm-up from 0
+  before the cosine decay; 0 = off), ``weight_decay`` (decoupled, AdamW / SGDW style:
+  w -= lr * weight_decay * w each step; 0 = off), ``weight_decay_scope`` (``kernels``: the
+  kernels of dense and convolution layers only, biases and normalization parameters excluded;
+  ``all``: every trainable variable, as recorded runs before the field did),
+  ``prior_weight_decay`` (whether that decay also shrinks a learned prior's means and scales; off
+  in every recipe, see :func:`vdualib.training.restrict_weight_decay`), ``backbone_l2`` (the
+  coupled L2 kernel regulariser that the ``resnet20`` backbone can carry; 0 in every recipe, so
+  that a model has one decay mechanism, see :func:`describe_weight_decay`),
   ``weight_ema`` (momentum of an exponential moving average of the weights, used for
   validation and the final model; 0 = off);
 * ``epochs``, ``batch_size``, ``augment`` (``none``, ``crop`` = random shifts, ``crop_flip`` =
@@ -54,6 +60,7 @@ __all__ = [
     "outdated_fields",
     "differences",
     "describe_targets",
+    "describe_weight_decay",
     "FIELDS",
 ]
 
@@ -79,7 +86,10 @@ _BASE = {
     "lr_decay_epochs": 2,
     "momentum": 0.9,
     "weight_decay": 0.0,
+    "weight_decay_scope": "kernels",
     "prior_weight_decay": False,
+    "backbone_l2": 0.0,
+    "lr_warmup_epochs": 0,
     "weight_ema": 0.0,
     "epochs": 30,
     "batch_size": 100,
@@ -94,8 +104,9 @@ _BASE = {
 
 #: fields whose base default differs from the behaviour before they existed: a recorded recipe
 #: without them takes these values instead (decoupled weight decay used to shrink every
-#: trainable variable, a learned prior's included)
-_BEFORE_FIELD = {"prior_weight_decay": True}
+#: trainable variable, a learned prior's, the biases' and the normalization parameters included,
+#: and the resnet20 backbone carried its own coupled L2 of 1e-4 on its convolutions besides)
+_BEFORE_FIELD = {"prior_weight_decay": True, "weight_decay_scope": "all", "backbone_l2": 1e-4}
 
 #: the fields that make up a zoo name
 IDENTITY = ("dataset", "method", "backbone")
@@ -153,14 +164,8 @@ _PAPER_OBJECTIVE = {
 _WARMUP_EXAMPLES = 4000 * 64
 
 #: departures of single zoo models from their data set's shared recipe, each made for a measured
-#: miss (issue 11 allows label smoothing for deterministic and VIB models whose card says so):
-_MODEL_CHANGES = {
-    # One-hot, the 100-epoch CIFAR-10 VIB was as overconfident as the deterministic network (test
-    # ECE 0.062 against a target of 0.020, mean confidence 0.94 at accuracy 0.88, temperature 1.77
-    # fitted on the validation split). Smoothing by 0.1 caps the confidence it trains towards at
-    # 0.91, near the accuracy this data allows.
-    "cifar10-vib-resnet20": {"label_noise": "smoothing", "label_smoothing": 0.1},
-}
+#: miss (none today: every ``*-vib-*`` model is the standard VIB, one-hot labels and N(0, I))
+_MODEL_CHANGES = {}
 
 
 def model_name(dataset, method, backbone):
@@ -216,6 +221,7 @@ _CHOICES = {
     "augment": ("none", "crop", "crop_flip"),
     "optimizer": ("adam", "sgd"),
     "lr_schedule": ("cosine", "constant", "exponential"),
+    "weight_decay_scope": ("kernels", "all"),
 }
 #: field -> (kind, low, high, low_open, high_open) for the numeric fields
 _NUMBERS = {
@@ -233,6 +239,8 @@ _NUMBERS = {
     "lr_decay_epochs": ("positive_int",),
     "momentum": ("float", 0.0, 1.0, False, True),
     "weight_decay": ("float", 0.0, None, False, False),
+    "backbone_l2": ("float", 0.0, None, False, False),
+    "lr_warmup_epochs": ("non_negative_int",),
     "weight_ema": ("float", 0.0, 1.0, False, True),
     "epochs": ("positive_int",),
     "batch_size": ("positive_int",),
@@ -293,7 +301,8 @@ def get_recipe(name, overrides=()):
     Raises:
         ValueError: an unknown name or field, an invalid value (NaN and infinity included), or an
             override of ``dataset`` / ``method`` / ``backbone`` on a named recipe (choose the
-            recipe with that name instead).
+            recipe with that name instead), or an override that changes a field the recipe
+            does not read (``beta`` of a deterministic model, ``momentum`` with Adam, ...).
 
     Example:
         >>> get_recipe("mnist-vib-mlp", ["epochs=2", "beta=1e-2"])["beta"]     # 0.01
@@ -317,6 +326,7 @@ def get_recipe(name, overrides=()):
                 raise ValueError(f"override {item!r} must look like key=value.")
             key, value = item.split("=", 1)
             items.append((key.strip(), value.strip()))
+    before = copy.deepcopy(recipe)
     for key, value in items:
         if key not in recipe:
             raise ValueError(f"Unknown recipe field {key!r}; fields are {sorted(recipe)}.")
@@ -335,6 +345,13 @@ def get_recipe(name, overrides=()):
             )
         recipe[key] = value
     validate(recipe)
+    unused = _unused(recipe)
+    ignored = [key for key, _ in items if key in unused and recipe[key] != before[key]]
+    if ignored:
+        raise ValueError(
+            "; ".join(f"{key} is not read by this recipe ({unused[key]})" for key in dict.fromkeys(ignored))
+            + ": drop the setting, or change the field that switches it off."
+        )
     return recipe
 
 
@@ -372,6 +389,13 @@ def validate(recipe):
         raise ValueError("distortion_warmup > 0 needs distortion_warmup_steps > 0.")
     if recipe["beta_schedule"] == "log" and recipe["beta"] <= 0:
         raise ValueError("a log beta schedule needs beta > 0.")
+    if recipe["lr_warmup_epochs"] and recipe["lr_schedule"] != "cosine":
+        raise ValueError("lr_warmup_epochs > 0 warms up the cosine schedule: set lr_schedule=cosine or lr_warmup_epochs=0.")
+    if recipe["lr_warmup_epochs"] >= recipe["epochs"]:
+        raise ValueError(
+            f"lr_warmup_epochs ({recipe['lr_warmup_epochs']}) must be below epochs ({recipe['epochs']}): the warm-up "
+            "leaves no epoch for the decay."
+        )
     try:
         json.dumps(recipe, allow_nan=False)  # recipes are data: JSON-serialisable
     except (TypeError, ValueError) as err:
@@ -379,29 +403,94 @@ def validate(recipe):
     return recipe
 
 
+def _unused(recipe):
+    """The fields of a complete recipe that its other fields switch off, each with the reason:
+    ``{field: why}``."""
+    unused = {}
+
+    def off(fields, why):
+        unused.update({field: why for field in fields if field not in unused})
+
+    if not methods.get(recipe["method"]).stochastic:
+        off(
+            ("beta", "beta_schedule", "beta_start", "beta_epochs", "prior", "num_samples", "train_samples"),
+            f"the {recipe['method']} method has no stochastic bottleneck",
+        )
+    if recipe["beta_schedule"] == "constant":
+        off(("beta_start", "beta_epochs"), "beta_schedule is constant")
+    if recipe["label_noise"] in ("none", "smoothing"):
+        off(("label_noise_reference", "label_noise_mixing"), f"label_noise is {recipe['label_noise']}")
+    if recipe["label_noise"] != "smoothing":
+        off(("label_smoothing",), f"label_noise is {recipe['label_noise']}, not smoothing")
+    if not recipe["distortion_warmup"]:
+        off(("distortion_warmup_steps",), "distortion_warmup is 0")
+    if recipe["optimizer"] != "sgd":
+        off(("momentum",), f"the optimizer is {recipe['optimizer']}, not sgd")
+    if not recipe["weight_decay"]:
+        off(("weight_decay_scope", "prior_weight_decay"), "weight_decay is 0")
+    if recipe["prior"] == "standard_normal" or "prior" in unused:
+        off(("prior_weight_decay",), "the prior has no parameters")
+    if recipe["backbone"] != "resnet20":
+        off(("backbone_l2",), f"the {recipe['backbone']} backbone has no regulariser of its own")
+    if recipe["lr_schedule"] != "exponential":
+        off(("lr_decay_rate", "lr_decay_epochs"), f"lr_schedule is {recipe['lr_schedule']}, not exponential")
+    if recipe["lr_schedule"] != "cosine":
+        off(("lr_warmup_epochs",), f"lr_schedule is {recipe['lr_schedule']}, not cosine")
+    if recipe["augment"] == "none":
+        off(("augment_pad",), "augment is none")
+    return unused
+
+
 def _effective(recipe):
     """The fields of a complete recipe that change what it trains: a field that its other fields
     switch off (the momentum of Adam, the warm-up's length at lambda_0 = 0, ...) is dropped."""
-    unused = set()
-    if not methods.get(recipe["method"]).stochastic:
-        unused |= {"beta", "beta_schedule", "beta_start", "beta_epochs", "prior", "num_samples", "train_samples"}
-    if recipe["beta_schedule"] == "constant":
-        unused |= {"beta_start", "beta_epochs"}
-    if recipe["label_noise"] in ("none", "smoothing"):
-        unused |= {"label_noise_reference", "label_noise_mixing"}
-    if recipe["label_noise"] != "smoothing":
-        unused.add("label_smoothing")
-    if not recipe["distortion_warmup"]:
-        unused.add("distortion_warmup_steps")
-    if recipe["optimizer"] != "sgd":
-        unused.add("momentum")
-    if not recipe["weight_decay"] or recipe["prior"] == "standard_normal" or "prior" in unused:
-        unused.add("prior_weight_decay")  # no decay, or a prior without parameters
-    if recipe["lr_schedule"] != "exponential":
-        unused |= {"lr_decay_rate", "lr_decay_epochs"}
-    if recipe["augment"] == "none":
-        unused.add("augment_pad")
+    unused = _unused(recipe)
     return {key: value for key, value in recipe.items() if key not in unused}
+
+
+def describe_weight_decay(recipe):
+    """The weight decay a recipe's model trains with: the one mechanism, its value and its variables.
+
+    A recipe names at most one decay per model: decoupled decay in the optimizer
+    (``weight_decay``, w -= lr * weight_decay * w each step, AdamW / SGDW style) on the variables
+    its ``weight_decay_scope`` names. ``backbone_l2`` (the coupled L2 kernel regulariser the
+    ``resnet20`` backbone can carry, a loss term l2 * sum(w^2)) is 0 in every recipe; records of
+    runs from before the field existed show the 1e-4 those runs carried beside the optimizer's.
+
+    Args:
+        recipe: a recipe dict (a card's or a run's record; completed as by :func:`get_recipe`).
+
+    Returns:
+        A JSON-able dict: ``decoupled`` (``None`` or ``{"value", "optimizer", "applies_to",
+        "excluded"}``), ``coupled_l2`` (``None`` or ``{"value", "applies_to"}``) and
+        ``mechanisms`` (how many of the two are on).
+
+    Raises:
+        ValueError: not a valid recipe.
+
+    Example:
+        >>> describe_weight_decay(RECIPES["mnist-vib-mlp"])["mechanisms"]     # 0
+    """
+    if not isinstance(recipe, dict):
+        raise ValueError(f"the recipe must be a dict, got {type(recipe).__name__}.")
+    recipe = get_recipe(recipe)
+    effective = _effective(recipe)
+    decoupled = None
+    if recipe["weight_decay"]:
+        kernels = recipe["weight_decay_scope"] == "kernels"
+        excluded = ["biases", "normalization parameters"] if kernels else []
+        if effective.get("prior_weight_decay") is False:
+            excluded.append("the learned prior's means and scales")
+        decoupled = {
+            "value": recipe["weight_decay"],
+            "optimizer": {"adam": "AdamW", "sgd": "SGD (Nesterov) with decoupled decay"}[recipe["optimizer"]],
+            "applies_to": "kernels of dense and convolution layers" if kernels else "every trainable variable",
+            "excluded": excluded,
+        }
+    coupled = None
+    if effective.get("backbone_l2"):
+        coupled = {"value": recipe["backbone_l2"], "applies_to": "the resnet20 backbone's convolution kernels"}
+    return {"decoupled": decoupled, "coupled_l2": coupled, "mechanisms": (decoupled is not None) + (coupled is not None)}
 
 
 def describe_targets(recipe):

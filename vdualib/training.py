@@ -41,7 +41,7 @@ __all__ = [
     "train",
     "build_from_recipe",
     "make_optimizer",
-    "exclude_prior_from_weight_decay",
+    "restrict_weight_decay",
     "label_noise_from_recipe",
     "schedule_callbacks",
     "PRECISIONS",
@@ -51,13 +51,16 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def make_optimizer(recipe, steps_per_epoch):
-    """The recipe's optimizer with its learning-rate schedule: cosine decay to 0 over the run,
-    constant, or exponential (times ``lr_decay_rate`` every ``lr_decay_epochs``); decoupled
-    weight decay; a moving average of the weights when ``weight_ema`` > 0.
+    """The recipe's optimizer with its learning-rate schedule: cosine decay to 0 over the run
+    (after a linear warm-up from 0 over ``lr_warmup_epochs``), constant, or exponential (times
+    ``lr_decay_rate`` every ``lr_decay_epochs``); decoupled weight decay (which variables it
+    reaches is set on the compiled model by :func:`restrict_weight_decay`); a moving average of
+    the weights when ``weight_ema`` > 0.
 
     Args:
         recipe: a recipe dict (:func:`vdualib.recipes.get_recipe`); reads ``optimizer``,
-            ``learning_rate``, ``lr_schedule``, ``lr_decay_rate``, ``lr_decay_epochs``, ``epochs``,
+            ``learning_rate``, ``lr_schedule``, ``lr_warmup_epochs``, ``lr_decay_rate``,
+            ``lr_decay_epochs``, ``epochs``,
             ``momentum``, ``weight_decay`` and ``weight_ema``.
         steps_per_epoch: optimizer steps per epoch (sets the schedules' length in steps).
 
@@ -69,7 +72,13 @@ def make_optimizer(recipe, steps_per_epoch):
     """
     lr = recipe["learning_rate"]
     if recipe["lr_schedule"] == "cosine":
-        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=recipe["epochs"] * steps_per_epoch)
+        warmup = recipe["lr_warmup_epochs"] * steps_per_epoch
+        lr = keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else lr,
+            decay_steps=(recipe["epochs"] * steps_per_epoch) - warmup,
+            warmup_target=lr if warmup else None,
+            warmup_steps=warmup,
+        )
     elif recipe["lr_schedule"] == "exponential":
         lr = keras.optimizers.schedules.ExponentialDecay(
             lr, decay_steps=recipe["lr_decay_epochs"] * steps_per_epoch, decay_rate=recipe["lr_decay_rate"], staircase=True
@@ -82,47 +91,66 @@ def make_optimizer(recipe, steps_per_epoch):
     return keras.optimizers.SGD(lr, momentum=recipe["momentum"], nesterov=True, **options)
 
 
-def exclude_prior_from_weight_decay(model):
-    """Keep a compiled model's decoupled weight decay off its learned prior's parameters.
+def _is_kernel(variable):
+    """A dense or convolution kernel (Keras names them ``kernel``, ``depthwise_kernel``, ...)."""
+    return variable.name.endswith("kernel")
+
+
+def restrict_weight_decay(model, scope="kernels", prior=False):
+    """Set which variables a compiled model's decoupled weight decay shrinks.
 
     Decoupled decay (AdamW, SGD with ``weight_decay``) shrinks every trainable variable by
-    ``learning_rate * weight_decay`` of itself each step. On a network's kernels that is the
-    intended regulariser; on the means and scales of a learned prior (``class_conditional``,
-    ``mixture``) it is not: it pulls the class means of b(z|y) to the origin and the raw scales
-    to 0 (scales softplus(0) = ln 2) whatever the data say, while the rate's own gradient, weighted
-    by a small beta, is too weak to hold them. The dual IB reference code decays the network's
-    kernels only (an L2 regulariser). Every recipe keeps the prior out (``prior_weight_decay`` off).
+    ``learning_rate * weight_decay`` of itself each step unless told otherwise. As usual, the
+    decay belongs on the kernels of dense and convolution layers (``scope="kernels"``): decaying
+    biases and batch-normalization scales and shifts only fights the normalization. On the means
+    and scales of a learned prior (``class_conditional``, ``mixture``) it pulls the class means of
+    b(z|y) to the origin whatever the data say, while the rate's own gradient, weighted by a small
+    beta, is too weak to hold them; ``prior=True`` decays them all the same (records from before
+    the choice existed did so). ``scope="all"`` keeps Keras' default of every variable.
 
-    A saved optimizer does not keep this exclusion, and Keras allows it only before the optimizer
-    is built; a resumed run's optimizer comes built from its checkpoint, so this sets it on that
-    one too (through Keras' own ``exclude_from_weight_decay``, called as if unbuilt).
+    A saved optimizer does not keep this choice, and Keras allows it only before the optimizer is
+    built; a resumed run's optimizer comes built from its checkpoint, so this sets it on that one
+    too (through Keras' own ``exclude_from_weight_decay``, called as if unbuilt).
 
     Args:
-        model: a compiled :class:`vdualib.models.IBClassifier` (or any model with a ``prior``).
+        model: a compiled Keras model (an :class:`vdualib.models.IBClassifier` or any other; a
+            ``prior`` attribute names the learned prior).
+        scope: ``"kernels"`` or ``"all"``.
+        prior: whether the learned prior's variables are decayed too.
 
     Returns:
-        The prior's variables now kept out of the decay (an empty list without a learned prior
-        or without weight decay).
+        The trainable variables kept out of the decay (an empty list when the optimizer has no
+        weight decay).
+
+    Raises:
+        ValueError: an uncompiled model or an unknown scope.
 
     Example:
         >>> model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
-        >>> [v.name for v in exclude_prior_from_weight_decay(model)]     # ['means', 'raw_scales']
+        >>> sorted({v.name for v in restrict_weight_decay(model)})     # ['bias', 'beta', 'gamma', 'means', ...]
     """
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
-        raise ValueError("compile the model before excluding its prior from weight decay.")
+        raise ValueError("compile the model before choosing what its weight decay reaches.")
+    if scope not in ("kernels", "all"):
+        raise ValueError(f"scope must be 'kernels' or 'all', got {scope!r}.")
     optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # mixed_float16 wraps it for loss scaling
-    prior = getattr(model, "prior", None)
-    variables = list(prior.trainable_variables) if prior is not None else []
-    if not variables or not optimizer.weight_decay:
+    if not optimizer.weight_decay:
         return []
+    learned_prior = getattr(model, "prior", None)
+    prior_ids = {id(v) for v in learned_prior.trainable_variables} if learned_prior is not None else set()
+    excluded = [
+        v
+        for v in model.trainable_variables
+        if (id(v) in prior_ids and not prior) or (id(v) not in prior_ids and scope == "kernels" and not _is_kernel(v))
+    ]
     built = optimizer.built
     optimizer.built = False  # the exclusion is read when steps are traced, not when the optimizer is built
     try:
-        optimizer.exclude_from_weight_decay(var_list=variables)
+        optimizer.exclude_from_weight_decay(var_list=excluded)
     finally:
         optimizer.built = built
-    return variables
+    return excluded
 
 
 def label_noise_from_recipe(recipe, train_images, train_labels):
@@ -211,7 +239,9 @@ def build_from_recipe(recipe, name=None, label_noise=None):
         >>> model = build_from_recipe(recipes.get_recipe("mnist-vib-mlp"), name="mnist-vib-mlp")
     """
     info = datasets.info(recipe["dataset"])
-    backbone = models.build_backbone(recipe["backbone"], info.image_shape, width=recipe["backbone_width"])
+    # the recipe decides the model's decay: the resnet20 backbone's own L2 only where it names one
+    own_l2 = {"weight_decay": recipe["backbone_l2"]} if recipe["backbone"] == "resnet20" else {}
+    backbone = models.build_backbone(recipe["backbone"], info.image_shape, width=recipe["backbone_width"], **own_l2)
     return models.build_classifier(
         backbone,
         info.num_classes,
@@ -359,8 +389,8 @@ def train(
                 label_noise, source = label_noise_from_recipe(recipe, x_all, y_all)
                 model = build_from_recipe(recipe, name=name, label_noise=label_noise)
                 model.compile(optimizer=make_optimizer(recipe, steps))
-            if not recipe["prior_weight_decay"]:  # a checkpoint's optimizer does not keep the exclusion either
-                exclude_prior_from_weight_decay(model)
+            # a checkpoint's optimizer does not keep the restriction either
+            restrict_weight_decay(model, scope=recipe["weight_decay_scope"], prior=recipe["prior_weight_decay"])
         identity["label_noise_source"] = source
 
         train_data = datasets.training_dataset(

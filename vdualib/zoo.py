@@ -539,6 +539,8 @@ def card_from_records(name, train_record, metrics_record, file_path):
             "epochs": len(train_record["history"]),
             "hardware": train_record["hardware"],
             "precision": train_record["precision"],
+            # the one decay mechanism (or, for runs before recipes decided it, the two) and its variables
+            "weight_decay": recipes.describe_weight_decay(recipe),
             "final_val_accuracy": train_record["history"][-1].get("val_accuracy"),
             # the per-epoch curve on the held-out validation split
             "curve": [
