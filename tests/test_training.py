@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from vdualib import recipes, reports, training
+from vdualib import losses, models, recipes, reports, training
 
 TINY = ["epochs=2", "train_size=600", "validation_size=200", "batch_size=100", "latent_dim=8"]
 
@@ -81,19 +81,102 @@ def test_weight_decay_leaves_a_learned_prior_alone_also_after_a_resume(tmp_path,
     np.testing.assert_allclose(_prior_means(tmp_path / "legacy" / "model.keras"), 0.95**12 * initial, rtol=1e-4, atol=1e-6)
 
 
-def test_exclude_prior_from_weight_decay_returns_what_it_kept_out():
+def test_restrict_weight_decay_returns_what_it_kept_out():
     recipe = recipes.get_recipe("mnist-vib-mlp", TINY + ["prior=class_conditional"])
     model = training.build_from_recipe(recipe)
     with pytest.raises(ValueError, match="compile the model"):
-        training.exclude_prior_from_weight_decay(model)
+        training.restrict_weight_decay(model)
     model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
-    kept_out = training.exclude_prior_from_weight_decay(model)
-    assert sorted(v.name for v in kept_out) == ["means", "raw_scales"]
+    with pytest.raises(ValueError, match="scope must be"):
+        training.restrict_weight_decay(model, scope="kernel")
+    kept_out = {v.name for v in training.restrict_weight_decay(model)}
+    assert kept_out == {"means", "raw_scales", "bias"}
+    assert {v.name for v in training.restrict_weight_decay(model, scope="all")} == {"means", "raw_scales"}
+    assert {v.name for v in training.restrict_weight_decay(model, scope="all", prior=True)} == set()
     model.compile(optimizer=keras.optimizers.Adam(1e-3))  # no decay: nothing to keep out
-    assert training.exclude_prior_from_weight_decay(model) == []
-    plain = training.build_from_recipe(recipes.get_recipe("mnist-vib-mlp", TINY))  # N(0, I) has no parameters
-    plain.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
-    assert training.exclude_prior_from_weight_decay(plain) == []
+    assert training.restrict_weight_decay(model) == []
+
+
+def _decayed_by_one_step(model):
+    """The trainable variables that one optimizer step with zero gradients changes: the decayed ones."""
+    for v in model.trainable_variables:  # a variable initialised to zeros would not show its decay
+        v.assign(keras.ops.ones_like(v))
+    model.optimizer.apply_gradients([(keras.ops.zeros_like(v), v) for v in model.trainable_variables])
+    return {v.path for v in model.trainable_variables if not np.all(v.numpy() == 1.0)}
+
+
+@pytest.mark.parametrize("name", ["cifar10-deterministic-resnet20", "cifar10-dualib-resnet20", "fashion-mnist-vib-convnet"])
+def test_a_recipe_model_has_one_decay_on_its_kernels_only(name):
+    recipe = recipes.get_recipe(name)
+    model = training.build_from_recipe(recipe, label_noise=losses.LabelSmoothing(10, 0.1) if "dualib" in name else None)
+    model.compile(optimizer=training.make_optimizer(recipe, steps_per_epoch=10))
+    training.restrict_weight_decay(model, scope=recipe["weight_decay_scope"], prior=recipe["prior_weight_decay"])
+    # no coupled L2 beside the optimizer's decoupled decay: no regulariser terms in the loss
+    regularised = [layer.name for layer in model._flatten_layers() if getattr(layer, "kernel_regularizer", None) is not None]
+    assert regularised == [] and not any("l2" in str(loss).lower() for loss in model.losses)
+    decayed = _decayed_by_one_step(model)
+    kernels = {v.path for v in model.trainable_variables if v.name.endswith("kernel")}
+    assert decayed == kernels  # every kernel, and no bias, BN gamma/beta or prior parameter
+    assert recipes.describe_weight_decay(recipe)["mechanisms"] == 1
+
+
+def test_resnet20_called_directly_keeps_its_documented_l2():
+    backbone = models.build_backbone("resnet20")
+    assert len(backbone.losses) == 21  # one L2 term per convolution, as its docstring says
+    assert "weight_decay=0" in models.resnet20_backbone.__doc__
+    assert models.build_backbone("resnet20", weight_decay=0).losses == []
+
+
+def test_describe_weight_decay_names_each_mechanism():
+    for name, recipe in recipes.RECIPES.items():
+        described = recipes.describe_weight_decay(recipe)
+        assert described["mechanisms"] == (1 if recipe["weight_decay"] else 0), name
+    # a CIFAR-10 record from before recipes decided the decay: SGDW on every variable plus the backbone's L2
+    old = {k: v for k, v in recipes.get_recipe("cifar10-deterministic-resnet20").items()
+           if k not in ("weight_decay_scope", "backbone_l2", "lr_warmup_epochs", "prior_weight_decay")}
+    described = recipes.describe_weight_decay(old)
+    assert described["mechanisms"] == 2
+    assert described["coupled_l2"]["value"] == 1e-4
+    assert described["decoupled"]["applies_to"] == "every trainable variable"
+    assert recipes.outdated_fields(old) == {
+        "backbone_l2": {"trained": 1e-4, "current": 0.0},
+        "weight_decay_scope": {"trained": "all", "current": "kernels"},
+    }
+    dualib = recipes.describe_weight_decay(recipes.RECIPES["cifar10-dualib-resnet20"])
+    assert dualib["decoupled"]["excluded"] == ["biases", "normalization parameters", "the learned prior's means and scales"]
+    with pytest.raises(ValueError, match="must be a dict"):
+        recipes.describe_weight_decay("cifar10-dualib-resnet20")
+
+
+def test_lr_warmup_rises_linearly_then_decays():
+    recipe = recipes.get_recipe("cifar10-deterministic-resnet20", ["lr_warmup_epochs=2", "epochs=10"])
+    schedule = training.make_optimizer(recipe, steps_per_epoch=10)._learning_rate
+    lr = [float(schedule(step)) for step in (0, 10, 20, 60, 100)]
+    np.testing.assert_allclose(lr[:3], [0.0, 0.05, 0.1], atol=1e-7)
+    np.testing.assert_allclose(lr[3], 0.05, atol=1e-6)  # half-way through the 80 decay steps
+    assert lr[4] == pytest.approx(0.0, abs=1e-7)
+    with pytest.raises(ValueError, match="lr_schedule=cosine"):
+        recipes.get_recipe("mnist-vib-mlp", ["lr_warmup_epochs=2"])
+    with pytest.raises(ValueError, match="must be below epochs"):
+        recipes.get_recipe("cifar10-vib-resnet20", ["epochs=3", "lr_warmup_epochs=3"])
+
+
+def test_a_setting_the_recipe_does_not_read_is_refused():
+    with pytest.raises(ValueError, match=r"beta is not read .*deterministic method has no stochastic bottleneck"):
+        recipes.get_recipe("mnist-deterministic-mlp", ["beta=0.01"])
+    with pytest.raises(ValueError, match=r"momentum is not read .*optimizer is adam"):
+        recipes.get_recipe("mnist-vib-mlp", {"momentum": 0.5})
+    with pytest.raises(ValueError, match=r"backbone_l2 is not read .*mlp backbone"):
+        recipes.get_recipe("mnist-vib-mlp", ["backbone_l2=1e-4"])
+    # the same value, or a field switched on in the same overrides, is fine
+    assert recipes.get_recipe("mnist-deterministic-mlp", ["beta=0.0"])["beta"] == 0.0
+    assert recipes.get_recipe("mnist-vib-mlp", ["optimizer=sgd", "momentum=0.5"])["momentum"] == 0.5
+
+
+def test_every_vib_recipe_is_the_standard_vib():
+    for name, recipe in recipes.RECIPES.items():
+        if "-vib-" in name:
+            assert recipe["label_noise"] == "none" and recipe["prior"] == "standard_normal", name
 
 
 def test_resume_refuses_another_run_and_a_missing_checkpoint(tmp_path, data_dir):
@@ -242,11 +325,11 @@ def test_outdated_fields_names_what_changed_since_a_model_was_trained():
     changed = recipes.outdated_fields(smoothing)
     assert changed["label_noise"] == {"trained": "smoothing", "current": "confusion"}
     assert changed["label_noise_reference"] == {"trained": None, "current": "mnist-deterministic-mlp"}
-    # the one-hot CIFAR-10 VIB of 100 epochs is outdated by the label smoothing its recipe took since
-    one_hot = dict(recipes.get_recipe("cifar10-vib-resnet20"), label_noise="none")
-    assert recipes.outdated_fields(one_hot) == {
-        "label_noise": {"trained": "none", "current": "smoothing"},
-        "label_smoothing": {"trained": None, "current": 0.1},
+    # a CIFAR-10 VIB trained on labels smoothed by 0.1 is not today's standard (one-hot) VIB
+    smoothed = dict(recipes.get_recipe("cifar10-vib-resnet20"), label_noise="smoothing", label_smoothing=0.1)
+    assert recipes.outdated_fields(smoothed) == {
+        "label_noise": {"trained": "smoothing", "current": "none"},
+        "label_smoothing": {"trained": 0.1, "current": None},
     }
     # a valid name without a built-in recipe, and records that are not recipes
     assert recipes.outdated_fields(dict(current, backbone="resnet20")) is None
@@ -262,7 +345,9 @@ def test_outdated_fields_names_what_changed_since_a_model_was_trained():
 
 def test_describe_targets_names_what_each_recipe_trains_towards():
     assert recipes.describe_targets(recipes.RECIPES["mnist-vib-mlp"]) == "one-hot"
-    assert recipes.describe_targets(recipes.RECIPES["cifar10-vib-resnet20"]) == "smoothed by 0.1"
+    assert recipes.describe_targets(recipes.RECIPES["cifar10-vib-resnet20"]) == "one-hot"
+    smoothed = recipes.get_recipe("cifar10-vib-resnet20", ["label_noise=smoothing", "label_smoothing=0.1"])
+    assert recipes.describe_targets(smoothed) == "smoothed by 0.1"
     assert recipes.describe_targets(recipes.RECIPES["fashion-mnist-dualib-convnet"]) == (
         "confusion p~ of fashion-mnist-deterministic-convnet"
     )

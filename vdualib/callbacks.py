@@ -19,7 +19,7 @@ import time
 import keras
 import numpy as np
 
-from vdualib import checks, layers, reports
+from vdualib import checks, layers, reports, runs
 
 __all__ = [
     "BetaScheduler",
@@ -191,11 +191,15 @@ def restore_random_states(model, states):
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """After each epoch: ``checkpoint.keras`` (model + optimizer state) and ``checkpoint.json``
-    (finished epochs, history, the run's identity and every layer's random state), atomically.
+    """After each epoch, commit the run's checkpoint: ``checkpoint.keras`` (model + optimizer
+    state), ``checkpoint.json`` (finished epochs, history, the run's identity and every layer's
+    random state) and ``log.csv``, as one consistent set (:class:`vdualib.runs.RunFolder`).
+
+    The folder's lock is taken for the length of ``fit`` unless the caller already holds it, so
+    a second run on the same folder is refused instead of mixing its files with this one's.
 
     Args:
-        out_dir: the run folder.
+        out_dir: the run folder (a path, or a locked :class:`vdualib.runs.RunFolder`).
         identity: a JSON-able dict (the recipe, its name, the precision) that a resume must match.
         elapsed: seconds of training before this process (from an earlier session).
 
@@ -205,11 +209,21 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def __init__(self, out_dir, identity, elapsed=0.0):
         super().__init__()
-        self.model_path = os.path.join(out_dir, "checkpoint.keras")
-        self.state_path = os.path.join(out_dir, "checkpoint.json")
+        self.folder = out_dir if isinstance(out_dir, runs.RunFolder) else runs.RunFolder(out_dir)
         self.identity = identity
         self.elapsed = float(elapsed)
         self._epoch_start = None
+        self._own_lock = None
+
+    def on_train_begin(self, logs=None):
+        if self.folder._lock_file is None:
+            self._own_lock = self.folder.lock()
+            self._own_lock.__enter__()
+
+    def on_train_end(self, logs=None):
+        if self._own_lock is not None:
+            self._own_lock.__exit__(None, None, None)
+            self._own_lock = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = time.time()
@@ -219,9 +233,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if not all(math.isfinite(v) for v in values.values()):
             return  # StopOnNonFinite reports it; never checkpoint a diverged model
         self.elapsed += time.time() - self._epoch_start
-        with reports.atomic_path(self.model_path) as tmp:
-            self.model.save(tmp)
-        state = reports.read_json(self.state_path) if os.path.exists(self.state_path) else {"history": []}
+        state_path = self.folder.file(runs.STATE_FILE)
+        state = reports.read_json(state_path) if os.path.exists(state_path) else {"history": []}
         state.update(
             self.identity,
             history=[h for h in state["history"] if h["epoch"] <= epoch] + [{"epoch": epoch + 1, **values}],
@@ -229,7 +242,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
             train_seconds=self.elapsed,
             random_states=random_states(self.model),
         )
-        reports.write_json(self.state_path, state)
+        state.pop("model_path", None)
+        self.folder.commit(self.model, state)
 
 
 class StopOnNonFinite(keras.callbacks.Callback):

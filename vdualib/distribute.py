@@ -90,7 +90,7 @@ def worker_output_dir(out_dir, strategy, resume):
             "every worker must read the chief's out_dir (shared storage, or a copy of it on each machine)."
         )
     scratch = tempfile.mkdtemp(prefix=f"vdualib-{task}{index}-")
-    for name in ("checkpoint.keras", "checkpoint.json", "train.json") if resume else ():
+    for name in ("checkpoint.keras", "checkpoint.previous.keras", "checkpoint.json", "train.json") if resume else ():
         if os.path.exists(os.path.join(out_dir, name)):
             shutil.copy2(os.path.join(out_dir, name), scratch)
     return scratch, True

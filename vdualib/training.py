@@ -4,17 +4,21 @@
 
 * ``checkpoint.keras`` + ``checkpoint.json``: the model with its optimizer state after the
   last finished epoch, the run's identity (name, recipe, precision), the per-epoch history,
-  the training time so far and every layer's random state (atomic), so ``resume=True``
-  continues an interrupted run exactly and loses at most the epoch that was running. The data
-  order and augmentation of epoch e depend on ``(seed, e)`` only.
-* ``log.csv`` and ``tensorboard/``: loss, accuracy, rate, distortion and izy (nats) per epoch,
-  for training and the held-out validation split, plus the scheduled ``beta`` and
-  ``warmup_weight``.
+  the training time so far and every layer's random state, committed together
+  (:class:`vdualib.runs.RunFolder`: a kill at any moment leaves a consistent pair), so
+  ``resume=True`` continues an interrupted run exactly and loses at most the epoch that was
+  running. The data order and augmentation of epoch e depend on ``(seed, e)`` only.
+* ``log.csv`` (written from the checkpoint's history, so it lists exactly the finished epochs)
+  and ``tensorboard/``: loss, accuracy, rate, distortion and izy (nats) per epoch, for training
+  and the held-out validation split, plus the scheduled ``beta`` and ``warmup_weight``.
+
+One run writes a folder at a time: a second ``train`` on a folder that a live run holds is
+refused at once (a killed run's lock goes with its process).
 * ``model.keras`` (the final model, loadable with ``safe_mode=True``) and ``train.json`` (the
   recipe, the p~ source, history, wall time, hardware, parameter count, file size and sha256).
 
-A resume refuses a folder without a checkpoint and a recipe, name or precision other than the
-checkpoint's. A loss that turns NaN or infinite stops the run with a ``ValueError`` and saves
+A resume refuses a folder without a checkpoint, a damaged or foreign checkpoint (naming the
+file), and a recipe, name or precision other than the checkpoint's. A loss that turns NaN or infinite stops the run with a ``ValueError`` and saves
 nothing for that epoch. ``precision="mixed_bfloat16"`` runs the backbone in bfloat16 (the
 bottleneck stays float32); the global dtype policy is restored afterwards. ``strategy``
 trains under ``tf.distribute`` (:mod:`vdualib.distribute`) with the recipe's batch size as the
@@ -25,7 +29,7 @@ Example:
     >>> record = train("mnist-vib-mlp", "runs/mnist-vib-mlp", resume=True)   # after a crash
 """
 
-import glob
+import contextlib
 import os
 import platform
 import shutil
@@ -35,7 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from vdualib import callbacks as vcallbacks
-from vdualib import datasets, distribute, losses, methods, models, recipes, reports, zoo
+from vdualib import datasets, distribute, losses, methods, models, recipes, reports, runs, zoo
 
 __all__ = [
     "train",
@@ -286,32 +290,109 @@ def schedule_callbacks(recipe, steps_per_epoch):
     return found
 
 
-def _check_resume(out_dir, identity):
-    state_path = os.path.join(out_dir, "checkpoint.json")
-    if not os.path.exists(state_path):
-        raise FileNotFoundError(
-            f"nothing to resume in {out_dir!r}: it holds no checkpoint.json. Check the folder name, or start the run "
-            "without --resume."
-        )
-    state = reports.read_json(state_path)
-    stored = {key: state.get(key) for key in identity if key in state}
-    different = sorted(key for key in stored if stored[key] != identity[key])
-    if "recipe" in stored and stored["recipe"] != identity["recipe"]:
-        fields = sorted(k for k in set(stored["recipe"]) | set(identity["recipe"]) if stored["recipe"].get(k) != identity["recipe"].get(k))
-        different = [d for d in different if d != "recipe"] + [f"recipe fields {fields}"]
-    if different:
+def _load_splits(recipe, data_dir):
+    """The recipe's data: ``(x_all, y_all)`` before the validation split (p~ is measured on that
+    split), the training and validation arrays, and the optimizer steps per epoch."""
+    (x_all, y_all), _ = datasets.load(recipe["dataset"], data_dir=data_dir)
+    (x_train, y_train), (x_val, y_val) = datasets.split_validation(x_all, y_all, recipe["validation_size"], recipe["seed"])
+    if recipe["train_size"]:
+        x_train, y_train = x_train[: recipe["train_size"]], y_train[: recipe["train_size"]]
+    steps = len(x_train) // recipe["batch_size"]
+    if steps == 0:
         raise ValueError(
-            f"{out_dir!r} holds a checkpoint of another run ({', '.join(different)} differ); resume it with the "
-            "recipe, --set overrides, name and precision it was started with, or choose a new --out."
+            f"{len(x_train)} training examples make no full batch of {recipe['batch_size']}: raise train_size or "
+            "lower batch_size."
         )
-    return state
+    return (x_all, y_all), (x_train, y_train), (x_val, y_val), steps
 
 
-def _remove_stale_temporaries(out_dir):
-    """Temporary files of an atomic write that a killed process left behind."""
-    for path in glob.glob(os.path.join(out_dir, ".*.tmp*")):
-        if os.path.isfile(path):
-            os.remove(path)
+def _model_for_run(recipe, name, state, all_data, steps):
+    """The model to train (new, or the checkpoint's with its random states) and where p~ came from."""
+    if state is None:
+        label_noise, source = label_noise_from_recipe(recipe, *all_data)
+        model = build_from_recipe(recipe, name=name, label_noise=label_noise)
+        model.compile(optimizer=make_optimizer(recipe, steps))
+    else:
+        model = zoo.load_file(state["model_path"])
+        if model.name != name:
+            raise ValueError(
+                f"the checkpoint model {state['model_path']} is of model {model.name!r}, not {name!r}: it is another "
+                "run's. Restore the run folder's own files, or start the run in a new folder."
+            )
+        if "random_states" in state:  # absent in checkpoints written before they were saved
+            vcallbacks.restore_random_states(model, state["random_states"])
+        source = state.get("label_noise_source", {"kind": recipe["label_noise"]})
+    # a checkpoint's optimizer does not keep the restriction either
+    restrict_weight_decay(model, scope=recipe["weight_decay_scope"], prior=recipe["prior_weight_decay"])
+    return model, source
+
+
+def _fit(model, recipe, folder, identity, state, splits, steps, dist, verbose, callbacks):
+    """Train from the state's epoch to the recipe's last, committing a checkpoint every epoch."""
+    (x_train, y_train), (x_val, y_val) = splits
+    info = datasets.info(recipe["dataset"])
+    initial_epoch = state["epochs_done"] if state else 0
+    train_data = datasets.training_dataset(
+        x_train, y_train, recipe["batch_size"], seed=recipe["seed"], augment=recipe["augment"], pad=recipe["augment_pad"],
+        epochs=recipe["epochs"], initial_epoch=initial_epoch, num_classes=info.num_classes,
+    )
+    val_data = None
+    if len(x_val):
+        val_data = datasets.evaluation_dataset(x_val, y_val, batch_size=max(recipe["batch_size"], 256), num_classes=info.num_classes)
+    checkpoint = vcallbacks.EpochCheckpoint(folder, identity, elapsed=(state or {}).get("train_seconds", 0.0))
+    run_callbacks = [
+        vcallbacks.StopOnNonFinite(),
+        *schedule_callbacks(recipe, steps),  # before the checkpoint, so "beta" reaches the logs
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=False)] if recipe["weight_ema"] else []),
+        checkpoint,
+        *callbacks,
+        keras.callbacks.TensorBoard(folder.file("tensorboard"), write_graph=False),
+    ]
+    if initial_epoch < recipe["epochs"]:
+        with distribute.multi_worker_fit(dist):
+            model.fit(
+                train_data, epochs=recipe["epochs"], initial_epoch=initial_epoch, steps_per_epoch=steps,
+                validation_data=val_data, callbacks=run_callbacks, verbose=verbose,
+            )
+    return checkpoint.elapsed
+
+
+def _final_record(model, recipe, folder, identity, dist, strategy, elapsed, n_train):
+    """Save ``model.keras`` and write ``train.json`` (see the module docstring)."""
+    final_path = folder.file("model.keras")
+    with reports.atomic_path(final_path) as tmp:
+        model.save(tmp)
+    state = reports.read_json(folder.file(runs.STATE_FILE))
+    gpus = tf.config.list_physical_devices("GPU")
+    record = {
+        "name": identity["name"],
+        "recipe": recipe,
+        "label_noise_source": state.get("label_noise_source", identity["label_noise_source"]),
+        "precision": identity["precision"],
+        "strategy": strategy,
+        "replicas": dist.num_replicas_in_sync,
+        "history": state["history"],
+        "train_seconds": state.get("train_seconds", elapsed),
+        "hardware": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU" if not gpus else f"{len(gpus)} GPU(s)",
+        "parameters": int(model.count_params()),
+        "file_bytes": os.path.getsize(final_path),
+        "sha256": reports.sha256_file(final_path),
+        "data_split": f"{recipe['dataset']} train split: {n_train} examples for training, "
+        f"{recipe['validation_size']} held out for validation (seed {recipe['seed']})",
+        "provenance": reports.provenance(),
+    }
+    reports.write_json(folder.file("train.json"), record)
+    return record
+
+
+@contextlib.contextmanager
+def _dtype_policy(precision):
+    previous = keras.mixed_precision.global_policy()
+    try:
+        keras.mixed_precision.set_global_policy(precision)
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def train(
@@ -329,17 +410,22 @@ def train(
 
     Args:
         recipe: a zoo recipe name or a recipe dict.
-        out_dir: the run folder (created; must not be a file).
+        out_dir: the run folder (created; must not be a file). One run writes it at a time.
         resume: continue the checkpoint in ``out_dir`` (which must exist and match this run).
         precision: a Keras dtype policy name, one of :data:`PRECISIONS`.
         strategy: ``default``, ``mirrored`` or ``multi_worker``.
         data_dir: where the data files are (see :func:`vdualib.datasets.load`).
-        verbose: Keras' progress bar (1) or none (0).
+        verbose: Keras' progress bar (1), a line per epoch (2) or none (0).
         name: the model's name (the zoo name for zoo recipes).
         callbacks: extra Keras callbacks, run after the checkpoint of each epoch is written.
 
     Returns:
         The ``train.json`` record (a dict); see the module docstring for the files.
+
+    Raises:
+        ValueError: an invalid recipe or precision, a folder another run is writing, a checkpoint
+            of another run or a damaged one (naming the file), or a loss that turned NaN.
+        FileNotFoundError: ``resume`` without a checkpoint, or missing data.
 
     Example:
         >>> record = train("mnist-vib-mlp", "runs/mnist-vib-mlp", precision="float32")
@@ -350,112 +436,20 @@ def train(
     name = name or named or recipes.model_name(recipe["dataset"], recipe["method"], recipe["backbone"])
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise ValueError(f"out_dir {out_dir!r} is an existing file; give a folder.")
     identity = {"name": name, "recipe": recipe, "precision": precision}
     out_dir, scratch = distribute.worker_output_dir(out_dir, strategy, resume)
-    state = _check_resume(out_dir, identity) if resume else None
-    os.makedirs(out_dir, exist_ok=True)
-    if not resume and os.path.exists(os.path.join(out_dir, "checkpoint.json")):
-        raise ValueError(f"{out_dir} already holds a checkpoint; pass resume=True (--resume) or choose a new out_dir.")
-    _remove_stale_temporaries(out_dir)
-
-    info = datasets.info(recipe["dataset"])
-    (x_all, y_all), _ = datasets.load(recipe["dataset"], data_dir=data_dir)
-    (x_train, y_train), (x_val, y_val) = datasets.split_validation(x_all, y_all, recipe["validation_size"], recipe["seed"])
-    if recipe["train_size"]:
-        x_train, y_train = x_train[: recipe["train_size"]], y_train[: recipe["train_size"]]
-    batch = recipe["batch_size"]
-    steps = len(x_train) // batch
-    if steps == 0:
-        raise ValueError(
-            f"{len(x_train)} training examples make no full batch of {batch}: raise train_size or lower batch_size."
-        )
-
-    previous_policy = keras.mixed_precision.global_policy()
-    try:
-        keras.mixed_precision.set_global_policy(precision)
-        keras.utils.set_random_seed(recipe["seed"])
-        dist = distribute.make_strategy(strategy)
-        initial_epoch = 0
-        with dist.scope():
-            if state is not None:
-                initial_epoch = state["epochs_done"]
-                model = zoo.load_file(os.path.join(out_dir, "checkpoint.keras"))
-                if "random_states" in state:  # absent in checkpoints written before they were saved
-                    vcallbacks.restore_random_states(model, state["random_states"])
-                source = state.get("label_noise_source", {"kind": recipe["label_noise"]})
-            else:
-                label_noise, source = label_noise_from_recipe(recipe, x_all, y_all)
-                model = build_from_recipe(recipe, name=name, label_noise=label_noise)
-                model.compile(optimizer=make_optimizer(recipe, steps))
-            # a checkpoint's optimizer does not keep the restriction either
-            restrict_weight_decay(model, scope=recipe["weight_decay_scope"], prior=recipe["prior_weight_decay"])
-        identity["label_noise_source"] = source
-
-        train_data = datasets.training_dataset(
-            x_train,
-            y_train,
-            batch,
-            seed=recipe["seed"],
-            augment=recipe["augment"],
-            pad=recipe["augment_pad"],
-            epochs=recipe["epochs"],
-            initial_epoch=initial_epoch,
-            num_classes=info.num_classes,
-        )
-        val_data = (
-            datasets.evaluation_dataset(x_val, y_val, batch_size=max(batch, 256), num_classes=info.num_classes)
-            if len(x_val)
-            else None
-        )
-        checkpoint = vcallbacks.EpochCheckpoint(out_dir, identity, elapsed=(state or {}).get("train_seconds", 0.0))
-        averaged = [keras.callbacks.SwapEMAWeights(swap_on_epoch=False)] if recipe["weight_ema"] else []
-        run_callbacks = [
-            vcallbacks.StopOnNonFinite(),
-            *schedule_callbacks(recipe, steps),  # before the checkpoint, so "beta" reaches the logs below
-            *averaged,
-            checkpoint,
-            *callbacks,
-            keras.callbacks.CSVLogger(os.path.join(out_dir, "log.csv"), append=initial_epoch > 0),
-            keras.callbacks.TensorBoard(os.path.join(out_dir, "tensorboard"), write_graph=False),
-        ]
-        if initial_epoch < recipe["epochs"]:
-            with distribute.multi_worker_fit(dist):
-                model.fit(
-                    train_data,
-                    epochs=recipe["epochs"],
-                    initial_epoch=initial_epoch,
-                    steps_per_epoch=steps,
-                    validation_data=val_data,
-                    callbacks=run_callbacks,
-                    verbose=verbose,
-                )
-        final_path = os.path.join(out_dir, "model.keras")
-        with reports.atomic_path(final_path) as tmp:
-            model.save(tmp)
-        state = reports.read_json(os.path.join(out_dir, "checkpoint.json"))
-        gpus = tf.config.list_physical_devices("GPU")
-        record = {
-            "name": name or model.name,
-            "recipe": recipe,
-            "label_noise_source": state.get("label_noise_source", source),
-            "precision": precision,
-            "strategy": strategy,
-            "replicas": dist.num_replicas_in_sync,
-            "history": state["history"],
-            "train_seconds": state.get("train_seconds", checkpoint.elapsed),
-            "hardware": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU" if not gpus else f"{len(gpus)} GPU(s)",
-            "parameters": int(model.count_params()),
-            "file_bytes": os.path.getsize(final_path),
-            "sha256": reports.sha256_file(final_path),
-            "data_split": f"{recipe['dataset']} train split: {len(x_train)} examples for training, "
-            f"{recipe['validation_size']} held out for validation (seed {recipe['seed']})",
-            "provenance": reports.provenance(),
-        }
-        reports.write_json(os.path.join(out_dir, "train.json"), record)
-    finally:
-        keras.mixed_precision.set_global_policy(previous_policy)
+    with runs.RunFolder(out_dir).lock() as folder:
+        state = folder.resume_state(identity, recipe["epochs"]) if resume else None
+        if state is None and folder.has_checkpoint():
+            raise ValueError(f"{out_dir} already holds a checkpoint; pass resume=True (--resume) or choose a new out_dir.")
+        all_data, *splits, steps = _load_splits(recipe, data_dir)
+        with _dtype_policy(precision):
+            keras.utils.set_random_seed(recipe["seed"])
+            dist = distribute.make_strategy(strategy)
+            with dist.scope():
+                model, identity["label_noise_source"] = _model_for_run(recipe, name, state, all_data, steps)
+            elapsed = _fit(model, recipe, folder, identity, state, splits, steps, dist, verbose, callbacks)
+            record = _final_record(model, recipe, folder, identity, dist, strategy, elapsed, len(splits[0][0]))
     if scratch:
         shutil.rmtree(out_dir, ignore_errors=True)
     return record
