@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from vdualib import corruptions, datasets, dualib_study, reports, training
+from vdualib import corruptions, datasets, dualib_study, recipes, reports, training
 
 #: what the arms table decides for each ablation: the fields of the one ingredient it drops
 INGREDIENT_FIELDS = {
@@ -51,6 +51,21 @@ def test_arms_table_gives_the_recipes_of_the_issue(dataset):
         assert {json.dumps(r[key]) for r in recipe.values()} == {json.dumps(value)}, key
     for key in ("optimizer", "learning_rate", "batch_size", "augment", "backbone_width", "latent_dim"):
         assert len({json.dumps(r[key]) for r in recipe.values()}) == 1, key
+
+
+def test_the_full_schedule_is_the_zoo_recipe_of_each_arm():
+    zoo_names = {"deterministic": "deterministic", "vib": "vib", "dualib-paper": "dualib"}
+    for arm in dualib_study.FULL_ARMS:
+        recipe = dualib_study.arm_recipe(arm, "fashion_mnist", seed=0, schedule=dualib_study.FULL)
+        assert recipe["epochs"] == 40 and recipe["backbone_width"] == 2.0 and recipe["augment"] == "crop_flip"
+        if arm in zoo_names:  # seed 0 of these arms is the zoo model
+            zoo_recipe = recipes.get_recipe(f"fashion-mnist-{zoo_names[arm]}-convnet")
+            assert recipes.differences(recipe, zoo_recipe) == {}, arm
+    paper = dualib_study.arm_recipe("dualib-paper", "fashion_mnist", seed=2, schedule=dualib_study.FULL)
+    assert paper["distortion_warmup_steps"] * paper["batch_size"] == 4000 * 64 and paper["seed"] == 2
+    same = dualib_study.arm_recipe("vib-same-noise", "fashion_mnist", seed=1, schedule=dualib_study.FULL)
+    assert (same["method"], same["label_noise"], same["prior"], same["distortion_warmup"]) == ("vib", "confusion", "class_conditional", 0.0)
+    assert same["label_noise_reference"] == "fashion-mnist-deterministic-convnet"
 
 
 def test_arms_table_refuses_what_it_does_not_decide():
