@@ -32,7 +32,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "results", "pilots")
 
 NAME = "cifar10-deterministic-resnet20"
-PRECISION = "mixed_bfloat16"
 DECAYS = (1e-3, 2.5e-3, 5e-3)
 STAGE2 = {"ema": {"weight_ema": 0.999}, "warmup": {"lr_warmup_epochs": 2}}
 LAST = 3
@@ -48,7 +47,9 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="recipe_pilots", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", required=True, help="folder of the pilots' run folders (resumed where they stopped)")
     parser.add_argument("--out", default=DEFAULT_OUT, help="folder of the report (a subfolder per zoo name)")
-    parser.add_argument("--epochs", type=int, default=30, help="epochs of each pilot (its cosine schedule ends with it)")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs of each pilot (its cosine schedule ends with it)")
+    parser.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16"),
+                        help="dtype policy of every pilot (bfloat16 pays only on CPUs with native bf16 instructions)")
     parser.add_argument("--data-dir", default=None, help="folder with the data files (default: $VDUALIB_DATA_DIR)")
     parser.add_argument("--report-only", action="store_true", help="write the report from the run folders, train nothing")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -201,7 +202,7 @@ def write_report(args, base):
     record = {
         "name": NAME,
         "epochs": args.epochs,
-        "precision": PRECISION,
+        "precision": args.precision,
         "validation_size": recipe["validation_size"],
         "rule": RULE,
         "note": "Data: the JPEG rendition of CIFAR-10 (lossy); the test split is not read.",
@@ -227,7 +228,7 @@ def run_pilot(args, base, changes):
     recipe = recipes.get_recipe(NAME, dict(base, **changes))
     resume = os.path.exists(os.path.join(out, "checkpoint.json"))
     print(f"recipe_pilots: {'resuming' if resume else 'starting'} {pilot_name(changes)}", flush=True)
-    training.train(recipe, out, resume=resume, precision=PRECISION, data_dir=args.data_dir, name=NAME, verbose=2)
+    training.train(recipe, out, resume=resume, precision=args.precision, data_dir=args.data_dir, name=NAME, verbose=2)
 
 
 def main(argv=None):
