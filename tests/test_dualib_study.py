@@ -66,6 +66,10 @@ def test_the_full_schedule_is_the_zoo_recipe_of_each_arm():
     same = dualib_study.arm_recipe("vib-same-noise", "fashion_mnist", seed=1, schedule=dualib_study.FULL)
     assert (same["method"], same["label_noise"], same["prior"], same["distortion_warmup"]) == ("vib", "confusion", "class_conditional", 0.0)
     assert same["label_noise_reference"] == "fashion-mnist-deterministic-convnet"
+    with pytest.raises(ValueError, match="full schedule is run on"):
+        dualib_study.arm_recipe("vib", "mnist", schedule=dualib_study.FULL)
+    with pytest.raises(ValueError, match="full schedule runs the arms"):
+        dualib_study.arm_recipe("dualib-no-warmup", "fashion_mnist", schedule=dualib_study.FULL)
 
 
 def test_arms_table_refuses_what_it_does_not_decide():

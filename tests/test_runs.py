@@ -145,7 +145,7 @@ def test_a_second_writer_is_refused_at_once_and_changes_nothing(tmp_path):
     first = runs.RunFolder(tmp_path)
     with first.lock():
         (tmp_path / ".checkpoint.tmp.keras").write_text("the first run's write in progress")
-        with pytest.raises(ValueError, match=r"is being written by process \d+; wait for that run to end, or choose another"):
+        with pytest.raises(ValueError, match=r"is being written by process \d+ on .*; wait for that run to end, or choose another"):
             with runs.RunFolder(tmp_path).lock():
                 pass
         assert (tmp_path / ".checkpoint.tmp.keras").exists()  # the refused run removed none of its files
@@ -194,3 +194,68 @@ def test_two_trainings_on_one_folder_the_second_refuses(tmp_path, data_dir):
     assert record["recipe"]["seed"] == 0 and len(record["history"]) == 30
     assert record["sha256"] == reports.sha256_file(tmp_path / "model.keras")
     assert len(_log(tmp_path)) == 30
+
+
+def test_deleting_the_lock_file_does_not_bypass_the_lock(tmp_path):
+    with runs.RunFolder(tmp_path).lock():
+        os.remove(tmp_path / ".lock")
+        with pytest.raises(ValueError, match="is being written by"):
+            with runs.RunFolder(tmp_path).lock():
+                pass
+
+
+def test_a_checkpoint_callback_lets_go_of_its_lock_after_a_failed_fit(tmp_path):
+    from vdualib import callbacks
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)], name="m")
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.zeros((8, 2), "float32"), np.zeros((8, 1), "float32")
+    first = callbacks.EpochCheckpoint(tmp_path, {"name": "m"})
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[first, _CrashAfterFirst()])
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[first])  # the same callback again: it releases, then locks
+    del first
+    second = callbacks.EpochCheckpoint(tmp_path, {"name": "m"})
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[second])
+    assert reports.read_json(tmp_path / runs.STATE_FILE)["epochs_done"] == 1
+
+
+def test_a_checkpoint_from_before_the_decay_fields_resumes(tmp_path, data_dir):
+    recipe = recipes.get_recipe("mnist-vib-mlp", TINY + ["epochs=2"])
+    with pytest.raises(KeyboardInterrupt):
+        training.train(recipe, tmp_path, data_dir=data_dir, verbose=0, callbacks=[_CrashAfterFirst()])
+    state = reports.read_json(tmp_path / runs.STATE_FILE)
+    for key in ("weight_decay_scope", "backbone_l2", "lr_warmup_epochs"):
+        del state["recipe"][key]  # as recorded before the fields existed (no decay: nothing changes)
+    del state["model_sha256"]
+    reports.write_json(tmp_path / runs.STATE_FILE, state)
+    record = training.train(recipe, tmp_path, resume=True, data_dir=data_dir, verbose=0)
+    assert [h["epoch"] for h in record["history"]] == [1, 2]
+    # a record whose recipe trained differently is still refused
+    state["recipe"]["learning_rate"] = 0.5
+    state["epochs_done"], state["history"] = 1, state["history"][:1]
+    reports.write_json(tmp_path / runs.STATE_FILE, state)
+    with pytest.raises(ValueError, match=r"recipe fields \['learning_rate'\]"):
+        training.train(recipe, tmp_path, resume=True, data_dir=data_dir, verbose=0)
+
+
+@pytest.mark.slow
+def test_a_kill_after_the_last_commit_publishes_the_averaged_weights(tmp_path, data_dir, monkeypatch):
+    recipe = recipes.get_recipe("mnist-vib-mlp", TINY + ["weight_ema=0.9"])
+    expected = training.train(recipe, tmp_path / "straight", data_dir=data_dir, verbose=0)
+
+    def killed(*args, **kwargs):
+        raise _Kill()
+
+    monkeypatch.setattr(training, "_final_record", killed)
+    with pytest.raises(_Kill):
+        training.train(recipe, tmp_path / "killed", data_dir=data_dir, verbose=0)
+    monkeypatch.undo()
+    record = training.train(recipe, tmp_path / "killed", resume=True, data_dir=data_dir, verbose=0)
+    for a, b in zip(_weights(tmp_path / "straight" / "model.keras"), _weights(tmp_path / "killed" / "model.keras")):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert record["history"] == expected["history"]
+    # resuming a finished run again changes nothing
+    before = {name: os.path.getmtime(tmp_path / "killed" / name) for name in ("model.keras", "train.json")}
+    assert training.train(recipe, tmp_path / "killed", resume=True, data_dir=data_dir, verbose=0) == record
+    assert before == {name: os.path.getmtime(tmp_path / "killed" / name) for name in ("model.keras", "train.json")}

@@ -216,14 +216,21 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self._own_lock = None
 
     def on_train_begin(self, logs=None):
-        if self.folder._lock_file is None:
+        self._release()  # Keras skips on_train_end when fit fails: a lock this callback kept goes now
+        if not self.folder.locked:
             self._own_lock = self.folder.lock()
             self._own_lock.__enter__()
 
     def on_train_end(self, logs=None):
+        self._release()
+
+    def _release(self):
         if self._own_lock is not None:
             self._own_lock.__exit__(None, None, None)
             self._own_lock = None
+
+    def __del__(self):
+        self._release()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = time.time()

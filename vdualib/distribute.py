@@ -14,8 +14,11 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 
 import tensorflow as tf
+
+from vdualib import reports
 
 __all__ = ["STRATEGIES", "make_strategy", "worker_output_dir", "multi_worker_fit"]
 
@@ -90,10 +93,27 @@ def worker_output_dir(out_dir, strategy, resume):
             "every worker must read the chief's out_dir (shared storage, or a copy of it on each machine)."
         )
     scratch = tempfile.mkdtemp(prefix=f"vdualib-{task}{index}-")
-    for name in ("checkpoint.keras", "checkpoint.previous.keras", "checkpoint.json", "train.json") if resume else ():
-        if os.path.exists(os.path.join(out_dir, name)):
-            shutil.copy2(os.path.join(out_dir, name), scratch)
+    if resume:
+        _copy_checkpoint(out_dir, scratch)
     return scratch, True
+
+
+def _copy_checkpoint(out_dir, scratch, attempts=30):
+    """Copy the chief's checkpoint: its state first, then the model files, until a copied model
+    file matches the copied state (the chief may be putting its folder back in order meanwhile)."""
+    for _ in range(attempts):
+        for name in ("checkpoint.json", "train.json", "checkpoint.keras", "checkpoint.previous.keras"):
+            if os.path.exists(os.path.join(out_dir, name)):
+                shutil.copy2(os.path.join(out_dir, name), scratch)
+        expected = reports.read_json(os.path.join(scratch, "checkpoint.json")).get("model_sha256")
+        models = [os.path.join(scratch, n) for n in ("checkpoint.keras", "checkpoint.previous.keras")]
+        if expected is None or any(os.path.exists(m) and reports.sha256_file(m) == expected for m in models):
+            return
+        time.sleep(1.0)
+    raise ValueError(
+        f"the checkpoint in {out_dir} did not settle into a model file matching its state; resume once the chief "
+        "has started, or check that every worker reads the same folder."
+    )
 
 
 @contextlib.contextmanager

@@ -280,7 +280,9 @@ def get_arm(name):
 
 def _check_schedule(dataset, schedule):
     if schedule == FULL:
-        return {}
+        if dataset not in FULL_DATASETS:
+            raise ValueError(f"the full schedule is run on {list(FULL_DATASETS)}, not {dataset!r}.")
+        return FULL
     if schedule is None:
         if dataset not in SCHEDULES:
             raise ValueError(f"the study has no schedule for {dataset!r}; pass one or use {sorted(SCHEDULES)}.")
@@ -324,6 +326,10 @@ def arm_recipe(arm, dataset, seed=0, schedule=None, reference=None):
     seed = checks.non_negative_int("seed", seed)
     paper = _paper_recipe(info.name)
     overrides = _check_schedule(info.name, schedule)
+    if overrides == FULL:
+        if arm.name not in FULL_ARMS:
+            raise ValueError(f"the full schedule runs the arms {list(FULL_ARMS)}, not {arm.name!r}.")
+        overrides, schedule = {}, FULL
     overrides.update({key: paper[key] if value == PAPER else value for key, value in arm.overrides.items()})
     overrides["seed"] = seed
     if reference is not None and overrides.get("label_noise") in ("confusion", "teacher"):

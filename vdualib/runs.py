@@ -5,9 +5,11 @@ finished epoch), ``checkpoint.json`` (the run's identity, the finished epochs, t
 history, every layer's random state and the sha256 of the model file it belongs to) and
 ``log.csv`` (one row per finished epoch, written from ``checkpoint.json``'s history).
 
-* **One writer.** :meth:`RunFolder.lock` takes an exclusive ``flock`` on ``.lock`` in the folder
-  before anything in it is read or written; a second run on the same folder is refused at once.
-  The operating system drops the lock when its process dies, so a killed run leaves nothing stuck.
+* **One writer.** :meth:`RunFolder.lock` takes an exclusive ``flock`` on the folder itself
+  before anything in it is read or written (``.lock`` only names the holder); a second run on the
+  same folder is refused at once. The operating system drops the lock when its process dies, so a
+  killed run leaves nothing stuck. ``flock`` holds between processes of one machine; on storage
+  shared by several machines it depends on the file system.
 * **A checkpoint is one commit.** :meth:`RunFolder.commit` keeps the previous model file as
   ``checkpoint.previous.keras``, writes the new ``checkpoint.keras``, then ``checkpoint.json``
   naming the new file's sha256 (each write atomic). Whatever the moment of a kill, the state in
@@ -28,8 +30,9 @@ import fcntl
 import glob
 import io
 import os
+import socket
 
-from vdualib import reports
+from vdualib import recipes, reports
 
 __all__ = ["RunFolder", "MODEL_FILE", "STATE_FILE", "LOG_FILE"]
 
@@ -55,41 +58,49 @@ class RunFolder:
         self.path = os.fspath(path)
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise ValueError(f"the run folder {self.path!r} is an existing file; give a folder.")
-        self._lock_file = None
+        self._lock = None
 
     def file(self, name):
+        """The path of ``name`` inside the folder."""
         return os.path.join(self.path, name)
+
+    @property
+    def locked(self):
+        """Whether this object holds the folder's lock."""
+        return self._lock is not None
 
     @contextlib.contextmanager
     def lock(self):
         """Hold the folder's exclusive lock for the block (``ValueError`` if another process holds it)."""
         os.makedirs(self.path, exist_ok=True)
-        handle = open(self.file(LOCK_FILE), "a+")
+        # the folder's own descriptor: deleting or replacing a file in it cannot bypass the lock
+        handle = os.open(self.path, os.O_RDONLY)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
+            os.close(handle)
+            holder = "another process"
+            if os.path.exists(self.file(LOCK_FILE)):
+                with open(self.file(LOCK_FILE), encoding="utf-8", errors="replace") as f:
+                    holder = f.read(200).strip() or holder
+            if holder == _holder():
+                holder += " (this process: an earlier fit that failed may still hold it; let it go, or restart)"
             raise ValueError(
                 f"the run folder {self.path!r} is being written by {holder}; wait for that run to end, or choose "
                 "another folder (--out)."
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"process {os.getpid()}")
-        handle.flush()
-        self._lock_file = handle
+        self._lock = handle
         try:
+            reports.write_text(self.file(LOCK_FILE), _holder())
             self._remove_temporaries()
             yield self
         finally:
-            self._lock_file = None
+            self._lock = None
             fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
+            os.close(handle)
 
     def _require_lock(self):
-        if self._lock_file is None:
+        if self._lock is None:
             raise RuntimeError("take the run folder's lock (RunFolder.lock) before writing to it.")
 
     def _remove_temporaries(self):
@@ -203,14 +214,20 @@ class RunFolder:
         reports.write_text(self.file(LOG_FILE), buffer.getvalue())
 
 
+def _holder():
+    return f"process {os.getpid()} on {socket.gethostname()}"
+
+
 def _check_identity(path, state, identity):
     stored = {key: state.get(key) for key in identity if key in state}
     different = sorted(key for key in stored if stored[key] != identity[key])
-    if "recipe" in different:
-        old, new = stored["recipe"], identity["recipe"]
-        if isinstance(old, dict):
-            fields = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-            different = [d for d in different if d != "recipe"] + [f"recipe fields {fields}"]
+    if "recipe" in different and isinstance(stored["recipe"], dict):
+        # a recipe recorded before a field existed trains as the field's earlier default did
+        try:
+            fields = sorted(recipes.differences(stored["recipe"], identity["recipe"]))
+        except ValueError as err:
+            raise ValueError(f"the checkpoint state {os.path.join(path, STATE_FILE)} is damaged: {err}") from None
+        different = [d for d in different if d != "recipe"] + ([f"recipe fields {fields}"] if fields else [])
     if different:
         raise ValueError(
             f"{path!r} holds a checkpoint of another run ({', '.join(different)} differ); resume it with the "

@@ -354,6 +354,10 @@ def _fit(model, recipe, folder, identity, state, splits, steps, dist, verbose, c
                 train_data, epochs=recipe["epochs"], initial_epoch=initial_epoch, steps_per_epoch=steps,
                 validation_data=val_data, callbacks=run_callbacks, verbose=verbose,
             )
+    else:
+        # every epoch was committed before a stop: end as fit ends (the moving average of the
+        # weights, when the optimizer keeps one, becomes the model's weights)
+        model.optimizer.finalize_variable_values(model.trainable_variables)
     return checkpoint.elapsed
 
 
@@ -383,6 +387,19 @@ def _final_record(model, recipe, folder, identity, dist, strategy, elapsed, n_tr
     }
     reports.write_json(folder.file("train.json"), record)
     return record
+
+
+def _finished_record(folder, state):
+    """The ``train.json`` of a resumed run that had already finished (its final model and record
+    match the committed state), so that resuming it again changes nothing; else ``None``."""
+    path = folder.file("train.json")
+    if state is None or not os.path.exists(path) or not os.path.exists(folder.file("model.keras")):
+        return None
+    record = reports.read_json(path)
+    done = isinstance(record, dict) and record.get("history") == state["history"]
+    if done and record.get("sha256") == reports.sha256_file(folder.file("model.keras")):
+        return record
+    return None
 
 
 @contextlib.contextmanager
@@ -442,14 +459,16 @@ def train(
         state = folder.resume_state(identity, recipe["epochs"]) if resume else None
         if state is None and folder.has_checkpoint():
             raise ValueError(f"{out_dir} already holds a checkpoint; pass resume=True (--resume) or choose a new out_dir.")
-        all_data, *splits, steps = _load_splits(recipe, data_dir)
-        with _dtype_policy(precision):
-            keras.utils.set_random_seed(recipe["seed"])
-            dist = distribute.make_strategy(strategy)
-            with dist.scope():
-                model, identity["label_noise_source"] = _model_for_run(recipe, name, state, all_data, steps)
-            elapsed = _fit(model, recipe, folder, identity, state, splits, steps, dist, verbose, callbacks)
-            record = _final_record(model, recipe, folder, identity, dist, strategy, elapsed, len(splits[0][0]))
+        record = _finished_record(folder, state)
+        if record is None:
+            all_data, *splits, steps = _load_splits(recipe, data_dir)
+            with _dtype_policy(precision):
+                keras.utils.set_random_seed(recipe["seed"])
+                dist = distribute.make_strategy(strategy)
+                with dist.scope():
+                    model, identity["label_noise_source"] = _model_for_run(recipe, name, state, all_data, steps)
+                elapsed = _fit(model, recipe, folder, identity, state, splits, steps, dist, verbose, callbacks)
+                record = _final_record(model, recipe, folder, identity, dist, strategy, elapsed, len(splits[0][0]))
     if scratch:
         shutil.rmtree(out_dir, ignore_errors=True)
     return record
