@@ -128,3 +128,117 @@ def test_the_mean_prediction_and_the_rate_come_from_one_pass(small_model, mnist_
     expected = 0.5 * np.sum(mu**2 + sigma**2 - 1 - 2 * np.log(sigma), axis=1)
     np.testing.assert_allclose(rate, expected, rtol=1e-4)
     assert all(math.isfinite(v) for v in rate)
+
+
+def _fresh_model(**options):
+    inputs = keras.Input((28, 28), dtype="uint8")
+    x = keras.layers.Rescaling(1 / 255)(keras.layers.Flatten()(inputs))
+    backbone = keras.Model(inputs, keras.layers.Dense(16, activation="relu")(x))
+    return vdualib.build_classifier(backbone, 10, **{"method": "vib", "latent_dim": 4, "num_samples": 2, **options})
+
+
+@pytest.mark.parametrize("as_float", [lambda x: (x > 127).astype("float32"), lambda x: np.zeros(x.shape, "float64")])
+def test_float_images_all_in_the_unit_range_are_refused_as_scaled(small_model, mnist_small, as_float):
+    """Binarised images are whole 0s and 1s: read as pixel values they are black, and a zoo model
+    scores 0.134 on them against 0.992 on the uint8 images."""
+    (x, y), _ = mnist_small
+    binary = as_float(x[:8])
+    for call in (small_model.predict, small_model.predict_samples, small_model.encode):
+        with pytest.raises(ValueError, match=r"scaled to \[0, 1\]"):
+            call(binary)
+    with pytest.raises(ValueError, match=r"scaled to \[0, 1\]"):
+        small_model.fit(binary, y[:8], verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"scaled to \[0, 1\]"):
+        small_model.predict(tf.data.Dataset.from_tensor_slices(binary).batch(4), verbose=0)
+    # binarised into integers other than uint8: refused the same way, eagerly and graph-side
+    for dtype in ("int64", "int32"):
+        with pytest.raises(ValueError, match=r"scaled to \[0, 1\]"):
+            small_model.predict(binary.astype(dtype), verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"scaled to \[0, 1\]"):
+        small_model.predict(tf.data.Dataset.from_tensor_slices(binary.astype("int32")).batch(4), verbose=0)
+    # whole-number floats with pixels above 1 are still the same images as uint8
+    np.testing.assert_array_equal(vdualib.checks.pixel_images("x", x[:8].astype("float32")), x[:8])
+
+
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        (np.r_[np.nan, np.ones(99)], "NaN or infinite"),
+        (np.full(100, np.inf), "NaN or infinite"),
+        (-np.ones(100), "must be >= 0"),
+        (np.ones(7), "must hold 100 weights"),
+        (np.full(100, 1e300), "infinite in float32"),
+        (np.ones(100) * (1 + 1j), "complex values"),
+    ],
+)
+def test_fit_and_evaluate_refuse_bad_sample_weights(mnist_small, weights, message):
+    (x, y), _ = mnist_small
+    model = _fresh_model()
+    model.compile("adam")
+    before = [w.numpy().copy() for w in model.weights]
+    for call in (model.fit, model.evaluate):
+        with pytest.raises(ValueError, match=message) as caught:
+            call(x[:100], y[:100], sample_weight=weights, verbose=0)
+        assert str(caught.value).startswith("sample_weight")
+    with pytest.raises(ValueError, match="class_weight values"):
+        model.fit(x[:100], y[:100], class_weight={0: np.nan, 1: 1.0}, verbose=0)
+    for kept, original in zip(model.weights, before):
+        np.testing.assert_array_equal(kept.numpy(), original)
+    if message in ("NaN or infinite", "must be >= 0"):  # weights inside a pipeline: checked on every batch
+        dataset = tf.data.Dataset.from_tensor_slices((x[:100], y[:100], weights.astype("float32"))).batch(50)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="sample weights"):
+            model.fit(dataset, verbose=0)
+
+
+def test_a_model_whose_weights_became_non_finite_stops_and_refuses_to_predict(mnist_small):
+    (x, y), _ = mnist_small
+    model = _fresh_model(beta=1e30)
+    model.compile(keras.optimizers.Adam(1e3))
+    with pytest.raises(ValueError, match=r"after epoch 1, .* non-finite weights \(NaN or inf\) in .*kernel"):
+        model.fit(x[:200], y[:200], epochs=3, batch_size=100, verbose=0)
+    for call in (model.predict, model.predict_samples, model.per_example_rate, model.encode):
+        with pytest.raises(ValueError, match="non-finite weights .*lower learning rate or beta"):
+            call(x[:4])
+    with pytest.raises(ValueError, match="non-finite weights"):
+        model.evaluate(x[:4], y[:4], verbose=0)
+
+
+def test_targets_may_change_kind_between_calls(mnist_small):
+    """Float class ids, then probability vectors, then ids again: each kind gets its own trace."""
+    (x, y), _ = mnist_small
+    model = _fresh_model(num_samples=0)
+    model.compile("adam")
+    model.fit(x[:100], y[:100].astype("float32"), batch_size=50, verbose=0)
+    model.fit(x[:100], np.eye(10, dtype="float32")[y[:100]], batch_size=50, verbose=0)
+    model.fit(x[:100], y[:100, None], batch_size=50, verbose=0)
+    results = [
+        model.evaluate(x[:100], targets, verbose=0, return_dict=True)["accuracy"]
+        for targets in (y[:100], np.eye(10, dtype="float32")[y[:100]], y[:100].astype("float32"))
+    ]
+    assert results[0] == results[1] == results[2]
+
+
+def test_predict_takes_a_list_and_names_a_ragged_one(small_model, mnist_small):
+    (x, y), _ = mnist_small
+    np.testing.assert_allclose(
+        small_model.predict_samples(x[:3].tolist(), num_samples=0), small_model.predict_samples(x[:3], num_samples=0)
+    )
+    assert small_model.predict(x[:3].tolist(), verbose=0).shape == (3, 10)
+    ragged = [x[0].tolist(), x[1][:5].tolist()]
+    for call in (small_model.predict, small_model.predict_samples):
+        with pytest.raises(ValueError, match="images must be a rectangular array .* pad or drop") as caught:
+            call(ragged)
+        assert len(str(caught.value)) < 300  # the pixels are not printed
+    with pytest.raises(ValueError, match="labels must be a rectangular array"):
+        small_model.fit(x[:2], [[1, 2], [3]], verbose=0)
+
+
+@pytest.mark.parametrize("epochs", ["0", "-3"])
+def test_quickstart_refuses_epochs_below_one(epochs, tmp_path, capsys, monkeypatch):
+    from vdualib import datasets
+    from vdualib.commands import quickstart
+
+    monkeypatch.setattr(datasets, "load", lambda *a, **k: pytest.fail("the data were read before the settings were checked"))
+    assert quickstart.main(["--epochs", epochs]) == 2
+    err = capsys.readouterr().err
+    assert f"--epochs must be a positive integer, got {epochs}" in err and "test accuracy" not in err

@@ -30,6 +30,10 @@ def test_pixel_images_accepts_raw_pixels_and_returns_uint8(rng):
     [
         (np.full((2, 3), 0.5), r"look scaled to \[0, 1\].*" + SCALED_HINT),
         (np.array([[0.0, 0.2], [1.0, 0.7]], np.float32), r"look scaled to \[0, 1\]"),
+        (np.array([[0.0, 1.0], [1.0, 0.0]], np.float32), r"look scaled to \[0, 1\]"),  # binarised: (x > 127)
+        (np.zeros((2, 3)), r"look scaled to \[0, 1\]"),
+        ([[0.0, 1.0], [1.0]], r"x must be a rectangular array .*pad or drop"),
+        (None, "x must be an array of numbers, got None"),
         (np.array([[0, 300]]), r"must lie in 0\.\.255.*\[0, 300\].*wrap"),
         (np.array([[-1, 3]], np.int8), r"must lie in 0\.\.255"),
         (np.array([[-0.4, 1.7]]), r"must lie in 0\.\.255"),  # standardised images
@@ -84,6 +88,8 @@ def _assert_refused(message, function, *args):
     "values, dtype, message",
     [
         ([[0.0, 0.5]], "float32", r"look scaled to \[0, 1\].*" + SCALED_HINT),
+        ([[0.0, 1.0]], "float32", r"look scaled to \[0, 1\]"),  # binarised images
+        ([[0.0, 0.0]], "float64", r"look scaled to \[0, 1\]"),
         ([[0, 300]], "int32", r"must lie in 0\.\.255"),
         ([[-3, 4]], "int8", r"must lie in 0\.\.255"),
         ([[-0.5, 2.5]], "float32", r"must lie in 0\.\.255"),
@@ -152,3 +158,65 @@ def test_assert_labels_passes_good_labels_unchanged():
         checks.assert_labels(tf.constant([1]), 0)
     with pytest.raises(ValueError, match="class indices"):
         checks.assert_labels(tf.constant(["cat"]), 10)
+
+
+# --------------------------------------------------------------------------- arrays, names, shapes, weights
+
+
+def test_numeric_array_names_ragged_missing_and_non_numeric_values():
+    assert checks.numeric_array("x", [[1, 2], [3, 4]]).shape == (2, 2)
+    for values, message in (
+        ([[1, 2], [3]], "x must be a rectangular array of numbers"),
+        (None, "x must be an array of numbers, got None"),
+        (["a", "b"], "x must be numbers, got an array of dtype <U1"),
+        ([{"a": 1}], "x must be numbers"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            checks.numeric_array("x", values)
+    with pytest.raises(ValueError, match="rate must be a rectangular array"):
+        checks.finite_array("rate", [[1.0], [2.0, 3.0]])
+
+
+@pytest.mark.parametrize("name", ["../../x", "..", ".", "", "a/b", "a\\b", "/etc/passwd", "a\0b", " x", 3, None])
+def test_plain_name_refuses_path_parts(name):
+    with pytest.raises(ValueError, match="must be a plain name"):
+        checks.plain_name("a zoo name", name)
+
+
+def test_plain_name_and_shape_accept_what_they_should():
+    assert checks.plain_name("a zoo name", "mnist-vib-mlp.v2") == "mnist-vib-mlp.v2"
+    assert checks.shape("shape", [28, 28.0]) == (28, 28)
+    for bad in ((-1, 28), (28, 0), (2.5,), (), 28, ("28",), (True, 3)):
+        with pytest.raises(ValueError, match="shape must"):
+            checks.shape("shape", bad)
+
+
+def test_sample_weights():
+    np.testing.assert_array_equal(checks.sample_weights("w", [[1.0], [0.0]]), [1.0, 0.0])
+    for weights, message in (
+        ([1.0, np.nan], "NaN or infinite"),
+        ([np.inf, 1.0], "NaN or infinite"),
+        ([1.0, -0.5], "must be >= 0"),
+        ([[1.0, 2.0]], "one weight per example"),
+        ([1.0], "must hold 2 weights"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            checks.sample_weights("w", weights, size=2)
+
+
+def test_assert_sample_weights():
+    import tensorflow as tf
+
+    good = tf.constant([1.0, 0.0])
+    np.testing.assert_array_equal(checks.assert_sample_weights(good).numpy(), [1.0, 0.0])
+    _assert_refused("NaN or infinite", checks.assert_sample_weights, tf.constant([1.0, np.nan]))
+    _assert_refused("must be >= 0", tf.function(checks.assert_sample_weights), tf.constant([1.0, -1.0]))
+
+
+def test_finite_variables_names_the_bad_ones():
+    import keras
+
+    good, bad = keras.Variable(np.ones(3), name="good"), keras.Variable([1.0, np.inf], name="bad")
+    checks.finite_variables([good, keras.Variable(np.int32(5), name="count")])
+    with pytest.raises(ValueError, match=r"model 'm' has non-finite weights \(NaN or inf\) in bad: training diverged"):
+        checks.finite_variables([good, bad], "model 'm'")

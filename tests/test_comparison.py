@@ -232,6 +232,21 @@ def test_the_compare_command(zoo_folder, tmp_path, capsys):
     assert "--models-dir" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("methods", [("vib",), ("dualib",), ("deterministic", "vib")])
+def test_a_verdict_names_only_the_methods_compared(zoo_folder, tmp_path, capsys, methods):
+    from vdualib import methods as vmethods
+    from vdualib.commands import compare
+
+    files = [str(zoo_folder / "evaluations" / f"mnist-{m}-mlp" / "metrics.json") for m in methods]
+    assert compare.main(["--evaluations", *files, "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    written = (tmp_path / "compare.md").read_text()
+    for text in (printed, written):
+        assert "is better" not in text and "than the" not in text and "No verdict" in text
+        assert all(vmethods.get(m).title in text.split("No verdict")[1] for m in methods)
+    assert reports.read_json(tmp_path / "compare.json")["datasets"]["mnist"]["deltas"] == []
+
+
 def test_schedule_note_names_the_fields_that_differ():
     same = {"epochs": 30, "optimizer": "adam", "augment": "none"}
     assert comparison.schedule_note([{"name": "a", "recipe": same}, {"name": "b", "recipe": dict(same, beta=1e-2)}]) is None
@@ -240,7 +255,8 @@ def test_schedule_note_names_the_fields_that_differ():
     # what each model was trained towards is named, from its card's recipe
     from vdualib import recipes
 
-    cards = [{"name": n, "recipe": recipes.RECIPES[n]} for n in ("cifar10-vib-resnet20", "cifar10-dualib-resnet20")]
+    smoothed = dict(recipes.RECIPES["cifar10-vib-resnet20"], label_noise="smoothing", label_smoothing=0.1)
+    cards = [{"name": "cifar10-vib-resnet20", "recipe": smoothed}, {"name": "cifar10-dualib-resnet20", "recipe": recipes.RECIPES["cifar10-dualib-resnet20"]}]
     assert comparison.targets_note(cards) == (
         "Trained towards: cifar10-vib-resnet20: smoothed by 0.1; "
         "cifar10-dualib-resnet20: confusion p~ of cifar10-deterministic-resnet20."

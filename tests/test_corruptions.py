@@ -133,5 +133,9 @@ def test_noise_images():
             corruptions.noise_images("uniform", bad, (28, 28))
     with pytest.raises(ValueError, match="seed must be an integer >= 0"):
         corruptions.noise_images("gaussian", 2, (28, 28), seed=-1)
+    for shape in ((-1, 28), (28, 0), (28, 2.5), 28, (), ("28", 28)):
+        with pytest.raises(ValueError, match=r"shape \(of one image\) must (be|hold) .*\(28, 28\)"):
+            corruptions.noise_images("uniform", 2, shape)
+    assert corruptions.noise_images("uniform", 2, [28.0, 28]).shape == (2, 28, 28)
     with pytest.raises(ValueError, match="seed must be an integer >= 0"):
         corruptions.corrupt(np.zeros((2, 28, 28), np.uint8), "fog", 1, seed=float("nan"))

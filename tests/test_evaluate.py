@@ -249,6 +249,23 @@ def test_prediction_mu_is_the_decoder_at_the_mean(tmp_path, saved_models, mnist)
     assert reports.read_json(tmp_path / "cli" / "metrics.json")["prediction"] == "mu"
 
 
+def test_zero_samples_is_never_recorded_as_the_sampling_mode(tmp_path, saved_models, capsys):
+    """S = 0 is the decoder at mu: --num-samples 0 (or a model of its own num_samples=0) with
+    --prediction samples is refused, not recorded as "samples" with the figures of "mu"."""
+    argv = ["--model", saved_models["vib"], "--dataset", "mnist", "--limit", "100", "--corruptions", "none",
+            "--no-progress", "--out", str(tmp_path), "--num-samples", "0"]  # fmt: skip
+    assert evaluate_command.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "num_samples=0 is the decoder at mu" in err and "--prediction mu" in err
+    assert not os.path.exists(tmp_path / "metrics.json")
+    model, info = evaluation.load_model(saved_models["vib"])
+    model.num_samples = 0
+    with pytest.raises(ValueError, match="small-vib predicts with the decoder at mu .*prediction='mu'"):
+        evaluation.evaluate([(model, info)], "mnist", corruption_names="none", limit=50, progress=False)
+    at_mu = evaluation.evaluate([(model, info)], "mnist", corruption_names="none", limit=50, prediction="mu", progress=False)
+    assert at_mu["prediction"] == "mu"
+
+
 def test_probabilities_and_rate_come_from_one_forward_pass(saved_models, mnist, monkeypatch):
     _, (x_test, _) = mnist
     model, _ = evaluation.load_model(saved_models["vib"])

@@ -137,11 +137,25 @@ def test_teacher_noise_uses_teacher_softmax(tmp_path):
     np.testing.assert_allclose(noise(tf.constant([0, 1, 0, 1]), x).numpy(), teacher(x).numpy(), rtol=1e-6)
     teacher.save(tmp_path / "teacher.keras")
     from_path = losses.TeacherNoise(str(tmp_path / "teacher.keras"), epsilon=0.0)
-    restored = losses.TeacherNoise.from_config(from_path.get_config())
-    np.testing.assert_allclose(restored(tf.constant([0, 1, 0, 1]), x).numpy(), teacher(x).numpy(), rtol=1e-5)
-    forgotten = losses.TeacherNoise.from_config(noise.get_config())
-    with pytest.raises(ValueError, match="without its teacher"):
+    np.testing.assert_allclose(from_path(tf.constant([0, 1, 0, 1]), x).numpy(), teacher(x).numpy(), rtol=1e-5)
+    # the config holds the teacher's architecture, never a path; its weights come with the model file
+    config = from_path.get_config()
+    assert isinstance(config["teacher"], dict) and "compile_config" not in config["teacher"]
+    rebuilt = losses.TeacherNoise.from_config(config)
+    with pytest.raises(ValueError, match="without its teacher's weights"):
+        rebuilt(tf.constant([0]), x[:1])
+    rebuilt.restore_teacher(teacher.get_weights())
+    np.testing.assert_allclose(rebuilt(tf.constant([0, 1, 0, 1]), x).numpy(), teacher(x).numpy(), rtol=1e-5)
+    with pytest.raises(ValueError, match="do not fit the teacher's architecture"):
+        rebuilt.restore_teacher(teacher.get_weights()[:1])
+    # a config of an earlier version names a path: restoring it opens no file
+    with pytest.raises(ValueError, match="names the teacher by path .*teacher_files=True"):
+        losses.TeacherNoise.from_config(dict(config, teacher=str(tmp_path / "teacher.keras")))
+    forgotten = losses.TeacherNoise.from_config(dict(config, teacher=None))
+    with pytest.raises(ValueError, match="has no teacher"):
         forgotten(tf.constant([0]), x[:1])
+    with pytest.raises(ValueError, match="teacher must be a keras.Model"):
+        losses.TeacherNoise(lambda images: images)
 
 
 @pytest.mark.parametrize(

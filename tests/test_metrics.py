@@ -185,6 +185,26 @@ def test_bad_inputs_to_ood_scores_raise():
         metrics.ood_auroc([np.inf], [1.0])
 
 
+def test_ragged_empty_and_missing_inputs_are_named_not_left_to_numpy():
+    for function in (metrics.expected_calibration_error, metrics.accuracy, metrics.reliability_curve):
+        with pytest.raises(ValueError, match=r"probs must be a rectangular array .*pad or drop"):
+            function([[0.5, 0.5], [1.0]], [0, 0])
+        with pytest.raises(ValueError, match=r"labels must be integer class labels \[N\]: labels must be a rectangular"):
+            function([[0.5, 0.5], [1.0, 0.0]], [[0], [0, 1]])
+    with pytest.raises(ValueError, match="sample_probs must be a rectangular array"):
+        metrics.mutual_information([[[0.5, 0.5]], [[1.0]]])
+    with pytest.raises(ValueError, match="confidence must be a rectangular array"):
+        metrics.top_label_ece([[0.5], [0.5, 0.7]], [[1], [0, 1]])
+    with pytest.raises(ValueError, match=r"sample_probs has shape \(1, 2\)"):
+        metrics.uncertainty_scores([[0.5, 0.5]], sample_probs=[[0.5, 0.5]])
+    for scores_out in ([], np.zeros((0,)), [[]], 3.0):
+        for function in (metrics.ood_auroc, metrics.ood_aupr, metrics.mann_whitney_auroc):
+            with pytest.raises(ValueError, match="scores_out|non-empty"):
+                function([0.1, 0.2], scores_out)
+    with pytest.raises(ValueError, match="scores_in must be an array of numbers, got None"):
+        metrics.ood_auroc(None, [0.5])
+
+
 # --------------------------------------------------------------------------- OOD
 
 

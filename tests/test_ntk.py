@@ -166,6 +166,39 @@ def test_kernels_reject_non_finite_and_flat_inputs():
         kernels(np.ones(4), None, 1)
 
 
+@pytest.mark.parametrize("activation", ["relu", "erf"])
+def test_kernels_of_huge_finite_inputs_are_finite_or_refused_with_the_reason(inputs, activation):
+    """Inputs near 1e150 give variances near 1e300, whose products overflow: the recursion takes
+    square roots first. ReLU kernels are homogeneous of degree 2 without biases."""
+    for scale in (1e150, 1e153):
+        k, theta = kernels(inputs * scale, None, 2, activation)
+        assert np.isfinite(k).all() and np.isfinite(theta).all()
+        if activation == "relu":
+            reference_k, reference_theta = kernels(inputs, None, 2, activation)
+            np.testing.assert_allclose(k / scale**2, reference_k, rtol=1e-10)
+            np.testing.assert_allclose(theta / scale**2, reference_theta, rtol=1e-10)
+        assert np.isfinite(kernels(inputs * scale, inputs[:2], 2, activation)[0]).all()
+    with pytest.raises(ValueError, match=r"the kernels of x1 overflow float64 \(\|x\|\^2 / d exceeds .*Rescale them"):
+        kernels(inputs * 1e160, None, 2, activation)
+    with pytest.raises(ValueError, match=r"the kernels of x1 overflow float32 .*dtype=np.float64"):
+        kernels(inputs * 1e25, None, 2, activation, dtype=np.float32)
+
+
+def test_ensemble_names_its_own_arguments(inputs):
+    labels = np.arange(len(inputs)) % 2 - 0.5
+    prediction = ensemble(inputs * 1e150, labels, inputs[:2] * 1e150, t=[1.0, np.inf], depth=1)
+    assert np.isfinite(prediction.mean_test).all() and np.isfinite(prediction.cov_test).all()
+    with pytest.raises(ValueError, match="the kernels of x_train overflow") as caught:
+        ensemble(inputs * 1e160, labels, inputs[:2], t=1.0)
+    assert "k_train" not in str(caught.value) and "x1" not in str(caught.value)
+    with pytest.raises(ValueError, match="the kernels of x_test and x_train overflow"):
+        ensemble(inputs, labels, inputs[:2] * 1e160, t=1.0)
+    with pytest.raises(ValueError, match="x_test contains NaN"):
+        ensemble(inputs, labels, np.full((2, inputs.shape[1]), np.nan), t=1.0)
+    with pytest.raises(ValueError, match="x_train must be a rectangular array"):
+        ensemble([[1.0, 2.0], [3.0]], [0.0, 1.0], t=1.0)
+
+
 @pytest.fixture
 def problem():
     rng = np.random.default_rng(3)

@@ -504,3 +504,237 @@ def test_train_zoo_orders_references_first_and_refuses_stale_runs(tmp_path, caps
     printed = capsys.readouterr().out
     assert "--recipe fashion-mnist-vib-convnet" in printed and "--precision mixed_bfloat16" in printed
     assert os.environ.get("VDUALIB_MODELS_DIR") != str(tmp_path / "models")  # given to its commands, not set here
+
+
+# ---------------------------------------------------------------------------------------------
+# A model file is self-contained, and what the loader refuses it names, with the fix
+
+
+def _small_backbone():
+    import keras
+
+    inputs = keras.Input((28, 28), dtype="uint8")
+    x = keras.layers.Rescaling(1 / 255)(keras.layers.Flatten()(inputs))
+    return keras.Model(inputs, keras.layers.Dense(8, activation="relu")(x))
+
+
+def _teacher():
+    import keras
+
+    inputs = keras.Input((28, 28), dtype="uint8")
+    x = keras.layers.Rescaling(1 / 255)(keras.layers.Flatten()(inputs))
+    return keras.Model(inputs, keras.layers.Dense(10, activation="softmax", kernel_initializer="he_normal")(x))
+
+
+def _rewrite(source, target, edit=None, drop=None, config_bytes=None):
+    """Copy the .keras archive ``source`` to ``target``, editing its config.json or dropping a member."""
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for info in old.infolist():
+            if info.filename == drop:
+                continue
+            data = old.read(info.filename)
+            if info.filename == "config.json":
+                if config_bytes is not None:
+                    data = config_bytes
+                elif edit is not None:
+                    config = json.loads(data)
+                    edit(config)
+                    data = json.dumps(config).encode()
+            new.writestr(info, data)
+    return target
+
+
+@pytest.fixture(scope="module")
+def student_files(tmp_path_factory, mnist):
+    """A teacher file, and a student trained with TeacherNoise(that file) saved beside it."""
+    from vdualib import losses
+
+    folder = tmp_path_factory.mktemp("teacher")
+    (x, y), _ = mnist
+    teacher = _teacher()
+    teacher.save(folder / "teacher.keras")
+    noise = losses.TeacherNoise(str(folder / "teacher.keras"), epsilon=0.01)
+    student = vdualib.build_classifier(_small_backbone(), 10, method="dualib", latent_dim=4, num_samples=0, label_noise=noise)
+    student.compile("adam")
+    student.fit(x[:200], y[:200], epochs=1, batch_size=100, verbose=0)
+    student.save(folder / "student.keras")
+    return folder, teacher, student
+
+
+def test_a_model_with_a_teacher_holds_it_and_loading_opens_no_other_file(student_files, mnist, tmp_path, monkeypatch):
+    folder, teacher, student = student_files
+    (x, y), _ = mnist
+    alone = tmp_path / "student.keras"
+    shutil.copy(folder / "student.keras", alone)  # without the teacher's file beside it
+    opened = []
+    load_file = zoo.load_file
+    monkeypatch.setattr(zoo, "load_file", lambda path, **kw: opened.append(os.fspath(path)) or load_file(path, **kw))
+    loaded = zoo.load_file(alone)
+    assert opened == [str(alone)]
+    for restored, original in zip(loaded.label_noise.teacher.weights, teacher.weights):
+        np.testing.assert_array_equal(restored.numpy(), original.numpy())
+    np.testing.assert_allclose(
+        loaded.label_noise(np.array([3, 4]), x[:2]).numpy(), student.label_noise(np.array([3, 4]), x[:2]).numpy(), atol=1e-6
+    )
+    np.testing.assert_allclose(loaded.predict(x[:5], verbose=0), student.predict(x[:5], verbose=0), atol=1e-6)
+    loaded.fit(x[:100], y[:100], epochs=1, batch_size=100, verbose=0)  # trains on: the teacher came with the file
+    # the teacher is no layer of the student: not trained, not counted
+    assert loaded.count_params() == student.count_params()
+    # an export keeps the teacher too
+    exported = zoo.load_file(zoo.export(str(alone), str(tmp_path / "exported.keras")))
+    np.testing.assert_array_equal(exported.label_noise.teacher.get_weights()[0], teacher.get_weights()[0])
+
+
+def test_a_teacher_named_by_path_is_refused_unless_allowed_and_never_recurses(student_files, tmp_path, monkeypatch):
+    """Files of earlier versions stored the teacher's path: loading one would open another file."""
+    folder, teacher, _ = student_files
+    source = folder / "student.keras"
+
+    def naming(path):
+        return lambda config: config["config"]["label_noise"]["config"].update(teacher=str(path))
+
+    opened = []
+    load_file = zoo.load_file
+    monkeypatch.setattr(zoo, "load_file", lambda path, **kw: opened.append(os.fspath(path)) or load_file(path, **kw))
+    old = _rewrite(source, tmp_path / "old.keras", naming(folder / "teacher.keras"))
+    with pytest.raises(ValueError, match=r"old.keras cannot be loaded: .*names the teacher by path .*teacher_files=True"):
+        zoo.load_file(old)
+    assert opened == [str(old)]  # the teacher's file was not opened
+    selfish = _rewrite(source, tmp_path / "self.keras", naming(tmp_path / "self.keras"))
+    for allowed in (False, True):
+        with pytest.raises(ValueError, match="names the teacher by path"):  # not a RecursionError
+            zoo.load_file(selfish, teacher_files=allowed)
+    # allowed explicitly, the named teacher is opened once; saved again, the file holds it
+    converted = zoo.load_file(old, teacher_files=True)
+    converted.save(tmp_path / "new.keras")
+    again = load_file(tmp_path / "new.keras")
+    np.testing.assert_array_equal(again.label_noise.teacher.get_weights()[0], teacher.get_weights()[0])
+
+
+def test_a_rejected_download_leaves_nothing_in_the_cache(tiny_zoo, tmp_path):
+    folder, _ = tiny_zoo
+    server = tmp_path / "server"
+    server.mkdir()
+    good = (folder / "tiny-vib-mlp.keras").read_bytes()
+    os.remove(folder / "tiny-vib-mlp.keras")
+    cached = tmp_path / "keras" / "models" / "vdualib" / "tiny-vib-mlp.keras"
+    (server / "tiny-vib-mlp.keras").write_bytes(good + b"x")
+    for _ in range(2):  # the real cause each time, not "damaged" from a stale copy
+        with pytest.raises(ValueError, match="served a file that is not the registered tiny-vib-mlp"):
+            zoo.path("tiny-vib-mlp")
+        assert not cached.exists()
+    # a damaged cached copy is dropped and fetched again
+    (server / "tiny-vib-mlp.keras").write_bytes(good)
+    cached.write_bytes(good[:100])
+    assert zoo.path("tiny-vib-mlp") == str(cached) and cached.read_bytes() == good
+    cached.write_bytes(good[:100])
+    with pytest.raises(FileNotFoundError, match="cached copy failed the sha256 check and was removed"):
+        zoo.path("tiny-vib-mlp", download=False)
+    assert not cached.exists()
+
+
+@pytest.mark.parametrize("key", ["../../x", "../cards/x", "a/b", "a\\b", ".."])
+def test_a_registry_key_that_leaves_the_cards_folder_is_refused(tiny_zoo, key):
+    import json
+
+    folder, _ = tiny_zoo
+    record = zoo.registry(str(folder))
+    record["models"][key] = dict(record["models"]["tiny-vib-mlp"])
+    (folder / "registry.json").write_text(json.dumps(record))
+    (folder.parent / "x.json").write_text('{"name": "outside"}')  # what cards/../../x.json is
+    with pytest.raises(ValueError, match="is not a plain name"):
+        zoo.card(key)
+    with pytest.raises(ValueError, match="plain name"):
+        zoo.source(key)
+
+
+def test_the_zip_directory_is_checked_before_anything_is_decompressed(tiny_zoo, tmp_path, monkeypatch):
+    import zipfile
+
+    folder, _ = tiny_zoo
+    bomb = tmp_path / "bomb.keras"
+    with zipfile.ZipFile(folder / "tiny-vib-mlp.keras") as source, zipfile.ZipFile(bomb, "w") as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info.filename), compress_type=zipfile.ZIP_DEFLATED)
+    # the central directory now declares 2 GB for the weights, which are stored in a few MB
+    data = bytearray(bomb.read_bytes())
+    entry = data.rindex(b"PK\x01\x02", 0, data.rindex(b"model.weights.h5") + 1)
+    data[entry + 24 : entry + 28] = (2**31 - 1).to_bytes(4, "little")
+    bomb.write_bytes(bytes(data))
+
+    def no_decompression(*args, **kwargs):
+        raise AssertionError("a member was decompressed before the declared sizes were checked")
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", no_decompression)
+    monkeypatch.setattr(zipfile.ZipFile, "testzip", no_decompression)
+    with pytest.raises(ValueError, match=r"bomb.keras is refused: its member 'model.weights.h5' declares 2147483647 bytes"):
+        zoo.load_file(bomb)
+
+
+def _unregistered(config):
+    config.update(class_name="MyClassifier", module="my_package.models", registered_name="my_package>MyClassifier")
+
+
+def _os_system(config):
+    config.update(module="os", class_name="system", registered_name=None, config={"command": "echo hacked"})
+
+
+def _unknown_layer(config):
+    layer = config["config"]["backbone"]["config"]["layers"][1]
+    layer.update(module="evil", class_name="Payload", registered_name="evil>Payload")
+
+
+@pytest.mark.parametrize(
+    "edit, named",
+    [(_unregistered, "my_package>MyClassifier"), (_os_system, "os.system"), (_unknown_layer, "evil>Payload")],
+)
+def test_a_file_with_an_unknown_class_is_refused_naming_it(tiny_zoo, tmp_path, capsys, edit, named):
+    from vdualib.commands import evaluate
+
+    folder, _ = tiny_zoo
+    crafted = _rewrite(folder / "tiny-vib-mlp.keras", tmp_path / "crafted.keras", edit)
+    with pytest.raises(ValueError) as caught:
+        zoo.load_file(crafted)
+    message = str(caught.value)
+    assert str(crafted) in message and named in message and "register_keras_serializable" in message
+    assert "Full object config" not in message and len(message) < 600
+    assert evaluate.main(["--model", str(crafted), "--out", str(tmp_path / "out")]) == 2
+    assert named in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(config_bytes=b'{"class_name": "IBClassifier", '), r"its config.json is not valid JSON"),
+        (dict(config_bytes=b"[1, 2]"), r"its config.json is not a Keras model's config"),
+        (dict(config_bytes=b"[" * 100000 + b"]" * 100000), r"nests too deeply"),
+        (dict(drop="model.weights.h5"), r"it holds no weights \(model.weights.h5 or model.weights.npz is missing"),
+    ],
+)
+def test_a_damaged_config_or_missing_weights_names_the_file(tiny_zoo, tmp_path, capsys, kwargs, message):
+    from vdualib.commands import evaluate
+
+    folder, _ = tiny_zoo
+    damaged = _rewrite(folder / "tiny-vib-mlp.keras", tmp_path / "damaged.keras", **kwargs)
+    with pytest.raises(ValueError, match=message) as caught:
+        zoo.load_file(damaged)
+    assert str(damaged) in str(caught.value)
+    assert evaluate.main(["--model", str(damaged), "--out", str(tmp_path / "out")]) == 2
+    assert str(damaged) in capsys.readouterr().err
+
+
+def test_many_small_bombs_are_refused_by_their_declared_total(tmp_path, monkeypatch):
+    import zipfile
+
+    bombs = tmp_path / "bombs.keras"
+    with zipfile.ZipFile(bombs, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config.json", "{}")
+        archive.writestr("model.weights.h5", b"")
+        for index in range(3):  # each under the per-member floor, together far above it
+            archive.writestr(f"pad{index}.bin", b"\0" * (12 << 20))
+    monkeypatch.setattr(zipfile.ZipFile, "testzip", lambda self: pytest.fail("decompressed before the sizes were checked"))
+    with pytest.raises(ValueError, match="all its members declares .* bytes from .* stored \\(a decompression bomb\\)"):
+        zoo.load_file(bombs)

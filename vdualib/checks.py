@@ -28,6 +28,11 @@ __all__ = [
     "stochastic_matrix",
     "integer_labels",
     "finite_array",
+    "numeric_array",
+    "plain_name",
+    "shape",
+    "sample_weights",
+    "finite_variables",
     "sample_matrix",
     "class_labels",
     "PIXEL_HINT",
@@ -37,6 +42,7 @@ __all__ = [
     "assert_pixel_images",
     "assert_labels",
     "assert_probabilities",
+    "assert_sample_weights",
 ]
 
 
@@ -119,6 +125,53 @@ def non_negative_int(name, value):
     return _integer(name, value, 0, "an integer >= 0")
 
 
+def numeric_array(name, values, dtype=None):
+    """``values`` as a numpy array, refusing what numpy cannot make a rectangular array of numbers.
+
+    A ragged list (rows of different lengths), ``None``, strings and other objects get a
+    ``ValueError`` naming ``name`` instead of numpy's message (which may print every value).
+
+    Args:
+        name: the argument's name, for the message.
+        values: array-like numbers (an array, a tensor, nested lists of equal lengths).
+        dtype: the numpy dtype of the result, or ``None`` to keep the inferred one.
+
+    Returns:
+        A numpy array (any shape) of numbers or booleans.
+
+    Raises:
+        ValueError: ``None``, a ragged list, or values that are not numbers.
+
+    Example:
+        >>> numeric_array("probs", [[0.5, 0.5], [1.0]])
+        Traceback (most recent call last):
+        ...
+        ValueError: probs must be a rectangular array of numbers (every row the same length) ...
+    """
+    if values is None:
+        raise ValueError(f"{name} must be an array of numbers, got None.")
+    try:
+        result = np.asarray(values)
+        if np.issubdtype(result.dtype, np.complexfloating):
+            raise ValueError(f"{name} must be real numbers, got complex values; pass their real part or magnitude.")
+        if dtype is not None:
+            result = result.astype(dtype)
+    except ValueError as err:
+        if "complex values" in str(err):
+            raise
+        if "inhomogeneous" in str(err) or "sequence" in str(err):
+            raise ValueError(
+                f"{name} must be a rectangular array of numbers (every row the same length), got a ragged "
+                "nested list; pad or drop the short rows."
+            ) from None
+        raise ValueError(f"{name} must be numbers, got {type(values).__name__} values that are not.") from None
+    except TypeError:
+        raise ValueError(f"{name} must be numbers, got {type(values).__name__} values that are not.") from None
+    if not (np.issubdtype(result.dtype, np.number) or result.dtype == bool):
+        raise ValueError(f"{name} must be numbers, got an array of dtype {result.dtype}.")
+    return result
+
+
 def finite_array(name, values, dtype=np.float64):
     """``values`` as a numpy array of ``dtype``, refusing NaN and infinity.
 
@@ -136,10 +189,7 @@ def finite_array(name, values, dtype=np.float64):
     Example:
         >>> finite_array("rate", [0.5, 1.0]).dtype     # float64
     """
-    try:
-        array = np.asarray(values, dtype=dtype)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be numbers: {err}") from None
+    array = numeric_array(name, values, dtype=dtype)
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} contains NaN or infinite values; clean or drop them.")
     return array
@@ -228,9 +278,10 @@ def integer_labels(name, labels, num_classes=None):
     Example:
         >>> integer_labels("labels", [0.0, 2.0], num_classes=3)     # array([0, 2])
     """
-    array = np.asarray(labels)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise ValueError(f"{name} must be integer class labels, got dtype {array.dtype}.")
+    try:
+        array = numeric_array(name, labels)
+    except ValueError as err:
+        raise ValueError(f"{name} must be integer class labels [N]: {err}") from None
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 1:
@@ -298,7 +349,7 @@ def class_labels(name, labels, size=None):
     Example:
         >>> class_labels("labels", [[0, 1], [1, 0]])     # array([1, 0])
     """
-    array = np.asarray(labels)
+    array = numeric_array(name, labels)
     if array.ndim == 2 and array.shape[1] > 1:
         one_hot = finite_array(name, array)
         if not (np.isin(one_hot, (0.0, 1.0)).all() and (one_hot.sum(axis=1) == 1).all()):
@@ -308,6 +359,135 @@ def class_labels(name, labels, size=None):
     if size is not None and array.shape[0] != size:
         raise ValueError(f"{name} must hold {size} labels (one per row of the data), got {array.shape[0]}.")
     return array
+
+
+def sample_weights(name, weights, size=None):
+    """Per-example weights as float64 ``[N]``: finite and >= 0 (a ``[N, 1]`` column is flattened).
+
+    A NaN or infinite weight turns every model weight NaN, and a negative one maximises the loss
+    on its example; both are refused. Zero weights are allowed (they drop an example).
+
+    Args:
+        name: the argument's name, for the message.
+        weights: array-like numbers ``[N]`` (or ``[N, 1]``).
+        size: the required N (the number of examples), or ``None``.
+
+    Returns:
+        float64 ``[N]``.
+
+    Raises:
+        ValueError: not numbers, not 1-D, NaN or infinity (also after the cast to float32),
+            negative values, or the wrong N.
+
+    Example:
+        >>> sample_weights("sample_weight", [1.0, 0.5, 0.0])     # array([1. , 0.5, 0. ])
+    """
+    array = numeric_array(name, weights, dtype=np.float64)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one weight per example [N], got shape {array.shape}.")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinite weights (they make every model weight NaN); pass finite weights >= 0.")
+    if array.size and np.abs(array).max() > np.finfo(np.float32).max:
+        raise ValueError(
+            f"{name} holds {np.abs(array).max():.3g}, which is infinite in float32 (the model's weights); pass weights "
+            "that float32 holds, e.g. rescaled to a mean of 1."
+        )
+    if array.size and array.min() < 0:
+        raise ValueError(
+            f"{name} must be >= 0, got {array.min():.6g} (a negative weight maximises the loss on its example)."
+        )
+    if size is not None and array.shape[0] != size:
+        raise ValueError(f"{name} must hold {size} weights (one per example), got {array.shape[0]}.")
+    return array
+
+
+def plain_name(name, value):
+    """``value`` if it is a plain name: a non-empty string that is a single path component.
+
+    Registry keys and file names become parts of paths (``cards/<name>.json``); ``"../x"``,
+    ``"a/b"``, ``"a\\b"``, ``"."`` and ``".."`` would point outside their folder and are refused.
+
+    Args:
+        name: what the value is, for the message.
+        value: the candidate name.
+
+    Returns:
+        ``value``.
+
+    Raises:
+        ValueError: not a string, empty, ``"."`` / ``".."``, or holding a path separator or NUL.
+
+    Example:
+        >>> plain_name("a zoo name", "mnist-vib-mlp")     # 'mnist-vib-mlp'
+    """
+    if (
+        not isinstance(value, str)
+        or value in ("", ".", "..")
+        or any(sep in value for sep in ("/", "\\", "\0"))
+        or value != value.strip()
+    ):
+        raise ValueError(f"{name} must be a plain name without path separators or '..', got {value!r}.")
+    return value
+
+
+def shape(name, value):
+    """An array shape as a tuple of positive integers (whole floats such as ``28.0`` accepted).
+
+    Args:
+        name: the argument's name, for the message.
+        value: a sequence of sizes, e.g. ``(28, 28)`` or ``[32, 32, 3]``.
+
+    Returns:
+        A tuple of ints, each >= 1 (at least one).
+
+    Raises:
+        ValueError: not a sequence, empty, or a size that is not a positive integer.
+
+    Example:
+        >>> shape("input_shape", [28, 28.0])     # (28, 28)
+    """
+    try:
+        sizes = tuple(value)
+    except TypeError:
+        raise ValueError(f"{name} must be a sequence of positive integers, e.g. (28, 28), got {value!r}.") from None
+    if not sizes:
+        raise ValueError(f"{name} must hold at least one size, e.g. (28, 28), got {value!r}.")
+    try:
+        return tuple(positive_int(name, size) for size in sizes)
+    except ValueError:
+        raise ValueError(f"{name} must be positive integers, e.g. (28, 28), got {value!r}.") from None
+
+
+def finite_variables(variables, what="the model"):
+    """Refuse variables holding NaN or infinity, naming each one.
+
+    Args:
+        variables: Keras or TensorFlow variables (e.g. ``model.weights``); non-floating ones
+            (seed states, counters) are skipped.
+        what: what holds them, for the message.
+
+    Returns:
+        ``None``.
+
+    Raises:
+        ValueError: some floating variable holds NaN or infinity; the message lists their paths.
+
+    Example:
+        >>> finite_variables(model.weights, "model 'mnist-vib-mlp'")
+    """
+    bad = []
+    for variable in variables:
+        values = np.asarray(variable)
+        if np.issubdtype(values.dtype, np.floating) and not np.all(np.isfinite(values)):
+            bad.append(getattr(variable, "path", None) or getattr(variable, "name", "?"))
+    if bad:
+        shown = ", ".join(bad[:8]) + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
+        raise ValueError(
+            f"{what} has non-finite weights (NaN or inf) in {shown}: training diverged. Retrain with a lower "
+            "learning rate or beta, or load an earlier checkpoint; its predictions would be NaN."
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -349,7 +529,7 @@ def probability_rows(name, values, atol=PROBABILITY_ATOL):
         ValueError: the wrong shape, an integer dtype, NaN or infinity, entries outside [0, 1] or
             rows not summing to 1.
     """
-    array = np.asarray(values)
+    array = numeric_array(name, values)
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] < 2:
         raise ValueError(
             f"{name} must have shape [num_examples, num_classes] with at least one example and two classes; "
@@ -377,11 +557,14 @@ def pixel_images(name, images):
     """Images as raw pixel values, returned as uint8: the project's image contract.
 
     Accepted: uint8 arrays, and integer or floating arrays whose values are whole numbers in
-    0..255 (converted exactly). Refused, with :data:`PIXEL_HINT`: NaN or infinity, fractional
-    values (images scaled to [0, 1] are named as such), values outside 0..255 (a uint8 cast would
-    wrap them), and non-numeric or boolean arrays. Scaled images are refused rather than rescaled
-    because a float array of 0s and 1s is ambiguous and a silent rescale would hide a pipeline
-    that normalises twice.
+    0..255 with at least one above 1 (converted exactly). Refused, with :data:`PIXEL_HINT`: NaN or
+    infinity; integer (other than uint8) or floating arrays whose values all lie in [0, 1] (images
+    scaled to [0, 1], binarised images ``(x > 127).astype("float32")`` or ``.astype(int)`` among
+    them); other
+    fractional values; values outside 0..255 (a uint8 cast would wrap them); ragged lists and
+    non-numeric or boolean arrays. Scaled images are refused rather than rescaled because a float
+    array of 0s and 1s is ambiguous and a silent rescale would hide a pipeline that normalises
+    twice.
 
     Args:
         name: the argument's name, for the message.
@@ -393,12 +576,13 @@ def pixel_images(name, images):
     Example:
         >>> checks.pixel_images("x", np.array([[0.0, 255.0]])).dtype
         dtype('uint8')
-        >>> checks.pixel_images("x", np.array([[0.0, 0.5]]))
+        >>> checks.pixel_images("x", np.array([[0.0, 1.0]]))
         Traceback (most recent call last):
         ...
-        ValueError: x look scaled to [0, 1] (values in [0, 0.5]); models take raw pixel values ...
+        ValueError: x look scaled to [0, 1] (values in [0, 1]: scaled, binarised or all-black images) ...
     """
-    array = np.asarray(images)
+    # a (ragged) list is named as such, not reported by numpy with every value
+    array = numeric_array(name, images) if isinstance(images, (list, tuple)) or images is None else np.asarray(images)
     if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
         raise ValueError(f"{name} must be numeric pixel values, got dtype {array.dtype}; {PIXEL_HINT}.")
     if array.ndim < 2:
@@ -413,10 +597,15 @@ def pixel_images(name, images):
             f"{name} must lie in 0..255, got values in [{low:.6g}, {high:.6g}] (normalised images, or integers "
             f"that a uint8 cast would wrap); {PIXEL_HINT}."
         )
+    if high <= 1:
+        # whole 0s and 1s included: binarised images (x > 127).astype("float32" or "int64") are
+        # scaled too; uint8, the pixel type itself, is taken as it is
+        raise ValueError(
+            f"{name} look scaled to [0, 1] (values in [{low:.6g}, {high:.6g}]: scaled, binarised or all-black "
+            f"images); {PIXEL_HINT}."
+        )
     pixels = array.astype(np.uint8)
     if np.issubdtype(array.dtype, np.floating) and not np.array_equal(pixels, array):
-        if high <= 1:
-            raise ValueError(f"{name} look scaled to [0, 1] (values in [{low:.6g}, {high:.6g}]); {PIXEL_HINT}.")
         example = array[pixels != array].flat[0]
         raise ValueError(f"{name} must be whole pixel values, got fractional values such as {example:.6g}; {PIXEL_HINT}.")
     return pixels
@@ -439,7 +628,8 @@ def assert_pixel_images(images):
     ``tf.function``, eager).
 
     uint8 passes without any op. Integer tensors must lie in 0..255; floating tensors must be
-    finite whole numbers in 0..255. A failure raises ``tf.errors.InvalidArgumentError`` whose
+    finite whole numbers in 0..255, not all in [0, 1] (checked per tensor, so per batch in a
+    pipeline). A failure raises ``tf.errors.InvalidArgumentError`` whose
     message says what to pass (:data:`PIXEL_HINT`). XLA (``jit_compile=True``) drops assertion
     ops, so inside XLA-compiled code this check does nothing; check before.
 
@@ -468,9 +658,10 @@ def assert_pixel_images(images):
     if dtype.is_floating:
         conditions.append((tf.reduce_all(tf.math.is_finite(images)), [f"images contain NaN or infinite values; {PIXEL_HINT}."]))
         whole = tf.reduce_all(tf.equal(tf.floor(images), images))
-        conditions.append(
-            (whole | (low < 0) | (high > 1), [f"images look scaled to [0, 1]; {PIXEL_HINT}. Values in", low, high])
-        )
+    empty = tf.equal(tf.size(images), 0)
+    conditions.append(
+        (empty | (low < tf.cast(0, dtype)) | (high > tf.cast(1, dtype)), [f"images look scaled to [0, 1]; {PIXEL_HINT}. Values in", low, high])
+    )
     in_range = tf.logical_and(low >= tf.cast(0, dtype), high <= tf.cast(255, dtype)) if dtype.max >= 255 else low >= 0
     conditions.append((in_range, [f"images must lie in 0..255 (normalised images, or integers a uint8 cast would wrap); {PIXEL_HINT}. Values in", low, high]))
     if dtype.is_floating:
@@ -557,3 +748,32 @@ def assert_probabilities(probs, atol=1e-3):
         ),
     ]
     return _assert_in_order(probs, conditions)
+
+
+def assert_sample_weights(weights):
+    """Graph-side :func:`sample_weights`: ``weights`` unchanged behind ``tf.debugging`` assertions
+    that they are finite and >= 0 (dropped under XLA).
+
+    Args:
+        weights: a floating-point tensor of per-example weights, any shape.
+
+    Returns:
+        the same tensor, with the checks as control dependencies.
+
+    Raises:
+        ``tf.errors.InvalidArgumentError`` when an assertion fails at run time.
+
+    Example:
+        >>> w = checks.assert_sample_weights(tf.constant([1.0, 0.5]))
+    """
+    import tensorflow as tf
+
+    weights = tf.convert_to_tensor(weights)
+    conditions = [
+        (tf.reduce_all(tf.math.is_finite(weights)), ["sample weights contain NaN or infinite values; pass finite weights >= 0."]),
+        (
+            tf.reduce_all(weights >= 0),
+            ["sample weights must be >= 0 (a negative weight maximises the loss); smallest:", tf.reduce_min(weights)],
+        ),
+    ]
+    return _assert_in_order(weights, conditions)

@@ -589,7 +589,9 @@ def summary_markdown(summary, method="dualib"):
         method: the method whose deltas are reported.
 
     Returns:
-        Markdown text: per data set, the notes, the rows table and the deltas table.
+        Markdown text: per data set, the notes, the rows table, the verdict and the deltas table.
+        The verdict names only the methods that were compared; without the ``method`` model or
+        any other method's, it says so instead.
 
     Example:
         >>> print(summary_markdown(reports.read_json("runs/compare/compare.json")))
@@ -608,7 +610,15 @@ def summary_markdown(summary, method="dualib"):
             f"{sum(d['versus'] == b for d in entry['deltas'])} measures than the {methods.get(b).title} model"
             for b in baselines
         ]
-        text.append(f"\n{title} is better {' and '.join(counts)} (full report: `{entry['report']}`).\n")
+        if counts:
+            text.append(f"\n{title} is better {' and '.join(counts)} (full report: `{entry['report']}`).\n")
+        else:
+            # a verdict names only methods that were compared
+            present = ", ".join(dict.fromkeys(_method_title(row.get("method")) for row in entry["rows"])) or "no model"
+            text.append(
+                f"\nNo verdict: it needs the {title} model and a model of another method, and this comparison "
+                f"holds {present} only (full report: `{entry['report']}`).\n"
+            )
         judged = [d for d in entry["deltas"] if d.get("interval") is not None]
         if judged:
             beyond = [
@@ -628,6 +638,13 @@ def summary_markdown(summary, method="dualib"):
             columns += [("interval", f"{level:.0%} interval"), ("beyond_noise", "beyond test-set noise")]
             text.append(reports.markdown_table(rows, columns))
     return "\n".join(text)
+
+
+def _method_title(name):
+    try:
+        return methods.get(name).title
+    except ValueError:
+        return str(name)
 
 
 def _format_interval(interval):

@@ -455,7 +455,8 @@ def noise_images(kind, num_images, shape, seed=0):
         uint8 array ``(N, *shape)``.
 
     Raises:
-        ValueError: an unknown kind, a non-positive ``num_images`` or a negative seed.
+        ValueError: an unknown kind, a non-positive ``num_images``, a ``shape`` that is not
+            positive integers, or a negative seed.
 
     Example:
         >>> noise_images("gaussian", 1000, (32, 32, 3), seed=0).shape     # (1000, 32, 32, 3)
@@ -463,9 +464,10 @@ def noise_images(kind, num_images, shape, seed=0):
     if kind not in NOISE_KINDS:
         raise ValueError(f"noise kind must be one of {list(NOISE_KINDS)}; got {kind!r}.")
     num_images = checks.positive_int("num_images", num_images)
+    shape = checks.shape("shape (of one image)", shape)
     seed = checks.non_negative_int("seed", seed)
     rng = np.random.default_rng([seed, zlib.crc32(kind.encode())])
-    size = (num_images,) + tuple(shape)
+    size = (num_images,) + shape
     if kind == "uniform":
         return rng.integers(0, 256, size=size, dtype=np.uint8)
     return np.clip(np.round(rng.normal(127.5, 64.0, size=size)), 0, 255).astype(np.uint8)

@@ -19,6 +19,10 @@ confusion matrix) or :class:`TeacherNoise` (a teacher's softmax), chosen with
 :func:`get_label_noise`.
 """
 
+import contextlib
+import contextvars
+import os
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -200,40 +204,73 @@ class ConfusionNoise(_TransitionNoise):
         return {"matrix": self.matrix.tolist()}
 
 
+#: Whether a TeacherNoise config that names its teacher by path may open that file: only while
+#: ``vdualib.zoo.load_file(..., teacher_files=True)`` loads a file saved by an earlier version.
+_TEACHER_FILES = contextvars.ContextVar("vdualib_teacher_files", default=False)
+
+
+@contextlib.contextmanager
+def _teacher_files(allowed):
+    """Allow (or forbid) opening a teacher named by path while restoring configs, in this context."""
+    token = _TEACHER_FILES.set(bool(allowed))
+    try:
+        yield
+    finally:
+        _TEACHER_FILES.reset(token)
+
+
 @keras.saving.register_keras_serializable(package="vdualib")
 class TeacherNoise(_LabelNoise):
     """p~(y|x) from a teacher model's softmax, optionally tempered and mixed with uniform noise:
     p~ = (1 - epsilon) softmax(log p_teacher / temperature) + epsilon / C.
 
     ``teacher`` is a Keras model returning class probabilities (as a vdualib classifier's
-    ``predict`` does, or a dict with a ``"probs"`` entry) or the path of a ``.keras`` file,
-    loaded with ``safe_mode=True``. Its parameters are not trained. The config keeps the path;
-    a teacher given as an in-memory model is not saved with the student (its config records
-    ``teacher=None``, and using the restored object asks for the teacher again). It needs the
-    inputs x, so it is used through :class:`vdualib.models.IBClassifier`, which passes them.
+    ``predict`` does, or a dict with a ``"probs"`` entry), or the path of a ``.keras`` file,
+    loaded once, here, with ``safe_mode=True``. Its parameters are not trained.
+
+    A model file holding a TeacherNoise is self-contained: the config keeps the teacher's
+    architecture (never a path), and :class:`vdualib.models.IBClassifier` saves the teacher's
+    weights beside its own, so loading reads that one file. A TeacherNoise rebuilt from its
+    config alone has the architecture without the weights and refuses to run until the model
+    file that holds it restores them. It needs the inputs x, so it is used through
+    :class:`vdualib.models.IBClassifier`, which passes them. ``teacher=None`` makes a noise
+    without a teacher (as files of earlier versions saved an in-memory one): using it is refused.
 
     Args:
-        teacher: a Keras model or a ``.keras`` path.
+        teacher: a ``keras.Model``, a ``.keras`` path, or ``None``.
         num_classes: C (optional; checked against the teacher's output).
         temperature: > 0.
         epsilon: uniform mixing weight in [0, 1]; > 0 for full support.
+
+    Attributes:
+        awaiting_weights: True for a noise rebuilt from its config until :meth:`restore_teacher`
+            (called by the model file's loading) sets the teacher's weights.
+
+    Raises:
+        ValueError: a bad temperature, epsilon or num_classes, a teacher that is not a Keras
+            model, or (from :meth:`from_config`) a config that names its teacher by path.
 
     Example:
         >>> TeacherNoise("teacher.keras", epsilon=1e-3)(labels, images)   # [B, C]
     """
 
     def __init__(self, teacher, num_classes=None, temperature=1.0, epsilon=1e-3):
-        self.teacher_path = None
         self.temperature = checks.finite_float("temperature", temperature, low=0.0, low_open=True)
         self.epsilon = checks.finite_float("epsilon", epsilon, low=0.0, high=1.0)
         self.num_classes = None if num_classes is None else checks.positive_int("num_classes", num_classes)
-        if isinstance(teacher, str):
-            self.teacher_path = teacher
+        self.awaiting_weights = False
+        if isinstance(teacher, (str, os.PathLike)):
             from vdualib import zoo  # a damaged file is reported as such
 
             teacher = zoo.load_file(teacher)
-        if teacher is not None and not callable(teacher):
-            raise ValueError("teacher must be a Keras model returning class probabilities, or a .keras path.")
+        elif isinstance(teacher, dict):
+            # a serialized teacher (from a model file): the architecture; the weights follow
+            teacher = keras.saving.deserialize_keras_object(teacher)
+            self.awaiting_weights = True
+        if teacher is not None and not isinstance(teacher, keras.Model):
+            raise ValueError(
+                f"teacher must be a keras.Model returning class probabilities, or a .keras path; got {type(teacher).__name__}."
+            )
         self.teacher = teacher
 
     @property
@@ -241,9 +278,41 @@ class TeacherNoise(_LabelNoise):
         """Whether every p~(y|x) is positive: true when ``epsilon > 0``."""
         return self.epsilon > 0
 
+    def restore_teacher(self, weights):
+        """Set the teacher's weights (``teacher.get_weights()`` order), as a model file holds them.
+
+        Args:
+            weights: a list of numpy arrays.
+
+        Raises:
+            ValueError: there is no teacher, or the weights do not fit its architecture.
+
+        Example:
+            >>> noise.restore_teacher(saved_teacher.get_weights())
+        """
+        if self.teacher is None:
+            raise ValueError("this TeacherNoise has no teacher to restore weights into.")
+        expected = [tuple(w.shape) for w in self.teacher.weights]
+        given = [tuple(np.shape(w)) for w in weights]
+        if given != expected:
+            raise ValueError(
+                f"the saved teacher weights ({len(given)} arrays) do not fit the teacher's architecture "
+                f"({len(expected)} variables); the file is damaged."
+            )
+        self.teacher.set_weights([np.asarray(w) for w in weights])
+        self.awaiting_weights = False
+
     def __call__(self, labels, inputs=None):
         if self.teacher is None:
-            raise ValueError("this TeacherNoise was restored without its teacher; pass the teacher model again.")
+            raise ValueError(
+                "this TeacherNoise has no teacher (a file of an earlier version saved it without one); "
+                "build the model again with label_noise=TeacherNoise(teacher_model)."
+            )
+        if self.awaiting_weights:
+            raise ValueError(
+                "this TeacherNoise was rebuilt from a config, without its teacher's weights; load the model file "
+                "that holds it (vdualib.zoo.load_file) or pass the teacher model again."
+            )
         if inputs is None:
             raise ValueError("TeacherNoise needs the inputs x to run the teacher.")
         probs = self.teacher(inputs, training=False)
@@ -258,12 +327,29 @@ class TeacherNoise(_LabelNoise):
         return (1.0 - self.epsilon) * probs + self.epsilon / num_classes
 
     def get_config(self):
+        teacher = None
+        if self.teacher is not None:
+            teacher = keras.saving.serialize_keras_object(self.teacher)
+            teacher.pop("compile_config", None)  # the teacher is only run, never trained here
         return {
-            "teacher": self.teacher_path,
+            "teacher": teacher,
             "num_classes": self.num_classes,
             "temperature": self.temperature,
             "epsilon": self.epsilon,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        teacher = config.get("teacher")
+        if isinstance(teacher, str) and not _TEACHER_FILES.get():
+            # files of earlier versions named the teacher by path: loading one must not open another file
+            raise ValueError(
+                f"its TeacherNoise names the teacher by path ({teacher!r}) instead of holding it, as files saved by "
+                "earlier versions of vdualib did; loading a model opens no other file. To convert it, load it once "
+                "with vdualib.zoo.load_file(path, teacher_files=True), which opens that teacher file, and save it "
+                "again: the new file holds its teacher."
+            )
+        return cls(**config)
 
 
 _LABEL_NOISE = {"smoothing": LabelSmoothing, "confusion": ConfusionNoise, "teacher": TeacherNoise}

@@ -266,8 +266,8 @@ def top_label_ece(confidence, correct, num_bins=15):
         >>> top_label_ece([0.9, 0.6], [True, False])     # (|1 - 0.9| + |0 - 0.6|) / 2 = 0.35
     """
     num_bins = _check_num_bins(num_bins)
-    confidence = np.asarray(confidence, dtype=np.float64)
-    correct = np.asarray(correct)
+    confidence = checks.numeric_array("confidence", confidence, dtype=np.float64)
+    correct = checks.numeric_array("correct", correct)
     if confidence.shape != correct.shape or confidence.ndim == 0 or confidence.shape[-1] == 0:
         raise ValueError(
             f"confidence {confidence.shape} and correct {correct.shape} must be arrays of one shape [..., N] with N > 0."
@@ -463,7 +463,7 @@ def mutual_information(sample_probs):
     Example:
         >>> mutual_information([[[1.0, 0.0]], [[0.0, 1.0]]])     # two samples that disagree: [log 2]
     """
-    sample_probs = np.asarray(sample_probs)
+    sample_probs = checks.numeric_array("sample_probs", sample_probs)
     if sample_probs.ndim != 3:
         raise ValueError(
             f"sample_probs must have shape [num_samples, num_examples, num_classes]; got {sample_probs.shape}."
@@ -498,11 +498,13 @@ def uncertainty_scores(probs, sample_probs=None, rate=None):
     """
     probs = _check_probs(probs)
     scores = {"max_probability": max_probability_score(probs), "entropy": predictive_entropy(probs)}
-    if sample_probs is not None and np.shape(sample_probs)[0] > 1:
-        if np.shape(sample_probs)[1:] != probs.shape:
+    if sample_probs is not None:
+        sample_probs = checks.numeric_array("sample_probs", sample_probs)
+        if sample_probs.ndim != 3 or sample_probs.shape[1:] != probs.shape:
             raise ValueError(
-                f"sample_probs has shape {np.shape(sample_probs)}; expected [S, {probs.shape[0]}, {probs.shape[1]}]."
+                f"sample_probs has shape {sample_probs.shape}; expected [S, {probs.shape[0]}, {probs.shape[1]}]."
             )
+    if sample_probs is not None and sample_probs.shape[0] > 1:
         scores["mutual_information"] = mutual_information(sample_probs)
     if rate is not None:
         rate = checks.finite_array("rate", rate)
@@ -566,7 +568,7 @@ def mann_whitney_auroc(scores_in, scores_out):
         >>> mann_whitney_auroc([[0.1, 0.2], [0.3, 0.4]], [[0.3, 0.15], [0.1, 0.2]])     # [0.75, 0.0]
     """
     scores_in, scores_out = checks.finite_array("scores_in", scores_in), checks.finite_array("scores_out", scores_out)
-    if scores_in.ndim == 0 or scores_in.shape[:-1] != scores_out.shape[:-1] or 0 in (scores_in.shape[-1], scores_out.shape[-1]):
+    if 0 in (scores_in.ndim, scores_out.ndim) or scores_in.shape[:-1] != scores_out.shape[:-1] or 0 in (scores_in.shape[-1], scores_out.shape[-1]):
         raise ValueError(
             f"scores_in {scores_in.shape} and scores_out {scores_out.shape} must be non-empty arrays [..., n] with the "
             "same leading shape."

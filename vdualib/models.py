@@ -190,14 +190,33 @@ def build_backbone(name, input_shape=None, **kwargs):
     if name not in BACKBONES:
         raise ValueError(f"Unknown backbone {name!r}; use one of {sorted(BACKBONES)} or pass a keras.Model.")
     factory, default_shape = BACKBONES[name]
-    shape = tuple(input_shape) if input_shape is not None else default_shape
-    if not shape or any((not isinstance(d, (int, np.integer))) or d <= 0 for d in shape):
-        raise ValueError(f"input_shape must be positive integers, e.g. (28, 28), got {input_shape}.")
+    shape = checks.shape("input_shape", input_shape) if input_shape is not None else default_shape
     return factory(shape, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------
 # The classifier
+
+
+def _target_signature(x, y):
+    """``"rank:floating"`` of the targets ``y`` (or of a dataset's second element), or ``None``."""
+    if isinstance(x, tf.data.Dataset):
+        spec = x.element_spec
+        if not isinstance(spec, tuple) or len(spec) < 2:
+            return None
+        target = spec[1]
+        return f"{target.shape.rank}:{target.dtype.is_floating}"
+    if y is None or not hasattr(y, "shape") or not hasattr(y, "dtype"):
+        return None
+    return f"{len(y.shape)}:{tf.as_dtype(y.dtype).is_floating}"
+
+
+class _StopOnNonFiniteWeights(keras.callbacks.Callback):
+    """Stop ``fit`` at the end of an epoch whose updates left a weight NaN or infinite (a
+    ``ValueError`` naming the variables), before later callbacks save that epoch."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        checks.finite_variables(self.model.weights, f"after epoch {epoch + 1}, model {self.model.name!r}")
 
 
 @keras.saving.register_keras_serializable(package="vdualib")
@@ -215,6 +234,10 @@ class IBClassifier(keras.Model):
     A class-conditional prior b(z|y) gets the labels in ``fit`` and ``evaluate`` (the model
     passes them to the encoder); without labels (``predict``, :meth:`per_example_rate`) its rate
     marginalises over the classes.
+
+    A :class:`~vdualib.losses.TeacherNoise`'s teacher is saved with the model (its weights beside
+    the model's own), so the file is self-contained; it is not one of the model's layers: it is
+    not trained and ``count_params`` does not count it.
 
     Args:
         backbone: a built ``keras.Model`` with an Input, mapping raw images to features ``[B, d]``
@@ -348,13 +371,45 @@ class IBClassifier(keras.Model):
             "seed": self.seed,
         }
 
-    def load_own_variables(self, store):
-        # Files written before beta moved into the encoder keep it as the model's one variable.
-        if len(store.keys()) == 1 and not self._trainable_variables + self._non_trainable_variables:
-            if self.stochastic:
-                self.encoder.beta.assign(store["0"][...])
+    # A TeacherNoise's teacher is not one of the model's layers (it is neither trained nor counted
+    # in its parameters), but a saved model must hold it: its weights are stored beside the
+    # model's own variables, under these keys, so that a model file is self-contained.
+    _TEACHER_KEY = "teacher_"
+
+    def _teacher_noise(self):
+        noise = self.label_noise
+        return noise if isinstance(noise, vlosses.TeacherNoise) and noise.teacher is not None else None
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        noise = self._teacher_noise()
+        if noise is None:
             return
-        super().load_own_variables(store)
+        if noise.awaiting_weights:
+            raise ValueError(
+                "this model's TeacherNoise was rebuilt from a config without its teacher's weights, so saving it "
+                "would store an untrained teacher; load the model from its file, or give the teacher model again."
+            )
+        for index, value in enumerate(noise.teacher.get_weights()):
+            store[f"{self._TEACHER_KEY}{index}"] = value
+
+    def load_own_variables(self, store):
+        prefix = self._TEACHER_KEY
+        teacher_keys = sorted((k for k in store.keys() if k.startswith(prefix)), key=lambda k: int(k[len(prefix) :]))
+        own = {k: store[k] for k in store.keys() if not k.startswith(prefix)}
+        noise = self._teacher_noise()
+        if teacher_keys:
+            if noise is None:
+                raise ValueError("the file holds a teacher's weights, but its config has no TeacherNoise; the file is damaged.")
+            noise.restore_teacher([store[k][...] for k in teacher_keys])
+        elif noise is not None and noise.awaiting_weights:
+            raise ValueError("the file holds a TeacherNoise's architecture but not its teacher's weights; the file is damaged.")
+        # Files written before beta moved into the encoder keep it as the model's one variable.
+        if len(own) == 1 and not self._trainable_variables + self._non_trainable_variables:
+            if self.stochastic:
+                self.encoder.beta.assign(own["0"][...])
+            return
+        super().load_own_variables(own)
 
     # -- forward -----------------------------------------------------------------------------
 
@@ -504,7 +559,9 @@ class IBClassifier(keras.Model):
         # reduces the objective ("sum_over_batch_size": weighted sum / batch size / replicas)
         distortion, warmup = self.objective.terms(targets, logits)
         per_example = distortion + tf.cast(self.objective.warmup_weight, tf.float32) * warmup
-        weights = None if sample_weight is None else tf.cast(tf.reshape(sample_weight, [-1]), tf.float32)
+        weights = None
+        if sample_weight is not None:
+            weights = checks.assert_sample_weights(tf.cast(tf.reshape(sample_weight, [-1]), tf.float32))
         weighted = per_example if weights is None else per_example * weights
         loss = tf.reduce_sum(weighted) / tf.cast(tf.size(per_example), tf.float32)
         nll = tf.reduce_mean(vlosses.cross_entropy(observed, logits), axis=0)
@@ -528,7 +585,8 @@ class IBClassifier(keras.Model):
 
     def _check_images(self, x):
         """Eager checks of images given as arrays (shape, whole pixel values 0..255) or of a
-        dataset's element spec; tensors flowing through ``forward`` are checked graph-side."""
+        dataset's element spec; tensors flowing through ``forward`` are checked graph-side.
+        Returns ``x``, with a (nested) Python list made a numpy array."""
         if isinstance(x, tf.data.Dataset):
             spec = x.element_spec[0] if isinstance(x.element_spec, tuple) else x.element_spec
             if not tf.TensorShape(spec.shape[1:]).is_compatible_with(self.image_shape):
@@ -537,7 +595,9 @@ class IBClassifier(keras.Model):
                     f"{self.image_shape}; reshape the images or build the model with input_shape={tuple(spec.shape[1:])}."
                 )
             return x
-        if isinstance(x, (np.ndarray, tf.Tensor, list)):
+        if isinstance(x, (list, tuple)):
+            x = checks.pixel_images("images", x)
+        if isinstance(x, (np.ndarray, tf.Tensor)):
             array = np.asarray(x)
             if array.shape[1:] != self.image_shape:
                 raise ValueError(
@@ -546,6 +606,32 @@ class IBClassifier(keras.Model):
                 )
             checks.pixel_images("images", array)
         return x
+
+    def _check_weights(self):
+        """Refuse a model whose weights hold NaN or infinity (its predictions would be NaN)."""
+        checks.finite_variables(self.weights, f"model {self.name!r}")
+
+    def _check_sample_weights(self, x, kwargs):
+        """Check ``sample_weight`` and ``class_weight`` in ``kwargs`` (finite, >= 0), in place."""
+        if kwargs.get("sample_weight") is not None:
+            size = None if isinstance(x, tf.data.Dataset) or x is None else len(x)
+            kwargs["sample_weight"] = checks.sample_weights("sample_weight", kwargs["sample_weight"], size)
+        if kwargs.get("class_weight") is not None:
+            if not isinstance(kwargs["class_weight"], dict):
+                raise ValueError(f"class_weight must be a dict {{class: weight}}, got {kwargs['class_weight']!r}.")
+            checks.sample_weights("class_weight values", list(kwargs["class_weight"].values()))
+
+    def _retrace_for_targets(self, which, x, y):
+        """Drop the traced ``which`` (train or test) step when the targets change kind.
+
+        Keras keeps one traced step across calls and, when the targets' rank changes (class ids
+        ``[N]``, then distributions ``[N, C]``), relaxes it to an unknown rank that the objective
+        cannot branch on; a new kind of targets gets a fresh trace instead.
+        """
+        signature = _target_signature(x, y)
+        if signature is not None and signature != getattr(self, f"_{which}_targets", None):
+            setattr(self, f"{which}_function", None)
+            setattr(self, f"_{which}_targets", signature)
 
     def fit(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.fit``, after checking the images (shape, whole pixel values 0..255) and labels.
@@ -560,17 +646,36 @@ class IBClassifier(keras.Model):
             ``izy``) plus the compiled metrics.
 
         Raises:
-            ValueError: images of another shape, outside 0..255 or scaled to [0, 1]; labels out of range.
+            ValueError: images of another shape, outside 0..255 or scaled to [0, 1]; labels out of
+                range; a NaN, infinite or negative ``sample_weight`` or ``class_weight``; weights
+                that are (or become, at the end of an epoch) NaN or infinite: training stops before
+                later callbacks see that epoch, and the message names the variables.
 
         Example:
             >>> model.fit(x_train, y_train, epochs=1, batch_size=100).history["rate"]
         """
-        self._check_images(x)
+        x = self._check_images(x)
         if y is not None and not isinstance(x, tf.data.Dataset):
-            y = np.asarray(y)
+            y = checks.numeric_array("labels", y)
             if not (y.ndim == 2 and y.shape[-1] == self.num_classes and np.issubdtype(y.dtype, np.floating)):
                 checks.integer_labels("labels", y, self.num_classes)
-        return super().fit(x, y, *args, **kwargs)
+        self._check_sample_weights(x, kwargs)
+        self._check_weights()
+        self._retrace_for_targets("train", x, y)
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, (tuple, list)) and len(validation) >= 2:
+            self._retrace_for_targets("test", validation[0], validation[1])
+        elif validation is not None:
+            self._retrace_for_targets("test", validation, None)
+        elif kwargs.get("validation_split"):
+            self._retrace_for_targets("test", x, y)
+        callbacks = kwargs.get("callbacks")
+        if not isinstance(callbacks, keras.callbacks.CallbackList):
+            # first, so a diverged epoch stops before a checkpoint callback saves it
+            kwargs["callbacks"] = [_StopOnNonFiniteWeights(), *(callbacks or [])]
+        history = super().fit(x, y, *args, **kwargs)
+        self._check_weights()
+        return history
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.evaluate``, after checking the images (shape, whole pixel values 0..255).
@@ -585,12 +690,17 @@ class IBClassifier(keras.Model):
             ``distortion``, ``izy``), a list or, with ``return_dict=True``, a dict.
 
         Raises:
-            ValueError: images of another shape or not whole pixel values 0..255.
+            ValueError: images of another shape or not whole pixel values 0..255; a NaN, infinite
+                or negative ``sample_weight``; NaN or infinite model weights (named).
 
         Example:
             >>> model.evaluate(x_test, y_test, return_dict=True)["accuracy"]
         """
-        self._check_images(x)
+        x = self._check_images(x)
+        self._check_sample_weights(x, kwargs)
+        self._check_weights()
+        if not kwargs.get("_use_cached_eval_dataset"):  # fit's validation: fit chose the trace
+            self._retrace_for_targets("test", x, y)
         return super().evaluate(x, y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
@@ -605,12 +715,14 @@ class IBClassifier(keras.Model):
             float32 numpy ``[N, C]``, rows summing to 1.
 
         Raises:
-            ValueError: images of another shape or not whole pixel values 0..255.
+            ValueError: images of another shape or not whole pixel values 0..255 (a ragged list
+                included); NaN or infinite model weights (named).
 
         Example:
             >>> model.predict(x_test, batch_size=256).argmax(axis=1)     # predicted classes [N]
         """
-        self._check_images(x)
+        x = self._check_images(x)
+        self._check_weights()
         if not isinstance(x, tf.data.Dataset) and len(np.asarray(x)) == 0:
             return np.zeros((0, self.num_classes), np.float32)
         return super().predict(x, *args, **kwargs)
@@ -621,7 +733,8 @@ class IBClassifier(keras.Model):
         """Run ``fn`` (a tf.function cached under ``key``) over batches of x (an array or a
         ``tf.data.Dataset`` of images or of ``(images, ...)`` tuples) and concatenate each output
         along its batch axis (given by ``empty``, the outputs for zero images)."""
-        self._check_images(x)
+        x = self._check_images(x)
+        self._check_weights()
         if isinstance(x, tf.data.Dataset):
             batches = (b[0] if isinstance(b, (tuple, list)) else b for b in x)
         else:

@@ -13,7 +13,9 @@ model, its file name, sha256, size and download address; each model has a card
 Where weights are looked for: the zoo folder (:func:`models_dir`), then the Keras cache
 (``~/.keras/models/vdualib``), then (``download=True``) the registry's address, fetched with
 ``keras.utils.get_file`` into the Keras cache. Every file is checked against the registry's
-sha256 before it is loaded (``safe_mode=True``); a mismatch is refused.
+sha256 before it is loaded (``safe_mode=True``); a mismatch is refused, and a cached copy that
+fails the check is removed. Registry keys and file names are plain names (no path parts).
+Loading a model file (:func:`load_file`) reads that file alone.
 
 :func:`resolve` is the one place that decides whether a model argument names a file or a zoo
 model: a spec that ends in ``.keras`` or contains a path separator is a file; anything else is
@@ -27,13 +29,14 @@ Example:
 """
 
 import copy
+import json
 import os
 import re
 import sys
 import sysconfig
 import zipfile
 
-from vdualib import reports
+from vdualib import checks, reports
 
 __all__ = [
     "list_models",
@@ -127,9 +130,11 @@ def _parse_registry(file_path):
         raise ValueError(f"{file_path} must be an object with a 'models' object; {_RESTORE}.")
     for name, entry in record["models"].items():
         problem = None
-        if not isinstance(entry, dict):
+        if not _is_plain(name):
+            problem = "is not a plain name (a key becomes cards/<name>.json: no path separators or '..')"
+        elif not isinstance(entry, dict):
             problem = "is not an object"
-        elif not isinstance(entry.get("file"), str) or os.path.basename(entry["file"]) != entry["file"]:
+        elif not _is_plain(entry.get("file")):
             problem = "has no plain 'file' name"
         elif not isinstance(entry.get("sha256"), str) or not _SHA256.fullmatch(entry["sha256"]):
             problem = "has no 'sha256' (64 lower-case hex digits)"
@@ -139,6 +144,14 @@ def _parse_registry(file_path):
                 "Restore the registry or re-register the model with scripts/build_zoo.py."
             )
     return record
+
+
+def _is_plain(name):
+    try:
+        checks.plain_name("name", name)
+    except ValueError:
+        return False
+    return True
 
 
 def registry(folder=None):
@@ -162,7 +175,7 @@ def registry(folder=None):
 
 def _entry(name):
     models = registry()["models"]
-    if name not in models:
+    if not isinstance(name, str) or name not in models:
         raise ValueError(f"Unknown zoo model {name!r}; available: {sorted(models)}, or pass a path to a .keras file.")
     return models[name]
 
@@ -239,13 +252,25 @@ def _verified(file_path, entry, name):
     return file_path
 
 
+def _remove_quietly(file_path):
+    try:
+        os.remove(file_path)
+    except FileNotFoundError:
+        pass
+
+
 def path(name, download=True):
     """Local path of the verified weights of ``name``, downloading them if needed.
+
+    A file in the Keras cache that fails the sha256 check (a download the server got wrong, a
+    damaged copy) is removed, never kept, so the next load fetches it again and reports what
+    went wrong then; a file in the zoo folder is not touched.
 
     Raises:
         FileNotFoundError: the file is in neither folder and may not (or could not) be
             downloaded; the message names the folders and how to place the file by hand.
-        ValueError: a file was found but its sha256 is not the registered one.
+        ValueError: the file in the zoo folder, or the one downloaded, is not the registered one
+            (its sha256 differs).
 
     Args:
         name: a zoo model name, ``"{dataset}-{method}-{backbone}"`` (see :func:`list_models`).
@@ -259,12 +284,18 @@ def path(name, download=True):
     """
     entry = _entry(name)
     folders = [models_dir(), _cache_dir()]
+    removed = ""
     for folder in folders:
         candidate = os.path.join(folder, entry["file"])
-        if os.path.isfile(candidate):
-            return _verified(candidate, entry, name)
+        if not os.path.isfile(candidate):
+            continue
+        if folder == folders[1] and reports.sha256_file(candidate) != entry["sha256"]:
+            _remove_quietly(candidate)
+            removed = " (the cached copy failed the sha256 check and was removed)"
+            continue
+        return _verified(candidate, entry, name)
     place = (
-        f"{entry['file']} (sha256 {entry['sha256']}) is not in {folders[0]} or {folders[1]}; "
+        f"{entry['file']} (sha256 {entry['sha256']}) is not in {folders[0]} or {folders[1]}{removed}; "
         f"copy the file into one of them"
     )
     if not download:
@@ -283,24 +314,143 @@ def path(name, download=True):
             cache_dir=os.path.dirname(os.path.dirname(_cache_dir())),
             cache_subdir=os.path.join("models", "vdualib"),
         )
-    except ValueError as err:  # keras' hash check of the downloaded file
+    except ValueError as err:  # keras' hash check of the downloaded file, which keras keeps
+        _remove_quietly(os.path.join(_cache_dir(), entry["file"]))
         raise ValueError(
-            f"{entry['url']} served a file that is not the registered {name} ({err}); the server or the registry "
-            f"is out of date: place the right {entry['file']} in {folders[0]} by hand."
+            f"{entry['url']} served a file that is not the registered {name} ({err}); it was removed from the "
+            f"cache. The server or the registry is out of date: place the right {entry['file']} in {folders[0]} by hand."
         ) from None
     except Exception as err:  # keras raises a bare Exception for network failures
         raise FileNotFoundError(f"{place}, or connect to the internet: downloading {entry['url']} failed ({err}).") from None
     return _verified(fetched, entry, name)
 
 
-def load_file(file_path):
-    """Load a ``.keras`` model file with ``safe_mode=True``, refusing a damaged file clearly.
+#: A zip member declaring more than this many bytes per stored byte is a decompression bomb:
+#: Keras stores members uncompressed (ratio 1) and DEFLATE cannot pass about 1032.
+_MAX_EXPANSION = 100
+#: ...refused above this declared size, so small, well-compressed members (a config) still pass.
+_BOMB_FLOOR_BYTES = 1 << 24
+#: The largest config.json read: a model's is tens of kilobytes, a nested teacher's adds as much.
+_MAX_CONFIG_BYTES = 1 << 26
+_WEIGHTS_MEMBERS = ("model.weights.h5", "model.weights.npz")
+_RESAVE = (
+    "Delete it and save, export or download it again; for a training checkpoint, restart the run or resume "
+    "from another copy."
+)
 
-    Keras reports a truncated or corrupted archive as "File not found"; this checks the archive
-    (every member's CRC) first.
+
+def _read_archive(file_path):
+    """The parsed ``config.json`` of a ``.keras`` archive, after checking, in this order, the
+    sizes its central directory declares (nothing is decompressed before), every member's CRC,
+    and that the config and the weights are there."""
+    try:
+        with zipfile.ZipFile(file_path) as archive:
+            infos = archive.infolist()
+            checked = [(f"its member {i.filename!r}", i.file_size, i.compress_size) for i in infos]
+            # and all of them together: many bombs, each under the floor
+            checked.append(("all its members", sum(i.file_size for i in infos), sum(i.compress_size for i in infos)))
+            for what, declared, stored in checked:
+                if declared > _BOMB_FLOOR_BYTES and declared > _MAX_EXPANSION * max(stored, 1):
+                    raise ValueError(
+                        f"{file_path} is refused: {what} declares {declared} bytes from {stored} stored (a "
+                        "decompression bomb). A saved model stores its members uncompressed; do not load this file."
+                    )
+            members = {info.filename: info for info in infos}
+            config_info = members.get("config.json")
+            if config_info is not None and config_info.file_size > _MAX_CONFIG_BYTES:
+                raise ValueError(
+                    f"{file_path} is refused: its config.json declares {config_info.file_size} bytes, more than "
+                    f"a model's config ({_MAX_CONFIG_BYTES} at most)."
+                )
+            bad_member = archive.testzip()
+            raw = archive.read("config.json") if config_info is not None and not bad_member else None
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        bad_member, members, raw = f"not a zip archive: {err}", {}, None
+    if bad_member or "config.json" not in members:
+        problem = bad_member or "no config.json inside"
+        raise ValueError(f"{file_path} is damaged (truncated or corrupted .keras archive: {problem}). {_RESAVE}")
+    if not any(name in members for name in _WEIGHTS_MEMBERS):
+        raise ValueError(
+            f"{file_path} is damaged: it holds no weights ({' or '.join(_WEIGHTS_MEMBERS)} is missing from the "
+            f"archive). {_RESAVE}"
+        )
+    try:
+        config = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ValueError(f"{file_path} is damaged: its config.json is not valid JSON ({err}). {_RESAVE}") from None
+    except RecursionError:
+        raise ValueError(f"{file_path} is refused: its config.json nests too deeply to be a model's config.") from None
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise ValueError(
+            f"{file_path} is damaged: its config.json is not a Keras model's config (an object with a "
+            f"'class_name'). {_RESAVE}"
+        )
+    return config
+
+
+def _unknown_classes(config):
+    """The classes of ``config`` that neither Keras nor a registration here can rebuild, as
+    ``module.class`` or the registered name, in order of appearance."""
+    import keras
+
+    unknown, pending = [], [config]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(reversed(item))
+            continue
+        if not isinstance(item, dict):
+            continue
+        pending.extend(reversed(list(item.values())))
+        name, module = item.get("class_name"), item.get("module")
+        if not isinstance(name, str) or name.startswith("__") or "config" not in item:
+            continue
+        if isinstance(module, str) and (module == "builtins" or module.split(".")[0] == "keras"):
+            continue
+        registered = item.get("registered_name")
+        if isinstance(registered, str) and keras.saving.get_registered_object(registered) is not None:
+            continue
+        label = registered if isinstance(registered, str) and ">" in registered else f"{module}.{name}"
+        if label not in unknown:
+            unknown.append(label)
+    return unknown
+
+
+def _load_failure(file_path, config, err):
+    """The message for a ``.keras`` file Keras could not rebuild."""
+    unknown = _unknown_classes(config)
+    if unknown:
+        return (
+            f"{file_path} cannot be loaded: it holds {', '.join(unknown)}, which is neither a Keras nor a vdualib "
+            "class nor one registered in this program. For a class of your own, import the module that registers "
+            "it (@keras.saving.register_keras_serializable) before loading; a file from elsewhere may be crafted, "
+            "and vdualib never imports what a file names."
+        )
+    if isinstance(err, RecursionError):
+        return f"{file_path} cannot be loaded: its config nests too deeply to be a model's config."
+    reason = re.split(r"\s*Full (?:object )?config", str(err), maxsplit=1)[0].strip() or type(err).__name__
+    return f"{file_path} cannot be loaded: {reason}"
+
+
+def load_file(file_path, teacher_files=False):
+    """Load a ``.keras`` model file with ``safe_mode=True``, reading that file alone, and refusing
+    a damaged, foreign or crafted file with a message that names it.
+
+    Before Keras sees the file, the archive is checked: the sizes its zip directory declares (a
+    decompression bomb is refused before anything is decompressed), every member's CRC (Keras
+    reports a truncated archive as "File not found"), a ``config.json`` that is valid JSON and a
+    weights member. A config naming a class that neither Keras, vdualib nor a registration in
+    this program knows (an unregistered custom class, or a crafted ``{"module": "os", ...}``) is
+    refused naming it; nothing a file names is imported.
+
+    A model trained with a :class:`vdualib.losses.TeacherNoise` holds its teacher. Files saved by
+    earlier versions name the teacher by path instead; they are refused, since loading one would
+    open another file, unless ``teacher_files=True``: that opens the named teacher (itself loaded
+    with ``teacher_files=False``), and saving the model again makes a self-contained file.
 
     Args:
         file_path: path of a ``.keras`` file (a saved model or a training checkpoint).
+        teacher_files: allow a TeacherNoise saved as a path to open that one teacher file.
 
     Returns:
         The ``keras.Model``.
@@ -308,33 +458,30 @@ def load_file(file_path):
     Raises:
         FileNotFoundError: no such file.
         ValueError: the name does not end in ``.keras`` (the only format loaded, always with
-            ``safe_mode=True``), or the file is not a complete ``.keras`` archive.
+            ``safe_mode=True``); the file is not a complete ``.keras`` archive, declares a
+            decompression bomb, has an invalid ``config.json`` or no weights; or Keras cannot
+            rebuild the model from it (the message names the file and, where it applies, the
+            unknown classes).
 
     Example:
         >>> model = zoo.load_file("runs/mnist-vib-mlp/model.keras")
+        >>> zoo.load_file("old-student.keras", teacher_files=True).save("student.keras")  # convert once
     """
     file_path = os.fspath(file_path)
     if not file_path.endswith(".keras"):
         raise ValueError(f"{file_path!r} is not a .keras file; vdualib loads Keras 3 .keras files only (safe_mode=True).")
     if not os.path.isfile(file_path):
         raise FileNotFoundError(f"model file {file_path!r} does not exist; pass an existing .keras file or a zoo name.")
-    try:
-        with zipfile.ZipFile(file_path) as archive:
-            bad_member = archive.testzip()
-            members = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError, EOFError) as err:
-        bad_member, members = f"not a zip archive: {err}", set()
-    if bad_member or "config.json" not in members:
-        problem = bad_member or "no config.json inside"
-        raise ValueError(
-            f"{file_path} is damaged (truncated or corrupted .keras archive: {problem}). Delete it and save, "
-            "export or download it again; for a training checkpoint, restart the run or resume from another copy."
-        )
+    config = _read_archive(file_path)
     import keras
 
-    from vdualib import models  # noqa: F401  (registers the custom classes for deserialisation)
+    from vdualib import losses, models  # noqa: F401  (models registers the custom classes for deserialisation)
 
-    return keras.saving.load_model(file_path, safe_mode=True)
+    with losses._teacher_files(teacher_files):
+        try:
+            return keras.saving.load_model(file_path, safe_mode=True)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError, OSError) as err:
+            raise ValueError(_load_failure(file_path, config, err)) from None
 
 
 def load(name, download=True):
@@ -377,9 +524,7 @@ def source(name):
     Example:
         >>> source("mnist-dualib-mlp")     # 'zoo:mnist-dualib-mlp'
     """
-    if not isinstance(name, str) or not name.strip() or "/" in name or os.sep in name:
-        raise ValueError(f"a zoo name is a non-empty string without path separators, got {name!r}.")
-    return f"zoo:{name}"
+    return f"zoo:{checks.plain_name('a zoo name', name)}"
 
 
 def _model_info(model, label, origin, digest):
@@ -455,7 +600,8 @@ def export(source, target):
     from vdualib import models
 
     trained = load_file(source)
-    release = models.IBClassifier.from_config(trained.get_config())
+    # the label noise object itself, not its config: a TeacherNoise keeps its teacher's weights
+    release = models.IBClassifier.from_config(dict(trained.get_config(), label_noise=trained.label_noise))
     release.set_weights(trained.get_weights())
     with reports.atomic_path(target) as tmp:
         release.save(tmp)
@@ -594,6 +740,7 @@ def register(name, file_path, card_record, folder=None, base_url=None):
     Example:
         >>> register("mnist-vib-mlp", "models/mnist-vib-mlp.keras", record)
     """
+    checks.plain_name("a zoo name", name)
     folder = folder or models_dir()
     registry_path = os.path.join(folder, _REGISTRY)
     record = registry(folder) if os.path.exists(registry_path) else {"models": {}}

@@ -54,7 +54,11 @@ def build_parser():
         "mu: the decoder at the mean of e(z|x), the dual IB paper's protocol",
     )
     parser.add_argument(
-        "--num-samples", type=int, default=None, help="encoder samples S with --prediction samples (default: each model's own)"
+        "--num-samples",
+        type=int,
+        default=None,
+        help="encoder samples S >= 1 with --prediction samples (default: each model's own); "
+        "the decoder at mu is --prediction mu, not --num-samples 0",
     )
     parser.add_argument(
         "--corruptions",

@@ -226,6 +226,11 @@ def _mean(values):
     return None if any(v is None for v in values) else float(np.mean(values))
 
 
+def _predicts_at_mu(model):
+    """Whether a stochastic model's own prediction is the decoder at mu (``num_samples=0``)."""
+    return bool(getattr(model, "stochastic", False)) and getattr(model, "num_samples", None) == 0
+
+
 def _check_arguments(models, prediction, num_samples, severities, validation):
     if not models:
         raise ValueError("evaluate needs at least one (model, info) pair; load them with vdualib.zoo.resolve.")
@@ -240,6 +245,19 @@ def _check_arguments(models, prediction, num_samples, severities, validation):
             raise ValueError(
                 f"num_samples={num_samples} contradicts prediction='mu' (the decoder at mu uses no samples); "
                 "drop num_samples or use prediction='samples'."
+            )
+        if prediction == "samples" and num_samples == 0:
+            # S = 0 is the decoder at mu: recorded as "samples" it would be mislabelled
+            raise ValueError(
+                "num_samples=0 is the decoder at mu, not a mean over samples; pass prediction='mu' "
+                "(--prediction mu) for it, or num_samples >= 1."
+            )
+    if prediction == "samples" and num_samples is None:
+        at_mu = [info.get("label", model.name) for model, info in models if _predicts_at_mu(model)]
+        if at_mu:
+            raise ValueError(
+                f"{', '.join(at_mu)} predict{'s' if len(at_mu) == 1 else ''} with the decoder at mu (num_samples=0), "
+                "not a mean over samples; pass prediction='mu' (--prediction mu), or num_samples >= 1."
             )
     severities = sorted({checks.positive_int("severity", s) for s in severities})
     if not severities or severities[-1] > max(corruptions.SEVERITIES):
@@ -281,7 +299,9 @@ def evaluate(
         severities: severities 1..5 to evaluate each corruption at.
         ood: out-of-distribution sets: data set names of the same image shape, or
             ``"uniform"`` / ``"gaussian"`` noise images (as many as test images).
-        num_samples: encoder samples S per prediction (``None``: each model's own).
+        num_samples: encoder samples S per prediction (``None``: each model's own). With
+            ``prediction="samples"`` it must be >= 1, and so must a stochastic model's own: S = 0
+            is the decoder at mu, which is ``prediction="mu"`` (refused rather than mislabelled).
         batch_size: images per forward pass.
         num_bins: bins of the calibration errors and the reliability curve.
         limit: use only the first ``limit`` test examples.

@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from vdualib import checks
-from vdualib.ntk.kernels import kernels
+from vdualib.ntk.kernels import _kernels
 
 __all__ = ["ensemble", "KernelEnsemble", "EnsemblePrediction", "COVARIANCES"]
 
@@ -280,7 +280,9 @@ def ensemble(
         An :class:`EnsemblePrediction`.
 
     Raises:
-        ValueError: bad inputs or settings (see :func:`vdualib.ntk.kernels` and :class:`KernelEnsemble`).
+        ValueError: bad inputs or settings (see :func:`vdualib.ntk.kernels` and :class:`KernelEnsemble`),
+            named as this function's arguments (``x_train``, ``x_test``), or kernels and outputs too
+            large for float64.
 
     Example:
         >>> prediction = ensemble(x_train, y_train, x_test, t=[0, 10, np.inf], depth=2)
@@ -288,17 +290,22 @@ def ensemble(
     """
     if covariance not in COVARIANCES:
         raise ValueError(f"covariance must be one of {COVARIANCES}; got {covariance!r}.")
-    hyper = dict(depth=depth, activation=activation, w_std=w_std, b_std=b_std)
-    k_train, theta_train = kernels(x_train, None, **hyper)
-    if np.asarray(y_train).shape[:1] != k_train.shape[:1]:
-        raise ValueError(f"y_train must have one row per training input ({k_train.shape[0]}); got {np.asarray(y_train).shape}.")
+    # the kernels' messages name this function's arguments, the only ones the caller passed
+    hyper = dict(depth=depth, activation=activation, w_std=w_std, b_std=b_std, batch_size=1024, dtype=np.float64)
+    k_train, theta_train = _kernels(x_train, None, diagonal=False, names=("x_train",), **hyper)
+    y_shape = checks.numeric_array("y_train", y_train).shape
+    if y_shape[:1] != k_train.shape[:1]:
+        raise ValueError(f"y_train must have one row per training input ({k_train.shape[0]}); got shape {y_shape}.")
     test = {}
     if x_test is not None:
-        k_test_train, theta_test_train = kernels(x_test, x_train, **hyper)
-        if covariance == "full":
-            k_test = kernels(x_test, None, **hyper)[0]
-        else:
-            k_test = kernels(x_test, None, diagonal=True, **hyper)[0]
+        k_test_train, theta_test_train = _kernels(x_test, x_train, diagonal=False, names=("x_test", "x_train"), **hyper)
+        k_test = _kernels(x_test, None, diagonal=covariance != "full", names=("x_test",), **hyper)[0]
         test = dict(k_test_train=k_test_train, theta_test_train=theta_test_train, k_test=k_test)
     model = KernelEnsemble(k_train, theta_train, y_train, learning_rate=learning_rate, diag_reg=diag_reg, **test)
-    return model.predict(t, covariance)
+    prediction = model.predict(t, covariance)
+    if not all(np.isfinite(field).all() for field in prediction[1:] if field is not None):
+        raise ValueError(
+            f"the ensemble's outputs overflow float64 for these inputs (kernels up to {np.abs(theta_train).max():.3g}); "
+            "rescale x_train and x_test (e.g. vdualib.ntk.standardize_inputs) or lower depth or w_std."
+        )
+    return prediction

@@ -52,7 +52,7 @@ def _relu_expectations(k12, k11, k22, out=None):
     ``k11`` / ``k22`` broadcast against ``k12`` (columns / rows of a block);
     ``out`` may be ``k12`` itself to update in place.
     """
-    norms = np.sqrt(k11 * k22)
+    norms = np.sqrt(k11) * np.sqrt(k22)  # not sqrt(k11 * k22), which overflows for variances near 1e155
     cosine = np.divide(k12, norms, out=np.zeros_like(k12), where=norms > 0)
     np.clip(cosine, -1.0, 1.0, out=cosine)
     angle = np.arccos(cosine)
@@ -69,9 +69,16 @@ def _relu_expectations(k12, k11, k22, out=None):
 
 def _erf_expectations(k12, k11, k22, out=None):
     """erf arcsine expectations; returns (E[phi phi], E[phi' phi'])."""
-    product = (1.0 + 2.0 * k11) * (1.0 + 2.0 * k22)
-    derivative = (4.0 / math.pi) / np.sqrt(np.maximum(product - 4.0 * k12 * k12, np.finfo(k12.dtype).tiny))
-    ratio = np.clip(2.0 * k12 / np.sqrt(product), -1.0, 1.0)
+    # s = sqrt((1 + 2 K11)(1 + 2 K22)) and sqrt(s^2 - 4 K12^2) = sqrt(s - 2 K12) sqrt(s + 2 K12), as
+    # products of square roots so that nothing overflows for variances near 1e300. By Cauchy-Schwarz
+    # (K12^2 <= K11 K22) the latter is at least ((1 + 4 K11)(1 + 4 K22))^(1/4), with equality on the
+    # diagonal, where s - 2 K12 cancels to rounding noise: the bound replaces that noise.
+    scale = np.sqrt(1.0 + 2.0 * k11) * np.sqrt(1.0 + 2.0 * k22)
+    twice = 2.0 * k12
+    root = np.sqrt(np.maximum(scale - twice, 0.0)) * np.sqrt(np.maximum(scale + twice, 0.0))
+    floor = np.sqrt(np.sqrt(1.0 + 4.0 * k11)) * np.sqrt(np.sqrt(1.0 + 4.0 * k22))
+    derivative = (4.0 / math.pi) / np.maximum(root, floor)
+    ratio = np.clip(twice / scale, -1.0, 1.0)
     value = np.arcsin(ratio, out=out if out is not None else ratio)
     value *= 2.0 / math.pi
     return value, derivative
@@ -80,20 +87,34 @@ def _erf_expectations(k12, k11, k22, out=None):
 _EXPECTATIONS = {"relu": _relu_expectations, "erf": _erf_expectations}
 
 
+def _relu_diagonal(k):
+    """The ReLU expectations at u = v ~ N(0, k): E[phi^2] = k / 2, E[phi'^2] = 1 / 2."""
+    return k / 2.0, np.full_like(k, 0.5)
+
+
+def _erf_diagonal(k):
+    """The erf expectations at u = v ~ N(0, k): (2 / pi) arcsin(2k / (1 + 2k)), (4 / pi) / sqrt(1 + 4k)."""
+    return (2.0 / math.pi) * np.arcsin(2.0 * k / (1.0 + 2.0 * k)), (4.0 / math.pi) / np.sqrt(1.0 + 4.0 * k)
+
+
+# the closed forms at theta = 0, exact where arccos / arcsin near 1 would lose half the digits
+_DIAGONAL_EXPECTATIONS = {"relu": _relu_diagonal, "erf": _erf_diagonal}
+
+
 def _diagonal_chain(k, depth, activation, w_std, b_std):
     """Pre-activation variances K(x, x) before each nonlinearity, O(N) each.
 
     Returns the list of ``depth`` pre-activation diagonals and the final
     (K, Theta) diagonals of the readout.
     """
-    expectations = _EXPECTATIONS[activation]
+    expectations = _DIAGONAL_EXPECTATIONS[activation]
     theta = np.zeros_like(k)
     pre_activations = []
     for _ in range(depth):
         k = w_std**2 * k + b_std**2
         theta = k + w_std**2 * theta
         pre_activations.append(k)
-        k, derivative = expectations(k, k, k)
+        k, derivative = expectations(k)
         theta = theta * derivative
     k = w_std**2 * k + b_std**2
     theta = k + w_std**2 * theta
@@ -119,7 +140,7 @@ def _block_chain(k, rows_pre, cols_pre, depth, activation, w_std, b_std):
 
 
 def _as_inputs(x, name, dtype):
-    x = np.asarray(x)
+    x = checks.numeric_array(name, x)
     if x.ndim < 2 or x.shape[0] == 0 or math.prod(x.shape[1:]) == 0:
         raise ValueError(f"{name} must be an array [N, ...] of N >= 1 non-empty inputs; got shape {x.shape}.")
     x = x.reshape(x.shape[0], -1).astype(dtype, copy=False)
@@ -190,14 +211,33 @@ def kernels(
     Returns:
         ``(K, Theta)``, each [N1, N2] (or [N1] when ``diagonal``).
 
+    Finite inputs give finite kernels or an error: the recursion avoids intermediate overflow
+    (inputs near 1e150 give kernels near 1e300), and kernels that exceed the dtype's range are
+    refused with the reason instead of returned as inf or NaN.
+
     Raises:
         ValueError: an unknown activation, a bad depth, std, batch size or dtype, mismatched input
-            dimensions, non-finite inputs, or ``diagonal=True`` with ``x2``.
+            dimensions, non-finite inputs, ``diagonal=True`` with ``x2``, or kernels too large for
+            ``dtype``.
 
     Example:
         >>> k, theta = kernels(x_train, depth=2)             # [N, N] each
         >>> k_xX, theta_xX = kernels(x_test, x_train)      # [M, N] each
     """
+    return _kernels(x1, x2, depth, activation, w_std, b_std, diagonal, batch_size, dtype, names=("x1", "x2"))
+
+
+def _overflow(names, dtype, what):
+    wider = ", or use dtype=np.float64" if np.dtype(dtype) == np.float32 else ""
+    return ValueError(
+        f"the kernels of {' and '.join(names)} overflow {np.dtype(dtype).name} ({what}); the inputs are too "
+        f"large for these settings. Rescale them (e.g. vdualib.ntk.standardize_inputs) or lower depth or w_std{wider}."
+    )
+
+
+@np.errstate(over="ignore")  # kernels past the dtype's range are refused below, by name
+def _kernels(x1, x2, depth, activation, w_std, b_std, diagonal, batch_size, dtype, names):
+    """:func:`kernels`, naming the inputs ``names`` in its messages (``ensemble`` passes its own)."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}.")
     depth = checks.non_negative_int("depth (the number of hidden layers)", depth)
@@ -207,19 +247,35 @@ def kernels(
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64; got {dtype}.")
-    x1 = _as_inputs(x1, "x1", dtype)
+    x1 = _as_inputs(x1, names[0], dtype)
     symmetric = x2 is None
-    x2 = x1 if symmetric else _as_inputs(x2, "x2", dtype)
+    x2 = x1 if symmetric else _as_inputs(x2, names[1], dtype)
+    used = names[:1] if symmetric else names
     if x2.shape[1] != x1.shape[1]:
-        raise ValueError(f"x1 and x2 must have the same input dimension; got {x1.shape[1]} and {x2.shape[1]}.")
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same input dimension; got {x1.shape[1]} and {x2.shape[1]}."
+        )
     d = x1.shape[1]
-    rows_input = np.einsum("ij,ij->i", x1, x1) / d
+    # x x^T / d is computed on x / s and scaled back by s^2 when x x^T itself could overflow
+    largest = max(float(np.abs(x1).max()), float(np.abs(x2).max()))
+    scale = largest if largest > math.sqrt(np.finfo(dtype).max / d) / 4 else 1.0
+    if scale != 1.0:
+        x1 = x1 / scale
+        x2 = x1 if symmetric else x2 / scale
+    rows_input = np.einsum("ij,ij->i", x1, x1) / d * scale * scale
+    cols_input = rows_input if symmetric else np.einsum("ij,ij->i", x2, x2) / d * scale * scale
+    if not (np.isfinite(rows_input).all() and np.isfinite(cols_input).all()):
+        raise _overflow(used, dtype, f"|x|^2 / d exceeds {np.finfo(dtype).max:.3g}; largest |x| = {largest:.3g}")
     rows_pre, k_diagonal, theta_diagonal = _diagonal_chain(rows_input, depth, activation, w_std, b_std)
+    if not (np.isfinite(k_diagonal).all() and np.isfinite(theta_diagonal).all()):
+        raise _overflow(used, dtype, f"K(x, x) and Theta(x, x) pass {np.finfo(dtype).max:.3g} by layer {depth + 1}")
     if diagonal:
         if not symmetric:
-            raise ValueError("diagonal=True computes K(x, x) for x1 alone; pass x2=None.")
+            raise ValueError(f"diagonal=True computes K(x, x) for {names[0]} alone; pass {names[1]}=None.")
         return k_diagonal, theta_diagonal
-    cols_pre = rows_pre if symmetric else _diagonal_chain(np.einsum("ij,ij->i", x2, x2) / d, depth, activation, w_std, b_std)[0]
+    cols_pre = rows_pre if symmetric else _diagonal_chain(cols_input, depth, activation, w_std, b_std)[0]
+    if not symmetric and not all(np.isfinite(pre).all() for pre in cols_pre):
+        raise _overflow(used, dtype, f"the variances of {names[1]} pass {np.finfo(dtype).max:.3g}")
 
     n1, n2 = x1.shape[0], x2.shape[0]
     k_out = np.empty((n1, n2), dtype=dtype)
@@ -229,6 +285,8 @@ def kernels(
         first = start if symmetric else 0  # symmetric: the upper triangle of this row strip
         block = x1[start:stop] @ x2[first:].T
         block /= d
+        block *= scale  # twice, not by scale**2, which may overflow where the block does not
+        block *= scale
         k, theta = _block_chain(
             block,
             [pre[start:stop] for pre in rows_pre],
@@ -249,4 +307,6 @@ def kernels(
     if symmetric:  # exact diagonal: arccos near 1 loses half the digits
         np.fill_diagonal(k_out, k_diagonal)
         np.fill_diagonal(theta_out, theta_diagonal)
+    if not (np.isfinite(k_out).all() and np.isfinite(theta_out).all()):
+        raise _overflow(used, dtype, "an off-diagonal entry")
     return k_out, theta_out
