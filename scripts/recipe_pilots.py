@@ -11,12 +11,14 @@ ends with the pilot) with one setting changed. Two stages:
 2. from the best decay of stage 1, EMA of the weights (momentum 0.999) and a 2-epoch linear
    warm-up of the learning rate, one at a time.
 
-Rule (written into the JSON before any pilot ran): a pilot's score is its mean validation
+Rule (fixed here before any pilot ran, and recorded in the JSON): a pilot's score is its mean validation
 accuracy over the last 3 epochs; stage 1 takes the highest score; a stage-2 change is adopted
 only if it beats the stage-1 best by more than one binomial standard error of the validation
 accuracy (sqrt(a (1 - a) / n), n the validation split), since a smaller difference is within the
 split's noise. The deterministic network stands for the three methods of the data set: they
-share the optimizer and schedule (``vdualib.recipes``).
+share the optimizer and schedule (``vdualib.recipes``). A pilot is shorter than the recipe's 100
+epochs, so it applies less decay in total (the sum of lr * weight_decay over its steps); a decay
+value chosen here may be on the large side for the full schedule, which its curve then shows.
 
 Every pilot is a normal ``vdualib.training.train`` run folder (checkpoint each epoch, exact
 resume): restarting the script resumes the pilot that was running and skips finished ones.
