@@ -374,3 +374,31 @@ def test_prediction_at_mu_with_a_monte_carlo_rate(mnist):
     assert out["sample_probs"].shape == (1, 64, 10) and out["rate"].shape == (64,)
     assert np.all(np.isfinite(out["rate"]))
     np.testing.assert_allclose(out["probs"], model.predict_samples(x_test[:64], num_samples=0)[0], rtol=1e-6)
+
+
+def test_an_options_object_and_keyword_settings_evaluate_alike(saved_models):
+    import dataclasses
+
+    model, info = evaluation.load_model(saved_models["plain"])
+    settings = dict(corruption_names=["rotate"], severities=(2,), ood=("uniform",), limit=120, num_bins=5, progress=False)
+    options = evaluation.EvaluationOptions(**settings)
+    by_options = evaluation.evaluate([(model, info)], "mnist", options)
+    by_keywords = evaluation.evaluate([(model, info)], "mnist", **settings)
+    for key in ("num_examples", "corruptions", "severities", "ood_sets", "num_bins"):
+        assert by_options[key] == by_keywords[key]
+    assert by_options["num_examples"] == 120 and by_options["severities"] == [2] and by_options["num_bins"] == 5
+    for part in ("clean", "corruptions", "ood"):
+        same = [json.dumps(r["models"][0][part], default=lambda o: o.tolist()) for r in (by_options, by_keywords)]
+        assert same[0] == same[1]
+    assert list(by_options["models"][0]["corruptions"]["rotate"]) == ["2"]
+    # a keyword overrides the object, which is left as it was
+    fewer = evaluation.evaluate([(model, info)], "mnist", options, limit=60, corruption_names="none", ood=())
+    assert fewer["num_examples"] == 60 and fewer["corruptions"] == [] and options.limit == 120
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.limit = 10
+    with pytest.raises(ValueError, match="no setting num_bin; the settings are .*'num_bins'"):
+        evaluation.evaluate([(model, info)], "mnist", options, num_bin=5)
+    with pytest.raises(ValueError, match="options must be an EvaluationOptions, got dict"):
+        evaluation.evaluate([(model, info)], "mnist", {"limit": 5})
+    with pytest.raises(ValueError, match="limit must be a positive integer"):
+        evaluation.evaluate([(model, info)], "mnist", options, limit=0)

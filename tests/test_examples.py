@@ -256,3 +256,18 @@ def test_the_ece_after_temperature_scaling_gets_an_interval_when_t_came_from_a_v
         np.savez(tmp_path / "damaged.npz", **contents)
         with pytest.raises(ValueError, match=expected):
             examples.read_examples(tmp_path / "damaged.npz")
+
+
+def test_the_per_example_record_does_not_reach_back_into_the_loop():
+    """loop imports examples, so examples names the prediction modes itself."""
+    import ast
+
+    from vdualib.evaluation import examples, loop
+
+    tree = ast.parse(open(examples.__file__, encoding="utf-8").read())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+    assert not any(name.startswith("vdualib.evaluation") for name in imported)
+    assert loop.PREDICTIONS is examples.PREDICTIONS
+    with pytest.raises(ValueError, match="prediction must be one of"):
+        examples.write_examples("unused.npz", [0], [], "median")

@@ -233,3 +233,33 @@ def test_priors_reject_bad_arguments():
         layers.ClassConditionalPrior(2, class_prior=[float("nan"), 1.0])
     with pytest.raises(ValueError, match="class_prior must be non-negative and sum to 1"):
         layers.ClassConditionalPrior(2, class_prior=[0.7, 0.7])
+
+
+def test_beta_without_a_prior_is_refused_not_ignored(rng):
+    with pytest.raises(ValueError, match=r"beta=0\.01 needs a prior.*prior='standard_normal' for the VIB's N\(0, I\)"):
+        layers.GaussianEncoder(16, beta=1e-2)
+    # a config naming beta without a prior (hand-edited or crafted) is refused as well (Keras'
+    # from_config reports the ValueError inside a TypeError)
+    config = _encoder(prior="standard_normal", beta=0.01).get_config()
+    with pytest.raises((TypeError, ValueError), match="needs a prior"):
+        layers.GaussianEncoder.from_config(dict(config, prior=None))
+    # beta = 0 without a prior: a stochastic layer without a rate, nothing added to the losses
+    plain = _encoder(beta=0.0)
+    x = rng.normal(size=(3, 6)).astype(np.float32)
+    plain(x, training=True)
+    assert plain.prior is None and not plain.losses
+    # with a prior, the same beta weighs the rate
+    weighed = _encoder(prior="standard_normal", beta=0.01)
+    weighed(x, training=True)
+    assert len(weighed.losses) == 1 and float(weighed.losses[0]) > 0
+
+
+def test_beta_scheduler_refuses_encoders_without_a_prior(rng):
+    from vdualib import callbacks
+
+    inputs = keras.Input((6,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(layers.GaussianEncoder(4)(inputs)))
+    model.compile("adam", loss="mse")
+    x = rng.normal(size=(8, 6)).astype(np.float32)
+    with pytest.raises(ValueError, match="GaussianEncoder that has a prior.*prior='standard_normal'"):
+        model.fit(x, np.zeros((8, 2)), epochs=1, verbose=0, callbacks=[callbacks.BetaScheduler(0.0, 1e-3, steps=4)])

@@ -136,7 +136,10 @@ def test_teacher_noise_uses_teacher_softmax(tmp_path):
     x = np.random.default_rng(1).normal(size=(4, 3)).astype(np.float32)
     np.testing.assert_allclose(noise(tf.constant([0, 1, 0, 1]), x).numpy(), teacher(x).numpy(), rtol=1e-6)
     teacher.save(tmp_path / "teacher.keras")
-    from_path = losses.TeacherNoise(str(tmp_path / "teacher.keras"), epsilon=0.0)
+    # a path is refused: the noise takes a model, and building it opens no file
+    with pytest.raises(ValueError, match="takes the teacher model, not the path .*zoo.load_file"):
+        losses.TeacherNoise(str(tmp_path / "teacher.keras"))
+    from_path = losses.TeacherNoise(keras.saving.load_model(tmp_path / "teacher.keras"), epsilon=0.0)
     np.testing.assert_allclose(from_path(tf.constant([0, 1, 0, 1]), x).numpy(), teacher(x).numpy(), rtol=1e-5)
     # the config holds the teacher's architecture, never a path; its weights come with the model file
     config = from_path.get_config()
@@ -156,6 +159,70 @@ def test_teacher_noise_uses_teacher_softmax(tmp_path):
         forgotten(tf.constant([0]), x[:1])
     with pytest.raises(ValueError, match="teacher must be a keras.Model"):
         losses.TeacherNoise(lambda images: images)
+
+
+def test_a_teacher_named_by_path_opens_only_inside_opening_teacher_files(tmp_path):
+    """Configs of earlier versions name the teacher's file; the opener is given by the loader."""
+    inputs = keras.Input((3,))
+    teacher = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
+    config = dict(losses.TeacherNoise(teacher, epsilon=0.0).get_config(), teacher="old/teacher.keras")
+    opened = []
+
+    def open_teacher(path):
+        opened.append(path)
+        # the teacher's own file may not name another teacher: refused while it is opened
+        with pytest.raises(ValueError, match="names the teacher by path"):
+            losses.TeacherNoise.from_config(config)
+        return teacher
+
+    with pytest.raises(ValueError, match="names the teacher by path"):
+        losses.TeacherNoise.from_config(config)
+    with losses.opening_teacher_files(open_teacher):
+        noise = losses.TeacherNoise.from_config(config)
+    assert opened == ["old/teacher.keras"] and noise.teacher is teacher and not noise.awaiting_weights
+    x = np.ones((2, 3), np.float32)
+    np.testing.assert_allclose(noise(tf.constant([0, 1]), x).numpy(), teacher(x).numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="names the teacher by path"):  # the context is over
+        losses.TeacherNoise.from_config(config)
+    with pytest.raises(ValueError, match="open_teacher must be a function"):
+        with losses.opening_teacher_files("teacher.keras"):
+            pass
+    # the loader of the zoo passes a flag: Keras' own safe-mode loader opens the named file
+    teacher.save(tmp_path / "teacher.keras")
+    with losses._teacher_files(True):
+        loaded = losses.TeacherNoise.from_config(dict(config, teacher=str(tmp_path / "teacher.keras")))
+        with pytest.raises(ValueError, match="not an existing .keras file"):
+            losses.TeacherNoise.from_config(dict(config, teacher=str(tmp_path / "missing.keras")))
+    np.testing.assert_allclose(loaded(tf.constant([0, 1]), x).numpy(), teacher(x).numpy(), rtol=1e-6)
+
+
+def _imported_modules(module):
+    """Every module a source file imports, at its top or inside functions."""
+    import ast
+
+    tree = ast.parse(open(module.__file__, encoding="utf-8").read())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+            found.add(node.module)
+    return found
+
+
+def test_losses_and_methods_sit_below_the_zoo_and_training():
+    from vdualib import methods
+
+    assert not {"vdualib.zoo", "vdualib.training"} & _imported_modules(losses)
+    assert not {m for m in _imported_modules(methods) if m.startswith("vdualib")}  # the lowest floor
+
+
+def test_loss_class_follows_the_method_table():
+    assert losses.loss_class("dualib") is losses.DualIBLoss
+    assert losses.loss_class("vib") is losses.loss_class("deterministic") is losses.VIBLoss
+    with pytest.raises(ValueError, match="Unknown method"):
+        losses.loss_class("ib")
 
 
 @pytest.mark.parametrize(

@@ -401,3 +401,24 @@ def test_keras_metric_refuses_bad_labels_in_evaluate():
     assert np.isfinite(model.evaluate(x, np.arange(8) % 2, verbose=0, return_dict=True)["ece"])
     with pytest.raises(tf.errors.InvalidArgumentError, match="y_true class indices"):
         model.evaluate(x, np.full(8, 7), verbose=0)
+
+
+def test_keras_metric_is_a_registered_module_level_class_that_saved_models_keep(tmp_path):
+    import keras
+
+    metric_class = metrics.ExpectedCalibrationError
+    assert metric_class.__qualname__ == "ExpectedCalibrationError" and metric_class.__module__ == "vdualib.metrics"
+    assert keras.saving.get_registered_object("vdualib>ExpectedCalibrationError") is metric_class
+    assert issubclass(metric_class, keras.metrics.Metric)
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(96, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=[metric_class(num_bins=7)])
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    before = model.evaluate(x, y, batch_size=32, return_dict=True, verbose=0)["ece"]
+    model.save(tmp_path / "compiled.keras")
+    loaded = keras.saving.load_model(tmp_path / "compiled.keras", safe_mode=True)
+    after = loaded.evaluate(x, y, batch_size=32, return_dict=True, verbose=0)["ece"]
+    assert after == pytest.approx(before, abs=1e-6)
+    assert after == pytest.approx(metrics.expected_calibration_error(loaded.predict(x, verbose=0), y, 7), abs=1e-5)

@@ -415,3 +415,21 @@ def test_mirrored_strategy_on_two_cpus_matches_single_device(tmp_path, data_dir)
     for a, b in zip(results["default"]["weights"], results["mirrored"]["weights"]):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
     assert results["prior_moved"] < 1e-6  # 8 steps of decay would have shrunk it by 1 - 0.95**8 = 34%
+
+
+def test_a_teacher_recipe_loads_its_reference_here_and_the_noise_holds_the_model(tmp_path):
+    """p~ from a reference model is built in training: the label noise gets the model, not a path."""
+    inputs = keras.Input((28, 28), dtype="uint8")
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inputs)))
+    teacher = keras.Model(inputs, outputs)
+    path = str(tmp_path / "teacher.keras")
+    teacher.save(path)
+    recipe = recipes.get_recipe(
+        "mnist-dualib-mlp", ["label_noise=teacher", f"label_noise_reference={path}", "label_noise_mixing=0.01"]
+    )
+    noise, source = training.label_noise_from_recipe(recipe, None, None)
+    assert isinstance(noise, losses.TeacherNoise) and isinstance(noise.teacher, keras.Model)
+    assert source == {"kind": "teacher", "reference": path, "reference_sha256": reports.sha256_file(path), "mixing": 0.01}
+    x = np.random.default_rng(0).integers(0, 256, size=(3, 28, 28), dtype=np.uint8)
+    expected = 0.99 * teacher.predict(x, verbose=0) + 0.001
+    np.testing.assert_allclose(noise(np.array([0, 1, 2]), x).numpy(), expected, rtol=1e-5, atol=1e-7)

@@ -91,9 +91,9 @@ class _StepSchedule(keras.callbacks.Callback):
 
 @keras.saving.register_keras_serializable(package="vdualib")
 class BetaScheduler(_StepSchedule):
-    """Anneal ``beta`` (the rate's weight) of every :class:`~vdualib.layers.GaussianEncoder` in
-    the model from ``start`` to ``end`` over ``steps`` training steps, then hold it at ``end``.
-    Logs ``beta`` per epoch.
+    """Anneal ``beta`` (the rate's weight) of every :class:`~vdualib.layers.GaussianEncoder` with
+    a prior in the model from ``start`` to ``end`` over ``steps`` training steps, then hold it at
+    ``end``. Logs ``beta`` per epoch.
 
     Args:
         start, end: finite, >= 0 (> 0 for ``schedule="log"``).
@@ -107,9 +107,13 @@ class BetaScheduler(_StepSchedule):
     log_name = "beta"
 
     def _targets(self, model):
-        found = [layer.beta for layer in _all_layers(model) if isinstance(layer, layers.GaussianEncoder)]
+        encoders = [layer for layer in _all_layers(model) if isinstance(layer, layers.GaussianEncoder)]
+        found = [encoder.beta for encoder in encoders if encoder.prior is not None]
         if not found:
-            raise ValueError("BetaScheduler needs a model with a GaussianEncoder (whose beta it anneals).")
+            raise ValueError(
+                "BetaScheduler needs a model with a GaussianEncoder that has a prior (its beta weighs the rate)"
+                + ("; the model's encoders have none: build them with prior='standard_normal'." if encoders else ".")
+            )
         return found
 
 

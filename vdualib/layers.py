@@ -75,13 +75,15 @@ class GaussianEncoder(keras.layers.Layer):
     model's losses (``add_loss``). The rate is computed in training, and at inference where it
     needs no sampling (a closed-form prior, or ``labels`` for a class-conditional one).
     ``beta`` is a non-trainable variable, so :class:`vdualib.callbacks.BetaScheduler` can
-    anneal it; ``get_config`` reports its current value.
+    anneal it; ``get_config`` reports its current value. Without a prior there is no rate for
+    beta to weigh, so ``beta > 0`` without one is refused rather than ignored: the VIB's rate
+    needs ``prior="standard_normal"`` (r(z) = N(0, I)).
 
     Args:
         latent_dim: K, the size of z.
         prior: ``None`` (no rate), a name (``"standard_normal"``, ``"mixture"``), a prior layer
             (``ClassConditionalPrior(num_classes)`` for b(z|y)) or a serialized prior.
-        beta: weight of the rate in the loss (VIB convention), finite, >= 0.
+        beta: weight of the rate in the loss (VIB convention), finite, >= 0; 0 without a prior.
         scale_shift: the 5 in ``softplus(rho - 5)``.
         min_scale: floor added to sigma, > 0, keeps the rate finite.
         kernel_initializer, kernel_regularizer: of the projection.
@@ -99,6 +101,11 @@ class GaussianEncoder(keras.layers.Layer):
         >>> encoder = GaussianEncoder(16, prior="standard_normal", beta=1e-3)
         >>> z = encoder(features, training=True)          # [batch, 16]; encoder.losses has the rate
         >>> z = encoder(features, num_samples=12)         # [12, batch, 16]
+        >>> GaussianEncoder(16, beta=1e-2)                # ValueError: beta=0.01 needs a prior ...
+
+    Raises:
+        ValueError: a bad ``latent_dim``, ``scale_shift``, ``min_scale`` or ``beta``, an unknown
+            prior, or ``beta > 0`` without a prior.
     """
 
     def __init__(
@@ -122,12 +129,13 @@ class GaussianEncoder(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.prior = None if prior is None else get_prior(prior)
-        self.beta = self.add_weight(
-            name="beta",
-            shape=(),
-            initializer=keras.initializers.Constant(checks.finite_float("beta", beta, low=0.0)),
-            trainable=False,
-        )
+        beta = checks.finite_float("beta", beta, low=0.0)
+        if beta > 0 and self.prior is None:
+            raise ValueError(
+                f"beta={beta:g} needs a prior: without one the encoder has no rate for beta to weigh. Pass "
+                "prior='standard_normal' for the VIB's N(0, I) (or 'mixture', or a ClassConditionalPrior), or beta=0."
+            )
+        self.beta = self.add_weight(name="beta", shape=(), initializer=keras.initializers.Constant(beta), trainable=False)
         self.rate_tracker = keras.metrics.Mean(name="rate") if self.prior is not None else None
 
     def build(self, input_shape):

@@ -39,7 +39,9 @@ __all__ = [
     "ConfusionNoise",
     "TeacherNoise",
     "get_label_noise",
+    "opening_teacher_files",
     "confusion_matrix",
+    "loss_class",
 ]
 
 
@@ -204,19 +206,60 @@ class ConfusionNoise(_TransitionNoise):
         return {"matrix": self.matrix.tolist()}
 
 
-#: Whether a TeacherNoise config that names its teacher by path may open that file: only while
-#: ``vdualib.zoo.load_file(..., teacher_files=True)`` loads a file saved by an earlier version.
-_TEACHER_FILES = contextvars.ContextVar("vdualib_teacher_files", default=False)
+#: How a TeacherNoise config that names its teacher by path (files of earlier versions) gets that
+#: teacher: ``None`` refuses the config; a function ``path -> keras.Model`` opens the file. Set for
+#: the length of one load by :func:`opening_teacher_files`.
+_TEACHER_OPENER = contextvars.ContextVar("vdualib_teacher_opener", default=None)
 
 
 @contextlib.contextmanager
-def _teacher_files(allowed):
-    """Allow (or forbid) opening a teacher named by path while restoring configs, in this context."""
-    token = _TEACHER_FILES.set(bool(allowed))
+def opening_teacher_files(open_teacher):
+    """Let TeacherNoise configs that name their teacher by path open it, in this context only.
+
+    Model files of earlier versions stored a TeacherNoise's teacher as the path of its own
+    ``.keras`` file. Loading such a file opens that second file only inside this context, with
+    ``open_teacher``; everywhere else the config is refused, so loading a model never opens
+    another file unasked. The teacher itself is opened with such configs refused again, so a
+    file naming itself cannot recurse. :func:`vdualib.zoo.load_file` with ``teacher_files=True``
+    is the usual way in.
+
+    Args:
+        open_teacher: a function ``path -> keras.Model`` (e.g. ``vdualib.zoo.load_file``), or
+            ``None`` to refuse teacher paths.
+
+    Yields:
+        ``None``; load the model file inside the ``with`` block.
+
+    Raises:
+        ValueError: ``open_teacher`` is neither callable nor ``None``.
+
+    Example:
+        >>> with losses.opening_teacher_files(zoo.load_file):
+        ...     model = keras.saving.load_model("old-student.keras", safe_mode=True)
+    """
+    if open_teacher is not None and not callable(open_teacher):
+        raise ValueError(f"open_teacher must be a function path -> keras.Model or None, got {open_teacher!r}.")
+    token = _TEACHER_OPENER.set(open_teacher)
     try:
         yield
     finally:
-        _TEACHER_FILES.reset(token)
+        _TEACHER_OPENER.reset(token)
+
+
+def _open_teacher_file(path):
+    """A teacher named by path, loaded as Keras loads any model file (``safe_mode=True``)."""
+    path = os.fspath(path)
+    if not path.endswith(".keras") or not os.path.isfile(path):
+        raise ValueError(f"the teacher file {path!r} named by the model file is not an existing .keras file.")
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+def _teacher_files(allowed):
+    """:func:`opening_teacher_files` with Keras' own loader when ``allowed`` (a bool), or with
+    ``allowed`` itself when it is a function."""
+    if callable(allowed):
+        return opening_teacher_files(allowed)
+    return opening_teacher_files(_open_teacher_file if allowed else None)
 
 
 @keras.saving.register_keras_serializable(package="vdualib")
@@ -225,8 +268,9 @@ class TeacherNoise(_LabelNoise):
     p~ = (1 - epsilon) softmax(log p_teacher / temperature) + epsilon / C.
 
     ``teacher`` is a Keras model returning class probabilities (as a vdualib classifier's
-    ``predict`` does, or a dict with a ``"probs"`` entry), or the path of a ``.keras`` file,
-    loaded once, here, with ``safe_mode=True``. Its parameters are not trained.
+    ``predict`` does, or a dict with a ``"probs"`` entry). Its parameters are not trained. A
+    teacher in a file is loaded first (``vdualib.zoo.load_file(path)``, or ``vdualib.zoo.load``
+    for a zoo name); a path given here is refused, so building a label noise opens no file.
 
     A model file holding a TeacherNoise is self-contained: the config keeps the teacher's
     architecture (never a path), and :class:`vdualib.models.IBClassifier` saves the teacher's
@@ -237,7 +281,7 @@ class TeacherNoise(_LabelNoise):
     without a teacher (as files of earlier versions saved an in-memory one): using it is refused.
 
     Args:
-        teacher: a ``keras.Model``, a ``.keras`` path, or ``None``.
+        teacher: a ``keras.Model``, or ``None``.
         num_classes: C (optional; checked against the teacher's output).
         temperature: > 0.
         epsilon: uniform mixing weight in [0, 1]; > 0 for full support.
@@ -248,10 +292,11 @@ class TeacherNoise(_LabelNoise):
 
     Raises:
         ValueError: a bad temperature, epsilon or num_classes, a teacher that is not a Keras
-            model, or (from :meth:`from_config`) a config that names its teacher by path.
+            model (a path included), or (from :meth:`from_config`) a config that names its
+            teacher by path outside :func:`opening_teacher_files`.
 
     Example:
-        >>> TeacherNoise("teacher.keras", epsilon=1e-3)(labels, images)   # [B, C]
+        >>> TeacherNoise(vdualib.zoo.load_file("teacher.keras"), epsilon=1e-3)(labels, images)   # [B, C]
     """
 
     def __init__(self, teacher, num_classes=None, temperature=1.0, epsilon=1e-3):
@@ -260,16 +305,17 @@ class TeacherNoise(_LabelNoise):
         self.num_classes = None if num_classes is None else checks.positive_int("num_classes", num_classes)
         self.awaiting_weights = False
         if isinstance(teacher, (str, os.PathLike)):
-            from vdualib import zoo  # a damaged file is reported as such
-
-            teacher = zoo.load_file(teacher)
-        elif isinstance(teacher, dict):
+            raise ValueError(
+                f"TeacherNoise takes the teacher model, not the path {os.fspath(teacher)!r}; load it first: "
+                "TeacherNoise(vdualib.zoo.load_file(path)), or vdualib.zoo.load(name) for a zoo model."
+            )
+        if isinstance(teacher, dict):
             # a serialized teacher (from a model file): the architecture; the weights follow
             teacher = keras.saving.deserialize_keras_object(teacher)
             self.awaiting_weights = True
         if teacher is not None and not isinstance(teacher, keras.Model):
             raise ValueError(
-                f"teacher must be a keras.Model returning class probabilities, or a .keras path; got {type(teacher).__name__}."
+                f"teacher must be a keras.Model returning class probabilities; got {type(teacher).__name__}."
             )
         self.teacher = teacher
 
@@ -341,14 +387,18 @@ class TeacherNoise(_LabelNoise):
     @classmethod
     def from_config(cls, config):
         teacher = config.get("teacher")
-        if isinstance(teacher, str) and not _TEACHER_FILES.get():
-            # files of earlier versions named the teacher by path: loading one must not open another file
-            raise ValueError(
-                f"its TeacherNoise names the teacher by path ({teacher!r}) instead of holding it, as files saved by "
-                "earlier versions of vdualib did; loading a model opens no other file. To convert it, load it once "
-                "with vdualib.zoo.load_file(path, teacher_files=True), which opens that teacher file, and save it "
-                "again: the new file holds its teacher."
-            )
+        if isinstance(teacher, str):
+            # files of earlier versions named the teacher by path: opened only where a load allows it
+            open_teacher = _TEACHER_OPENER.get()
+            if open_teacher is None:
+                raise ValueError(
+                    f"its TeacherNoise names the teacher by path ({teacher!r}) instead of holding it, as files saved "
+                    "by earlier versions of vdualib did; loading a model opens no other file. To convert it, load it "
+                    "once with vdualib.zoo.load_file(path, teacher_files=True), which opens that teacher file, and "
+                    "save it again: the new file holds its teacher."
+                )
+            with opening_teacher_files(None):  # the teacher's own file may not open another one
+                config = dict(config, teacher=open_teacher(teacher))
         return cls(**config)
 
 
@@ -626,3 +676,22 @@ class DualIBLoss(_BottleneckLoss):
 
     def _distortion(self, targets, logits):
         return dual_distortion(targets, logits)
+
+
+def loss_class(method):
+    """The ``keras.losses.Loss`` subclass of a method's objective (the method table's ``loss``).
+
+    Args:
+        method: a method name (``"deterministic"``, ``"vib"``, ``"dualib"``) or a
+            :class:`vdualib.methods.Method`.
+
+    Returns:
+        :class:`VIBLoss` or :class:`DualIBLoss`.
+
+    Raises:
+        ValueError: an unknown method.
+
+    Example:
+        >>> loss_class("dualib")     # vdualib.losses.DualIBLoss
+    """
+    return {"VIBLoss": VIBLoss, "DualIBLoss": DualIBLoss}[methods.get(method).loss]

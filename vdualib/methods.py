@@ -36,13 +36,14 @@ class Method:
         name: its key (``"vib"``), as recipes, cards and zoo names spell it.
         title: its name in reports (``"VIB"``).
         stochastic: a Gaussian encoder e(z|x) and a rate term (else z = mu(x), no rate).
-        loss: the name of its ``keras.losses.Loss`` class in :mod:`vdualib.losses`.
+        loss: the name of its ``keras.losses.Loss`` class in :mod:`vdualib.losses`
+            (:func:`vdualib.losses.loss_class` gives the class).
         needs_full_support: its distortion needs p~(y|x) > 0 for every class.
         default_label_noise: the label noise (a name of :func:`vdualib.losses.get_label_noise`,
             with its default options) used when a full-support method is given none.
 
     Example:
-        >>> METHODS["vib"].stochastic, METHODS["vib"].loss_class     # (True, vdualib.losses.VIBLoss)
+        >>> METHODS["vib"].stochastic, METHODS["vib"].loss     # (True, 'VIBLoss')
     """
 
     name: str
@@ -51,13 +52,6 @@ class Method:
     loss: str
     needs_full_support: bool
     default_label_noise: str = None
-
-    @property
-    def loss_class(self):
-        """The ``keras.losses.Loss`` subclass of this method's objective."""
-        from vdualib import losses
-
-        return getattr(losses, self.loss)
 
 
 #: name -> :class:`Method`

@@ -16,13 +16,17 @@ out of distribution", and :func:`ood_auroc` / :func:`ood_aupr` treat the
 out-of-distribution set as the positive class. Entropies, mutual information
 and rates are in nats.
 
-Importing this module does not import TensorFlow; the Keras metric class is
-built on first access of ``vdualib.metrics.ExpectedCalibrationError``.
+Importing this module imports Keras (and TensorFlow, its backend) for the metric class,
+which is registered with Keras as ``vdualib>ExpectedCalibrationError`` on import, so models
+compiled with it load with ``keras.saving.load_model``.
 """
 
+import keras
 import numpy as np
 import scipy.special
 import scipy.stats
+import tensorflow as tf
+from keras import ops
 
 from vdualib import checks
 
@@ -629,8 +633,6 @@ def _checked_inputs(y_pred, targets, labels, weight, num_classes, name):
     ``labels`` ``[B]``: whole numbers in ``[0, C)``. ``weight`` (or None): finite and >= 0.
     The assertion raises ``tf.errors.InvalidArgumentError`` in eager and graph execution.
     """
-    import tensorflow as tf
-
     num_classes = "C" if num_classes is None else num_classes
 
     def rows_ok(rows):
@@ -668,104 +670,100 @@ def _checked_inputs(y_pred, targets, labels, weight, num_classes, name):
         return tf.identity(y_pred), tf.identity(labels), valid
 
 
-def _build_keras_metric():
-    """Define the Keras metric class (imports Keras, hence TensorFlow, on first use)."""
-    import keras
-    from keras import ops
+@keras.saving.register_keras_serializable(package="vdualib")
+class ExpectedCalibrationError(keras.metrics.Metric):
+    """Top-label expected calibration error as a Keras 3 metric.
 
-    @keras.saving.register_keras_serializable(package="vdualib")
-    class ExpectedCalibrationError(keras.metrics.Metric):
-        """Top-label expected calibration error as a Keras 3 metric.
+    Accumulates, per equal-width confidence bin, the example count, the summed confidence and
+    the summed correctness across batches, so the value after an epoch equals
+    :func:`expected_calibration_error` on all the epoch's predictions (same binning, empty bins
+    skipped): ``ECE = sum_b |correct_b - confidence_b| / N``.
 
-        Accumulates, per equal-width confidence bin, the example count, the
-        summed confidence and the summed correctness across batches, so the
-        value after an epoch equals :func:`vdualib.metrics.expected_calibration_error`
-        on all the epoch's predictions (same binning, empty bins skipped):
-        ``ECE = sum_b |correct_b - confidence_b| / N``.
+    Invalid input is refused, not scored: probabilities that are not finite, leave [0, 1] or do
+    not sum to 1 per row (within 1e-3), labels that are not whole numbers in ``[0, C)`` or not
+    one per row, negative or non-finite weights raise ``tf.errors.InvalidArgumentError`` (a
+    ``ValueError`` for wrong ranks at trace time). Under XLA (``jit_compile=True``), which drops
+    assertions, the result becomes NaN until ``reset_state()`` instead.
 
-        ``y_true`` holds integer labels (shape ``[B]`` or ``[B, 1]``) or one-hot
-        rows (shape ``[B, C]``); ``y_pred`` holds class probabilities ``[B, C]``.
-        ``sample_weight`` weights examples (the counts become weighted sums).
+    Args:
+        num_bins: B, the number of equal-width confidence bins on [0, 1], a positive integer.
+        name: the metric's name in the logs.
+        dtype: the dtype of the accumulators (Keras' default float type when ``None``).
 
-        Invalid input is refused, not scored: probabilities that are not finite, leave
-        [0, 1] or do not sum to 1 per row (within 1e-3), labels that are not whole numbers
-        in ``[0, C)`` or not one per row, negative or non-finite weights raise
-        ``tf.errors.InvalidArgumentError`` (a ``ValueError`` for wrong ranks at trace time).
-        Under XLA (``jit_compile=True``), which drops assertions, the result becomes NaN
-        until ``reset_state()`` instead.
+    Call arguments (``update_state``):
+        y_true: integer labels ``[B]`` or ``[B, 1]``, or one-hot rows ``[B, C]``.
+        y_pred: class probabilities ``[B, C]``, C >= 2.
+        sample_weight: optional per-example weights ``[B]`` (the counts become weighted sums).
 
-        Example:
-            >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-            ...               metrics=[ExpectedCalibrationError(num_bins=15)])
-        """
+    Example:
+        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+        ...               metrics=[ExpectedCalibrationError(num_bins=15)])
+    """
 
-        def __init__(self, num_bins=15, name="ece", dtype=None):
-            super().__init__(name=name, dtype=dtype)
-            self.num_bins = _check_num_bins(num_bins)
-            self.count = self.add_variable(shape=(self.num_bins,), initializer="zeros", name="count")
-            self.confidence_sum = self.add_variable(shape=(self.num_bins,), initializer="zeros", name="confidence_sum")
-            self.correct_sum = self.add_variable(shape=(self.num_bins,), initializer="zeros", name="correct_sum")
+    def __init__(self, num_bins=15, name="ece", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.num_bins = _check_num_bins(num_bins)
+        self.count = self.add_variable(shape=(self.num_bins,), initializer="zeros", name="count")
+        self.confidence_sum = self.add_variable(shape=(self.num_bins,), initializer="zeros", name="confidence_sum")
+        self.correct_sum = self.add_variable(shape=(self.num_bins,), initializer="zeros", name="correct_sum")
 
-        def update_state(self, y_true, y_pred, sample_weight=None):
-            y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
-            y_true = ops.convert_to_tensor(y_true)
-            if len(y_pred.shape) != 2 or (y_pred.shape[-1] is not None and y_pred.shape[-1] < 2):
-                raise ValueError(
-                    f"ExpectedCalibrationError needs y_pred = class probabilities [batch, num_classes >= 2], "
-                    f"got shape {tuple(y_pred.shape)}."
-                )
-            num_classes = y_pred.shape[-1]
-            if len(y_true.shape) == 2 and y_true.shape[-1] == num_classes:
-                targets = ops.cast(y_true, self.dtype)  # one-hot (or smoothed) rows: their arg-max is the label
-                labels = ops.argmax(targets, axis=-1)
-            elif len(y_true.shape) == 1 or (len(y_true.shape) == 2 and y_true.shape[-1] == 1):
-                targets, labels = None, ops.reshape(y_true, (-1,))
-            else:
-                raise ValueError(
-                    f"ExpectedCalibrationError needs y_true = class indices [batch] or [batch, 1], or one-hot rows "
-                    f"[batch, {num_classes}]; got shape {tuple(y_true.shape)}."
-                )
-            weight = None if sample_weight is None else ops.reshape(ops.cast(sample_weight, self.dtype), (-1, 1))
-            if y_pred.shape[0] is not None and labels.shape[0] is not None and labels.shape[0] != y_pred.shape[0]:
-                raise ValueError(
-                    f"ExpectedCalibrationError got {labels.shape[0]} labels for {y_pred.shape[0]} rows of y_pred; "
-                    "pass one label per row."
-                )
-            y_pred, labels, valid = _checked_inputs(y_pred, targets, labels, weight, num_classes, self.name)
-            labels = ops.cast(labels, "int32")
-            confidence = ops.max(y_pred, axis=-1)
-            correct = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), labels), self.dtype)
-            index = ops.minimum(ops.cast(ops.floor(confidence * self.num_bins), "int32"), self.num_bins - 1)
-            index = ops.clip(index, 0, self.num_bins - 1)
-            membership = ops.one_hot(index, self.num_bins, dtype=self.dtype)  # [B, num_bins]
-            if weight is not None:
-                membership = membership * weight
-            # Where assertions do not run (XLA drops them), invalid input turns the result into NaN
-            # until reset_state(), never into a plausible number.
-            poison = ops.cast(ops.where(valid, 0.0, float("nan")), self.dtype)
-            self.count.assign_add(ops.sum(membership, axis=0))
-            self.confidence_sum.assign_add(ops.sum(membership * confidence[:, None], axis=0) + poison)
-            self.correct_sum.assign_add(ops.sum(membership * correct[:, None], axis=0))
+    def _targets_and_labels(self, y_true, y_pred):
+        """``(one-hot targets or None, labels)`` of ``y_true``, refusing shapes that do not fit."""
+        if len(y_pred.shape) != 2 or (y_pred.shape[-1] is not None and y_pred.shape[-1] < 2):
+            raise ValueError(
+                f"ExpectedCalibrationError needs y_pred = class probabilities [batch, num_classes >= 2], "
+                f"got shape {tuple(y_pred.shape)}."
+            )
+        num_classes = y_pred.shape[-1]
+        if len(y_true.shape) == 2 and y_true.shape[-1] == num_classes:
+            targets = ops.cast(y_true, self.dtype)  # one-hot (or smoothed) rows: their arg-max is the label
+            labels = ops.argmax(targets, axis=-1)
+        elif len(y_true.shape) == 1 or (len(y_true.shape) == 2 and y_true.shape[-1] == 1):
+            targets, labels = None, ops.reshape(y_true, (-1,))
+        else:
+            raise ValueError(
+                f"ExpectedCalibrationError needs y_true = class indices [batch] or [batch, 1], or one-hot rows "
+                f"[batch, {num_classes}]; got shape {tuple(y_true.shape)}."
+            )
+        if y_pred.shape[0] is not None and labels.shape[0] is not None and labels.shape[0] != y_pred.shape[0]:
+            raise ValueError(
+                f"ExpectedCalibrationError got {labels.shape[0]} labels for {y_pred.shape[0]} rows of y_pred; "
+                "pass one label per row."
+            )
+        return targets, labels
 
-        def result(self):
-            total = ops.sum(self.count)
-            gap = ops.sum(ops.abs(self.correct_sum - self.confidence_sum))
-            return ops.divide_no_nan(gap, total)
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Add a batch's per-bin counts, confidences and correctness (see the class docstring)."""
+        y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
+        targets, labels = self._targets_and_labels(ops.convert_to_tensor(y_true), y_pred)
+        weight = None if sample_weight is None else ops.reshape(ops.cast(sample_weight, self.dtype), (-1, 1))
+        y_pred, labels, valid = _checked_inputs(y_pred, targets, labels, weight, y_pred.shape[-1], self.name)
+        labels = ops.cast(labels, "int32")
+        confidence = ops.max(y_pred, axis=-1)
+        correct = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), labels), self.dtype)
+        index = ops.minimum(ops.cast(ops.floor(confidence * self.num_bins), "int32"), self.num_bins - 1)
+        index = ops.clip(index, 0, self.num_bins - 1)
+        membership = ops.one_hot(index, self.num_bins, dtype=self.dtype)  # [B, num_bins]
+        if weight is not None:
+            membership = membership * weight
+        # Where assertions do not run (XLA drops them), invalid input turns the result into NaN
+        # until reset_state(), never into a plausible number.
+        poison = ops.cast(ops.where(valid, 0.0, float("nan")), self.dtype)
+        self.count.assign_add(ops.sum(membership, axis=0))
+        self.confidence_sum.assign_add(ops.sum(membership * confidence[:, None], axis=0) + poison)
+        self.correct_sum.assign_add(ops.sum(membership * correct[:, None], axis=0))
 
-        def reset_state(self):
-            for variable in (self.count, self.confidence_sum, self.correct_sum):
-                variable.assign(ops.zeros((self.num_bins,), dtype=variable.dtype))
+    def result(self):
+        """The ECE of everything accumulated since the last reset, a scalar in [0, 1] (0 when empty)."""
+        total = ops.sum(self.count)
+        gap = ops.sum(ops.abs(self.correct_sum - self.confidence_sum))
+        return ops.divide_no_nan(gap, total)
 
-        def get_config(self):
-            return {"num_bins": self.num_bins, "name": self.name, "dtype": self.dtype}
+    def reset_state(self):
+        """Forget every batch (the accumulators back to zero)."""
+        for variable in (self.count, self.confidence_sum, self.correct_sum):
+            variable.assign(ops.zeros((self.num_bins,), dtype=variable.dtype))
 
-    ExpectedCalibrationError.__module__ = __name__
-    return ExpectedCalibrationError
-
-
-def __getattr__(name):
-    if name == "ExpectedCalibrationError":
-        metric_class = _build_keras_metric()
-        globals()[name] = metric_class
-        return metric_class
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def get_config(self):
+        """``num_bins``, ``name`` and ``dtype``: what :meth:`from_config` rebuilds the metric from."""
+        return {"num_bins": self.num_bins, "name": self.name, "dtype": self.dtype}

@@ -321,7 +321,7 @@ class IBClassifier(keras.Model):
         if self.method_info.needs_full_support and not self.label_noise.full_support:
             raise ValueError(f"method {self.method!r} needs a label noise with full support (p~ > 0 for every class).")
         # p~ is computed here (TeacherNoise needs the inputs), so the objective gets distributions
-        self.objective = self.method_info.loss_class(label_noise=None, warmup_weight=warmup_weight)
+        self.objective = vlosses.loss_class(self.method_info)(label_noise=None, warmup_weight=warmup_weight)
         self.distortion_tracker = keras.metrics.Mean(name="distortion")
         self.izy_tracker = keras.metrics.Mean(name="izy")
         self._step_functions = {}

@@ -160,7 +160,9 @@ def restrict_weight_decay(model, scope="kernels", prior=False):
 def label_noise_from_recipe(recipe, train_images, train_labels):
     """The label noise p~ a recipe asks for, and a record of where it came from.
 
-    For ``confusion`` the reference model predicts this recipe's held-out validation split of
+    The reference model (``label_noise_reference``: a zoo name or a ``.keras`` file) is loaded
+    here, with :func:`vdualib.zoo.resolve`; the label-noise objects of :mod:`vdualib.losses`
+    take a matrix or a model, never a name. For ``teacher`` the reference is the teacher. For ``confusion`` the reference model predicts this recipe's held-out validation split of
     the *training* data (``train_images``/``train_labels``, the arrays before the split); the
     test split is never read. When a zoo reference held out another split (another seed), its
     own held-out split is used instead, so the reference never saw the examples p~ comes from.
@@ -197,8 +199,8 @@ def label_noise_from_recipe(recipe, train_images, train_labels):
         "mixing": recipe["label_noise_mixing"],
     }
     if kind == "teacher":
-        teacher_path = recipe["label_noise_reference"] if card is None else zoo.path(recipe["label_noise_reference"])
-        return losses.TeacherNoise(teacher_path, num_classes=num_classes, epsilon=recipe["label_noise_mixing"]), source
+        # the reference model itself is the teacher: the noise holds it, and the model file will too
+        return losses.TeacherNoise(reference, num_classes=num_classes, epsilon=recipe["label_noise_mixing"]), source
     split_size, split_seed = recipe["validation_size"], recipe["seed"]
     if card is not None:
         # The held-out split is a prefix of a permutation fixed by the seed: a split of the same

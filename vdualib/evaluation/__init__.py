@@ -34,7 +34,8 @@ from vdualib.evaluation.data import (
     zoo_validation,
 )
 from vdualib.evaluation import examples
-from vdualib.evaluation.loop import PREDICTIONS, evaluate, load_model, predict, split_metrics, temperature_baseline
+from vdualib.evaluation.examples import PREDICTIONS
+from vdualib.evaluation.loop import EvaluationOptions, evaluate, load_model, predict, split_metrics, temperature_baseline
 from vdualib.evaluation.plots import corruption_figure, ood_figure, plot_all, reliability_figure
 from vdualib.evaluation.report import render_report, summary_tables, write_report
 
@@ -48,6 +49,7 @@ __all__ = [
     "split_metrics",
     "temperature_baseline",
     "evaluate",
+    "EvaluationOptions",
     "write_report",
     "render_report",
     "summary_tables",

@@ -38,6 +38,7 @@ import numpy as np
 from vdualib import calibration, checks, metrics, reports
 
 __all__ = [
+    "PREDICTIONS",
     "EXAMPLES_FILE",
     "MEASURES",
     "BOOTSTRAP",
@@ -51,6 +52,13 @@ __all__ = [
 ]
 
 EXAMPLES_FILE = "examples.npz"
+
+#: prediction mode -> what the reported probabilities are; an evaluation and its per-example
+#: record are in one of these modes (:func:`vdualib.evaluation.evaluate` makes the predictions)
+PREDICTIONS = {
+    "samples": "the mean of softmax(decoder(z)) over S encoder samples z ~ e(z|x)",
+    "mu": "softmax(decoder(mu(x))), the decoder at the mean of e(z|x) (the dual IB paper's protocol)",
+}
 
 #: measure -> the per-example scores it is computed from (:func:`vdualib.metrics.per_example_scores`;
 #: ``ts_*``: those of the temperature-scaled predictions; ``shift_*``: each corrupted example's
@@ -142,8 +150,6 @@ def write_examples(path, labels, records, prediction, source="evaluation"):
         >>> records = [example_record("a", None, probs_a, labels), example_record("b", None, probs_b, labels)]
         >>> write_examples("runs/compare/examples.npz", labels, records, "mu")
     """
-    from vdualib.evaluation.loop import PREDICTIONS
-
     if prediction not in PREDICTIONS:
         raise ValueError(f"prediction must be one of {sorted(PREDICTIONS)}; got {prediction!r}.")
     if source not in ("evaluation", "reproduced"):

@@ -15,12 +15,15 @@ Example:
     0.98
 """
 
+import dataclasses
 import time
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from vdualib import calibration, checks, corruptions, datasets, metrics, reports, zoo
 from vdualib.evaluation import data, examples
+from vdualib.evaluation.examples import PREDICTIONS
 
 __all__ = [
     "PREDICTIONS",
@@ -28,14 +31,10 @@ __all__ = [
     "predict",
     "split_metrics",
     "temperature_baseline",
+    "EvaluationOptions",
     "evaluate",
 ]
 
-#: prediction mode -> what the reported probabilities are
-PREDICTIONS = {
-    "samples": "the mean of softmax(decoder(z)) over S encoder samples z ~ e(z|x)",
-    "mu": "softmax(decoder(mu(x))), the decoder at the mean of e(z|x) (the dual IB paper's protocol)",
-}
 _HISTOGRAM_BINS = 40
 _SCALAR_METRICS = {
     "accuracy": metrics.accuracy,
@@ -231,9 +230,71 @@ def _predicts_at_mu(model):
     return bool(getattr(model, "stochastic", False)) and getattr(model, "num_samples", None) == 0
 
 
-def _check_arguments(models, prediction, num_samples, severities, validation):
-    if not models:
-        raise ValueError("evaluate needs at least one (model, info) pair; load them with vdualib.zoo.resolve.")
+@dataclasses.dataclass(frozen=True)
+class EvaluationOptions:
+    """What an evaluation measures and how: every setting of :func:`evaluate` but the models and
+    the data set. :func:`evaluate` takes one, or the same names as keyword arguments.
+
+    Attributes:
+        corruption_names: ``"all"``, ``"none"`` or a list of names from
+            :func:`vdualib.corruptions.corruption_names`.
+        severities: severities 1..5 to evaluate each corruption at.
+        ood: out-of-distribution sets: data set names of the same image shape, or
+            ``"uniform"`` / ``"gaussian"`` noise images (as many as test images).
+        num_samples: encoder samples S per prediction (``None``: each model's own). With
+            ``prediction="samples"`` it must be >= 1, and so must a stochastic model's own: S = 0
+            is the decoder at mu, which is ``prediction="mu"`` (refused rather than mislabelled).
+        batch_size: images per forward pass.
+        num_bins: bins of the calibration errors and the reliability curve.
+        limit: use only the first ``limit`` test examples (``None``: all).
+        seed: seed for the corruptions, noise images and the temperature-scaling split.
+        data_dir: folder with the data files (``None``: :func:`vdualib.datasets.load`'s default).
+        progress: show progress bars.
+        validation: optional ``(images, labels)`` held out from training: temperature scaling
+            is then fitted there and scored on the whole test split (else on halves of the test
+            split). The images go to the models unchanged (raw uint8 pixels).
+        corruption_limit: corrupt only the first ``corruption_limit`` test examples (each
+            corrupted split is then ``test[:corruption_limit]``); bounds the cost of the
+            5 x 15-19 corrupted copies for large backbones while the clean metrics use every
+            test example.
+        prediction: ``"samples"`` (the mean over S encoder samples) or ``"mu"`` (the decoder at
+            the mean of e(z|x), the dual IB paper's protocol; S = 1).
+
+    Example:
+        >>> options = EvaluationOptions(ood=("fashion_mnist",), prediction="mu", limit=1000)
+        >>> evaluation.evaluate([(model, info)], "mnist", options, severities=(3,))
+    """
+
+    corruption_names: object = "all"
+    severities: tuple = corruptions.SEVERITIES
+    ood: tuple = ()
+    num_samples: int = None
+    batch_size: int = 256
+    num_bins: int = 15
+    limit: int = None
+    seed: int = 0
+    data_dir: str = None
+    progress: bool = True
+    validation: tuple = None
+    corruption_limit: int = None
+    prediction: str = "samples"
+
+
+def _options(options, settings):
+    """``options`` (or the defaults) with the keyword ``settings`` of :func:`evaluate` applied."""
+    if options is None:
+        options = EvaluationOptions()
+    elif not isinstance(options, EvaluationOptions):
+        raise ValueError(f"options must be an EvaluationOptions, got {type(options).__name__}.")
+    fields = [field.name for field in dataclasses.fields(EvaluationOptions)]
+    unknown = sorted(set(settings) - set(fields))
+    if unknown:
+        raise ValueError(f"evaluate has no setting {', '.join(unknown)}; the settings are {fields}.")
+    return dataclasses.replace(options, **settings)
+
+
+def _checked_num_samples(models, prediction, num_samples):
+    """The S of the prediction mode (0 for ``mu``), refusing an S that contradicts the mode."""
     if prediction not in PREDICTIONS:
         raise ValueError(
             f"prediction must be 'mu' (the decoder at the mean of e(z|x)) or 'samples' (the mean over S encoder "
@@ -259,64 +320,219 @@ def _check_arguments(models, prediction, num_samples, severities, validation):
                 f"{', '.join(at_mu)} predict{'s' if len(at_mu) == 1 else ''} with the decoder at mu (num_samples=0), "
                 "not a mean over samples; pass prediction='mu' (--prediction mu), or num_samples >= 1."
             )
+    return 0 if prediction == "mu" else num_samples
+
+
+def _checked_severities(severities):
+    """The distinct severities, sorted, each from 1 to 5."""
     severities = sorted({checks.positive_int("severity", s) for s in severities})
     if not severities or severities[-1] > max(corruptions.SEVERITIES):
         raise ValueError(f"severities must be integers from 1 to 5; got {severities}.")
-    if validation is not None:
-        if len(validation) != 2:
-            raise ValueError("validation must be a pair (images, labels).")
-        labels = checks.integer_labels("validation labels", validation[1])
-        if len(validation[0]) != labels.size:
-            raise ValueError(f"validation has {len(validation[0])} images but {labels.size} labels; pass one label an image.")
-        validation = (validation[0], labels)
-    return (0 if prediction == "mu" else num_samples), severities, validation
+    return severities
 
 
-def evaluate(
-    models,
-    dataset,
-    corruption_names="all",
-    severities=corruptions.SEVERITIES,
-    ood=(),
-    num_samples=None,
-    batch_size=256,
-    num_bins=15,
-    limit=None,
-    seed=0,
-    data_dir=None,
-    progress=True,
-    validation=None,
-    corruption_limit=None,
-    prediction="samples",
-):
+def _checked_validation(validation):
+    """``(images, integer labels)``, one label an image, or ``None``."""
+    if validation is None:
+        return None
+    if len(validation) != 2:
+        raise ValueError("validation must be a pair (images, labels).")
+    labels = checks.integer_labels("validation labels", validation[1])
+    if len(validation[0]) != labels.size:
+        raise ValueError(f"validation has {len(validation[0])} images but {labels.size} labels; pass one label an image.")
+    return (validation[0], labels)
+
+
+def _checked_options(models, options):
+    """The options with every value checked and normalised (sorted severities, S of the mode)."""
+    if not models:
+        raise ValueError("evaluate needs at least one (model, info) pair; load them with vdualib.zoo.resolve.")
+    optional = {name: getattr(options, name) for name in ("limit", "corruption_limit")}
+    return dataclasses.replace(
+        options,
+        num_samples=_checked_num_samples(models, options.prediction, options.num_samples),
+        severities=_checked_severities(options.severities),
+        validation=_checked_validation(options.validation),
+        batch_size=checks.positive_int("batch_size", options.batch_size),
+        num_bins=checks.positive_int("num_bins", options.num_bins),
+        seed=checks.non_negative_int("seed", options.seed),
+        **{name: None if value is None else checks.positive_int(name, value) for name, value in optional.items()},
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _EvaluationData:
+    """The splits an evaluation runs on: the (limited) test split, the part of it that is
+    corrupted, the corruption families and the OOD images by set name."""
+
+    dataset: str
+    images: np.ndarray
+    labels: np.ndarray
+    corrupt_images: np.ndarray
+    corrupt_labels: np.ndarray
+    corruption_names: list
+    ood_sets: dict
+
+
+def _load_evaluation_data(dataset, options):
+    """The test split of ``dataset`` and what is derived from it, as the options ask."""
+    dataset = datasets.canonical_name(dataset)
+    names = data.corruption_list(options.corruption_names, dataset)
+    _, (images, labels) = datasets.load(dataset, data_dir=options.data_dir)
+    images, labels = images[: options.limit], labels[: options.limit].astype(np.int64)
+    return _EvaluationData(
+        dataset=dataset,
+        images=images,
+        labels=labels,
+        corrupt_images=images[: options.corruption_limit],
+        corrupt_labels=labels[: options.corruption_limit],
+        corruption_names=names,
+        ood_sets={name: data.ood_images(name, images, options.data_dir, options.seed) for name in options.ood},
+    )
+
+
+class _ModelRun:
+    """One model in an evaluation: its result dict and per-example record as they fill, and the
+    seconds spent in its forward passes and in its metrics."""
+
+    def __init__(self, model, info, options):
+        self.model = model
+        self.options = options
+        self.result = dict(info, clean={}, corruptions={}, ood={})
+        self.timings = {"forward": 0.0, "metrics": 0.0}
+        self.record = None  # examples.example_record of the clean test split
+        self.in_scores = None  # uncertainty scores on the clean test split
+        self.shift_sums = {}  # per-example correctness and NLL summed over the corrupted splits
+
+    def predict(self, images, with_rate=False):
+        """:func:`predict` with the evaluation's S and batch size, timed as forward passes."""
+        start = time.perf_counter()
+        out = predict(self.model, images, self.options.num_samples, self.options.batch_size, with_rate)
+        self.timings["forward"] += time.perf_counter() - start
+        return out
+
+    def measure(self, function, *args):
+        """``function(*args)``, timed as metrics."""
+        start = time.perf_counter()
+        value = function(*args)
+        self.timings["metrics"] += time.perf_counter() - start
+        return value
+
+
+def _evaluate_clean(run, split):
+    """The clean test metrics, reliability curve, temperature baseline and per-example record."""
+    options, labels, result = run.options, split.labels, run.result
+    clean = run.predict(split.images, with_rate=bool(split.ood_sets))
+    result["num_samples_used"] = int(clean["sample_probs"].shape[0])
+    result["clean"] = run.measure(split_metrics, clean["probs"], labels, options.num_bins)
+    result["reliability"] = run.measure(metrics.reliability_curve, clean["probs"], labels, options.num_bins)
+    held_out = None if options.validation is None else (run.predict(options.validation[0])["probs"], options.validation[1])
+    scaling = run.measure(temperature_baseline, clean["probs"], labels, options.num_bins, options.seed, held_out)
+    result["temperature_scaling"] = scaling
+    run.in_scores = run.measure(metrics.uncertainty_scores, clean["probs"], clean["sample_probs"], clean["rate"])
+    # the per-example ECE after TS is kept only where T was scored on the whole test split
+    temperature = scaling["temperature"] if scaling["fit_on"] == "validation" else None
+    run.record = examples.example_record(
+        result["label"], result.get("sha256"), clean["probs"], labels, run.in_scores, temperature
+    )
+
+
+def _evaluate_ood(model_runs, split, options):
+    """AUROC, AUPR and score histograms of every model on every OOD set."""
+    sets = tqdm(split.ood_sets.items(), desc="out-of-distribution", disable=not options.progress or not split.ood_sets)
+    for ood_name, ood_images in sets:
+        for run in model_runs:
+            out = run.predict(ood_images, with_rate=True)
+            scores = run.measure(metrics.uncertainty_scores, out["probs"], out["sample_probs"], out["rate"])
+            run.result["ood"][ood_name] = run.measure(_ood_metrics, run.in_scores, scores)
+            run.record["scores"]["uncertainty"][ood_name] = scores
+
+
+def _corruption_row(run, corrupted, labels):
+    """One model's metrics on one corrupted split (and the ECE after its temperature scaling)."""
+    num_bins = run.options.num_bins
+    probs = run.predict(corrupted)["probs"]
+    row = run.measure(split_metrics, probs, labels, num_bins, _CORRUPTION_METRICS)
+    shifted = metrics.per_example_scores(probs, labels)
+    for key in ("correct", "nll"):  # summed per example over corruptions and severities
+        run.shift_sums[key] = run.shift_sums.get(key, 0.0) + shifted[key]
+    row["ece_temperature_scaled"] = None
+    temperature = run.result["temperature_scaling"]["temperature"]
+    if temperature is not None:
+        scaled = calibration.apply_temperature(probs, temperature)
+        row["ece_temperature_scaled"] = run.measure(metrics.expected_calibration_error, scaled, labels, num_bins)
+    return row
+
+
+def _evaluate_corruptions(model_runs, split, options):
+    """Every model on every corruption and severity, their summaries and per-example means;
+    returns the seconds spent corrupting, per corruption."""
+    seconds = dict.fromkeys(split.corruption_names, 0.0)
+    pairs = [(name, severity) for name in split.corruption_names for severity in options.severities]
+    for name, severity in tqdm(pairs, desc="corruptions", disable=not options.progress or not pairs):
+        start = time.perf_counter()
+        corrupted = corruptions.corrupt(split.corrupt_images, name, severity, seed=options.seed)
+        seconds[name] += time.perf_counter() - start
+        for run in model_runs:
+            run.result["corruptions"].setdefault(name, {})[str(severity)] = _corruption_row(run, corrupted, split.corrupt_labels)
+    for run in model_runs:
+        run.result["corruption_summary"] = _corruption_summary(run.result["corruptions"], options.severities)
+        if pairs:
+            # per example, the mean over every corruption and severity: their means are shift_accuracy / shift_nll
+            run.record["scores"].update({f"shift_{key}": total / len(pairs) for key, total in run.shift_sums.items()})
+    return seconds
+
+
+def _notes(split, options, results):
+    """The report's notes: the data's source, regenerated corruptions, temperatures not fitted."""
+    source = data.data_source(split.dataset, options.data_dir)
+    notes = ([data.CIFAR10_JPEG_NOTE] if source == "jpeg" else []) + ([data.CORRUPTIONS_NOTE] if split.corruption_names else [])
+    notes += [
+        f"Temperature scaling of `{r['label']}` was not fitted: {r['temperature_scaling']['not_fitted']}"
+        for r in results
+        if r["temperature_scaling"]["temperature"] is None
+    ]
+    return source, notes
+
+
+def _results(split, options, model_runs, corruption_seconds):
+    """The dict :func:`evaluate` returns, from the filled model runs."""
+    for run in model_runs:
+        run.result["timings_seconds"] = run.timings
+    results = [run.result for run in model_runs]
+    source, notes = _notes(split, options, results)
+    return {
+        "dataset": split.dataset,
+        "split": "test" if options.limit is None else f"test[:{split.labels.size}]",
+        "num_examples": int(split.labels.size),
+        "corruption_split": f"test[:{split.corrupt_labels.size}]" if split.corruption_names else None,
+        "data_source": source,
+        "prediction": options.prediction,
+        "num_bins": options.num_bins,
+        "seed": options.seed,
+        "corruptions": split.corruption_names,
+        "severities": options.severities,
+        "ood_sets": list(split.ood_sets),
+        "notes": notes,
+        "models": results,
+        "timings_seconds": {"corruptions": sum(corruption_seconds.values()), "per_corruption": corruption_seconds},
+        "provenance": reports.provenance(models={r["label"]: r["sha256"] for r in results}),
+        # numpy arrays, not JSON: write_report keeps them in examples.npz beside metrics.json
+        "examples": {"labels": split.labels, "records": [run.record for run in model_runs]},
+    }
+
+
+def evaluate(models, dataset, options=None, **settings):
     """Evaluate ``models`` on the test split of ``dataset``, its corruptions and OOD sets.
 
     Args:
         models: a list of ``(model, info)`` pairs (:func:`vdualib.zoo.resolve` gives them).
         dataset: data set name for :func:`vdualib.datasets.load`; its test split is used.
-        corruption_names: ``"all"``, ``"none"`` or a list of names from
-            :func:`vdualib.corruptions.corruption_names`.
-        severities: severities 1..5 to evaluate each corruption at.
-        ood: out-of-distribution sets: data set names of the same image shape, or
-            ``"uniform"`` / ``"gaussian"`` noise images (as many as test images).
-        num_samples: encoder samples S per prediction (``None``: each model's own). With
-            ``prediction="samples"`` it must be >= 1, and so must a stochastic model's own: S = 0
-            is the decoder at mu, which is ``prediction="mu"`` (refused rather than mislabelled).
-        batch_size: images per forward pass.
-        num_bins: bins of the calibration errors and the reliability curve.
-        limit: use only the first ``limit`` test examples.
-        seed: seed for the corruptions, noise images and the temperature-scaling split.
-        data_dir: folder with the data files.
-        progress: show progress bars.
-        validation: optional ``(images, labels)`` held out from training: temperature scaling
-            is then fitted there and scored on the whole test split (else on halves of the test
-            split). The images go to the models unchanged (raw uint8 pixels).
-        corruption_limit: corrupt only the first ``corruption_limit`` test examples (each
-            corrupted split is then ``test[:corruption_limit]``); bounds the cost of the
-            5 x 15-19 corrupted copies for large backbones while the clean metrics use every
-            test example.
-        prediction: ``"samples"`` (the mean over S encoder samples) or ``"mu"`` (the decoder at
-            the mean of e(z|x), the dual IB paper's protocol; S = 1).
+        options: an :class:`EvaluationOptions` (``None``: the defaults).
+        **settings: any field of :class:`EvaluationOptions` (``corruption_names``,
+            ``severities``, ``ood``, ``num_samples``, ``batch_size``, ``num_bins``, ``limit``,
+            ``seed``, ``data_dir``, ``progress``, ``validation``, ``corruption_limit``,
+            ``prediction``), overriding ``options``.
 
     Returns:
         A dict (see :func:`vdualib.evaluation.write_report`): the prediction mode, per model the
@@ -327,120 +543,20 @@ def evaluate(
         and OOD uncertainty scores and mean correctness and NLL over the corruptions,
         :mod:`vdualib.evaluation.examples`), which ``write_report`` writes to ``examples.npz``.
 
+    Raises:
+        ValueError: no models, a setting :class:`EvaluationOptions` does not have, or a bad
+            value (the message says what to pass).
+
     Example:
         >>> model, info, card = vdualib.zoo.resolve("mnist-dualib-mlp")
         >>> results = evaluation.evaluate([(model, info)], "mnist", severities=[3], ood=["fashion_mnist"],
         ...                               prediction="mu", validation=evaluation.zoo_validation([card], "mnist"))
     """
-    from tqdm.auto import tqdm
-
-    num_samples, severities, validation = _check_arguments(models, prediction, num_samples, severities, validation)
-    batch_size = checks.positive_int("batch_size", batch_size)
-    num_bins = checks.positive_int("num_bins", num_bins)
-    seed = checks.non_negative_int("seed", seed)
-    limit = None if limit is None else checks.positive_int("limit", limit)
-    corruption_limit = None if corruption_limit is None else checks.positive_int("corruption_limit", corruption_limit)
-    dataset = datasets.canonical_name(dataset)
-    names = data.corruption_list(corruption_names, dataset)
-    _, (images, labels) = datasets.load(dataset, data_dir=data_dir)
-    images, labels = images[:limit], labels[:limit].astype(np.int64)
-    corrupt_images, corrupt_labels = images[:corruption_limit], labels[:corruption_limit]
-    ood_sets = {name: data.ood_images(name, images, data_dir, seed) for name in ood}
-
-    timings = [{"forward": 0.0, "metrics": 0.0} for _ in models]
-    results = [dict(info, clean={}, corruptions={}, ood={}) for _, info in models]
-
-    def run(index, split_images, with_rate=False):
-        start = time.perf_counter()
-        out = predict(models[index][0], split_images, num_samples, batch_size, with_rate)
-        timings[index]["forward"] += time.perf_counter() - start
-        return out
-
-    def measure(index, function, *args):
-        start = time.perf_counter()
-        value = function(*args)
-        timings[index]["metrics"] += time.perf_counter() - start
-        return value
-
-    in_scores, records = [], []
-    for index, result in enumerate(results):
-        clean = run(index, images, with_rate=bool(ood_sets))
-        result["num_samples_used"] = int(clean["sample_probs"].shape[0])
-        result["clean"] = measure(index, split_metrics, clean["probs"], labels, num_bins)
-        result["reliability"] = measure(index, metrics.reliability_curve, clean["probs"], labels, num_bins)
-        held_out = None if validation is None else (run(index, validation[0])["probs"], validation[1])
-        result["temperature_scaling"] = measure(
-            index, temperature_baseline, clean["probs"], labels, num_bins, seed, held_out
-        )
-        in_scores.append(
-            measure(index, metrics.uncertainty_scores, clean["probs"], clean["sample_probs"], clean["rate"])
-        )
-        scaling = result["temperature_scaling"]
-        # the per-example ECE after TS is kept only where T was scored on the whole test split
-        temperature = scaling["temperature"] if scaling["fit_on"] == "validation" else None
-        records.append(
-            examples.example_record(result["label"], result.get("sha256"), clean["probs"], labels, in_scores[-1], temperature)
-        )
-
-    for ood_name, ood_images in tqdm(ood_sets.items(), desc="out-of-distribution", disable=not progress or not ood_sets):
-        for index in range(len(models)):
-            out = run(index, ood_images, with_rate=True)
-            scores = measure(index, metrics.uncertainty_scores, out["probs"], out["sample_probs"], out["rate"])
-            results[index]["ood"][ood_name] = measure(index, _ood_metrics, in_scores[index], scores)
-            records[index]["scores"]["uncertainty"][ood_name] = scores
-
-    corruption_seconds = dict.fromkeys(names, 0.0)
-    shift_sums = [{} for _ in models]
-    pairs = [(name, severity) for name in names for severity in severities]
-    for name, severity in tqdm(pairs, desc="corruptions", disable=not progress or not pairs):
-        start = time.perf_counter()
-        corrupted = corruptions.corrupt(corrupt_images, name, severity, seed=seed)
-        corruption_seconds[name] += time.perf_counter() - start
-        for index, result in enumerate(results):
-            probs = run(index, corrupted)["probs"]
-            row = measure(index, split_metrics, probs, corrupt_labels, num_bins, _CORRUPTION_METRICS)
-            shifted = metrics.per_example_scores(probs, corrupt_labels)
-            for key in ("correct", "nll"):  # summed per example over corruptions and severities
-                shift_sums[index][key] = shift_sums[index].get(key, 0.0) + shifted[key]
-            row["ece_temperature_scaled"] = None
-            temperature = result["temperature_scaling"]["temperature"]
-            if temperature is not None:
-                scaled = calibration.apply_temperature(probs, temperature)
-                row["ece_temperature_scaled"] = measure(
-                    index, metrics.expected_calibration_error, scaled, corrupt_labels, num_bins
-                )
-            result["corruptions"].setdefault(name, {})[str(severity)] = row
-
-    for index, result in enumerate(results):
-        result["corruption_summary"] = _corruption_summary(result["corruptions"], severities)
-        result["timings_seconds"] = timings[index]
-        if pairs:
-            # per example, the mean over every corruption and severity: their means are shift_accuracy / shift_nll
-            records[index]["scores"].update({f"shift_{key}": total / len(pairs) for key, total in shift_sums[index].items()})
-
-    source = data.data_source(dataset, data_dir)
-    notes = ([data.CIFAR10_JPEG_NOTE] if source == "jpeg" else []) + ([data.CORRUPTIONS_NOTE] if names else [])
-    notes += [
-        f"Temperature scaling of `{r['label']}` was not fitted: {r['temperature_scaling']['not_fitted']}"
-        for r in results
-        if r["temperature_scaling"]["temperature"] is None
-    ]
-    return {
-        "dataset": dataset,
-        "split": "test" if limit is None else f"test[:{labels.size}]",
-        "num_examples": int(labels.size),
-        "corruption_split": f"test[:{corrupt_labels.size}]" if names else None,
-        "data_source": source,
-        "prediction": prediction,
-        "num_bins": num_bins,
-        "seed": seed,
-        "corruptions": names,
-        "severities": severities,
-        "ood_sets": list(ood_sets),
-        "notes": notes,
-        "models": results,
-        "timings_seconds": {"corruptions": sum(corruption_seconds.values()), "per_corruption": corruption_seconds},
-        "provenance": reports.provenance(models={r["label"]: r["sha256"] for r in results}),
-        # numpy arrays, not JSON: write_report keeps them in examples.npz beside metrics.json
-        "examples": {"labels": labels, "records": records},
-    }
+    options = _checked_options(models, _options(options, settings))
+    split = _load_evaluation_data(dataset, options)
+    model_runs = [_ModelRun(model, info, options) for model, info in models]
+    for run in model_runs:
+        _evaluate_clean(run, split)
+    _evaluate_ood(model_runs, split, options)
+    corruption_seconds = _evaluate_corruptions(model_runs, split, options)
+    return _results(split, options, model_runs, corruption_seconds)

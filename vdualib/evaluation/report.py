@@ -12,7 +12,7 @@ import os
 
 from vdualib import reports
 from vdualib.evaluation import examples, plots
-from vdualib.evaluation.loop import PREDICTIONS
+from vdualib.evaluation.examples import PREDICTIONS
 
 __all__ = ["write_report", "render_report", "summary_tables"]
 
