@@ -556,7 +556,7 @@ def student_files(tmp_path_factory, mnist):
     (x, y), _ = mnist
     teacher = _teacher()
     teacher.save(folder / "teacher.keras")
-    noise = losses.TeacherNoise(str(folder / "teacher.keras"), epsilon=0.01)
+    noise = losses.TeacherNoise(zoo.load_file(folder / "teacher.keras"), epsilon=0.01)
     student = vdualib.build_classifier(_small_backbone(), 10, method="dualib", latent_dim=4, num_samples=0, label_noise=noise)
     student.compile("adam")
     student.fit(x[:200], y[:200], epochs=1, batch_size=100, verbose=0)
