@@ -95,7 +95,8 @@ def measure(args):
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, f"cifar10-{METHOD}-resnet20-untrained.keras")
         model.save(path)
-        loaded = zoo.resolve(path)[:2]
+        untrained = zoo.load(path)
+        loaded = (untrained, zoo.describe(path, untrained)[0])
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
     results = evaluation.evaluate(

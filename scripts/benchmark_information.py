@@ -2,7 +2,7 @@
 
 Part 1 (:mod:`vdualib.information.estimator_error`): each estimator on
 distributions with known mutual information at ``--sizes`` samples over
-``--repeats`` seeds (bits). Part 2 (:mod:`vdualib.information.benchmark`):
+``--repeats`` seeds (bits). Part 2 (:mod:`scripts.lab.information_benchmark`):
 binning and KDE timings, and the wall time of the 12-bit training loop with and
 without the ``InformationPlane`` callback (target: under 20% added time).
 
@@ -22,7 +22,7 @@ JSON_NAME = "benchmark_information.json"
 
 def render(output_dir):
     """``estimator_error.md`` and ``benchmark_information.md`` from the JSON."""
-    from vdualib.information.benchmark import speed_markdown
+    from scripts.lab.information_benchmark import speed_markdown
     from vdualib.information.estimator_error import error_markdown
     from vdualib.reports import read_json, write_text
 
@@ -32,8 +32,8 @@ def render(output_dir):
 
 
 def work(args):
+    from scripts.lab.information_benchmark import callback_overhead, estimator_speed
     from vdualib.datasets import load_ib_12bit
-    from vdualib.information.benchmark import callback_overhead, estimator_speed
     from vdualib.information.estimator_error import default_cases, estimator_error
     from vdualib.reports import provenance, read_json, write_json
 

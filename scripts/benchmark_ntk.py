@@ -1,6 +1,6 @@
 """Benchmark of ``vdualib.ntk``: closed-form kernels and ensemble curves on this CPU (repository only).
 
-The measurements are :mod:`vdualib.ntk.benchmark`'s: the peak GFLOP/s of large
+The measurements are :mod:`scripts.lab.ntk_benchmark`'s: the peak GFLOP/s of large
 matrix products (before and after the work), the kernels of ``--kernel-points``
 MNIST test images (784 inputs, depth ``--depth`` ReLU) in float64 and float32,
 and an ensemble curve on ``--ensemble-points`` training and ``--test-points``

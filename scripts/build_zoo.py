@@ -12,7 +12,7 @@ README includes) and each ``evaluations/<name>/curve.png``. A stochastic model's
 its clean test metrics under both prediction modes (the mean over S samples and the decoder at
 mu). ``--render`` only regenerates the pages from the cards; ``--prediction-modes`` adds both
 modes to cards published before they were recorded; ``--examples`` adds the per-example clean
-test scores (``evaluations/<name>/examples.npz``, which ``vdualib-compare`` turns into bootstrap
+test scores (``evaluations/<name>/examples.npz``, which ``python -m scripts.compare`` turns into bootstrap
 intervals) to evaluations written before they were kept.
 """
 
@@ -20,6 +20,10 @@ import argparse
 import os
 import re
 import sys
+
+from scripts.lab import zoo_building
+from vdualib import datasets, evaluation, methods, reports, zoo
+from vdualib.evaluation import examples
 
 
 def parse_args(argv=None):
@@ -82,13 +86,12 @@ CIFAR-10 models are trained and measured on the JPEG rendition of CIFAR-10 (`cif
 
 
 def targets_table():
-    """The Markdown table of ``vdualib.zoo.TARGETS`` (written to ``models/targets.md``)."""
-    from vdualib import reports, zoo
+    """The Markdown table of ``vdualib.zoo_building.TARGETS`` (written to ``models/targets.md``)."""
 
     rows = [
         {"dataset": dataset, "deterministic": entry["accuracy"]["deterministic"], "vib_dualib": entry["accuracy"]["stochastic"],
          "ece": entry["ece"], "anchor": entry["anchor"]}
-        for dataset, entry in zoo.TARGETS.items()
+        for dataset, entry in zoo_building.TARGETS.items()
     ]
     columns = [("dataset", "data set"), ("deterministic", "test accuracy, deterministic"), ("vib_dualib", "test accuracy, VIB and VdualIB"),
                ("ece", "ECE before TS, VIB and VdualIB"), ("anchor", "anchor")]
@@ -96,8 +99,6 @@ def targets_table():
 
 
 def _mode_entry(num_samples, test, scaling):
-    from vdualib import zoo
-
     return {
         "num_samples": num_samples,
         "test": {k: test[k] for k in zoo.CARD_TEST_MEASURES},
@@ -120,7 +121,6 @@ def prediction_modes(model, info, recipe, known=None, num_samples=None, limit=No
         ``{"samples": m, "mu": m}`` with ``m = {"num_samples", "test": {accuracy, nll (nats),
         brier, ece, adaptive_ece}, "temperature", "ece_after_ts"}``.
     """
-    from vdualib import evaluation
 
     modes = dict(known or {})
     for mode in ("samples", "mu"):
@@ -144,7 +144,6 @@ def _own_mode(card):
 def add_prediction_modes(models_dir, names=None, limit=None, data_dir=None):
     """Add :func:`prediction_modes` to the cards of published stochastic models (``names``, else
     every one in ``models_dir`` without them); returns the names updated."""
-    from vdualib import methods, zoo
 
     updated = []
     for record in zoo.cards(models_dir):
@@ -153,12 +152,13 @@ def add_prediction_modes(models_dir, names=None, limit=None, data_dir=None):
         if not names and "by_prediction" in record["evaluation"]:
             continue
         target = os.path.join(models_dir, f"{record['name']}.keras")
-        model, info, _ = zoo.resolve(target)
+        model = zoo.load(target)
+        info, _ = zoo.describe(target, model)
         num_samples = record["evaluation"]["num_samples"] if record["evaluation"].get("prediction") != "mu" else None
         record["evaluation"]["by_prediction"] = prediction_modes(
             model, info, record["recipe"], _own_mode(record), num_samples=num_samples, limit=limit, data_dir=data_dir
         )
-        zoo.register(record["name"], target, record, folder=models_dir)
+        zoo_building.register(record["name"], target, record, folder=models_dir)
         updated.append(record["name"])
     if names and set(names) - set(updated):
         missing = sorted(set(names) - set(updated))
@@ -181,8 +181,6 @@ def add_examples(models_dir, names=None, data_dir=None):
     Returns:
         ``{name: test accuracy}`` of the models written.
     """
-    from vdualib import evaluation, reports, zoo
-    from vdualib.evaluation import examples
 
     written = {}
     for record in zoo.cards(models_dir):
@@ -193,7 +191,9 @@ def add_examples(models_dir, names=None, data_dir=None):
             continue
         published = reports.read_json(os.path.join(folder, "metrics.json"))
         (entry,) = published["models"]
-        model, info, _ = zoo.resolve(os.path.join(models_dir, f"{name}.keras"))
+        published_file = os.path.join(models_dir, f"{name}.keras")
+        model = zoo.load(published_file)
+        info, _ = zoo.describe(published_file, model)
         if info["sha256"] != entry["sha256"]:
             raise SystemExit(f"build_zoo: error: {folder} evaluated another file than {name}.keras; rebuild it with --reevaluate.")
         prediction = published.get("prediction", "samples")
@@ -227,21 +227,20 @@ def add_examples(models_dir, names=None, data_dir=None):
 def render(models_dir):
     """Regenerate ``models/README.md``, ``models/table.md`` and every ``evaluations/<name>/curve.png``
     from the cards; returns the README text."""
-    from vdualib import reports, zoo
 
-    table = zoo.cards_table(models_dir)
+    table = zoo_building.cards_table(models_dir)
     reports.write_text(os.path.join(models_dir, "table.md"), table)
     targets = targets_table()
     reports.write_text(os.path.join(models_dir, "targets.md"), targets)
-    recipes = zoo.recipes_table(models_dir)
+    recipes = zoo_building.recipes_table(models_dir)
     reports.write_text(os.path.join(models_dir, "recipes.md"), recipes)
-    predictions = zoo.predictions_table(models_dir)
+    predictions = zoo_building.predictions_table(models_dir)
     reports.write_text(os.path.join(models_dir, "predictions.md"), predictions)
     curves = []
     for record in zoo.cards(models_dir):
         name = record["name"]
         if record.get("training", {}).get("curve"):
-            zoo.curve_figure(record, os.path.join(models_dir, "evaluations", name, "curve.png"))
+            zoo_building.curve_figure(record, os.path.join(models_dir, "evaluations", name, "curve.png"))
             curves.append(f"- [{name}](evaluations/{name}/curve.png)")
     text = (
         README_HEAD + table + "\n## Both prediction modes\n\nClean test split, stochastic models: the mean over S "
@@ -250,7 +249,7 @@ def render(models_dir):
         "split:\n\n" + predictions + "\n## Recipes\n\nWhether each model was trained with today's recipe (`vdualib-train --list`); "
         "a model trained with an earlier one keeps its figures above until it is retrained:\n\n" + recipes
         + "\n## Targets and training curves\n\nThe column \"target (test)\" checks each card against "
-        "`vdualib.zoo.TARGETS`:\n\n" + targets + "\nEach model's per-epoch accuracy (training, held-out validation) "
+        "`vdualib.zoo_building.TARGETS`:\n\n" + targets + "\nEach model's per-epoch accuracy (training, held-out validation) "
         "against its target, drawn from its card:\n\n" + "\n".join(curves) + "\n"
     )
     reports.write_text(os.path.join(models_dir, "README.md"), text)
@@ -259,7 +258,6 @@ def render(models_dir):
 
 def main(argv=None):
     args = parse_args(argv)
-    from vdualib import datasets, evaluation, methods, reports, zoo
 
     if args.render:
         print(render(args.models_dir))
@@ -276,7 +274,7 @@ def main(argv=None):
         return 0
     train_record = reports.read_json(os.path.join(args.run_dir, "train.json"))
     try:
-        zoo.check_name(args.name, train_record.get("recipe"))
+        zoo_building.check_name(args.name, train_record.get("recipe"))
     except ValueError as err:
         raise SystemExit(f"build_zoo: error: {err}") from None
     dataset = train_record["recipe"]["dataset"]
@@ -285,8 +283,9 @@ def main(argv=None):
         if not os.path.isfile(target):
             raise SystemExit(f"build_zoo: error: --reevaluate needs the published {target}; drop the flag to export it.")
     else:
-        zoo.export(os.path.join(args.run_dir, "model.keras"), target)
-    model, info, _ = zoo.resolve(target)
+        zoo_building.export(os.path.join(args.run_dir, "model.keras"), target)
+    model = zoo.load(target)
+    info, _ = zoo.describe(target, model)
     # the published model, wherever this folder lies (the sha256 beside it identifies the file)
     info.update(label=args.name, source=zoo.source(args.name))
     validation = evaluation.held_out_split(train_record["recipe"], data_dir=args.data_dir)
@@ -305,13 +304,13 @@ def main(argv=None):
     )
     out_dir = os.path.join(args.models_dir, "evaluations", args.name)
     evaluation.write_report(results, out_dir)
-    card = zoo.card_from_records(args.name, train_record, results, target)
+    card = zoo_building.card_from_records(args.name, train_record, results, target)
     if methods.get(card["method"]).stochastic:
         card["evaluation"]["by_prediction"] = prediction_modes(
             model, info, card["recipe"], _own_mode(card), num_samples=args.num_samples, limit=args.limit,
             data_dir=args.data_dir,
         )
-    zoo.register(args.name, target, card, folder=args.models_dir)
+    zoo_building.register(args.name, target, card, folder=args.models_dir)
     print(render(args.models_dir))
     return 0
 

@@ -7,7 +7,7 @@
     python scripts/dualib_study.py --models cifar10-deterministic-resnet20 cifar10-vib-resnet20 \\
         cifar10-dualib-resnet20 --corruption-limit 1000 --train-limit 5000           # trained models, one seed
 
-The arms, the schedules and the measures are decided in vdualib.dualib_study. Each finished run's
+The arms, the schedules and the measures are decided in scripts.lab.dualib_study. Each finished run's
 rows are written into <out>/study.json at once; rerunning skips finished runs and resumes an
 interrupted training from its checkpoint (the training runs live in --runs). The report
 (study.md, study.png, and readme.md for scripts/update_readme.py) is rendered from the JSON.
@@ -19,13 +19,14 @@ import argparse
 import os
 import sys
 
+from scripts.lab import dualib_study
+from vdualib import cli, reports
+
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "dualib_study")
 DEFAULT_RUNS = os.path.join("runs", "dualib_study")
 
 
 def parse_args(argv=None):
-    from vdualib import dualib_study  # the arms and schedules (no TensorFlow import)
-
     datasets, arms = tuple(dualib_study.SCHEDULES), dualib_study.ARM_NAMES
     parser = argparse.ArgumentParser(
         prog="dualib_study", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -89,8 +90,6 @@ def _references(items):
 
 
 def work(args):
-    from vdualib import cli, dualib_study, reports
-
     path = os.path.join(args.out, "study.json")
     if args.train_limit is not None and not args.models:
         raise ValueError("--train-limit applies to --models only; a study run counts every training example.")
@@ -133,8 +132,6 @@ def work(args):
 
 
 def main(argv=None):
-    from vdualib import cli
-
     cli.quiet_tensorflow()
     args = parse_args(argv)
     return cli.run(lambda: work(args), prog="dualib_study")

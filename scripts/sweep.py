@@ -16,6 +16,9 @@ import sys
 
 import numpy as np
 
+from scripts.lab import sweep
+from vdualib import reports
+
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 DEFAULT_VALUES = {"beta": list(np.logspace(-5, -1, 7)), "label_smoothing": [0.01, 0.03, 0.1, 0.3, 0.6]}
 
@@ -29,7 +32,6 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--render", action="store_true", help="only redraw the figure and table from the JSON")
     args = parser.parse_args(argv)
-    from vdualib import reports, sweep
 
     name = f"{args.parameter}_sweep"
     out = os.path.join(RESULTS, name)

@@ -19,7 +19,7 @@ import pytest
 from setuptools import find_packages
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COMMANDS = ("train", "evaluate", "compare", "analytic-toy", "information-plane", "ntk-information", "quickstart")
+COMMANDS = ("train", "evaluate", "quickstart")
 #: lines TensorFlow prints at start-up on a CPU machine, which the commands must not show
 STARTUP_NOISE = re.compile(r"cuInit|oneDNN|cudart|absl::InitializeLog|cpu_feature_guard")
 

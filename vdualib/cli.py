@@ -18,7 +18,7 @@ import re
 import sys
 import tempfile
 
-__all__ = ["quiet_tensorflow", "run", "check_writable_dir", "main", "run_or_render"]
+__all__ = ["quiet_tensorflow", "drop_startup_banners", "run", "check_writable_dir", "main", "run_or_render"]
 
 
 #: start-up lines of TensorFlow on a machine without a GPU that say nothing about the run
@@ -96,6 +96,23 @@ def quiet_tensorflow(level="2"):
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = str(level)
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    drop_startup_banners()
+
+
+def drop_startup_banners():
+    """Drop the start-up banners TensorFlow prints on a machine without a GPU (oneDNN, the CUDA
+    probes, ``cpu_feature_guard``, absl's pre-initialisation notice) when it is first imported,
+    and write back every other line it prints then. Nothing else is changed.
+
+    ``import vdualib`` calls it (it imports TensorFlow to register its classes with Keras); it does
+    nothing when TensorFlow is already imported or the user set ``TF_CPP_MIN_LOG_LEVEL``.
+
+    Example:
+        >>> drop_startup_banners()
+        >>> import tensorflow     # no oneDNN / CUDA banners on stderr
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ and os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0":
+        return  # the user asked for everything
     if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlowFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietTensorFlowFinder())
 

@@ -1,8 +1,7 @@
-"""Reports: atomic files, provenance, Markdown tables and generated README blocks.
+"""Reports: atomic files, JSON with provenance, and Markdown tables.
 
-Every script writes one JSON with everything it measured plus provenance, then
-renders Markdown (and PNGs) from that JSON. README tables are regenerated from
-committed JSON by :func:`update_readme_block`, never typed by hand.
+Every command writes one JSON with everything it measured plus provenance, then renders
+Markdown (and PNGs) from that JSON, so a table is never typed by hand.
 """
 
 import contextlib
@@ -13,8 +12,11 @@ import math
 import os
 import platform
 import tempfile
+from importlib import metadata
 
 import numpy as np
+
+import vdualib
 
 __all__ = [
     "atomic_path",
@@ -25,7 +27,6 @@ __all__ = [
     "provenance",
     "recorded_path",
     "markdown_table",
-    "update_readme_block",
 ]
 
 
@@ -174,16 +175,12 @@ def provenance(**extra):
     Example:
         >>> provenance(data_split="mnist test")["vdualib_version"]
     """
-    from importlib import metadata
-
-    from vdualib import __version__
-
     versions = {}
     for package in ("tensorflow", "tensorflow-cpu", "keras", "tensorflow-probability", "numpy", "scipy"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions[package] = metadata.version(package)
     record = {
-        "vdualib_version": __version__,
+        "vdualib_version": vdualib.__version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
@@ -265,29 +262,3 @@ def markdown_table(rows, columns=None, digits=4):
     for row in rows:
         lines.append("| " + " | ".join(_format_cell(row.get(key, ""), digits) for key, _ in columns) + " |")
     return "\n".join(lines) + "\n"
-
-
-def update_readme_block(readme_path, name, content):
-    """Replace the text between ``<!-- BEGIN {name} -->`` and ``<!-- END {name} -->``.
-
-    Raises ``ValueError`` when the markers are missing, so a renamed block is
-    noticed instead of silently skipped.
-
-    The file is rewritten atomically.
-
-    Args:
-        readme_path: the Markdown file.
-        name: the block's name in its markers.
-        content: the new text between the markers.
-
-    Example:
-        >>> update_readme_block("README.md", "zoo-table", cards_table())
-    """
-    with open(readme_path, encoding="utf-8") as f:
-        text = f.read()
-    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
-    start, stop = text.find(begin), text.find(end)
-    if start < 0 or stop < start:
-        raise ValueError(f"{readme_path} has no '{begin}' ... '{end}' block; add the two markers.")
-    new = text[: start + len(begin)] + "\n" + content.rstrip("\n") + "\n" + text[stop:]
-    write_text(readme_path, new)

@@ -1,29 +1,27 @@
-"""The pretrained zoo: a registry of reference models, their cards, and loading with a hash check.
+"""The pretrained zoo: a registry of reference models, their cards, and one loading function.
 
     import vdualib
-    model = vdualib.zoo.load("mnist-dualib-mlp")      # a ready keras.Model
+    model = vdualib.zoo.load("mnist-dualib-mlp")      # a zoo name, or the path of a .keras file
     probs = model.predict(x_test)                       # raw uint8 images in, probabilities out
 
 Names are ``{dataset}-{method}-{backbone}`` (``mnist-dualib-mlp``, ``fashion-mnist-vib-convnet``,
 ``cifar10-deterministic-resnet20``, ...). The registry (``models/registry.json``) gives, per
 model, its file name, sha256, size and download address; each model has a card
-(``models/cards/<name>.json``) with its recipe, data, training and evaluation, written by
-``scripts/build_zoo.py`` from the training record and the evaluation's ``metrics.json``.
+(``models/cards/<name>.json``) with its recipe, data, training and evaluation.
 
 Where weights are looked for: the zoo folder (:func:`models_dir`), then the Keras cache
 (``~/.keras/models/vdualib``), then (``download=True``) the registry's address, fetched with
 ``keras.utils.get_file`` into the Keras cache. Every file is checked against the registry's
 sha256 before it is loaded (``safe_mode=True``); a mismatch is refused, and a cached copy that
 fails the check is removed. Registry keys and file names are plain names (no path parts).
-Loading a model file (:func:`load_file`) reads that file alone.
-
-:func:`resolve` is the one place that decides whether a model argument names a file or a zoo
-model: a spec that ends in ``.keras`` or contains a path separator is a file; anything else is
-a zoo name.
+:func:`load` decides whether its argument names a file (it ends in ``.keras`` or contains a path
+separator) or a zoo model, and loading a file reads that file alone. After ``import vdualib``,
+``keras.saving.load_model`` loads the same files (without the checks).
 
 Example:
     >>> from vdualib import zoo
-    >>> model, info, card = zoo.resolve("mnist-dualib-mlp")
+    >>> model = zoo.load("mnist-dualib-mlp")
+    >>> info, card = zoo.describe("mnist-dualib-mlp", model)
     >>> card["dataset"], info["sha256"] == zoo.sha256("mnist-dualib-mlp")
     ('mnist', True)
 """
@@ -36,34 +34,27 @@ import sys
 import sysconfig
 import zipfile
 
-from vdualib import checks, reports
+import keras
+
+from vdualib import checks, losses, reports
 
 __all__ = [
+    "load",
+    "describe",
     "list_models",
     "card",
-    "load",
-    "load_file",
-    "resolve",
-    "source",
+    "cards",
     "sha256",
     "path",
+    "source",
     "registry",
     "models_dir",
-    "card_from_records",
-    "check_name",
-    "register",
-    "cards_table",
-    "recipes_table",
-    "predictions_table",
-    "cards",
-    "export",
-    "TARGETS",
-    "target",
-    "target_status",
-    "curve_figure",
+    "REGISTRY_FILE",
+    "CARD_TEST_MEASURES",
 ]
 
-_REGISTRY = "registry.json"
+#: the registry's file name in a zoo folder
+REGISTRY_FILE = "registry.json"
 #: the clean test measures a card records (``evaluation.test`` and each ``by_prediction`` mode)
 CARD_TEST_MEASURES = ("accuracy", "nll", "brier", "ece", "adaptive_ece")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -87,9 +78,9 @@ def models_dir():
     """
     override = os.environ.get("VDUALIB_MODELS_DIR")
     if override:
-        if not os.path.isfile(os.path.join(override, _REGISTRY)):
+        if not os.path.isfile(os.path.join(override, REGISTRY_FILE)):
             raise FileNotFoundError(
-                f"VDUALIB_MODELS_DIR={override!r} holds no {_REGISTRY}; point it at a zoo folder "
+                f"VDUALIB_MODELS_DIR={override!r} holds no {REGISTRY_FILE}; point it at a zoo folder "
                 "(registry.json and cards/, like the repository's models/) or unset it."
             )
         return override
@@ -101,10 +92,10 @@ def models_dir():
         os.path.join(sysconfig.get_path("data", f"{os.name}_user"), "share", "vdualib", "models"),
     ]
     for folder in candidates:
-        if os.path.isfile(os.path.join(folder, _REGISTRY)):
+        if os.path.isfile(os.path.join(folder, REGISTRY_FILE)):
             return folder
     raise FileNotFoundError(
-        f"no {_REGISTRY} found in {candidates}; reinstall vdualib or set VDUALIB_MODELS_DIR to a zoo folder."
+        f"no {REGISTRY_FILE} found in {candidates}; reinstall vdualib or set VDUALIB_MODELS_DIR to a zoo folder."
     )
 
 
@@ -121,13 +112,14 @@ def _read_cached(file_path, parse):
     return copy.deepcopy(cached[1])
 
 
-_RESTORE = "restore the zoo folder (the repository's models/) or reinstall vdualib"
+#: what to do when a zoo file is missing or damaged
+RESTORE_ADVICE = "restore the zoo folder (the repository's models/) or reinstall vdualib"
 
 
 def _parse_registry(file_path):
-    record = reports.read_json(file_path, remedy=_RESTORE)
+    record = reports.read_json(file_path, remedy=RESTORE_ADVICE)
     if not isinstance(record, dict) or not isinstance(record.get("models"), dict):
-        raise ValueError(f"{file_path} must be an object with a 'models' object; {_RESTORE}.")
+        raise ValueError(f"{file_path} must be an object with a 'models' object; {RESTORE_ADVICE}.")
     for name, entry in record["models"].items():
         problem = None
         if not _is_plain(name):
@@ -170,7 +162,7 @@ def registry(folder=None):
     Example:
         >>> registry()["models"]["mnist-dualib-mlp"]["sha256"]
     """
-    return _read_cached(os.path.join(folder or models_dir(), _REGISTRY), _parse_registry)
+    return _read_cached(os.path.join(folder or models_dir(), REGISTRY_FILE), _parse_registry)
 
 
 def _entry(name):
@@ -216,7 +208,7 @@ def card(name):
     card_path = os.path.join(models_dir(), "cards", f"{name}.json")
     if not os.path.isfile(card_path):
         raise FileNotFoundError(f"zoo model {name!r} has no card at {card_path}; the zoo folder is incomplete, reinstall vdualib.")
-    return _read_cached(card_path, lambda p: reports.read_json(p, remedy=_RESTORE))
+    return _read_cached(card_path, lambda p: reports.read_json(p, remedy=RESTORE_ADVICE))
 
 
 def sha256(name):
@@ -302,8 +294,6 @@ def path(name, download=True):
         raise FileNotFoundError(f"{place}, or allow download=True.")
     if not entry.get("url"):
         raise FileNotFoundError(f"{place}: the registry gives no download address for {name}.")
-    import keras
-
     os.makedirs(_cache_dir(), exist_ok=True)  # get_file falls back to /tmp for a missing folder
     try:
         fetched = keras.utils.get_file(
@@ -391,8 +381,6 @@ def _read_archive(file_path):
 def _unknown_classes(config):
     """The classes of ``config`` that neither Keras nor a registration here can rebuild, as
     ``module.class`` or the registered name, in order of appearance."""
-    import keras
-
     unknown, pending = [], [config]
     while pending:
         item = pending.pop()
@@ -432,16 +420,33 @@ def _load_failure(file_path, config, err):
     return f"{file_path} cannot be loaded: {reason}"
 
 
-def load_file(file_path, teacher_files=False):
-    """Load a ``.keras`` model file with ``safe_mode=True``, reading that file alone, and refusing
-    a damaged, foreign or crafted file with a message that names it.
+def _is_file(spec):
+    """Whether a model argument names a file (it ends in ``.keras`` or has a path separator)
+    rather than a zoo name: the only place that decides."""
+    return spec.endswith(".keras") or "/" in spec or os.sep in spec
 
-    Before Keras sees the file, the archive is checked: the sizes its zip directory declares (a
-    decompression bomb is refused before anything is decompressed), every member's CRC (Keras
-    reports a truncated archive as "File not found"), a ``config.json`` that is valid JSON and a
-    weights member. A config naming a class that neither Keras, vdualib nor a registration in
-    this program knows (an unregistered custom class, or a crafted ``{"module": "os", ...}``) is
-    refused naming it; nothing a file names is imported.
+
+def _check_spec(spec):
+    if not isinstance(spec, (str, os.PathLike)) or not os.fspath(spec):
+        raise ValueError(f"a model is a .keras path or a zoo name (e.g. 'mnist-dualib-mlp'); got {spec!r}.")
+    return os.fspath(spec)
+
+
+def load(name_or_path, download=True, teacher_files=False):
+    """Load a zoo model or a ``.keras`` file as a ready ``keras.Model``, like
+    ``keras.saving.load_model`` with ``safe_mode=True`` and with the checks below.
+
+    ``name_or_path`` is a file when it ends in ``.keras`` or contains a path separator, and a zoo
+    name otherwise (``"{dataset}-{method}-{backbone}"``, see :func:`list_models`). A zoo file is
+    checked against the registry's sha256 before it is loaded. A zoo model's ``predict`` takes raw
+    uint8 images as :func:`vdualib.datasets.load` returns them and returns class probabilities
+    (the mean over the model's encoder samples).
+
+    Before Keras sees a file, the archive is checked: the sizes its zip directory declares (a
+    decompression bomb is refused before anything is decompressed), every member's CRC, a
+    ``config.json`` that is valid JSON and a weights member. A config naming a class that neither
+    Keras, vdualib nor a registration in this program knows (an unregistered custom class, or a
+    crafted ``{"module": "os", ...}``) is refused naming it; nothing a file names is imported.
 
     A model trained with a :class:`vdualib.losses.TeacherNoise` holds its teacher. Files saved by
     earlier versions name the teacher by path instead; they are refused, since loading one would
@@ -449,63 +454,46 @@ def load_file(file_path, teacher_files=False):
     with ``teacher_files=False``), and saving the model again makes a self-contained file.
 
     Args:
-        file_path: path of a ``.keras`` file (a saved model or a training checkpoint).
-        teacher_files: allow a TeacherNoise saved as a path to open that one teacher file.
+        name_or_path: a zoo name or the path of a ``.keras`` file (a saved model or a training
+            checkpoint).
+        download: for a zoo name, fetch the weights if they are not local (see :func:`path`).
+        teacher_files: for a file, allow a TeacherNoise saved as a path to open that one file.
 
     Returns:
-        The ``keras.Model``.
+        The ``keras.Model`` (an :class:`vdualib.models.IBClassifier` for the zoo's models).
 
     Raises:
-        FileNotFoundError: no such file.
-        ValueError: the name does not end in ``.keras`` (the only format loaded, always with
-            ``safe_mode=True``); the file is not a complete ``.keras`` archive, declares a
-            decompression bomb, has an invalid ``config.json`` or no weights; or Keras cannot
-            rebuild the model from it (the message names the file and, where it applies, the
-            unknown classes).
+        FileNotFoundError: no such file, or a zoo file that is not local and cannot be downloaded.
+        ValueError: an unknown zoo name (the message lists the available ones); a file name that
+            does not end in ``.keras``; a file that is not a complete ``.keras`` archive, declares a
+            decompression bomb, has an invalid ``config.json`` or no weights; or a model Keras cannot
+            rebuild (the message names the file and, where it applies, the unknown classes).
 
     Example:
-        >>> model = zoo.load_file("runs/mnist-vib-mlp/model.keras")
-        >>> zoo.load_file("old-student.keras", teacher_files=True).save("student.keras")  # convert once
+        >>> model = load("mnist-dualib-mlp")
+        >>> model.predict(vdualib.datasets.load("mnist", "test")[0][:5])     # [5, 10] probabilities
+        >>> model = load("runs/mnist-vib-mlp/model.keras")
+        >>> load("old-student.keras", teacher_files=True).save("student.keras")  # convert once
     """
+    spec = _check_spec(name_or_path)
+    if _is_file(spec):
+        return _load_file(spec, teacher_files)
+    return _load_file(path(spec, download=download), False)
+
+
+def _load_file(file_path, teacher_files):
     file_path = os.fspath(file_path)
     if not file_path.endswith(".keras"):
         raise ValueError(f"{file_path!r} is not a .keras file; vdualib loads Keras 3 .keras files only (safe_mode=True).")
     if not os.path.isfile(file_path):
         raise FileNotFoundError(f"model file {file_path!r} does not exist; pass an existing .keras file or a zoo name.")
     config = _read_archive(file_path)
-    import keras
-
-    from vdualib import losses, models  # noqa: F401  (models registers the custom classes for deserialisation)
-
     with losses._teacher_files(teacher_files):
         try:
             return keras.saving.load_model(file_path, safe_mode=True)
         except (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError, OSError) as err:
             raise ValueError(_load_failure(file_path, config, err)) from None
 
-
-def load(name, download=True):
-    """Load zoo model ``name`` as a ready ``keras.Model`` (``safe_mode=True``, hash checked).
-
-    ``predict`` takes raw uint8 images exactly as :func:`vdualib.datasets.load` returns them and
-    returns class probabilities (mean over the model's encoder samples).
-
-    Args:
-        name: a zoo model name, ``"{dataset}-{method}-{backbone}"`` (see :func:`list_models`).
-        download: fetch the weights if they are not local (see :func:`path`).
-
-    Returns:
-        The loaded ``keras.Model`` (an :class:`vdualib.models.IBClassifier` for the zoo's models).
-
-    Raises:
-        ValueError: an unknown name (the message lists the available ones).
-        FileNotFoundError: the file is not local and cannot be downloaded.
-
-    Example:
-        >>> model = load("mnist-dualib-mlp")
-        >>> model.predict(vdualib.datasets.load("mnist", "test")[0][:5])     # [5, 10] probabilities
-    """
-    return load_file(path(name, download=download))
 
 
 def source(name):
@@ -527,8 +515,33 @@ def source(name):
     return f"zoo:{checks.plain_name('a zoo name', name)}"
 
 
-def _model_info(model, label, origin, digest):
-    return {
+def describe(name_or_path, model):
+    """What an evaluation records of a model that :func:`load` loaded, and its zoo card.
+
+    Args:
+        name_or_path: the argument given to :func:`load`.
+        model: the loaded ``keras.Model``.
+
+    Returns:
+        ``(info, card)``: ``info`` is a JSON-ready dict with ``label`` (the zoo name or the file's
+        stem), ``name``, ``method`` (``"keras"`` for a plain Keras model), ``source`` (``"zoo:<name>"``
+        or the path), ``sha256``, ``num_samples`` and ``parameters``; ``card`` is the zoo card, or
+        ``None`` for a file.
+
+    Raises:
+        ValueError: an unknown zoo name, or a spec that is neither a path nor a name.
+
+    Example:
+        >>> model = load("mnist-vib-mlp")
+        >>> info, card = describe("mnist-vib-mlp", model)
+        >>> info["source"], card["dataset"]     # ('zoo:mnist-vib-mlp', 'mnist')
+    """
+    spec = _check_spec(name_or_path)
+    if _is_file(spec):
+        label, origin, digest, record = os.path.splitext(os.path.basename(spec))[0], spec, reports.sha256_file(spec), None
+    else:
+        label, origin, digest, record = spec, source(spec), sha256(spec), card(spec)
+    info = {
         "label": label,
         "name": model.name,
         "method": getattr(model, "method", "keras"),
@@ -537,560 +550,18 @@ def _model_info(model, label, origin, digest):
         "num_samples": getattr(model, "num_samples", None),
         "parameters": int(model.count_params()),
     }
+    return info, record
 
 
 def resolve(spec, download=True):
-    """Load the model a command-line argument names: a ``.keras`` file or a zoo name.
-
-    A spec is a file when it ends in ``.keras`` or contains a path separator; otherwise it is a
-    zoo name. This is the only place that decides.
-
-    Args:
-        spec: a path or a zoo name (``"mnist-dualib-mlp"``).
-        download: for a zoo name, fetch the weights if they are not local.
-
-    Returns:
-        ``(model, info, card)``: the loaded ``keras.Model``; ``info``, a JSON-ready dict with
-        ``label`` (file stem or zoo name), ``name``, ``method`` (``"keras"`` for a plain Keras
-        model), ``source``, ``sha256``, ``num_samples`` and ``parameters``; the zoo card, or
-        ``None`` for a file.
-
-    Raises:
-        FileNotFoundError: a file spec that does not exist.
-        ValueError: a spec that is neither a path nor a name, an unknown zoo name, a damaged file or
-            registry.
-
-    Example:
-        >>> model, info, card = resolve("mnist-vib-mlp")
-        >>> model, info, card = resolve("runs/my_model.keras")     # card is None
-    """
-    if not isinstance(spec, (str, os.PathLike)) or not os.fspath(spec):
-        raise ValueError(f"a model is a .keras path or a zoo name (e.g. 'mnist-dualib-mlp'); got {spec!r}.")
-    spec = os.fspath(spec)
-    if spec.endswith(".keras") or "/" in spec or os.sep in spec:
-        model = load_file(spec)
-        label = os.path.splitext(os.path.basename(spec))[0]
-        return model, _model_info(model, label, spec, reports.sha256_file(spec)), None
-    record = card(spec)
+    """``(model, info, card)`` of :func:`load` and :func:`describe` (kept while callers move)."""
     model = load(spec, download=download)
-    return model, _model_info(model, spec, source(spec), sha256(spec)), record
+    return (model, *describe(spec, model))
 
 
-# ---------------------------------------------------------------------------------------------
-# Building the zoo: registry entries, cards and the models/README.md table, from the JSON that
-# training (train.json) and evaluation (metrics.json) wrote. Nothing here is typed by hand.
-
-DEFAULT_BASE_URL = "https://github.com/vdualib/vdualib/raw/main/models/"
-
-
-def export(source, target):
-    """Save the model in ``source`` to ``target`` for release: weights only, no optimizer state
-    and not compiled (a third of the size of a training checkpoint for Adam).
-
-    Args:
-        source: path of a trained ``.keras`` file (e.g. a training checkpoint).
-        target: path of the ``.keras`` file to write (atomically).
-
-    Returns:
-        ``target``.
-
-    Example:
-        >>> export("runs/mnist-vib-mlp/model.keras", "models/mnist-vib-mlp.keras")
-    """
-    from vdualib import models
-
-    trained = load_file(source)
-    # the label noise object itself, not its config: a TeacherNoise keeps its teacher's weights
-    release = models.IBClassifier.from_config(dict(trained.get_config(), label_noise=trained.label_noise))
-    release.set_weights(trained.get_weights())
-    with reports.atomic_path(target) as tmp:
-        release.save(tmp)
-    return target
-
-
-def check_name(name, recipe):
-    """Refuse to publish a model under a built-in zoo name that is not its own.
-
-    A built-in name (``mnist-vib-mlp``) promises its data set, method and backbone; a run of
-    another recipe under it would be mislabelled. Other names (a user's own zoo) are free.
-
-    Args:
-        name: the name to publish under.
-        recipe: the run's recipe (``train.json``'s ``recipe``).
-
-    Returns:
-        ``name``.
-
-    Raises:
-        ValueError: ``name`` is a built-in zoo name and the recipe's data set, method or backbone
-            make another one, or the recipe lacks them.
-
-    Example:
-        >>> check_name("mnist-vib-mlp", {"dataset": "mnist", "method": "vib", "backbone": "mlp"})
-        'mnist-vib-mlp'
-    """
-    from vdualib import recipes
-
-    if not isinstance(recipe, dict) or any(key not in recipe for key in recipes.IDENTITY):
-        raise ValueError(f"the run's recipe must name its {list(recipes.IDENTITY)}; is train.json from vdualib-train?")
-    own = recipes.model_name(recipe["dataset"], recipe["method"], recipe["backbone"])
-    if name in recipes.RECIPES and own != name:
-        raise ValueError(f"{name!r} is the zoo name of another model; this run trained {own!r}. Publish it as {own!r}.")
-    return name
-
-
-def card_from_records(name, train_record, metrics_record, file_path):
-    """A model card (dict) from the training record and the evaluation's metrics.json.
-
-    Args:
-        name: the zoo name of the model.
-        train_record: the dict of the training run's ``train.json``.
-        metrics_record: the dict of the evaluation's ``metrics.json`` (its first model is used).
-        file_path: the released ``.keras`` file (its size and sha256 go into the card).
-
-    Returns:
-        The card as a JSON-ready dict (see :func:`card`).
-
-    Example:
-        >>> record = card_from_records("mnist-vib-mlp", read_json("train.json"), read_json("metrics.json"),
-        ...                            "models/mnist-vib-mlp.keras")
-    """
-    model = metrics_record["models"][0]
-    summary = model.get("corruption_summary", {}).get("mean", {})
-    from vdualib import methods, recipes
-
-    check_name(name, train_record["recipe"])
-    recipe = recipes.get_recipe(train_record["recipe"])  # every field, older records included
-    data_note = None
-    if metrics_record.get("data_source") == "jpeg":
-        data_note = (
-            "CIFAR-10 here is the JPEG (quality 75) rendition in cifar10-jpeg.zip: trained and measured on it, "
-            "not on the canonical pixels."
-        )
-    return {
-        "name": name,
-        "dataset": recipe["dataset"],
-        "method": recipe["method"],
-        "backbone": recipe["backbone"],
-        "recipe": recipe,
-        "data": {
-            "training": train_record["data_split"],
-            "evaluation": f"{metrics_record['dataset']} {metrics_record['split']} ({metrics_record['num_examples']} examples)",
-            "note": data_note,
-        },
-        "training": {
-            "seconds": train_record["train_seconds"],
-            # how the seconds were counted, where a run's record says so (e.g. summed over resumed segments)
-            "seconds_note": train_record.get("train_seconds_note"),
-            "epochs": len(train_record["history"]),
-            "hardware": train_record["hardware"],
-            "precision": train_record["precision"],
-            # the one decay mechanism (or, for runs before recipes decided it, the two) and its variables
-            "weight_decay": recipes.describe_weight_decay(recipe),
-            "final_val_accuracy": train_record["history"][-1].get("val_accuracy"),
-            # the per-epoch curve on the held-out validation split
-            "curve": [
-                {key: h[key] for key in ("epoch", "accuracy", "val_accuracy", "loss", "val_loss") if key in h}
-                for h in train_record["history"]
-            ],
-        },
-        # the objective's ingredients: where p~ came from, the prior, the warm-up
-        "objective": {
-            "label_noise": train_record.get("label_noise_source", {"kind": recipe.get("label_noise", "none")}),
-            "prior": recipe["prior"] if methods.get(recipe["method"]).stochastic else None,
-            "beta": recipe.get("beta"),
-            "distortion_warmup": {"initial": recipe.get("distortion_warmup", 0.0), "steps": recipe.get("distortion_warmup_steps", 0)},
-        },
-        "parameters": train_record["parameters"],
-        "file_bytes": os.path.getsize(file_path),
-        "sha256": reports.sha256_file(file_path),
-        "evaluation": {
-            "prediction": metrics_record.get("prediction", "samples"),
-            "num_samples": model["num_samples_used"],
-            "test": {k: model["clean"][k] for k in CARD_TEST_MEASURES},
-            "temperature_scaling": model["temperature_scaling"],
-            "corruptions": {
-                "severities": metrics_record["severities"],
-                "families": len(metrics_record["corruptions"]),
-                "split": metrics_record.get("corruption_split") or metrics_record["split"],
-                "mean_accuracy": summary.get("accuracy"),
-                "mean_ece": summary.get("ece"),
-            },
-            "ood_auroc": {
-                ood: {score: values["auroc"] for score, values in scores.items()} for ood, scores in model["ood"].items()
-            },
-            "notes": metrics_record["notes"],
-        },
-        "provenance": {"train": train_record["provenance"], "evaluation": metrics_record["provenance"]},
-    }
-
-
-def register(name, file_path, card_record, folder=None, base_url=None):
-    """Write ``card_record`` to ``cards/<name>.json`` and the file's entry into the registry.
-
-    Both files are written atomically; the registry keeps its entries sorted.
-
-    Args:
-        name: the zoo name.
-        file_path: the released ``.keras`` file (only its base name is recorded).
-        card_record: the card, as from :func:`card_from_records`.
-        folder: the zoo folder; ``None`` for :func:`models_dir`.
-        base_url: the download prefix (default: the registry's own, else ``DEFAULT_BASE_URL``).
-
-    Example:
-        >>> register("mnist-vib-mlp", "models/mnist-vib-mlp.keras", record)
-    """
-    checks.plain_name("a zoo name", name)
-    folder = folder or models_dir()
-    registry_path = os.path.join(folder, _REGISTRY)
-    record = registry(folder) if os.path.exists(registry_path) else {"models": {}}
-    record["base_url"] = base_url or record.get("base_url") or DEFAULT_BASE_URL
-    file_name = os.path.basename(file_path)
-    record["models"][name] = {
-        "file": file_name,
-        "sha256": card_record["sha256"],
-        "bytes": card_record["file_bytes"],
-        "url": record["base_url"] + file_name,
-    }
-    record["models"] = dict(sorted(record["models"].items()))
-    reports.write_json(os.path.join(folder, "cards", f"{name}.json"), card_record)
-    reports.write_json(registry_path, record)
-
-
-_CARD_COLUMNS = [
-    ("name", "model"),
-    ("prediction", "prediction"),
-    ("targets", "trained towards"),
-    ("accuracy", "test acc"),
-    ("nll", "NLL (nats)"),
-    ("brier", "Brier"),
-    ("ece", "ECE"),
-    ("adaptive_ece", "adaptive ECE"),
-    ("ece_ts", "ECE after TS"),
-    ("shift_accuracy", "corrupted acc (sev 1-5)"),
-    ("shift_ece", "corrupted ECE"),
-    ("shift_split", "corrupted split"),
-    ("ood", "OOD AUROC (max prob / entropy / MI / rate)"),
-    ("parameters", "params"),
-    ("megabytes", "MB"),
-    ("minutes", "train min"),
-    ("target", "target (test)"),
-]
-
-
-def _card_row(record):
-    from vdualib import recipes
-
-    evaluation = record["evaluation"]
-    ood = []
-    for ood_name, scores in evaluation["ood_auroc"].items():
-        values = " / ".join(f"{scores[s]:.3f}" if s in scores else "-" for s in ("max_probability", "entropy", "mutual_information", "rate"))
-        ood.append(f"{ood_name}: {values}")
-    return {
-        "name": record["name"],
-        "prediction": _prediction_cell(record),
-        "targets": recipes.describe_targets(record["recipe"]),
-        **evaluation["test"],
-        "ece_ts": (evaluation["temperature_scaling"]["after"] or {}).get("ece"),
-        "shift_accuracy": evaluation["corruptions"]["mean_accuracy"],
-        "shift_ece": evaluation["corruptions"]["mean_ece"],
-        "shift_split": evaluation["corruptions"]["split"],
-        "ood": "; ".join(ood),
-        "parameters": record["parameters"],
-        "megabytes": record["file_bytes"] / 1e6,
-        "minutes": record["training"]["seconds"] / 60,
-        "target": _target_cell(record),
-    }
-
-
-def _prediction_cell(record):
-    from vdualib import methods
-
-    if not methods.get(record["method"]).stochastic:
-        return "deterministic"
-    if record["evaluation"].get("prediction") == "mu":
-        return "decoder at mu"
-    return f"mean of {record['evaluation']['num_samples']} samples"
-
-
-#: What each zoo model is held to on the test split: the least accuracy (deterministic models and
-#: the stochastic VIB/VdualIB ones) and the most top-label ECE before temperature scaling (15 bins;
-#: stochastic models only), with the published figure the target is anchored on. CIFAR-10 is
-#: measured on the JPEG rendition, so its anchor (canonical pixels) is not strictly comparable.
-TARGETS = {
-    "mnist": {
-        "accuracy": {"deterministic": 0.987, "stochastic": 0.989},
-        "ece": 0.005,
-        "anchor": "VIB paper (Alemi et al. 2017): 98.87% VIB, 98.62% deterministic, MLP 1024-1024, 200 epochs",
-    },
-    "fashion_mnist": {
-        "accuracy": {"deterministic": 0.930, "stochastic": 0.930},
-        "ece": 0.015,
-        "anchor": "a small CNN with augmentation: about 93%",
-    },
-    "cifar10": {
-        "accuracy": {"deterministic": 0.910, "stochastic": 0.910},
-        "ece": 0.020,
-        "anchor": "ResNet-20 (He et al. 2016): 91.25% on the canonical CIFAR-10",
-    },
-}
-
-
-def target(dataset, method):
-    """The zoo's target for a model of ``method`` on ``dataset`` (see :data:`TARGETS`).
-
-    Args:
-        dataset: a data set name (``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``).
-        method: a method name of :mod:`vdualib.methods` (``"deterministic"``, ``"vib"``, ``"dualib"``).
-
-    Returns:
-        ``{"accuracy": float, "ece": float or None, "anchor": str}`` (ECE is ``None`` for a
-        deterministic model), or ``None`` for a data set without a target.
-
-    Raises:
-        ValueError: an unknown method.
-
-    Example:
-        >>> target("mnist", "vib")["accuracy"]     # 0.989
-    """
-    from vdualib import methods
-
-    stochastic = methods.get(method).stochastic
-    if dataset not in TARGETS:
-        return None
-    entry = TARGETS[dataset]
-    kind = "stochastic" if stochastic else "deterministic"
-    return {"accuracy": entry["accuracy"][kind], "ece": entry["ece"] if stochastic else None, "anchor": entry["anchor"]}
-
-
-def _check_card(card_record):
-    if not isinstance(card_record, dict) or any(key not in card_record for key in ("name", "dataset", "method", "evaluation")):
-        raise ValueError("expected a model card (a dict with name, dataset, method and evaluation, as zoo.card returns).")
-
-
-def target_status(card_record, prediction=None):
-    """Whether a card's test figures meet its target.
-
-    Args:
-        card_record: a model card (as from :func:`card` or :func:`card_from_records`).
-        prediction: ``None`` for the card's own test figures, or ``"samples"`` / ``"mu"`` for
-            those of that prediction mode (``evaluation.by_prediction``; ``None`` is returned
-            when the card does not have them).
-
-    Returns:
-        ``None`` without a target, else ``{"accuracy": a, "ece": e, "met": bool, "missed": [...]}``
-        where ``a`` and ``e`` are ``{"target", "value", "met"}`` (``e`` is ``None`` for a
-        deterministic model) and ``missed`` names the measures short of their target.
-
-    Raises:
-        ValueError: ``card_record`` is not a card, or an unknown prediction mode.
-
-    Example:
-        >>> target_status(card("mnist-vib-mlp"))["missed"]     # e.g. ['accuracy']
-    """
-    _check_card(card_record)
-    if prediction not in (None, "samples", "mu"):
-        raise ValueError(f"prediction must be None (the card's own figures), 'samples' or 'mu'; got {prediction!r}.")
-    goal = target(card_record["dataset"], card_record["method"])
-    if prediction is None:
-        test = card_record["evaluation"]["test"]
-    else:
-        test = card_record["evaluation"].get("by_prediction", {}).get(prediction, {}).get("test")
-    if goal is None or test is None:
-        return None
-    status = {"accuracy": {"target": goal["accuracy"], "value": test["accuracy"], "met": test["accuracy"] >= goal["accuracy"]}}
-    status["ece"] = None if goal["ece"] is None else {"target": goal["ece"], "value": test["ece"], "met": test["ece"] <= goal["ece"]}
-    status["missed"] = [name for name in ("accuracy", "ece") if status[name] is not None and not status[name]["met"]]
-    status["met"] = not status["missed"]
-    return status
-
-
-def _target_cell(record):
-    status = target_status(record)
-    if status is None:
-        return "-"
-    wanted = f"acc >= {status['accuracy']['target']:.3f}" + ("" if status["ece"] is None else f", ECE <= {status['ece']['target']:.3f}")
-    return f"{wanted}: {_verdict(status)}"
-
-
-def _verdict(status):
-    return "-" if status is None else "met" if status["met"] else "missed " + " and ".join(status["missed"])
-
-
-def curve_figure(card_record, path):
-    """Draw a card's per-epoch accuracy (training and held-out validation) against its target.
-
-    Args:
-        card_record: a model card with ``training.curve`` (as :func:`card_from_records` writes).
-        path: the PNG to write (atomically).
-
-    Returns:
-        ``path``.
-
-    Raises:
-        ValueError: not a card, or a card without a per-epoch curve.
-
-    Example:
-        >>> curve_figure(card("mnist-vib-mlp"), "models/evaluations/mnist-vib-mlp/curve.png")
-    """
-    from vdualib import plotting
-
-    _check_card(card_record)
-    curve = card_record.get("training", {}).get("curve") or []
-    if not curve:
-        raise ValueError(f"the card of {card_record.get('name')!r} has no per-epoch curve; rebuild it with scripts/build_zoo.py.")
-    figure, axis = plotting.pyplot().subplots(figsize=(6, 3.6))
-    epochs = [point["epoch"] for point in curve]
-    for key, label in (("accuracy", "training"), ("val_accuracy", "validation (held out)")):
-        values = [point.get(key) for point in curve]
-        if any(v is not None for v in values):
-            axis.plot(epochs, [float("nan") if v is None else v for v in values], label=label)
-    goal = target(card_record["dataset"], card_record["method"])
-    test_accuracy = card_record["evaluation"]["test"]["accuracy"]
-    axis.axhline(test_accuracy, color="black", linestyle=":", label=f"test: {test_accuracy:.4f}")
-    if goal is not None:
-        axis.axhline(goal["accuracy"], color="tab:red", linestyle="--", label=f"target: {goal['accuracy']:.3f}")
-    low = min(v for point in curve for v in (point.get("val_accuracy"), point.get("accuracy")) if v is not None)
-    # zoom on the quarter below the target, unless the curve stays above it
-    axis.set_ylim(min(max(low, (goal or {}).get("accuracy", 1.0) - 0.25), 0.99), 1.0)
-    axis.set_xlabel("epoch")
-    axis.set_ylabel("accuracy")
-    axis.set_title(card_record["name"])
-    axis.grid(alpha=0.3)
-    axis.legend(loc="best", fontsize=8)
-    return plotting.save_figure(figure, path)
-
-
-def cards_table(folder=None):
-    r"""The Markdown table of every card in ``folder`` (default: the zoo's).
-
-    Args:
-        folder: a zoo folder with a ``cards/`` subfolder; ``None`` for :func:`models_dir`.
-
-    Returns:
-        The Markdown table as a string (``"No models yet.\n"`` without cards).
-
-    Raises:
-        ValueError: a card that lacks what the table shows, or holds no valid recipe.
-
-    Example:
-        >>> print(cards_table())
-    """
-    rows = _table_rows(folder, _card_row)
-    if not rows:
-        return "No models yet.\n"
-    return reports.markdown_table(rows, _CARD_COLUMNS, digits=4)
-
-
-def _table_rows(folder, make_row):
-    """``make_row(card)`` of every card in ``folder`` that gives a row (not ``None``); a card
-    that lacks what the row reads is named in a ``ValueError``."""
-    rows = []
-    for record in cards(folder):
-        try:
-            row = make_row(record)
-        except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(
-                f"the card of {record.get('name')!r} is damaged ({type(err).__name__}: {err}); rebuild it with "
-                f"scripts/build_zoo.py or {_RESTORE}."
-            ) from None
-        if row is not None:
-            rows.append(row)
-    return rows
-
-
-def _prediction_row(record):
-    """A stochastic model's row of :func:`predictions_table`; ``None`` for a deterministic one."""
-    from vdualib import methods
-
-    if not methods.get(record["method"]).stochastic:
-        return None
-    row = {"name": record["name"]}
-    for mode in ("samples", "mu"):
-        measured = record["evaluation"].get("by_prediction", {}).get(mode)
-        if measured is None:
-            row.update({f"{mode}_{key}": "-" for key in ("accuracy", "nll", "ece", "temperature", "ece_ts", "target")})
-            continue
-        test = measured["test"]
-        row.update({f"{mode}_accuracy": test["accuracy"], f"{mode}_nll": test["nll"], f"{mode}_ece": test["ece"]})
-        for key, field in (("temperature", "temperature"), ("ece_ts", "ece_after_ts")):
-            row[f"{mode}_{key}"] = "-" if measured[field] is None else measured[field]
-        row[f"{mode}_target"] = _verdict(target_status(record, mode))
-    return row
-
-
-def predictions_table(folder=None):
-    r"""The Markdown table of the stochastic models' clean test metrics under both prediction
-    modes, from their cards' ``evaluation.by_prediction`` (``scripts/build_zoo.py`` writes it).
-
-    The main table scores each model with one mode; this one puts the mean over S encoder samples
-    beside the decoder at mu (the dual IB paper's protocol), with the temperature T fitted on the
-    validation split (T > 1: overconfident, T < 1: underconfident) and the target of each model's
-    data set checked on both, so a verdict that depends on the mode shows as such.
-
-    Args:
-        folder: a zoo folder with a ``cards/`` subfolder; ``None`` for :func:`models_dir`.
-
-    Returns:
-        The Markdown table as a string; a card without both modes gets ``-`` cells
-        (``"No stochastic models yet.\n"`` without any).
-
-    Raises:
-        ValueError: a card that lacks what the table shows.
-
-    Example:
-        >>> print(predictions_table())
-    """
-    rows = _table_rows(folder, _prediction_row)
-    if not rows:
-        return "No stochastic models yet.\n"
-    columns = [("name", "model")]
-    for mode, title in (("samples", "mean of S samples"), ("mu", "decoder at mu")):
-        columns += [(f"{mode}_accuracy", f"{title}: acc"), (f"{mode}_nll", "NLL"), (f"{mode}_ece", "ECE"),
-                    (f"{mode}_temperature", "T"), (f"{mode}_ece_ts", "ECE after TS"), (f"{mode}_target", "target")]
-    return reports.markdown_table(rows, columns, digits=4)
-
-
-def recipes_table(folder=None):
-    r"""The Markdown table saying, for every card in ``folder``, whether its model was trained with
-    today's zoo recipe (:func:`vdualib.recipes.outdated_fields`) and, if not, how its recipe differs.
-
-    A model trained before its recipe changed stays in the zoo until it is retrained; this table
-    keeps the reader from taking its figures for those of today's recipe.
-
-    Args:
-        folder: a zoo folder with a ``cards/`` subfolder; ``None`` for :func:`models_dir`.
-
-    Returns:
-        The Markdown table as a string (``"No models yet.\n"`` without cards). A difference reads
-        ``field: trained -> today``; fields that the changed ones switch on or off (the p~
-        reference of ``label_noise=confusion``, say) follow from them and are not repeated.
-
-    Example:
-        >>> print(recipes_table())
-    """
-    from vdualib import recipes
-
-    records = cards(folder)
-    if not records:
-        return "No models yet.\n"
-    rows = []
-    for record in records:
-        try:
-            outdated = recipes.outdated_fields(record.get("recipe"))
-        except ValueError as err:
-            raise ValueError(f"the card of {record.get('name')!r} has no valid recipe ({err}); rebuild it with scripts/build_zoo.py.") from None
-        if outdated is None:
-            status, changes = "not a built-in recipe", "-"
-        elif not outdated:
-            status, changes = "yes", "-"
-        else:
-            shown = {key: change for key, change in outdated.items() if None not in change.values()}
-            status = "no"
-            changes = "; ".join(f"{key}: {change['trained']} -> {change['current']}" for key, change in shown.items())
-        rows.append({"name": record["name"], "status": status, "changes": changes})
-    columns = [("name", "model"), ("status", "today's recipe"), ("changes", "what differs (trained -> today)")]
-    return reports.markdown_table(rows, columns)
+def load_file(file_path, teacher_files=False):
+    """:func:`load` of a file (kept while callers move)."""
+    return _load_file(file_path, teacher_files)
 
 
 def cards(folder=None):
@@ -1107,4 +578,4 @@ def cards(folder=None):
     """
     cards_dir = os.path.join(folder or models_dir(), "cards")
     names = sorted(f[:-5] for f in os.listdir(cards_dir) if f.endswith(".json")) if os.path.isdir(cards_dir) else []
-    return [reports.read_json(os.path.join(cards_dir, f"{n}.json"), remedy=_RESTORE) for n in names]
+    return [reports.read_json(os.path.join(cards_dir, f"{n}.json"), remedy=RESTORE_ADVICE) for n in names]

@@ -1,6 +1,6 @@
-"""The installed commands (``vdualib-train``, ``vdualib-evaluate``, ...): thin front ends.
+"""The installed commands, thin front ends that users run on their own models and data:
+``vdualib-train`` (a recipe), ``vdualib-evaluate`` (a model file or zoo name) and
+``vdualib-quickstart`` (a first model in minutes).
 
-Each module parses arguments and calls the library; the logic lives in the library, where tests
-reach it. Repository-only tools (zoo building, README refresh, benchmarks) stay in ``scripts/``
-and are not installed.
+Each module parses arguments and calls the library, where the logic and its tests live.
 """

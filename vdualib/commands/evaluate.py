@@ -2,7 +2,7 @@
 
 Writes ``metrics.json`` (every metric per split, corruption and severity, with each model's name,
 sha256, the prediction mode, the data split and provenance), ``examples.npz`` (each model's
-per-example clean test scores, for paired bootstrap intervals in ``vdualib-compare``),
+per-example clean test scores, for paired bootstrap intervals between models),
 ``report.md`` and PNG plots (reliability diagram, accuracy/ECE against severity, OOD score
 histograms) into ``--out``, and prints the summary tables.
 
@@ -17,7 +17,7 @@ Examples::
 import argparse
 import sys
 
-from vdualib import cli
+from vdualib import cli, corruptions, datasets, evaluation, zoo
 
 PROG = "vdualib-evaluate"
 
@@ -31,7 +31,6 @@ def build_parser():
     Example:
         >>> build_parser().print_help()
     """
-    from vdualib import corruptions, datasets, evaluation
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -105,15 +104,16 @@ def run(args):
     Example:
         >>> run(build_parser().parse_args(["--model", "mnist-dualib-mlp", "--out", "out/eval"]))
     """
-    from vdualib import evaluation, zoo
 
     cli.check_writable_dir(args.out)  # before an evaluation that can take an hour
     corruption_names = args.corruptions[0] if args.corruptions in (["all"], ["none"]) else args.corruptions
-    resolved = [zoo.resolve(spec) for spec in args.compare or [args.model]]
-    cards = [card for _, _, card in resolved]
+    specs = args.compare or [args.model]
+    loaded = [zoo.load(spec) for spec in specs]
+    described = [zoo.describe(spec, model) for spec, model in zip(specs, loaded)]
+    cards = [card for _, card in described]
     dataset = args.dataset or evaluation.zoo_dataset(cards)
     results = evaluation.evaluate(
-        [(model, info) for model, info, _ in resolved],
+        [(model, info) for model, (info, _) in zip(loaded, described)],
         dataset,
         corruption_names=corruption_names,
         severities=args.severities,

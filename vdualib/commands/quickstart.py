@@ -8,7 +8,10 @@ import argparse
 import math
 import sys
 
-from vdualib import checks, cli
+import keras
+
+import vdualib
+from vdualib import checks, cli, datasets, metrics
 
 PROG = "vdualib-quickstart"
 
@@ -57,10 +60,7 @@ def run(args):
     if args.train_size is not None and args.train_size < 100:
         raise ValueError(f"--train-size must be at least one batch (100), got {args.train_size}.")
 
-    import keras
 
-    import vdualib
-    from vdualib import datasets, metrics
 
     (x_train, y_train), (x_test, y_test) = datasets.load("mnist", data_dir=args.data_dir)
     if args.train_size is not None:

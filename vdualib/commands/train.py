@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from vdualib import cli
+from vdualib import cli, distribute, recipes, training
 
 
 def build_parser():
@@ -22,7 +22,6 @@ def build_parser():
     Example:
         >>> build_parser().parse_args(["--recipe", "mnist-vib-mlp", "--set", "epochs=2"]).overrides     # ['epochs=2']
     """
-    from vdualib import distribute, recipes, training
 
     parser = argparse.ArgumentParser(prog="vdualib-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipe", help=f"recipe name, one of: {', '.join(recipes.recipe_names())}")
@@ -54,7 +53,6 @@ def work(args):
     Example:
         >>> work(build_parser().parse_args(["--recipe", "mnist-vib-mlp", "--out", "runs/a", "--quiet"]))
     """
-    from vdualib import recipes, training
 
     if args.list:
         print(json.dumps(recipes.RECIPES, indent=2))

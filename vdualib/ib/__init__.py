@@ -4,8 +4,8 @@ Plain numpy/scipy (no TensorFlow). Information is reported in bits. ``beta`` is 
 IB papers' trade-off parameter: it multiplies the distortion inside the exponent of
 p(x_hat|x) (large beta = little compression). The variational models in
 ``vdualib.losses`` use the inverse convention (their beta multiplies the rate).
-Results are reproducible by default (``seed=0``). The dualIB paper's study (toy problem and
-12-bit task) is :mod:`vdualib.ib.study`, its figures :mod:`vdualib.ib.plots`.
+Results are reproducible by default (``seed=0``). Figures of curves and bifurcations:
+:mod:`vdualib.ib.plots`.
 """
 
 from vdualib.ib.critical import CriticalBetas, critical_betas, effective_cardinality, ib_first_transition

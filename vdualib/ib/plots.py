@@ -1,4 +1,4 @@
-"""Figures of the analytical study, drawn from its JSON record (see :mod:`vdualib.ib.study`).
+"""Figures of analytical IB and dualIB curves, drawn from a JSON record of their sweeps.
 
 Each ``*_figure`` function returns a matplotlib Figure drawn only from the record, so the figures
 can be redrawn without solving again; :func:`save_study_figures` writes all of them as PNG through
@@ -166,7 +166,7 @@ def save_study_figures(record, out_dir):
         dict figure key (see :data:`FIGURE_NAMES`) -> path written.
 
     Args:
-        record: the study record (:func:`vdualib.ib.study.run_study`).
+        record: a record of the toy and 12-bit sweeps (the dict the repository's analytic study writes).
         out_dir: an existing, writable folder.
 
     Example:

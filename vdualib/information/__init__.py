@@ -24,13 +24,11 @@ rows are a table (:mod:`~vdualib.information.table`) plotted by
 :mod:`~vdualib.information.plots`. Error of every estimator against ground
 truth: ``scripts/results/information/estimator_error.md``.
 
-The studies built on them, one module each: ``network`` (the 12-bit network and
+Experiments built on them, one module each: ``network`` (the 12-bit network and
 its segmented training loop), ``twelve_bit`` (the 12-bit information-plane
-study), ``stochastic_layer`` (I(X;Z) of VIB / VdualIB encoders by every
-estimator), ``study`` (runs both, keeps one JSON, renders figures and Markdown;
-the ``vdualib-information-plane`` command), ``ground_truth`` and
-``estimator_error`` (the estimators against known information) and
-``benchmark`` (their speed).
+experiment), ``stochastic_layer`` (I(X;Z) of VIB / VdualIB encoders by every
+estimator), ``ground_truth`` and ``estimator_error`` (the estimators against
+known information).
 
 Example:
     >>> import numpy as np

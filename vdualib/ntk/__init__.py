@@ -8,10 +8,8 @@ trained by gradient descent on the squared loss, at any training time;
 those outputs carry about the inputs, the labels and the training set, in
 bits. numpy/scipy only.
 
-The study built on them: ``tasks`` (the 12-bit task and an MNIST subset as
-kernel inputs), ``study`` (curves over training time and nested training-set
-sizes, one JSON, Markdown; the ``vdualib-ntk-information`` command), ``plots``
-(its figures) and ``benchmark`` (kernel and ensemble speed against the CPU's peak).
+Also: ``tasks`` (the 12-bit task and an MNIST subset as kernel inputs) and
+``plots`` (information curves over training time and training-set size).
 
 Example:
     >>> import numpy as np

@@ -1,4 +1,4 @@
-"""Figures of the NTK information study (:mod:`vdualib.ntk.study`), drawn from its JSON.
+"""Figures of NTK information curves over training time and training-set size, drawn from their JSON.
 
 * :func:`plot_time_curves`: four panels against training time t (log axis, t = inf
   drawn one decade past the largest finite time): the I(X;Z) and I(Z;Y) bounds

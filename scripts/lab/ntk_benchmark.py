@@ -30,11 +30,11 @@ import time
 import numpy as np
 import scipy.linalg
 
+from scripts.lab.information_benchmark import best_and_median
+from scripts.lab.ntk_study import centred_one_hot
 from vdualib import checks
-from vdualib.information.benchmark import best_and_median
 from vdualib.ntk.ensemble import KernelEnsemble
 from vdualib.ntk.kernels import kernels
-from vdualib.ntk.study import centred_one_hot
 from vdualib.reports import markdown_table
 
 __all__ = ["measure_peak", "kernel_timings", "ensemble_timings", "add_shares", "benchmark_markdown", "HYPER"]

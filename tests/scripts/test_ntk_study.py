@@ -1,4 +1,4 @@
-"""Tests of the NTK study modules, its figures, its benchmark functions and the ``vdualib-ntk-information`` command."""
+"""Tests of the NTK study modules, its figures, its benchmark functions and the ``python -m scripts.ntk_information`` command."""
 
 import json
 import math
@@ -7,11 +7,11 @@ import os
 import numpy as np
 import pytest
 
+from scripts.lab.ntk_benchmark import add_shares, benchmark_markdown, ensemble_timings, kernel_timings, measure_peak
+from scripts.lab.ntk_study import NTKStudySettings, centred_one_hot, markdown, render, study_times, task_curves
 from vdualib.ntk import KernelEnsemble, kernels
-from vdualib.ntk.benchmark import add_shares, benchmark_markdown, ensemble_timings, kernel_timings, measure_peak
 from vdualib.ntk.information import information_curve
 from vdualib.ntk.plots import plot_size_curves, plot_time_curves, size_times, time_positions
-from vdualib.ntk.study import NTKStudySettings, centred_one_hot, markdown, render, study_times, task_curves
 from vdualib.ntk.tasks import load_task, task_from_arrays
 
 SMALL = NTKStudySettings(tasks=("12bit",), sizes={"12bit": (8, 16)}, num_test=12, num_times=3, depth=2)
@@ -137,10 +137,10 @@ def test_figures_draw_every_size_and_time(small_curves):
 def test_command_runs_renders_and_refuses(tmp_path, capsys):
     from matplotlib.image import imread
 
-    from vdualib.commands import ntk_information
+    from scripts import ntk_information
 
     args = ntk_information.build_parser().parse_args([])
-    assert args.output_dir == os.path.join("runs", "ntk-information")
+    assert args.output_dir == ntk_information.DEFAULT_OUTPUT and args.output_dir.endswith(os.path.join("scripts", "results", "ntk"))
     assert ntk_information.settings_from_args(args) == NTKStudySettings()
     out = tmp_path / "ntk"
     status = ntk_information.main(["--datasets", "12bit", "--sizes-12bit", "8,16", "--num-test", "16",

@@ -1,4 +1,4 @@
-"""Tests of the information-plane study modules and of the ``vdualib-information-plane`` command:
+"""Tests of the information-plane study modules and of the ``python -m scripts.information_plane`` command:
 the 12-bit runs, the stochastic-layer measurements, the JSON -> Markdown/figure rendering."""
 
 import json
@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 
+from scripts.lab.information_study import MNIST_COLUMNS, markdown, render, run_study
 from vdualib.information import binned_information, kde_information
 from vdualib.information.stochastic_layer import StochasticLayerSettings, encoder_information
-from vdualib.information.study import MNIST_COLUMNS, markdown, render, run_study
 from vdualib.information.table import table_from_json, table_to_json
 from vdualib.information.twelve_bit import BINNING_RANGES, TwelveBitSettings, summary_rows
 from vdualib.information.variational import gaussian_encoder_bounds
@@ -155,20 +155,20 @@ def test_run_study_writes_json_figures_and_markdown(tiny_study):
 
 
 def test_command_help_and_defaults(capsys):
-    from vdualib.commands import information_plane
+    from scripts import information_plane
 
     with pytest.raises(SystemExit) as exit_info:
         information_plane.main(["--help"])
     assert exit_info.value.code == 0
     assert "--output-dir" in capsys.readouterr().out
     args = information_plane.build_parser().parse_args([])
-    assert args.output_dir == os.path.join("runs", "information-plane")  # not under the installed package
+    assert args.output_dir == information_plane.DEFAULT_OUTPUT and args.output_dir.endswith(os.path.join("scripts", "results", "information"))
     twelve, layer = information_plane.settings_from_args(args)
     assert twelve == TwelveBitSettings() and layer == StochasticLayerSettings()
 
 
 def test_command_refuses_bad_input_before_work(tmp_path, capsys):
-    from vdualib.commands import information_plane
+    from scripts import information_plane
 
     occupied = tmp_path / "file"
     occupied.write_text("x")
@@ -181,7 +181,7 @@ def test_command_refuses_bad_input_before_work(tmp_path, capsys):
 
 
 def test_command_runs_the_mnist_part(tmp_path):
-    from vdualib.commands import information_plane
+    from scripts import information_plane
 
     status = information_plane.main([
         "--output-dir", str(tmp_path), "--parts", "mnist", "--mnist-epochs", "1", "--mnist-train-size", "300",

@@ -1,4 +1,3 @@
-import importlib.util
 import json
 import math
 import os
@@ -6,7 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from vdualib import corruptions, datasets, dualib_study, recipes, reports, training
+from scripts.lab import dualib_study
+from vdualib import corruptions, datasets, recipes, reports, training
 
 #: what the arms table decides for each ablation: the fields of the one ingredient it drops
 INGREDIENT_FIELDS = {
@@ -250,10 +250,8 @@ def test_report_renders_and_the_figure_draws_the_seed_spread(tmp_path):
 
 
 def _script():
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "dualib_study.py")
-    spec = importlib.util.spec_from_file_location("dualib_study_script", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    from scripts import dualib_study as script
+
     return script
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from vdualib.information.benchmark import best_and_median, callback_overhead, estimator_speed, speed_markdown
+from scripts.lab.information_benchmark import best_and_median, callback_overhead, estimator_speed, speed_markdown
 from vdualib.information.estimator_error import ERROR_COLUMNS, ErrorCase, default_cases, error_markdown, estimator_error
 from vdualib.information.ground_truth import (
     gaussian_channel_information,

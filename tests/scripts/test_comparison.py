@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from vdualib import comparison, reports, sweep
+from scripts.lab import comparison, sweep
+from vdualib import reports
 
 
 def _record(label, method, accuracy, ece, seed=0):
@@ -212,7 +213,7 @@ def test_compare_zoo_joins_the_evaluations_of_each_data_set(zoo_folder, tmp_path
 
 
 def test_the_compare_command(zoo_folder, tmp_path, capsys):
-    from vdualib.commands import compare
+    from scripts import compare
 
     out = tmp_path / "out"
     assert compare.main(["--datasets", "mnist", "--models-dir", str(zoo_folder), "--out", str(out)]) == 0
@@ -234,8 +235,8 @@ def test_the_compare_command(zoo_folder, tmp_path, capsys):
 
 @pytest.mark.parametrize("methods", [("vib",), ("dualib",), ("deterministic", "vib")])
 def test_a_verdict_names_only_the_methods_compared(zoo_folder, tmp_path, capsys, methods):
+    from scripts import compare
     from vdualib import methods as vmethods
-    from vdualib.commands import compare
 
     files = [str(zoo_folder / "evaluations" / f"mnist-{m}-mlp" / "metrics.json") for m in methods]
     assert compare.main(["--evaluations", *files, "--out", str(tmp_path)]) == 0

@@ -33,7 +33,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
-from vdualib import checks, reports
+from vdualib import checks, datasets, reports
 from vdualib.ib.critical import critical_betas, ib_first_transition
 from vdualib.ib.curve import DIRECTIONS, curve
 from vdualib.ib.exponential_family import toy_problem
@@ -139,7 +139,6 @@ def twelve_bit_joint(conditional, label_noise=1e-3, data_dir=None):
     Example:
         >>> twelve_bit_joint("label-noise", label_noise=1e-3).shape     # (4096, 2)
     """
-    from vdualib import datasets
 
     if conditional not in CONDITIONALS:
         raise ValueError(f"conditional must be one of {CONDITIONALS}; got {conditional!r}.")
@@ -259,7 +258,6 @@ def problem_record(pxy, betas, n_clusters=None, description=None, **sweep_settin
 
 def _data_sha256(data_dir):
     """sha256 of the ``ib-12bit.npz`` that :func:`twelve_bit_joint` reads, or None when there is none."""
-    from vdualib import datasets
 
     for folder in datasets.data_dirs(data_dir):
         path = os.path.join(folder, "ib-12bit.npz")

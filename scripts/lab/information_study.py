@@ -16,20 +16,27 @@ provenance (a part not run keeps its results from an existing JSON), each
 JSON alone. All information values are in bits.
 
 Example:
-    >>> from vdualib.information import study
+    >>> from scripts.lab import information_study as study
     >>> study.run_study("runs/information-plane", parts=["twelve-bit"],
     ...                 twelve_bit=TwelveBitSettings(epochs=100, seeds=1, kde=False))
     >>> study.render("runs/information-plane")        # again, from the JSON only
 """
 
+import dataclasses
 import math
 import os
 import time
 
-from vdualib.information.plots import plot_estimates, plot_gradient_statistics, plot_information_curves, plot_information_plane
-from vdualib.information.stochastic_layer import StochasticLayerSettings
+from vdualib import datasets
+from vdualib.information.plots import (
+    plot_estimates,
+    plot_gradient_statistics,
+    plot_information_curves,
+    plot_information_plane,
+)
+from vdualib.information.stochastic_layer import StochasticLayerSettings, stochastic_layer_study
 from vdualib.information.table import table_from_json
-from vdualib.information.twelve_bit import TwelveBitSettings, summary_rows
+from vdualib.information.twelve_bit import TwelveBitSettings, summary_rows, twelve_bit_study
 from vdualib.plotting import pyplot, save_figure
 from vdualib.reports import markdown_table, provenance, read_json, write_json, write_text
 
@@ -66,11 +73,6 @@ def run_study(output_dir, parts=PARTS, twelve_bit=None, stochastic_layer=None, d
     Example:
         >>> run_study("out/information_plane", parts=("twelve-bit",), twelve_bit=TwelveBitSettings(epochs=300, seeds=1))
     """
-    import dataclasses
-
-    from vdualib import datasets
-    from vdualib.information.stochastic_layer import stochastic_layer_study
-    from vdualib.information.twelve_bit import twelve_bit_study
 
     unknown = [p for p in parts if p not in PARTS]
     if not parts or unknown:

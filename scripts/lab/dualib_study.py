@@ -80,7 +80,7 @@ Files: ``run_study(out_dir, ...)`` writes ``out_dir/study.json`` after each fini
 the JSON alone.
 
 Example:
-    >>> from vdualib import dualib_study
+    >>> from scripts.lab import dualib_study
     >>> dualib_study.arm_recipe("dualib-no-warmup", "mnist", seed=1)["distortion_warmup"]
     0.0
     >>> study = dualib_study.run_study("runs/study", dataset_names=["mnist"], seeds=[0])   # doctest: +SKIP
@@ -93,8 +93,22 @@ import resource
 import time
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from vdualib import checks, corruptions, datasets, methods, metrics, plotting, recipes, reports
+from vdualib import (
+    checks,
+    corruptions,
+    datasets,
+    evaluation,
+    methods,
+    metrics,
+    plotting,
+    recipes,
+    reports,
+    training,
+    zoo,
+)
+from vdualib.evaluation import data
 
 __all__ = [
     "Arm",
@@ -408,7 +422,6 @@ def evaluation_sets(dataset, limit=None, corruption_limit=None, data_dir=None, s
         data_dir: folder with the data files.
         seed: seed of the corruptions and noise OOD images.
     """
-    from vdualib.evaluation import data
 
     info = datasets.info(dataset)
     limit = None if limit is None else checks.positive_int("limit", limit)
@@ -460,7 +473,6 @@ def evaluate_model(model, recipe, sets, arm, batch_size=500, train_limit=None):
         ``temperature``, ``shift_by_corruption``, ``ood_auroc_by_set``, ``train_examples``,
         ``test_examples`` and ``eval_seconds``.
     """
-    from vdualib import evaluation
 
     if datasets.canonical_name(recipe["dataset"]) != sets.dataset:
         raise ValueError(f"the model was trained on {recipe['dataset']!r} but the sets are of {sets.dataset!r}.")
@@ -553,8 +565,6 @@ _VERDICT_RULE = (
 
 
 def _prediction_text(name):
-    from vdualib import evaluation
-
     return evaluation.PREDICTIONS[name]
 
 
@@ -593,8 +603,6 @@ def merge_rows(study, rows):
 
 
 def _reference_record(spec):
-    from vdualib import zoo
-
     if os.fspath(spec).endswith(".keras") or os.sep in os.fspath(spec):
         return {"reference": os.fspath(spec), "sha256": reports.sha256_file(spec)}
     return {"reference": spec, "sha256": zoo.sha256(spec)}
@@ -649,9 +657,6 @@ def run_study(
             (:func:`vdualib.training.label_noise_from_recipe` decides; a zoo reference trained
             with seed 0 held out the split of seed 0 only).
     """
-    from tqdm.auto import tqdm
-
-    from vdualib import training, zoo
 
     arms = [get_arm(a).name for a in arms]
     seeds = sorted({checks.non_negative_int("seed", s) for s in seeds})
@@ -725,7 +730,7 @@ def run_study(
             resume = os.path.exists(os.path.join(run_dir, "checkpoint.json"))
             name = f"{datasets.info(dataset).slug}-{arm}-seed{seed}"
             trained = training.train(recipe, run_dir, resume=resume, data_dir=data_dir, verbose=0, name=name)
-        model = zoo.load_file(os.path.join(run_dir, "model.keras"))
+        model = zoo.load(os.path.join(run_dir, "model.keras"))
         rows = evaluate_model(model, recipe, sets, arm)
         cpu = _cpu_seconds() - cpu
         for row in rows:
@@ -758,14 +763,14 @@ def _model_recipe(spec, card):
 
 def _load_models(specs):
     """``(loaded, dataset)``: each spec's ``(spec, model, info, recipe)`` and their one data set."""
-    from vdualib import zoo
 
     specs = [os.fspath(s) for s in specs]
     if not specs:
         raise ValueError("evaluate_models needs at least one zoo name or model.keras path.")
     loaded = []
     for spec in specs:
-        model, info, card = zoo.resolve(spec)
+        model = zoo.load(spec)
+        info, card = zoo.describe(spec, model)
         loaded.append((spec, model, info, _model_recipe(spec, card)))
     found = {datasets.canonical_name(r["dataset"]) for *_, r in loaded}
     if len(found) != 1:
@@ -777,8 +782,6 @@ def _load_models(specs):
 
 
 def _measure_models(loaded, sets, train_limit, progress):
-    from tqdm.auto import tqdm
-
     rows = []
     for spec, model, info, recipe in tqdm(loaded, desc=f"{sets.dataset} models", disable=not progress):
         cpu = _cpu_seconds()
@@ -955,7 +958,7 @@ def summarize(rows):
 
 # where a one-seed comparison (the CIFAR-10 zoo models) gets what uncertainty it can have
 _ONE_SEED_POINTER = (
-    "For the zoo's models, `vdualib-compare` gives each clean difference a paired bootstrap interval over the "
+    "For the zoo's models, `python -m scripts.compare` gives each clean difference a paired bootstrap interval over the "
     "test examples: the test-set noise, not the seed spread."
 )
 
@@ -1228,7 +1231,7 @@ def render_report(study, out_dir):
 
 
 def readme_block(study, link="scripts/results/dualib_study/study.md"):
-    """A short Markdown answer for the README (``reports.update_readme_block``), from the JSON:
+    """A short Markdown answer for the README (``scripts/update_readme.py``), from the JSON:
     per data set, where ``dualib-paper`` beats ``vib-same-noise`` beyond the seed spread, where it
     loses, and which ingredients carry those differences (decoder at mu, the paper's protocol).
 

@@ -30,12 +30,15 @@ import os
 import time
 
 import numpy as np
+from tqdm import tqdm
 
 from vdualib import checks
 from vdualib.ntk.ensemble import KernelEnsemble
 from vdualib.ntk.information import information_curve
 from vdualib.ntk.kernels import ACTIVATIONS, kernels
+from vdualib.ntk.plots import plot_size_curves, plot_time_curves
 from vdualib.ntk.tasks import TASKS, load_task
+from vdualib.plotting import save_figure
 from vdualib.reports import markdown_table, provenance, read_json, write_json, write_text
 
 __all__ = ["NTKStudySettings", "study_times", "centred_one_hot", "task_curves", "run_study", "markdown", "render", "JSON_NAME"]
@@ -164,7 +167,6 @@ def task_curves(task, sizes, settings, progress=False):
         >>> settings = NTKStudySettings(tasks=("12bit",), sizes={"12bit": (64, 128)}, num_test=256)
         >>> task_curves(load_task("12bit", 256, 128, seed=0), [64, 128], settings)["curves"]["128"]["test"]
     """
-    from tqdm import tqdm
 
     sizes = list(sizes)
     if max(sizes) > task.x_train.shape[0]:
@@ -226,7 +228,7 @@ def run_study(output_dir, settings=None, data_dir=None, progress=True):
         task = load_task(name, settings.num_test, max(settings.sizes[name]), settings.seed, data_dir)
         datasets[name] = task_curves(task, settings.sizes[name], settings, progress=progress)
     record = dataclasses.asdict(settings)
-    data = {"settings": record, "datasets": datasets, "provenance": provenance(command="vdualib-ntk-information")}
+    data = {"settings": record, "datasets": datasets, "provenance": provenance(command="python -m scripts.ntk_information")}
     json_path = os.path.join(output_dir, JSON_NAME)
     write_json(json_path, data)
     render(output_dir)
@@ -280,8 +282,6 @@ def render(output_dir):
     Example:
         >>> render("out/ntk")     # ['out/ntk/12bit_time.png', ..., 'out/ntk/ntk_information.md']
     """
-    from vdualib.ntk.plots import plot_size_curves, plot_time_curves
-    from vdualib.plotting import save_figure
 
     data = read_json(os.path.join(output_dir, JSON_NAME))
     written = []

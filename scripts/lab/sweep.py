@@ -21,6 +21,7 @@ import math
 import os
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from vdualib import checks, datasets, methods, metrics, plotting, recipes, reports, training, zoo
 
@@ -84,7 +85,6 @@ def recipe_sweep(parameter, values, method_names=None, base="mnist-{method}-mlp"
         >>> records = recipe_sweep("beta", [1e-4, 1e-3, 1e-2], overrides=["epochs=2"])
         >>> plot_sweep(records, "runs/sweep/beta.png")
     """
-    from tqdm.auto import tqdm
 
     values = _check_values(parameter, values)
     method_names = _stochastic_methods() if method_names is None else [methods.get(m).name for m in method_names]
@@ -103,7 +103,7 @@ def recipe_sweep(parameter, values, method_names=None, base="mnist-{method}-mlp"
         else:
             resume = os.path.exists(os.path.join(run_dir, "checkpoint.json"))
             training.train(recipe, run_dir, resume=resume, data_dir=data_dir, verbose=0)
-        model = zoo.load_file(os.path.join(run_dir, "model.keras"))
+        model = zoo.load(os.path.join(run_dir, "model.keras"))
         _, (x_test, y_test) = datasets.load(recipe["dataset"], data_dir=data_dir)
         logged = model.evaluate(x_test, y_test, batch_size=1000, verbose=0, return_dict=True)
         probs = model.predict(x_test, batch_size=1000, verbose=0)

@@ -9,10 +9,10 @@ temperature scaling fitted on a validation split), accuracy and NLL under corrup
 AUROCs it adds a paired bootstrap interval over the test (and OOD) examples
 (:mod:`vdualib.evaluation.examples`), so a single-seed difference is marked beyond the test-set
 noise or not. :func:`compare_zoo` does both for the zoo's models of each data set and writes
-``compare.json``, then ``compare.md`` from it; it is the logic of ``vdualib-compare``.
+``compare.json``, then ``compare.md`` from it; it is the logic of ``python -m scripts.compare``.
 
 Example:
-    >>> from vdualib import comparison
+    >>> from scripts.lab import comparison
     >>> summary = comparison.compare_zoo(["mnist"], out_dir="runs/compare")
     >>> [d["measure"] for d in summary["datasets"]["mnist"]["deltas"] if d["better"]]
     ['accuracy', 'ece_after_ts', ...]
@@ -21,8 +21,10 @@ Example:
 import os
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from vdualib import datasets, methods, reports
+from vdualib import datasets, evaluation, methods, plotting, recipes, reports, zoo
+from vdualib.evaluation import examples
 
 __all__ = [
     "merge_evaluations",
@@ -105,7 +107,6 @@ def merge_examples(paths):
             model label repeats, or a record's model sha256 differs from its ``metrics.json``
             (the record is stale: evaluate again).
     """
-    from vdualib.evaluation import examples
 
     scores, missing, first = {}, [], None
     for path in _metrics_paths(paths):
@@ -212,9 +213,6 @@ def method_deltas(rows, method="dualib", against=None, scores=None, progress=Fal
     Example:
         >>> [d for d in method_deltas(summary_rows(merged)) if d["measure"] == "ece"]
     """
-    from tqdm.auto import tqdm
-
-    from vdualib.evaluation import examples
 
     method = methods.get(method).name
     against = [m for m in methods.names() if m != method] if against is None else [methods.get(m).name for m in against]
@@ -272,7 +270,6 @@ def zoo_evaluations(dataset, models_dir=None):
     Example:
         >>> zoo_evaluations("mnist")     # {'mnist-deterministic-mlp': '.../evaluations/.../metrics.json', ...}
     """
-    from vdualib import recipes, zoo
 
     info = datasets.info(dataset)
     folder = os.fspath(models_dir) if models_dir is not None else zoo.models_dir()
@@ -299,7 +296,6 @@ def compare_results(results, out_dir, method="dualib", per_example=None, progres
     Example:
         >>> compare_results(merge_evaluations(paths), "runs/compare/mnist", per_example=merge_examples(paths))["deltas"]
     """
-    from vdualib import evaluation
 
     if per_example is None and results.get("examples") is not None:
         records = results["examples"]["records"]
@@ -316,8 +312,6 @@ def compare_results(results, out_dir, method="dualib", per_example=None, progres
 
 
 def _interval_note(per_example):
-    from vdualib.evaluation import examples
-
     if per_example is None or per_example["scores"] is None:
         missing = ", ".join(per_example["missing"]) if per_example else "the joined files"
         return (
@@ -368,7 +362,6 @@ def compare_zoo(
     Example:
         >>> compare_zoo(["mnist"], out_dir="runs/compare")["datasets"]["mnist"]["rows"]
     """
-    from vdualib import evaluation, zoo
 
     dataset_names = list(datasets.DATASETS) if dataset_names is None else [datasets.canonical_name(d) for d in dataset_names]
     summary = {"datasets": {}, "skipped": {}, "provenance": reports.provenance()}
@@ -380,10 +373,11 @@ def compare_zoo(
             summary["skipped"][dataset] = missing
             continue
         if reevaluate:
-            resolved = [zoo.resolve(name) for name in paths]
-            cards = [card for _, _, card in resolved]
+            loaded = [zoo.load(name) for name in paths]
+            described = [zoo.describe(name, model) for name, model in zip(paths, loaded)]
+            cards = [card for _, card in described]
             results = evaluation.evaluate(
-                [(model, info) for model, info, _ in resolved],
+                [(model, info) for model, (info, _) in zip(loaded, described)],
                 dataset,
                 ood=datasets.info(dataset).ood,
                 prediction=prediction,
@@ -485,7 +479,6 @@ def targets_note(cards):
         >>> targets_note([{"name": "a", "recipe": recipes.RECIPES["cifar10-vib-resnet20"]}])
         'Trained towards: a: smoothed by 0.1.'
     """
-    from vdualib import recipes
 
     if not cards:
         return None
@@ -528,8 +521,6 @@ def differences_figure(summary, path, method="dualib"):
     Example:
         >>> differences_figure(reports.read_json("runs/compare/compare.json"), "runs/compare/differences.png")
     """
-    from vdualib import plotting
-    from vdualib.evaluation import examples
 
     title = methods.get(method).title
     columns = {}
@@ -596,7 +587,6 @@ def summary_markdown(summary, method="dualib"):
     Example:
         >>> print(summary_markdown(reports.read_json("runs/compare/compare.json")))
     """
-    from vdualib.evaluation import examples
 
     title = methods.get(method).title
     text = []

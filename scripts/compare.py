@@ -1,4 +1,4 @@
-"""``vdualib-compare``: the deterministic, VIB and VdualIB models of each data set, side by side.
+"""``python -m scripts.compare``: the deterministic, VIB and VdualIB models of each data set, side by side.
 
 Joins the zoo's per-model evaluations (``<models-dir>/evaluations/<name>/metrics.json``: same
 split, corruptions, severities, OOD sets and seed) into one report per data set under
@@ -11,17 +11,18 @@ AUROCs (from each evaluation's ``examples.npz``). ``--reevaluate`` evaluates the
 
 Examples::
 
-    vdualib-compare                                   # every data set whose three models have evaluations
-    vdualib-compare --datasets mnist --reevaluate --prediction mu
-    vdualib-compare --evaluations runs/det/metrics.json runs/vib/metrics.json runs/dualib/metrics.json
+    python -m scripts.compare                                   # every data set whose three models have evaluations
+    python -m scripts.compare --datasets mnist --reevaluate --prediction mu
+    python -m scripts.compare --evaluations runs/det/metrics.json runs/vib/metrics.json runs/dualib/metrics.json
 """
 
 import argparse
 import sys
 
-from vdualib import cli
+from scripts.lab import comparison
+from vdualib import cli, datasets, evaluation
 
-PROG = "vdualib-compare"
+PROG = "python -m scripts.compare"
 
 
 def build_parser():
@@ -33,7 +34,6 @@ def build_parser():
     Example:
         >>> build_parser().print_help()
     """
-    from vdualib import datasets, evaluation
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -66,7 +66,6 @@ def run(args):
     Example:
         >>> run(build_parser().parse_args(["--datasets", "mnist", "--out", "out/compare"]))
     """
-    from vdualib import comparison
 
     cli.check_writable_dir(args.out)
     if args.evaluations and args.reevaluate:
@@ -90,7 +89,7 @@ def run(args):
 
 
 def main(argv=None):
-    """Entry point of ``vdualib-compare``; returns the exit status (2 for bad input).
+    """Entry point of ``python -m scripts.compare``; returns the exit status (2 for bad input).
 
     Args:
         argv: the arguments after the program name; ``None`` reads ``sys.argv[1:]``.

@@ -1,6 +1,6 @@
 """Speed of the information tools, measured side by side in one process.
 
-* :func:`best_and_median`: wall time of repeated calls (also used by :mod:`vdualib.ntk.benchmark`);
+* :func:`best_and_median`: wall time of repeated calls (also used by :mod:`scripts.lab.ntk_benchmark`);
 * :func:`estimator_speed`: binning of 6 layers x 4,096 examples (one recorded epoch
   of the 12-bit study) and the KDE bounds for 10,000 examples x 256 units;
 * :func:`callback_overhead`: the 12-bit training loop without the callback, with
@@ -24,6 +24,11 @@ import time
 import numpy as np
 
 from vdualib import checks
+from vdualib.information.binning import BinningEstimator
+from vdualib.information.callback import InformationPlane, epoch_schedule
+from vdualib.information.kde import kde_information
+from vdualib.information.network import build_mlp, fit_in_segments
+from vdualib.information.twelve_bit import BINNING_RANGES
 from vdualib.reports import markdown_table
 
 __all__ = ["best_and_median", "estimator_speed", "callback_overhead", "speed_markdown"]
@@ -69,8 +74,6 @@ def estimator_speed(repeats=5, kde_points=10_000, kde_units=256, seed=0):
     Example:
         >>> estimator_speed(repeats=3)["kde_10000x256"]["median_seconds"]
     """
-    from vdualib.information.binning import BinningEstimator
-    from vdualib.information.kde import kde_information
 
     rng = np.random.default_rng(seed)
     layers = [np.tanh(rng.standard_normal((4096, w)) * 2) for w in (10, 7, 5, 4, 3, 2)]
@@ -108,10 +111,6 @@ def callback_overhead(x, y, epochs=3000, repeats=2, train_size=3482, seed=0):
         >>> x, y = vdualib.datasets.load_ib_12bit()
         >>> callback_overhead(x, y, epochs=300, repeats=1)["callback_overhead_ratio"]
     """
-    from vdualib.information.binning import BinningEstimator
-    from vdualib.information.callback import InformationPlane, epoch_schedule
-    from vdualib.information.network import build_mlp, fit_in_segments
-    from vdualib.information.twelve_bit import BINNING_RANGES
 
     x = checks.sample_matrix("x", x, dtype=np.float32)
     y = checks.integer_labels("y", y)

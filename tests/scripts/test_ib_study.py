@@ -1,4 +1,4 @@
-"""The analytical study (vdualib.ib.study), its figures (vdualib.ib.plots) and the vdualib-analytic-toy command."""
+"""The analytical study (vdualib.ib.study), its figures (vdualib.ib.plots) and the python -m scripts.analytic_toy command."""
 
 import json
 import os
@@ -6,9 +6,10 @@ import os
 import numpy as np
 import pytest
 
+from scripts import analytic_toy
+from scripts.lab import ib_study as study
 from vdualib import ib, plotting
-from vdualib.commands import analytic_toy
-from vdualib.ib import plots, study
+from vdualib.ib import plots
 
 N_BETAS = 48
 
@@ -195,19 +196,8 @@ def test_command_help_and_default_output(capsys):
     with pytest.raises(SystemExit) as exit_info:
         analytic_toy.main(["--help"])
     assert exit_info.value.code == 0 and "--out" in capsys.readouterr().out
-    assert analytic_toy.build_parser().parse_args([]).out == os.path.join("runs", "analytic-toy")
 
 
-def test_repository_wrapper_writes_into_the_results_folder(monkeypatch):
-    import importlib.util
-
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "analytic_toy.py")
-    spec = importlib.util.spec_from_file_location("analytic_toy_wrapper", path)
-    wrapper = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(wrapper)
-    calls = []
-    monkeypatch.setattr(wrapper, "command_main", lambda argv: calls.append(argv) or 0)
-    wrapper.main(["--render-only"])
-    wrapper.main(["--out", "elsewhere"])
-    assert calls[0] == ["--out", wrapper.RESULTS, "--render-only"] and calls[1] == ["--out", "elsewhere"]
-    assert wrapper.RESULTS.endswith(os.path.join("scripts", "results", "ib"))
+def test_the_command_writes_into_the_results_folder_by_default():
+    assert analytic_toy.build_parser().parse_args([]).out == analytic_toy.DEFAULT_OUT
+    assert analytic_toy.DEFAULT_OUT.endswith(os.path.join("scripts", "results", "ib"))

@@ -1,0 +1,136 @@
+"""The package as a whole (``vdualib/__init__.py`` and the import graph of its modules).
+
+* no import cycle among ``vdualib`` modules, counting imports inside functions too;
+* every module imports at its top, except the optional heavy dependencies listed here;
+* a plain ``import vdualib`` is enough for ``keras.saving.load_model`` on every zoo file.
+"""
+
+import ast
+import glob
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE = os.path.join(ROOT, "vdualib")
+#: what a module may import inside a function: heavy and only needed by one optional feature
+OPTIONAL_HEAVY = {"matplotlib", "embo", "threadpoolctl", "sklearn"}
+
+
+def _modules():
+    """{dotted module name: path} of every module of the package."""
+    found = {}
+    for folder, dirs, files in os.walk(PACKAGE):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                dotted = os.path.relpath(path, ROOT)[: -len(".py")].replace(os.sep, ".")
+                found[dotted.removesuffix(".__init__")] = path
+    return found
+
+
+def _imported(node, module, is_package):
+    """The dotted names an import statement can bind: ``a.b`` and ``a.b.c`` for ``from a.b import c``."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if node.level:
+        parts = module.split(".")
+        base = parts if is_package else parts[:-1]
+        base = base[: len(base) - node.level + 1]
+        prefix = ".".join(base + ([node.module] if node.module else []))
+    else:
+        prefix = node.module
+    return [prefix] + [f"{prefix}.{alias.name}" for alias in node.names]
+
+
+def _import_graph():
+    """(edges {module: set of vdualib modules it imports}, inner {module: [(line, name)]} of
+    imports inside function bodies)."""
+    modules = _modules()
+    edges, inner = {m: set() for m in modules}, {}
+    for module, path in modules.items():
+        tree = ast.parse(open(path, encoding="utf-8").read(), filename=path)
+        top = {id(node) for node in tree.body}
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            names = _imported(node, module, path.endswith("__init__.py"))
+            if id(node) not in top and not any(n.split(".")[0] in OPTIONAL_HEAVY for n in names):
+                inner.setdefault(module, []).append((node.lineno, names[0]))
+            for name in names:
+                if name in modules and name != module:
+                    edges[module].add(name)
+    return edges, inner
+
+
+def _cycles(edges):
+    """Strongly connected components with more than one module (Tarjan's algorithm)."""
+    index, low, stack, on_stack, found, counter = {}, {}, [], set(), [], [0]
+
+    def visit(node):
+        index[node] = low[node] = counter[0]
+        counter[0] += 1
+        stack.append(node)
+        on_stack.add(node)
+        for succ in edges[node]:
+            if succ not in index:
+                visit(succ)
+                low[node] = min(low[node], low[succ])
+            elif succ in on_stack:
+                low[node] = min(low[node], index[succ])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.add(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def _package_edges(edges):
+    """Edges between modules, without a package's edges to its own submodules (its ``__init__``
+    re-exporting them is no cycle) and without edges into a parent package."""
+    return {
+        m: {t for t in targets if not t.startswith(m + ".") and not m.startswith(t + ".")}
+        for m, targets in edges.items()
+    }
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle_among_vdualib_modules():
+    edges, _ = _import_graph()
+    assert "vdualib.models" in edges["vdualib"], "the graph reads vdualib/__init__.py"
+    assert _cycles(_package_edges(edges)) == []
+
+
+def test_every_module_imports_at_its_top():
+    _, inner = _import_graph()
+    assert inner == {}, f"imports inside functions (move them to the module's top): {inner}"
+
+
+def test_a_plain_import_vdualib_loads_every_zoo_file_with_keras():
+    files = sorted(glob.glob(os.path.join(ROOT, "models", "*.keras")))
+    assert len(files) == 9
+    code = (
+        "import sys, keras, vdualib\n"
+        "for path in sys.argv[1:]:\n"
+        "    model = keras.saving.load_model(path, safe_mode=True)\n"
+        "    print(type(model).__name__, model.count_params() > 0)\n"
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-c", code, *files], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split("\n")[:-1] == ["IBClassifier True"] * len(files)
