@@ -5,6 +5,11 @@ Every public function and class validates its arguments here, at the boundary, a
 infinity are bad input everywhere: ``x < 0`` is False for NaN, so these checks test what a value
 *is* (finite, in range) instead of what it is not. Internal helpers trust their callers.
 
+The graph-side twins (``assert_*``, for tensors inside ``tf.data`` and ``tf.function``) import
+TensorFlow when first called, not at the top: this module is also the numpy-only
+:mod:`vdualib.ib`, :mod:`vdualib.information` estimators' and :mod:`vdualib.ntk`'s, which do not
+pay for a TensorFlow import.
+
 Example:
     >>> from vdualib import checks
     >>> checks.finite_float("beta", 1e-3, low=0.0)

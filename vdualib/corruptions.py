@@ -30,6 +30,7 @@ import zlib
 import numpy as np
 import scipy.fft
 import scipy.ndimage
+from PIL import Image
 
 from vdualib import checks
 
@@ -263,8 +264,6 @@ def _pixelate(x, fraction, rng):
 
 
 def _jpeg_compression(x, quality, rng):
-    from PIL import Image
-
     pixels = _to_uint8(x)
     out = np.empty_like(pixels)
     for n, image in enumerate(pixels):

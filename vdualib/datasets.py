@@ -28,7 +28,8 @@ places searched and the file names to place there.
 its indices. :func:`training_dataset` and :func:`evaluation_dataset` build ``tf.data`` pipelines
 and refuse images that are not raw pixel values 0..255 and labels that are not class indices
 (:func:`vdualib.checks.pixel_images`, :func:`vdualib.checks.integer_labels`, and their graph-side
-twins for tensors).
+twins for tensors). Those pipelines, and the Keras download, import TensorFlow when called, not
+at the top: the recipes and :mod:`vdualib.ntk` read data sets without it.
 """
 
 import dataclasses
@@ -39,6 +40,8 @@ import pickle
 import zipfile
 
 import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
 
 from vdualib import checks, reports
 
@@ -367,9 +370,6 @@ def _load_cifar_batches(folder):
 
 
 def _decode_cifar_zip(path):
-    from PIL import Image
-    from tqdm.auto import tqdm
-
     splits = {"train": ([], []), "test": ([], [])}
     try:
         with zipfile.ZipFile(path) as archive:

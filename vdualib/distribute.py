@@ -17,6 +17,7 @@ import tempfile
 import time
 
 import tensorflow as tf
+from keras.src.backend.tensorflow import trainer as tf_trainer  # what multi_worker_fit adapts
 
 from vdualib import reports
 
@@ -139,8 +140,6 @@ def multi_worker_fit(dist):
         >>> with multi_worker_fit(strategy):
         ...     model.fit(dataset, epochs=10)
     """
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
     patchable = all(
         hasattr(tf_trainer, name) for name in ("reduce_per_replica", "_collective_all_reduce_multi_worker", "TensorFlowTrainer")
     )

@@ -24,6 +24,7 @@ import time
 from typing import Callable, NamedTuple, Optional
 
 import numpy as np
+from tqdm import tqdm
 
 from vdualib import checks
 from vdualib.information.binning import binned_information
@@ -172,8 +173,6 @@ def estimator_error(cases, sizes, repeats, progress=False):
         >>> rows = estimator_error(default_cases(), sizes=[256, 1024], repeats=5)
         >>> print(error_markdown(rows, repeats=5))
     """
-    from tqdm import tqdm
-
     sizes = [checks.positive_int("sizes", n) for n in sizes]
     repeats = checks.positive_int("repeats", repeats)
     rows = []

@@ -7,7 +7,8 @@ Set beside them are what the layer estimators of deterministic layers report whe
 given the encoder mean mu: binning (observed range) and the KDE bounds with the
 encoder's mean variance as the noise, and what the model itself logs: the rate
 KL(e(z|x) || r(z)), an upper bound, and its ``izy`` lower bound on I(Z;Y).
-All values are in bits.
+All values are in bits. The study trains :mod:`vdualib.models` classifiers, so importing this
+module imports TensorFlow; :func:`encoder_information` itself is numpy.
 
 Example:
     >>> values = encoder_information(mu, sigma, labels, seed=0)   # mu, sigma [N, K]
@@ -19,8 +20,9 @@ import dataclasses
 import math
 
 import numpy as np
+from tqdm import tqdm
 
-from vdualib import checks
+from vdualib import checks, models
 from vdualib.information.binning import binned_information
 from vdualib.information.kde import kde_information
 from vdualib.information.variational import gaussian_encoder_bounds
@@ -127,10 +129,6 @@ def stochastic_layer_study(train, test, settings=None, progress=True):
         >>> train, test = vdualib.datasets.load("mnist")
         >>> stochastic_layer_study(train, test, StochasticLayerSettings(epochs=1, train_size=1000))
     """
-    from tqdm import tqdm
-
-    import vdualib
-
     settings = settings or StochasticLayerSettings()
     (x_train, y_train), (x_test, y_test) = train, test
     if settings.train_size > len(x_train) or settings.fixed_size > len(x_test):
@@ -146,7 +144,7 @@ def stochastic_layer_study(train, test, settings=None, progress=True):
     methods = {}
     jobs = [(beta, method) for beta in settings.betas for method in METHODS]
     for beta, method in tqdm(jobs, desc="stochastic layer", disable=not progress):
-        model = vdualib.build_classifier(settings.backbone, num_classes, method=method,
+        model = models.build_classifier(settings.backbone, num_classes, method=method,
                                          latent_dim=settings.latent_dim, beta=beta, seed=0)
         model.compile(optimizer="adam")
         rows = []

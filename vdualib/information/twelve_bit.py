@@ -11,7 +11,8 @@ range of the activation, shared by every epoch) and the observed range of each
 layer for ReLU (unbounded). Optionally one run per activation also records the
 Kolchinsky-Tracey KDE bounds on a coarser schedule over a fixed random subset
 (the pairwise bounds cost O(N^2), so their I(X;T) is capped at log2 of the
-subset size). Information is in bits.
+subset size). Information is in bits. The study trains Keras models, so importing this
+module imports TensorFlow; the estimators it uses do not.
 
 Example:
     >>> from vdualib.datasets import load_ib_12bit
@@ -25,10 +26,13 @@ import os
 import time
 
 import numpy as np
+from tqdm import tqdm
 
 from vdualib import checks
 from vdualib.information.binning import BinningEstimator
+from vdualib.information.callback import InformationPlane, epoch_schedule
 from vdualib.information.kde import KDEEstimator
+from vdualib.information.network import build_mlp, fit_in_segments
 from vdualib.information.table import drift_diffusion_epoch, mean_table, save_table, table_from_json, table_to_json
 
 __all__ = ["BINNING_RANGES", "TwelveBitSettings", "run_seed", "twelve_bit_study", "summary_rows"]
@@ -107,8 +111,6 @@ def run_seed(x, y, activation, seed, settings, kde=False):
         >>> x, y = vdualib.datasets.load_ib_12bit()
         >>> run_seed(x, y, "tanh", seed=0, settings=TwelveBitSettings(epochs=100))["test_accuracy"]
     """
-    from vdualib.information.callback import InformationPlane, epoch_schedule  # TensorFlow, imported when training
-    from vdualib.information.network import build_mlp, fit_in_segments
     x = checks.sample_matrix("x", x, dtype=np.float32)
     y = checks.integer_labels("y", y)
     rng = np.random.default_rng(seed)
@@ -167,8 +169,6 @@ def twelve_bit_study(x, y, settings=None, table_dir=None, progress=True):
     Example:
         >>> twelve_bit_study(x, y, TwelveBitSettings(epochs=100, seeds=2, kde=False))["tanh"]["mean_test_accuracy"]
     """
-    from tqdm import tqdm
-
     settings = settings or TwelveBitSettings()
     jobs = [(a, s) for a in settings.activations for s in range(settings.seeds)]
     runs = [run_seed(x, y, activation, seed, settings, kde=settings.kde and seed == 0)

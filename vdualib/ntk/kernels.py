@@ -235,9 +235,8 @@ def _overflow(names, dtype, what):
     )
 
 
-@np.errstate(over="ignore")  # kernels past the dtype's range are refused below, by name
-def _kernels(x1, x2, depth, activation, w_std, b_std, diagonal, batch_size, dtype, names):
-    """:func:`kernels`, naming the inputs ``names`` in its messages (``ensemble`` passes its own)."""
+def _checked_settings(activation, depth, w_std, b_std, batch_size, dtype):
+    """``(depth, w_std, b_std, batch_size, dtype)`` checked; the activation is checked by name."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}; got {activation!r}.")
     depth = checks.non_negative_int("depth (the number of hidden layers)", depth)
@@ -247,6 +246,40 @@ def _kernels(x1, x2, depth, activation, w_std, b_std, diagonal, batch_size, dtyp
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64; got {dtype}.")
+    return depth, w_std, b_std, batch_size, dtype
+
+
+def _off_diagonal(x1, x2, symmetric, scale, rows_pre, cols_pre, chain, batch_size):
+    """K and Theta ``[N1, N2]`` of every pair, a strip of ``batch_size`` rows at a time; for
+    ``symmetric`` inputs (x2 is x1) only the upper triangle is computed and then mirrored.
+    ``chain`` is ``(depth, activation, w_std, b_std)``."""
+    n1, n2, d = x1.shape[0], x2.shape[0], x1.shape[1]
+    k_out = np.empty((n1, n2), dtype=x1.dtype)
+    theta_out = np.empty((n1, n2), dtype=x1.dtype)
+    for start in range(0, n1, batch_size):
+        stop = min(start + batch_size, n1)
+        first = start if symmetric else 0  # symmetric: the upper triangle of this row strip
+        block = x1[start:stop] @ x2[first:].T
+        block /= d
+        block *= scale  # twice, not by scale**2, which may overflow where the block does not
+        block *= scale
+        rows = [pre[start:stop] for pre in rows_pre]
+        k, theta = _block_chain(block, rows, [pre[first:] for pre in cols_pre], *chain)
+        k_out[start:stop, first:] = k
+        theta_out[start:stop, first:] = theta
+        if symmetric:
+            square = np.triu_indices(stop - start, 1)  # mirror the diagonal square's upper triangle
+            for out in (k_out, theta_out):
+                out[start:stop, start:stop].T[square] = out[start:stop, start:stop][square]
+            k_out[stop:, start:stop] = k[:, stop - first :].T
+            theta_out[stop:, start:stop] = theta[:, stop - first :].T
+    return k_out, theta_out
+
+
+@np.errstate(over="ignore")  # kernels past the dtype's range are refused below, by name
+def _kernels(x1, x2, depth, activation, w_std, b_std, diagonal, batch_size, dtype, names):
+    """:func:`kernels`, naming the inputs ``names`` in its messages (``ensemble`` passes its own)."""
+    depth, w_std, b_std, batch_size, dtype = _checked_settings(activation, depth, w_std, b_std, batch_size, dtype)
     x1 = _as_inputs(x1, names[0], dtype)
     symmetric = x2 is None
     x2 = x1 if symmetric else _as_inputs(x2, names[1], dtype)
@@ -276,34 +309,8 @@ def _kernels(x1, x2, depth, activation, w_std, b_std, diagonal, batch_size, dtyp
     cols_pre = rows_pre if symmetric else _diagonal_chain(cols_input, depth, activation, w_std, b_std)[0]
     if not symmetric and not all(np.isfinite(pre).all() for pre in cols_pre):
         raise _overflow(used, dtype, f"the variances of {names[1]} pass {np.finfo(dtype).max:.3g}")
-
-    n1, n2 = x1.shape[0], x2.shape[0]
-    k_out = np.empty((n1, n2), dtype=dtype)
-    theta_out = np.empty((n1, n2), dtype=dtype)
-    for start in range(0, n1, batch_size):
-        stop = min(start + batch_size, n1)
-        first = start if symmetric else 0  # symmetric: the upper triangle of this row strip
-        block = x1[start:stop] @ x2[first:].T
-        block /= d
-        block *= scale  # twice, not by scale**2, which may overflow where the block does not
-        block *= scale
-        k, theta = _block_chain(
-            block,
-            [pre[start:stop] for pre in rows_pre],
-            [pre[first:] for pre in cols_pre],
-            depth,
-            activation,
-            w_std,
-            b_std,
-        )
-        k_out[start:stop, first:] = k
-        theta_out[start:stop, first:] = theta
-        if symmetric:
-            square = np.triu_indices(stop - start, 1)  # mirror the diagonal square's upper triangle
-            for out in (k_out, theta_out):
-                out[start:stop, start:stop].T[square] = out[start:stop, start:stop][square]
-            k_out[stop:, start:stop] = k[:, stop - first :].T
-            theta_out[stop:, start:stop] = theta[:, stop - first :].T
+    chain = (depth, activation, w_std, b_std)
+    k_out, theta_out = _off_diagonal(x1, x2, symmetric, scale, rows_pre, cols_pre, chain, batch_size)
     if symmetric:  # exact diagonal: arccos near 1 loses half the digits
         np.fill_diagonal(k_out, k_diagonal)
         np.fill_diagonal(theta_out, theta_diagonal)

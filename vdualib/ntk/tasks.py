@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from vdualib import checks
+from vdualib import checks, datasets
 from vdualib.ntk.kernels import standardize_inputs
 
 __all__ = ["TASKS", "Task", "load_task", "task_from_arrays"]
@@ -103,17 +103,15 @@ def load_task(name, num_test, max_train, seed, data_dir=None):
     Example:
         >>> load_task("mnist", num_test=500, max_train=1000, seed=0).split
     """
-    from vdualib.datasets import load, load_ib_12bit
-
     if name not in TASKS:
         raise ValueError(f"task must be one of {TASKS}; got {name!r}.")
     if name == "12bit":
-        x, y = load_ib_12bit(data_dir)
+        x, y = datasets.load_ib_12bit(data_dir)
         return task_from_arrays(2.0 * x.astype(np.float64) - 1.0, y, num_test, max_train, seed,
                                 split="all 4096 patterns, seeded split")
     num_test = checks.positive_int("num_test", num_test)
     max_train = checks.positive_int("max_train", max_train)
-    (x_train, y_train), (x_test, y_test) = load("mnist", data_dir)
+    (x_train, y_train), (x_test, y_test) = datasets.load("mnist", data_dir)
     if max_train > x_train.shape[0] or num_test > x_test.shape[0]:
         raise ValueError(f"MNIST has {x_train.shape[0]} training and {x_test.shape[0]} test images; ask for fewer.")
     rng = np.random.default_rng(seed)
