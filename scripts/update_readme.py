@@ -9,7 +9,8 @@ replaced by the content of that file (paths relative to the repository root). Th
 rendered by the scripts from their JSON; nothing in a block is typed by hand. A result file's
 relative links are written from the repository root; in a page of a subfolder (docs/) they are
 rewritten relative to the page, so that they resolve where the page is read. A BEGIN marker
-without its END, a block named twice on one page and a block naming a missing file are errors.
+without its END, a block named twice on one page and a block naming a missing file are errors
+(exit 2).
 Run it from the repository root after a script has rewritten its results.
 """
 

@@ -1,15 +1,22 @@
-"""The README does what it says: its main job runs and reports the zoo model it names, its Python
-examples run against the library as it is, its generated blocks match their result files, and
-CI runs its commands.
+"""The README and the pages of docs/ do what they say: the README's main job runs and reports the
+zoo model it names, every page's Python examples run against the library as it is, every page's
+generated blocks match their result files, every relative link resolves, every command and
+dotted name a page mentions exists, every page is linked from the README, the README stays short,
+and CI runs its commands.
 
-Python blocks run in README order in one namespace (a later block may use an earlier block's
-names, as a reader would), in a temporary folder. They run on the first 1,000 training and 200
-test images for one epoch: the test checks that every statement works (names, signatures,
-saving and loading), not the numbers, which the zoo and model tests check. A block fenced
-```` ```python fragment ```` is part of a larger program: it is compiled and its imports run.
+Python blocks run page by page, in page order in one namespace per page (a later block may use an
+earlier block's names, as a reader would), in a temporary folder. They run on the first 1,000
+training and 200 test images for one epoch: the test checks that every statement works (names,
+signatures, saving and loading), not the numbers, which the zoo and model tests check. A block
+fenced ```` ```python fragment ```` is part of a larger program: it is compiled and its imports
+run. The fast tier (``-m "not slow"``) compiles every block and runs its imports; running the
+blocks and the main job is ``slow``.
 """
 
+import collections
 import configparser
+import glob
+import importlib
 import os
 import re
 import shlex
@@ -20,16 +27,40 @@ from scripts import update_readme
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```\s*$", re.S | re.M)
+ANY_FENCE = re.compile(r"^(```+|~~~+)[^\n]*\n.*?^\1\s*$", re.S | re.M)
+INLINE_CODE = re.compile(r"(`+)(.+?)\1", re.S)
+LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$", re.M)
+GENERATED = re.compile(r"<!-- BEGIN (\S+) -->\n.*?<!-- END \1 -->", re.S)
+MAX_README_LINES = 300
+
+DOCS = sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "docs", "*.md")))
+PAGES = ["README.md"] + DOCS
 
 
-def _readme():
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+def _text(page="README.md"):
+    with open(os.path.join(ROOT, page), encoding="utf-8") as f:
         return f.read()
 
 
-def _blocks(language):
+def _readme():
+    return _text("README.md")
+
+
+def _blocks(language, page="README.md"):
     """``(info string after the language, code)`` of every fenced block of ``language``, in order."""
-    return [(m.group(2).strip(), m.group(3)) for m in FENCE.finditer(_readme()) if m.group(1) == language]
+    return [(m.group(2).strip(), m.group(3)) for m in FENCE.finditer(_text(page)) if m.group(1) == language]
+
+
+def _prose(text):
+    """``text`` without fenced code blocks and inline code spans (where a ``](`` is not a link)."""
+    return INLINE_CODE.sub("", ANY_FENCE.sub("", text))
+
+
+def _hand_written(text):
+    """``text`` without its generated blocks (their content is the result files', checked by
+    ``update_readme --check``)."""
+    return GENERATED.sub("", text)
 
 
 def main_job():
@@ -46,8 +77,88 @@ def main_job():
     return install, env, words[0], words[1:]
 
 
-def test_readme_blocks_are_current(capsys):
+def _console_scripts():
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(os.path.join(ROOT, "setup.cfg"), encoding="utf-8")
+    lines = config["options.entry_points"]["console_scripts"].strip().splitlines()
+    return dict(line.split(" = ") for line in lines)
+
+
+# --- the generated blocks and scripts/update_readme.py ---------------------------------------
+
+
+def test_the_generated_blocks_of_every_page_are_current(capsys):
+    assert update_readme.pages() == [os.path.join(ROOT, page) for page in PAGES]
     assert update_readme.main(["--check"]) == 0, capsys.readouterr().out
+
+
+@pytest.fixture
+def repository(tmp_path, monkeypatch):
+    """A repository of its own for update_readme: a result file with a link, the README and a
+    docs page each holding its block."""
+    monkeypatch.setattr(update_readme, "ROOT", str(tmp_path))
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "table.md").write_text("| a |\n| --- |\n| 1 |\n\nSee [the study](results/study.md).\n")
+    (tmp_path / "docs").mkdir()
+    for page in ("README.md", "docs/page.md"):
+        (tmp_path / page).write_text("# Page\n\n<!-- BEGIN results/table.md -->\nold\n<!-- END results/table.md -->\n\nEnd.\n")
+    return tmp_path
+
+
+def test_update_readme_fills_the_blocks_of_the_readme_and_of_docs_pages(repository, capsys):
+    assert update_readme.main(["--check"]) == 1
+    out = capsys.readouterr().out
+    assert "README.md: results/table.md" in out and os.path.join("docs", "page.md") + ": results/table.md" in out
+    assert update_readme.main([]) == 0
+    readme, page = (repository / "README.md").read_text(), (repository / "docs" / "page.md").read_text()
+    assert "| 1 |\n\nSee [the study](results/study.md).\n<!-- END" in readme and readme.endswith("\nEnd.\n")
+    # written from the repository root, the link is rewritten relative to the page in docs/
+    assert "See [the study](../results/study.md).\n<!-- END" in page
+    assert update_readme.main(["--check"]) == 0
+    assert update_readme.main(["--check", str(repository / "docs" / "page.md")]) == 0
+
+
+def test_rebase_links_leaves_urls_and_anchors_alone():
+    docs = os.path.join(update_readme.ROOT, "docs")
+    text = "[a](models/x.md#top) ![b](scripts/r/f.png) [c](https://x.org/a) [d](#here) [e](/abs)"
+    assert update_readme.rebase_links(text, docs) == (
+        "[a](../models/x.md#top) ![b](../scripts/r/f.png) [c](https://x.org/a) [d](#here) [e](/abs)"
+    )
+    assert update_readme.rebase_links(text, update_readme.ROOT) == text
+
+
+@pytest.mark.parametrize(
+    "page, message",
+    [
+        ("<!-- BEGIN results/table.md -->\nold\n", "has no '<!-- END results/table.md -->'"),
+        ("<!-- BEGIN results/missing.md -->\nold\n<!-- END results/missing.md -->\n", "results/missing.md, which does not exist"),
+        ("<!-- BEGIN results/table.md -->\n<!-- END results/table.md -->\n" * 2, "appears twice"),
+    ],
+)
+def test_update_readme_refuses_broken_markers_and_missing_files(repository, capsys, page, message):
+    (repository / "docs" / "page.md").write_text(page)
+    assert update_readme.main(["--check"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_update_block_replaces_a_block_and_refuses_a_missing_one(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("a\n<!-- BEGIN x.md -->\nold\n<!-- END x.md -->\nb\n")
+    update_readme.update_block(page, "x.md", "new\n\n")
+    assert page.read_text() == "a\n<!-- BEGIN x.md -->\nnew\n<!-- END x.md -->\nb\n"
+    with pytest.raises(ValueError, match="no '<!-- BEGIN y.md -->'"):
+        update_readme.update_block(page, "y.md", "new")
+
+
+def test_update_readme_has_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        update_readme.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "python -m scripts.update_readme" in out and "docs/" in out and "--check" in out
+
+
+# --- the README: main job, test command, length, links to every page ---------------------------
 
 
 def test_the_first_bash_block_is_the_main_job_on_a_zoo_model():
@@ -56,16 +167,13 @@ def test_the_first_bash_block_is_the_main_job_on_a_zoo_model():
     install, env, command, args = main_job()
     assert install == "pip install -e ."
     assert set(env) == {"VDUALIB_DATA_DIR"}
-    config = configparser.ConfigParser(interpolation=None)
-    config.read(os.path.join(ROOT, "setup.cfg"), encoding="utf-8")
-    assert f"\n{command} = " in "\n" + config["options.entry_points"]["console_scripts"].strip(), command
+    assert command in _console_scripts(), command
 
 
+@pytest.mark.slow
 def test_the_main_job_reports_the_zoo_model_it_names(tmp_path, monkeypatch, capsys):
     """Runs the main job's command in-process, from the repository root, with its own arguments
     except ``--out`` (a temporary folder)."""
-    import importlib
-
     from vdualib import reports, zoo
 
     _, env, command, args = main_job()
@@ -76,10 +184,7 @@ def test_the_main_job_reports_the_zoo_model_it_names(tmp_path, monkeypatch, caps
     out = tmp_path / "main-job"
     args = list(args)
     args[args.index("--out") + 1] = str(out)
-    config = configparser.ConfigParser(interpolation=None)
-    config.read(os.path.join(ROOT, "setup.cfg"), encoding="utf-8")
-    scripts = dict(line.split(" = ") for line in config["options.entry_points"]["console_scripts"].strip().splitlines())
-    module, function = scripts[command].split(":")
+    module, function = _console_scripts()[command].split(":")
     assert getattr(importlib.import_module(module), function)(args) == 0
 
     printed = capsys.readouterr().out
@@ -103,6 +208,101 @@ def test_ci_runs_the_readme_test_command_and_main_job():
     command = [line for line in tests[0].splitlines() if line.strip() and not line.startswith("#")][-1].strip()
     assert command in [line.strip() for line in ci.splitlines()]  # run as written, on a line of its own
     assert "main_job" in ci and "README.md" in ci  # the main job is read from the README when CI runs
+    assert 'python -m pytest -q -m "not slow"' in _readme()  # the fast tier, named for newcomers
+
+
+def test_the_readme_is_short():
+    lines = _readme().count("\n")
+    assert lines <= MAX_README_LINES, f"README.md has {lines} lines; move the detail to a page of docs/"
+
+
+def test_every_docs_page_is_linked_from_the_readme():
+    assert DOCS, "docs/ holds the manual"
+    linked = {os.path.normpath(target.partition("#")[0]) for target in LINK.findall(_prose(_readme()))}
+    missing = [page for page in DOCS if os.path.normpath(page) not in linked]
+    assert not missing, f"pages of docs/ the README does not link to: {missing}"
+
+
+# --- every page: links, names, Python blocks ---------------------------------------------------
+
+
+def _slug(heading):
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*]|<[^>]+>", "", heading).strip().lower()
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def _anchors(page):
+    counts, anchors = collections.Counter(), set()
+    for m in HEADING.finditer(ANY_FENCE.sub("", _text(page))):
+        slug = _slug(m.group(2))
+        anchors.add(slug if counts[slug] == 0 else f"{slug}-{counts[slug]}")
+        counts[slug] += 1
+    return anchors
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_relative_link_resolves(page):
+    broken = []
+    for target in LINK.findall(_prose(_text(page))):
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I):
+            continue  # a URL
+        path, _, anchor = target.partition("#")
+        full = os.path.normpath(os.path.join(ROOT, os.path.dirname(page), path)) if path else os.path.join(ROOT, page)
+        if not os.path.exists(full):
+            broken.append(f"{target} (no such file)")
+        elif anchor and full.endswith(".md") and anchor not in _anchors(os.path.relpath(full, ROOT)):
+            broken.append(f"{target} (no such heading)")
+    assert not broken, f"{page}: broken links: {broken}"
+
+
+def _resolves(dotted):
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(target, name):
+                return False
+            target = getattr(target, name)
+        return True
+    return False
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_command_and_name_a_page_mentions_exists(page):
+    """The commands (installed ``vdualib-*`` ones and ``python -m scripts.<name>``), the dotted
+    names of the library and the lab (```vdualib.zoo.load```, ```scripts.lab.sweep```) and the
+    repository's files that the page's own text (not its generated blocks) mentions."""
+    text = _hand_written(_text(page))
+    installed = _console_scripts()
+    commands = set(re.findall(r"(?<![\w/.-])(vdualib-[a-z]+(?:-[a-z]+)*)(?![\w.-])", text))
+    assert not commands - set(installed), f"{page}: not installed commands: {sorted(commands - set(installed))}"
+    assert not re.search(r"python3? scripts/", text), f"{page}: run the repository's tools as python -m scripts.<name>"
+    for name in set(re.findall(r"python3? -m scripts\.(\w+)", text)):
+        assert os.path.isfile(os.path.join(ROOT, "scripts", f"{name}.py")), f"{page}: python -m scripts.{name}: no such script"
+    names = set(re.findall(r"`((?:vdualib|scripts)(?:\.\w+)+)", text))
+    unknown = sorted(name for name in names if not _resolves(name))
+    assert not unknown, f"{page}: names that do not exist: {unknown}"
+    # files of the repository named in code spans (folders may be where a script will write)
+    files = set(re.findall(r"`((?:vdualib|scripts|tests|models|docs)/[^`\s<>*]*\.\w+)`", text))
+    missing = sorted(name for name in files if not os.path.isfile(os.path.join(ROOT, name)))
+    assert not missing, f"{page}: files that do not exist: {missing}"
+
+
+def _imports(code):
+    return "\n".join(line for line in code.splitlines() if re.match(r"(from \S+ )?import ", line))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_python_block_compiles_and_its_imports_run(page):
+    for number, (info, code) in enumerate(_blocks("python", page), 1):
+        assert info in ("", "fragment"), f"{page} python block {number}: unknown fence option {info!r} (use 'fragment' or nothing)"
+        compile(code, f"{page} python block {number}", "exec")
+        exec(compile(_imports(code), f"{page} python block {number} (imports)", "exec"), {})
 
 
 def _small_data(load):
@@ -124,24 +324,21 @@ def _one_epoch(fit):
     return fit_once
 
 
-def test_the_python_examples_run(tmp_path, monkeypatch):
+@pytest.mark.slow
+@pytest.mark.parametrize("page", [page for page in PAGES if _blocks("python", page)])
+def test_the_python_examples_run(page, tmp_path, monkeypatch):
     import keras
 
     import vdualib
     from vdualib import datasets
 
-    blocks = _blocks("python")
-    assert blocks, "the README has no Python example"
+    assert _blocks("python"), "the README has a Python example"
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(datasets, "load", _small_data(datasets.load))
     monkeypatch.setattr(keras.Model, "fit", _one_epoch(keras.Model.fit))
     namespace = {"__name__": "readme"}
-    for number, (info, code) in enumerate(blocks, 1):
-        compiled = compile(code, f"README.md python block {number}", "exec")
+    for number, (info, code) in enumerate(_blocks("python", page), 1):
         if info == "fragment":
-            imports = [line for line in code.splitlines() if re.match(r"(from \S+ )?import ", line)]
-            exec(compile("\n".join(imports), f"README.md python block {number} (imports)", "exec"), {})
-            continue
-        assert info == "", f"python block {number}: unknown fence option {info!r} (use 'fragment' or nothing)"
-        exec(compiled, namespace)
+            continue  # compiled, and its imports run, by the test above
+        exec(compile(code, f"{page} python block {number}", "exec"), namespace)
     assert namespace.get("vdualib", vdualib) is vdualib
