@@ -1,6 +1,6 @@
 """Add a trained model to the zoo: copy its weights into models/, evaluate it, write its card.
 
-    python scripts/build_zoo.py --name mnist-dualib-mlp --run-dir runs/mnist-dualib-mlp
+    python -m scripts.build_zoo --name mnist-dualib-mlp --run-dir runs/mnist-dualib-mlp
 
 Exports the weights without optimizer state, runs the evaluation (temperature scaling fitted on
 the recipe's held-out validation split) (test split, every corruption at severities 1-5, the card's OOD sets,
@@ -72,7 +72,7 @@ README_HEAD = """# The vdualib zoo
 Reference models, loadable in one line: `vdualib.zoo.load("mnist-dualib-mlp")`. Every number
 below is read from the cards in `cards/`, which `scripts/build_zoo.py` writes from the training
 record and the evaluation's `evaluations/<name>/metrics.json`; regenerate this page with
-`python scripts/build_zoo.py --render`.
+`python -m scripts.build_zoo --render`.
 
 Test split, predictions as the column "prediction" says (the mean over S encoder samples, or the
 decoder at the mean of e(z|x)), 15-bin top-label ECE. "Trained towards": the targets of the
@@ -86,7 +86,7 @@ CIFAR-10 models are trained and measured on the JPEG rendition of CIFAR-10 (`cif
 
 
 def targets_table():
-    """The Markdown table of ``vdualib.zoo_building.TARGETS`` (written to ``models/targets.md``)."""
+    """The Markdown table of ``scripts.lab.zoo_building.TARGETS`` (written to ``models/targets.md``)."""
 
     rows = [
         {"dataset": dataset, "deterministic": entry["accuracy"]["deterministic"], "vib_dualib": entry["accuracy"]["stochastic"],
@@ -249,7 +249,7 @@ def render(models_dir):
         "split:\n\n" + predictions + "\n## Recipes\n\nWhether each model was trained with today's recipe (`vdualib-train --list`); "
         "a model trained with an earlier one keeps its figures above until it is retrained:\n\n" + recipes
         + "\n## Targets and training curves\n\nThe column \"target (test)\" checks each card against "
-        "`vdualib.zoo_building.TARGETS`:\n\n" + targets + "\nEach model's per-epoch accuracy (training, held-out validation) "
+        "`scripts.lab.zoo_building.TARGETS`:\n\n" + targets + "\nEach model's per-epoch accuracy (training, held-out validation) "
         "against its target, drawn from its card:\n\n" + "\n".join(curves) + "\n"
     )
     reports.write_text(os.path.join(models_dir, "README.md"), text)

@@ -1,7 +1,7 @@
 """Short pilot runs of a zoo recipe, to choose its optimizer settings on the validation split.
 
-    nohup python scripts/recipe_pilots.py --runs /work/zoo/pilots > pilots.log 2>&1 &
-    python scripts/recipe_pilots.py --runs /work/zoo/pilots --report-only   # JSON, Markdown, PNG
+    nohup python -m scripts.recipe_pilots --runs /work/zoo/pilots > pilots.log 2>&1 &
+    python -m scripts.recipe_pilots --runs /work/zoo/pilots --report-only   # JSON, Markdown, PNG
 
 The CIFAR-10 recipe's weight decay, weight averaging and learning-rate warm-up are chosen here.
 Each pilot is the deterministic ResNet-20 recipe shortened to ``--epochs`` (its cosine schedule

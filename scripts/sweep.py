@@ -1,7 +1,7 @@
 """Sweep beta or the label smoothing of VIB and VdualIB on MNIST: information plane, accuracy, ECE.
 
-    VDUALIB_DATA_DIR=../shared/data python scripts/sweep.py                              # beta
-    VDUALIB_DATA_DIR=../shared/data python scripts/sweep.py --parameter label_smoothing
+    VDUALIB_DATA_DIR=../shared/data python -m scripts.sweep                              # beta
+    VDUALIB_DATA_DIR=../shared/data python -m scripts.sweep --parameter label_smoothing
 
 Short runs (defaults: 10,000 training examples, 5 epochs, the zoo's mlp recipe otherwise):
 7 betas from 1e-5 to 1e-1, or label smoothing epsilons from 0.01 to 0.6 (with

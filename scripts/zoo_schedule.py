@@ -1,6 +1,6 @@
 """Compare training schedules of a zoo recipe from their per-epoch logs (the runs' ``log.csv``).
 
-    python scripts/zoo_schedule.py            # renders scripts/results/zoo_schedule/{schedule.md,schedule.png}
+    python -m scripts.zoo_schedule            # renders scripts/results/zoo_schedule/{schedule.md,schedule.png}
 
 Every ``<zoo name>-<variant>.csv`` in ``--dir`` is one run of the recipe with one change (the
 variant), as ``vdualib-train`` writes it (``--set augment=crop --set epochs=20`` ...). The

@@ -234,7 +234,6 @@ def test_zoo_schedule_compares_the_variants_of_a_recipe(tmp_path, capsys):
 
 def test_train_zoo_orders_references_first_and_refuses_stale_runs(tmp_path, capsys):
     from scripts import train_zoo
-
     from vdualib import recipes
 
     assert sorted(train_zoo.ORDER) == recipes.recipe_names()
@@ -252,7 +251,7 @@ def test_train_zoo_orders_references_first_and_refuses_stale_runs(tmp_path, caps
     reports.write_json(run / "train.json", {"recipe": recipes.get_recipe("mnist-vib-mlp")})
     assert train_zoo.main(arguments + ["--names", "mnist-vib-mlp"]) == 0
     printed = capsys.readouterr().out
-    assert "mnist-vib-mlp: trained" in printed and "build_zoo.py --name mnist-vib-mlp" in printed
+    assert "mnist-vib-mlp: trained" in printed and "-m scripts.build_zoo --name mnist-vib-mlp" in printed
     for recorded, differs in (
         (dict(recipes.get_recipe("mnist-vib-mlp"), epochs=30), "['epochs']"),
         (recipes.get_recipe("mnist-dualib-mlp"), "another zoo name"),
@@ -265,8 +264,26 @@ def test_train_zoo_orders_references_first_and_refuses_stale_runs(tmp_path, caps
     # a run not started yet: the training command, then the build
     assert train_zoo.main(arguments + ["--names", "fashion-mnist-vib-convnet"]) == 0
     printed = capsys.readouterr().out
-    assert "--recipe fashion-mnist-vib-convnet" in printed and "--precision mixed_bfloat16" in printed
+    assert "--recipe fashion-mnist-vib-convnet" in printed
+    assert f"--precision {train_zoo.precision_of('convnet', 'auto')}" in printed
+    assert train_zoo.main(arguments + ["--names", "fashion-mnist-vib-convnet", "--precision", "float32"]) == 0
+    assert "--precision float32" in capsys.readouterr().out
     assert os.environ.get("VDUALIB_MODELS_DIR") != str(tmp_path / "models")  # given to its commands, not set here
+
+
+def test_train_zoo_takes_bfloat16_only_where_the_cpu_has_it(tmp_path, monkeypatch):
+    from scripts import train_zoo
+
+    native, emulated = tmp_path / "native", tmp_path / "emulated"
+    native.write_text("flags\t\t: fpu sse avx2 fma avx512f avx512_bf16\n")
+    emulated.write_text("flags\t\t: fpu sse avx2 fma\n")
+    assert train_zoo.native_bfloat16(str(native)) and not train_zoo.native_bfloat16(str(emulated))
+    assert not train_zoo.native_bfloat16(str(tmp_path / "missing"))
+    monkeypatch.setattr(train_zoo, "native_bfloat16", lambda: True)
+    assert train_zoo.precision_of("resnet20", "auto") == "mixed_bfloat16" and train_zoo.precision_of("mlp", "auto") == "float32"
+    monkeypatch.setattr(train_zoo, "native_bfloat16", lambda: False)
+    assert train_zoo.precision_of("resnet20", "auto") == "float32"
+    assert train_zoo.precision_of("mlp", "mixed_bfloat16") == "mixed_bfloat16"
 
 
 def test_export_writes_a_compiled_free_file_that_keeps_its_teacher(tmp_path):

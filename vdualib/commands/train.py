@@ -29,7 +29,7 @@ def build_parser():
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field (repeatable)")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     parser.add_argument("--precision", default="float32", choices=training.PRECISIONS, help="Keras dtype policy (mixed_bfloat16 is about 1.4x faster for convolutions on CPU)")
-    parser.add_argument("--strategy", default="default", choices=distribute.STRATEGIES, help="tf.distribute strategy (multi_worker: see the README)")
+    parser.add_argument("--strategy", default="default", choices=distribute.STRATEGIES, help="tf.distribute strategy (multi_worker: see docs/training.md, training on several machines)")
     parser.add_argument("--data-dir", default=None, help="folder with the data files (default: $VDUALIB_DATA_DIR, then the Keras cache)")
     parser.add_argument("--list", action="store_true", help="print the recipes as JSON and exit")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
