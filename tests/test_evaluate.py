@@ -376,6 +376,7 @@ def test_prediction_at_mu_with_a_monte_carlo_rate(mnist):
     np.testing.assert_allclose(out["probs"], model.predict_samples(x_test[:64], num_samples=0)[0], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_an_options_object_and_keyword_settings_evaluate_alike(saved_models):
     import dataclasses
 

@@ -403,6 +403,7 @@ def test_keras_metric_refuses_bad_labels_in_evaluate():
         model.evaluate(x, np.full(8, 7), verbose=0)
 
 
+@pytest.mark.slow
 def test_keras_metric_is_a_registered_module_level_class_that_saved_models_keep(tmp_path):
     import keras
 

@@ -30,6 +30,7 @@ Example:
 """
 
 import contextlib
+import dataclasses
 import os
 import platform
 import shutil
@@ -329,33 +330,42 @@ def _model_for_run(recipe, name, state, all_data, steps):
     return model, source
 
 
-def _fit(model, recipe, folder, identity, state, splits, steps, dist, verbose, callbacks):
-    """Train from the state's epoch to the recipe's last, committing a checkpoint every epoch."""
+def _data_pipelines(recipe, splits, initial_epoch):
+    """The training pipeline from ``initial_epoch`` on (order and augmentation fixed by the seed
+    and the epoch) and the validation pipeline (``None`` without a validation split)."""
     (x_train, y_train), (x_val, y_val) = splits
-    info = datasets.info(recipe["dataset"])
-    initial_epoch = state["epochs_done"] if state else 0
+    num_classes = datasets.info(recipe["dataset"]).num_classes
     train_data = datasets.training_dataset(
         x_train, y_train, recipe["batch_size"], seed=recipe["seed"], augment=recipe["augment"], pad=recipe["augment_pad"],
-        epochs=recipe["epochs"], initial_epoch=initial_epoch, num_classes=info.num_classes,
-    )
+        epochs=recipe["epochs"], initial_epoch=initial_epoch, num_classes=num_classes,
+    )  # fmt: skip
     val_data = None
     if len(x_val):
-        val_data = datasets.evaluation_dataset(x_val, y_val, batch_size=max(recipe["batch_size"], 256), num_classes=info.num_classes)
+        val_data = datasets.evaluation_dataset(x_val, y_val, batch_size=max(recipe["batch_size"], 256), num_classes=num_classes)
+    return train_data, val_data
+
+
+def _fit(model, run, folder, identity, state, splits, steps, dist):
+    """Train from the state's epoch to the recipe's last, committing a checkpoint every epoch;
+    returns the training seconds so far."""
+    recipe = run.recipe
+    initial_epoch = state["epochs_done"] if state else 0
     checkpoint = vcallbacks.EpochCheckpoint(folder, identity, elapsed=(state or {}).get("train_seconds", 0.0))
     run_callbacks = [
         vcallbacks.StopOnNonFinite(),
         *schedule_callbacks(recipe, steps),  # before the checkpoint, so "beta" reaches the logs
         *([keras.callbacks.SwapEMAWeights(swap_on_epoch=False)] if recipe["weight_ema"] else []),
         checkpoint,
-        *callbacks,
+        *run.callbacks,
         keras.callbacks.TensorBoard(folder.file("tensorboard"), write_graph=False),
     ]
     if initial_epoch < recipe["epochs"]:
+        train_data, val_data = _data_pipelines(recipe, splits, initial_epoch)
         with distribute.multi_worker_fit(dist):
             model.fit(
                 train_data, epochs=recipe["epochs"], initial_epoch=initial_epoch, steps_per_epoch=steps,
-                validation_data=val_data, callbacks=run_callbacks, verbose=verbose,
-            )
+                validation_data=val_data, callbacks=run_callbacks, verbose=run.verbose,
+            )  # fmt: skip
     else:
         # every epoch was committed before a stop: end as fit ends (the moving average of the
         # weights, when the optimizer keeps one, becomes the model's weights)
@@ -363,8 +373,9 @@ def _fit(model, recipe, folder, identity, state, splits, steps, dist, verbose, c
     return checkpoint.elapsed
 
 
-def _final_record(model, recipe, folder, identity, dist, strategy, elapsed, n_train):
+def _final_record(model, run, folder, identity, dist, elapsed, n_train):
     """Save ``model.keras`` and write ``train.json`` (see the module docstring)."""
+    recipe = run.recipe
     final_path = folder.file("model.keras")
     with reports.atomic_path(final_path) as tmp:
         model.save(tmp)
@@ -375,7 +386,7 @@ def _final_record(model, recipe, folder, identity, dist, strategy, elapsed, n_tr
         "recipe": recipe,
         "label_noise_source": state.get("label_noise_source", identity["label_noise_source"]),
         "precision": identity["precision"],
-        "strategy": strategy,
+        "strategy": run.strategy,
         "replicas": dist.num_replicas_in_sync,
         "history": state["history"],
         "train_seconds": state.get("train_seconds", elapsed),
@@ -414,6 +425,57 @@ def _dtype_policy(precision):
         keras.mixed_precision.set_global_policy(previous)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """One call of :func:`train`, its arguments checked: the recipe dict, the model's name and
+    how it trains."""
+
+    recipe: dict
+    name: str
+    precision: str
+    strategy: str
+    data_dir: str
+    verbose: int
+    callbacks: tuple
+
+    @property
+    def identity(self):
+        """What a checkpoint must match to be resumed by this run."""
+        return {"name": self.name, "recipe": self.recipe, "precision": self.precision}
+
+
+def _checked_run(recipe, name, precision, strategy, data_dir, verbose, callbacks):
+    """The :class:`_Run` of :func:`train`'s arguments (the recipe completed and validated)."""
+    named = recipe if isinstance(recipe, str) else None
+    recipe = recipes.get_recipe(recipe)
+    name = name or named or recipes.model_name(recipe["dataset"], recipe["method"], recipe["backbone"])
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
+    return _Run(recipe, name, precision, strategy, data_dir, verbose, tuple(callbacks))
+
+
+def _resume_state(run, folder, resume):
+    """The checkpoint state to resume from (``None`` for a new run), refusing a new run over a
+    folder that holds a checkpoint."""
+    state = folder.resume_state(run.identity, run.recipe["epochs"]) if resume else None
+    if state is None and folder.has_checkpoint():
+        raise ValueError(f"{folder.path} already holds a checkpoint; pass resume=True (--resume) or choose a new out_dir.")
+    return state
+
+
+def _train_in_folder(run, folder, state):
+    """Load the data, build or restore the model, fit, and write the final model and record."""
+    all_data, *splits, steps = _load_splits(run.recipe, run.data_dir)
+    with _dtype_policy(run.precision):
+        keras.utils.set_random_seed(run.recipe["seed"])
+        dist = distribute.make_strategy(run.strategy)
+        with dist.scope():
+            model, source = _model_for_run(run.recipe, run.name, state, all_data, steps)
+        identity = dict(run.identity, label_noise_source=source)
+        elapsed = _fit(model, run, folder, identity, state, splits, steps, dist)
+        return _final_record(model, run, folder, identity, dist, elapsed, len(splits[0][0]))
+
+
 def train(
     recipe,
     out_dir,
@@ -450,27 +512,13 @@ def train(
         >>> record = train("mnist-vib-mlp", "runs/mnist-vib-mlp", precision="float32")
         >>> record["history"][-1]["val_accuracy"]
     """
-    named = recipe if isinstance(recipe, str) else None
-    recipe = recipes.get_recipe(recipe)
-    name = name or named or recipes.model_name(recipe["dataset"], recipe["method"], recipe["backbone"])
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
-    identity = {"name": name, "recipe": recipe, "precision": precision}
+    run = _checked_run(recipe, name, precision, strategy, data_dir, verbose, callbacks)
     out_dir, scratch = distribute.worker_output_dir(out_dir, strategy, resume)
     with runs.RunFolder(out_dir).lock() as folder:
-        state = folder.resume_state(identity, recipe["epochs"]) if resume else None
-        if state is None and folder.has_checkpoint():
-            raise ValueError(f"{out_dir} already holds a checkpoint; pass resume=True (--resume) or choose a new out_dir.")
+        state = _resume_state(run, folder, resume)
         record = _finished_record(folder, state)
         if record is None:
-            all_data, *splits, steps = _load_splits(recipe, data_dir)
-            with _dtype_policy(precision):
-                keras.utils.set_random_seed(recipe["seed"])
-                dist = distribute.make_strategy(strategy)
-                with dist.scope():
-                    model, identity["label_noise_source"] = _model_for_run(recipe, name, state, all_data, steps)
-                elapsed = _fit(model, recipe, folder, identity, state, splits, steps, dist, verbose, callbacks)
-                record = _final_record(model, recipe, folder, identity, dist, strategy, elapsed, len(splits[0][0]))
+            record = _train_in_folder(run, folder, state)
     if scratch:
         shutil.rmtree(out_dir, ignore_errors=True)
     return record
