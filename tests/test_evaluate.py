@@ -13,6 +13,13 @@ from vdualib.commands import evaluate as evaluate_command
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+
+def _load(path):
+    """A saved model and what an evaluation records of it."""
+    model = zoo.load(path)
+    return model, zoo.describe(path, model)[0]
+
+
 @pytest.fixture(scope="module")
 def saved_models(tmp_path_factory, mnist):
     """A small VIB classifier and a plain Keras softmax network, briefly trained and saved."""
@@ -96,7 +103,7 @@ def test_writes_valid_json_with_every_metric(run, saved_models, mnist):
     assert not evaluation.examples.interval_available("ece_after_ts", scores["small-vib"])
     # The plain model is deterministic: its clean metrics must equal a direct computation.
     _, (x_test, y_test) = mnist
-    probs = zoo.load_file(saved_models["plain"]).predict(x_test[:500], verbose=0)
+    probs = zoo.load(saved_models["plain"]).predict(x_test[:500], verbose=0)
     assert plain["clean"]["accuracy"] == pytest.approx(metrics.accuracy(probs, y_test[:500]))
     assert plain["clean"]["ece"] == pytest.approx(metrics.expected_calibration_error(probs, y_test[:500]), abs=1e-6)
     assert plain["clean"]["accuracy"] > 0.6  # trained a little: far above chance
@@ -167,7 +174,8 @@ def test_cifar10_report_names_the_jpeg_rendition(tmp_path):
     )
     path = str(tmp_path / "tiny-cifar.keras")
     model.save(path)
-    model, info, card = zoo.resolve(path)
+    model = zoo.load(path)
+    info, card = zoo.describe(path, model)
     assert card is None and info["label"] == "tiny-cifar" and info["method"] == "keras"
     results = evaluation.evaluate([(model, info)], "cifar10", corruption_names="none", ood=["gaussian"], limit=64, progress=False)
     report = evaluation.write_report(results, tmp_path)
@@ -210,7 +218,7 @@ def test_missing_model_and_unknown_prediction(tmp_path, saved_models, capsys):
     with pytest.raises(SystemExit):
         evaluate_command.main(["--model", saved_models["plain"], "--prediction", "median", "--out", str(tmp_path)])
     assert "invalid choice: 'median'" in capsys.readouterr().err
-    model, info = evaluation.load_model(saved_models["plain"])
+    model, info = _load(saved_models["plain"])
     with pytest.raises(ValueError, match="prediction must be 'mu' .* or 'samples'"):
         evaluation.evaluate([(model, info)], "mnist", prediction="median", progress=False)
 
@@ -232,7 +240,7 @@ def test_unwritable_out_fails_before_any_model_is_loaded(tmp_path, saved_models,
 def test_prediction_mu_is_the_decoder_at_the_mean(tmp_path, saved_models, mnist):
     """--prediction mu scores softmax(decoder(mu)) (S = 1) and says so in the JSON and the report."""
     _, (x_test, y_test) = mnist
-    model, info = evaluation.load_model(saved_models["vib"])
+    model, info = _load(saved_models["vib"])
     results = evaluation.evaluate(
         [(model, info)], "mnist", corruption_names="none", limit=300, prediction="mu", progress=False
     )
@@ -258,7 +266,7 @@ def test_zero_samples_is_never_recorded_as_the_sampling_mode(tmp_path, saved_mod
     err = capsys.readouterr().err
     assert "num_samples=0 is the decoder at mu" in err and "--prediction mu" in err
     assert not os.path.exists(tmp_path / "metrics.json")
-    model, info = evaluation.load_model(saved_models["vib"])
+    model, info = _load(saved_models["vib"])
     model.num_samples = 0
     with pytest.raises(ValueError, match="small-vib predicts with the decoder at mu .*prediction='mu'"):
         evaluation.evaluate([(model, info)], "mnist", corruption_names="none", limit=50, progress=False)
@@ -268,7 +276,7 @@ def test_zero_samples_is_never_recorded_as_the_sampling_mode(tmp_path, saved_mod
 
 def test_probabilities_and_rate_come_from_one_forward_pass(saved_models, mnist, monkeypatch):
     _, (x_test, _) = mnist
-    model, _ = evaluation.load_model(saved_models["vib"])
+    model, _ = _load(saved_models["vib"])
     rate = model.per_example_rate(x_test[:200], num_samples=4)
     calls = []
     original = model.predict_samples
@@ -289,7 +297,7 @@ def test_images_scaled_to_unit_range_are_refused_not_misread(saved_models, mnist
     """The images reach the model unchanged, so its pixel check refuses x / 255 instead of
     scoring it as near-black images."""
     (x_train, y_train), (x_test, _) = mnist
-    model, info = evaluation.load_model(saved_models["vib"])
+    model, info = _load(saved_models["vib"])
     with pytest.raises(ValueError, match=r"scaled to \[0, 1\]"):
         evaluation.predict(model, x_test[:50] / 255.0)
     with pytest.raises(ValueError, match=r"scaled to \[0, 1\]"):
@@ -330,7 +338,7 @@ def test_temperature_scaling_fitted_on_a_validation_split():
 def test_corruption_limit_corrupts_only_the_first_examples(tmp_path, saved_models, mnist):
     from vdualib import corruptions
 
-    model, info = evaluation.load_model(saved_models["plain"])
+    model, info = _load(saved_models["plain"])
     results = evaluation.evaluate(
         [(model, info)], "mnist", corruption_names=["rotate"], severities=[2], limit=300, corruption_limit=120,
         progress=False,
@@ -348,7 +356,7 @@ def test_corruption_limit_corrupts_only_the_first_examples(tmp_path, saved_model
 def test_an_unfittable_temperature_is_reported_not_fatal(tmp_path, saved_models):
     """30 test examples give halves of 15, below fit_temperature's minimum: the evaluation still
     reports every other metric and says why TS is missing."""
-    model, info = evaluation.load_model(saved_models["plain"])
+    model, info = _load(saved_models["plain"])
     results = evaluation.evaluate(
         [(model, info)], "mnist", corruption_names=["rotate"], severities=[1], limit=30, progress=False
     )
@@ -380,7 +388,7 @@ def test_prediction_at_mu_with_a_monte_carlo_rate(mnist):
 def test_an_options_object_and_keyword_settings_evaluate_alike(saved_models):
     import dataclasses
 
-    model, info = evaluation.load_model(saved_models["plain"])
+    model, info = _load(saved_models["plain"])
     settings = dict(corruption_names=["rotate"], severities=(2,), ood=("uniform",), limit=120, num_bins=5, progress=False)
     options = evaluation.EvaluationOptions(**settings)
     by_options = evaluation.evaluate([(model, info)], "mnist", options)

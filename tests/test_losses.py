@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from vdualib import losses
+from vdualib import losses, zoo
 
 
 def _random_case(rng, batch=7, classes=5):
@@ -137,7 +137,7 @@ def test_teacher_noise_uses_teacher_softmax(tmp_path):
     np.testing.assert_allclose(noise(tf.constant([0, 1, 0, 1]), x).numpy(), teacher(x).numpy(), rtol=1e-6)
     teacher.save(tmp_path / "teacher.keras")
     # a path is refused: the noise takes a model, and building it opens no file
-    with pytest.raises(ValueError, match="takes the teacher model, not the path .*zoo.load_file"):
+    with pytest.raises(ValueError, match=r"takes the teacher model, not the path .*zoo.load\(path_or_name\)"):
         losses.TeacherNoise(str(tmp_path / "teacher.keras"))
     from_path = losses.TeacherNoise(keras.saving.load_model(tmp_path / "teacher.keras"), epsilon=0.0)
     np.testing.assert_allclose(from_path(tf.constant([0, 1, 0, 1]), x).numpy(), teacher(x).numpy(), rtol=1e-5)
@@ -187,11 +187,11 @@ def test_a_teacher_named_by_path_opens_only_inside_opening_teacher_files(tmp_pat
     with pytest.raises(ValueError, match="open_teacher must be a function"):
         with losses.opening_teacher_files("teacher.keras"):
             pass
-    # the loader of the zoo passes a flag: Keras' own safe-mode loader opens the named file
+    # the zoo's loader opens the named file, with its checks
     teacher.save(tmp_path / "teacher.keras")
-    with losses._teacher_files(True):
+    with losses.opening_teacher_files(zoo.load):
         loaded = losses.TeacherNoise.from_config(dict(config, teacher=str(tmp_path / "teacher.keras")))
-        with pytest.raises(ValueError, match="not an existing .keras file"):
+        with pytest.raises(FileNotFoundError, match="does not exist"):
             losses.TeacherNoise.from_config(dict(config, teacher=str(tmp_path / "missing.keras")))
     np.testing.assert_allclose(loaded(tf.constant([0, 1]), x).numpy(), teacher(x).numpy(), rtol=1e-6)
 

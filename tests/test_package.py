@@ -2,7 +2,8 @@
 
 * no import cycle among ``vdualib`` modules, counting imports inside functions too;
 * every module imports at its top, except the optional heavy dependencies listed here;
-* a plain ``import vdualib`` is enough for ``keras.saving.load_model`` on every zoo file.
+* a plain ``import vdualib`` is enough for ``keras.saving.load_model`` on every zoo file, and
+  importing the numpy-only tools imports no TensorFlow.
 """
 
 import ast
@@ -14,7 +15,11 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "vdualib")
 #: what a module may import inside a function: heavy and only needed by one optional feature
-OPTIONAL_HEAVY = {"matplotlib", "embo", "threadpoolctl", "sklearn"}
+OPTIONAL_HEAVY = {"matplotlib"}
+#: modules that the numpy-only tools (ib, ntk, the information estimators) import, and that may
+#: therefore import TensorFlow inside the functions that need it
+LIGHT_MODULES = {"vdualib.checks", "vdualib.datasets"}
+TENSORFLOW = {"tensorflow", "keras"}
 
 
 def _modules():
@@ -51,12 +56,14 @@ def _import_graph():
     edges, inner = {m: set() for m in modules}, {}
     for module, path in modules.items():
         tree = ast.parse(open(path, encoding="utf-8").read(), filename=path)
-        top = {id(node) for node in tree.body}
+        functions = [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        in_functions = {id(inner) for function in functions for inner in ast.walk(function)}
         for node in ast.walk(tree):
             if not isinstance(node, (ast.Import, ast.ImportFrom)):
                 continue
             names = _imported(node, module, path.endswith("__init__.py"))
-            if id(node) not in top and not any(n.split(".")[0] in OPTIONAL_HEAVY for n in names):
+            allowed = OPTIONAL_HEAVY | (TENSORFLOW if module in LIGHT_MODULES else set())
+            if id(node) in in_functions and not any(n.split(".")[0] in allowed for n in names):
                 inner.setdefault(module, []).append((node.lineno, names[0]))
             for name in names:
                 if name in modules and name != module:
@@ -112,7 +119,7 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_no_import_cycle_among_vdualib_modules():
     edges, _ = _import_graph()
-    assert "vdualib.models" in edges["vdualib"], "the graph reads vdualib/__init__.py"
+    assert "vdualib.registration" in edges["vdualib"], "the graph reads vdualib/__init__.py"
     assert _cycles(_package_edges(edges)) == []
 
 
@@ -134,3 +141,19 @@ def test_a_plain_import_vdualib_loads_every_zoo_file_with_keras():
     result = subprocess.run([sys.executable, "-c", code, *files], capture_output=True, text=True, env=env, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split("\n")[:-1] == ["IBClassifier True"] * len(files)
+
+
+def test_the_numpy_only_tools_import_no_tensorflow_and_keras_finds_the_classes_whenever_it_loads():
+    code = (
+        "import sys, vdualib, vdualib.ib, vdualib.ntk, vdualib.information as i\n"
+        "i.binned_information, i.kde_information, i.ksg_mi\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+        "import vdualib.metrics, keras\n"  # Keras first imported by a module that registers classes
+        "print(sorted(k for k in keras.saving.get_custom_objects() if k.startswith('vdualib>'))[:3])\n"
+        "print(keras.saving.get_registered_object('vdualib>IBClassifier').__name__)\n"
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "False False" and lines[2] == "IBClassifier", lines

@@ -301,7 +301,7 @@ def student_files(tmp_path_factory, mnist):
     (x, y), _ = mnist
     teacher = _teacher()
     teacher.save(folder / "teacher.keras")
-    noise = losses.TeacherNoise(zoo.load_file(folder / "teacher.keras"), epsilon=0.01)
+    noise = losses.TeacherNoise(zoo.load(folder / "teacher.keras"), epsilon=0.01)
     student = vdualib.build_classifier(_small_backbone(), 10, method="dualib", latent_dim=4, num_samples=0, label_noise=noise)
     student.compile("adam")
     student.fit(x[:200], y[:200], epochs=1, batch_size=100, verbose=0)
@@ -315,9 +315,9 @@ def test_a_model_with_a_teacher_holds_it_and_loading_opens_no_other_file(student
     alone = tmp_path / "student.keras"
     shutil.copy(folder / "student.keras", alone)  # without the teacher's file beside it
     opened = []
-    load_file = zoo.load_file
-    monkeypatch.setattr(zoo, "load_file", lambda path, **kw: opened.append(os.fspath(path)) or load_file(path, **kw))
-    loaded = zoo.load_file(alone)
+    load_file = zoo._load_file
+    monkeypatch.setattr(zoo, "_load_file", lambda path, *args: opened.append(os.fspath(path)) or load_file(path, *args))
+    loaded = zoo.load(alone)
     assert opened == [str(alone)]
     for restored, original in zip(loaded.label_noise.teacher.weights, teacher.weights):
         np.testing.assert_array_equal(restored.numpy(), original.numpy())
@@ -339,20 +339,20 @@ def test_a_teacher_named_by_path_is_refused_unless_allowed_and_never_recurses(st
         return lambda config: config["config"]["label_noise"]["config"].update(teacher=str(path))
 
     opened = []
-    load_file = zoo.load_file
-    monkeypatch.setattr(zoo, "load_file", lambda path, **kw: opened.append(os.fspath(path)) or load_file(path, **kw))
+    load_file = zoo._load_file
+    monkeypatch.setattr(zoo, "_load_file", lambda path, *args: opened.append(os.fspath(path)) or load_file(path, *args))
     old = _rewrite(source, tmp_path / "old.keras", naming(folder / "teacher.keras"))
     with pytest.raises(ValueError, match=r"old.keras cannot be loaded: .*names the teacher by path .*teacher_files=True"):
-        zoo.load_file(old)
+        zoo.load(old)
     assert opened == [str(old)]  # the teacher's file was not opened
     selfish = _rewrite(source, tmp_path / "self.keras", naming(tmp_path / "self.keras"))
     for allowed in (False, True):
         with pytest.raises(ValueError, match="names the teacher by path"):  # not a RecursionError
-            zoo.load_file(selfish, teacher_files=allowed)
+            zoo.load(selfish, teacher_files=allowed)
     # allowed explicitly, the named teacher is opened once; saved again, the file holds it
-    converted = zoo.load_file(old, teacher_files=True)
+    converted = zoo.load(old, teacher_files=True)
     converted.save(tmp_path / "new.keras")
-    again = load_file(tmp_path / "new.keras")
+    again = zoo.load(tmp_path / "new.keras")
     np.testing.assert_array_equal(again.label_noise.teacher.get_weights()[0], teacher.get_weights()[0])
 
 

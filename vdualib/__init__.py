@@ -1,12 +1,11 @@
 """vdualib: the variational and dual Information Bottleneck for Keras 3.
 
-``import vdualib`` registers every serializable class of the library with Keras (the layers,
-priors, losses, label-noise objects, the classifier, the metric and the callbacks), so
-``keras.saving.load_model`` loads any model the library saves, with ``safe_mode=True``.
-That imports Keras and its backend; TensorFlow's start-up banners of a machine without a GPU
-(oneDNN, CUDA probes) are dropped while it loads (:func:`vdualib.cli.drop_startup_banners`), unless
-``TF_CPP_MIN_LOG_LEVEL=0``. The other submodules (``vdualib.ib``, ``vdualib.ntk``,
-``vdualib.information``, ``vdualib.zoo``, ...) load on first use.
+Light to import: submodules load on first use, so the numpy-only tools (:mod:`vdualib.ib`,
+:mod:`vdualib.ntk`, the estimators of :mod:`vdualib.information`) do not pay for importing
+TensorFlow. The library's serializable classes (layers, priors, losses, label noise, the
+classifier, the metric, the callbacks) are registered with Keras as soon as Keras is imported
+(:mod:`vdualib.registration`), so after ``import vdualib``, ``keras.saving.load_model`` loads every
+model the library saves, with ``safe_mode=True``.
 
 Example:
     >>> import keras, vdualib
@@ -16,28 +15,33 @@ Example:
 
 import importlib
 
+from vdualib import registration
+
 __version__ = "0.2.0"
 
-from vdualib import cli  # noqa: E402
+registration.register_when_keras_loads()
 
-cli.drop_startup_banners()  # TensorFlow's CPU start-up banners, printed while the next line imports it
-
-from vdualib import callbacks, layers, losses, metrics, models  # noqa: E402, F401  (registers the classes with Keras)
-from vdualib.models import build_classifier  # noqa: E402
-
-_LAZY_SUBMODULES = (
+_LAZY_ATTRIBUTES = {"build_classifier": "vdualib.models"}
+_SUBMODULES = (
     "calibration",
+    "callbacks",
     "checks",
+    "cli",
     "corruptions",
     "datasets",
     "distribute",
     "evaluation",
     "ib",
     "information",
+    "layers",
+    "losses",
     "methods",
+    "metrics",
+    "models",
     "ntk",
     "plotting",
     "recipes",
+    "registration",
     "reports",
     "runs",
     "training",
@@ -46,19 +50,11 @@ _LAZY_SUBMODULES = (
 
 
 def __getattr__(name):
-    if name in _LAZY_SUBMODULES:
+    if name in _LAZY_ATTRIBUTES:
+        return getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
+    if name in _SUBMODULES:
         return importlib.import_module(f"vdualib.{name}")
     raise AttributeError(f"module 'vdualib' has no attribute {name!r}")
 
 
-__all__ = [
-    "__version__",
-    "build_classifier",
-    "cli",
-    "callbacks",
-    "layers",
-    "losses",
-    "metrics",
-    "models",
-    *_LAZY_SUBMODULES,
-]
+__all__ = ["__version__", "build_classifier", *_SUBMODULES]

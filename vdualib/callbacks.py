@@ -19,7 +19,7 @@ import time
 import keras
 import numpy as np
 
-from vdualib import checks, layers, reports, runs
+from vdualib import checks, layers, registration, reports, runs
 
 __all__ = [
     "BetaScheduler",
@@ -276,3 +276,6 @@ class StopOnNonFinite(keras.callbacks.Callback):
                 "nothing was saved for this epoch. Lower the learning rate or beta, or check the data for "
                 "NaN or extreme values."
             )
+
+
+registration.register()  # the other serializable modules, now that this one is complete

@@ -1,8 +1,8 @@
 """``tf.distribute`` for training: strategies by name, and what multi-machine training needs.
 
 ``vdualib-train --strategy mirrored`` uses every local device; ``--strategy multi_worker`` runs
-the same command on every machine of a cluster described by ``TF_CONFIG`` (see the README's
-"Training on several machines"). The recipe's batch size is the global batch.
+the same command on every machine of a cluster described by ``TF_CONFIG`` (see
+``docs/training.md``, "Training on several machines"). The recipe's batch size is the global batch.
 
 Example:
     >>> strategy = make_strategy("mirrored")

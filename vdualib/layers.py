@@ -26,7 +26,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from vdualib import checks
+from vdualib import checks, registration
 
 tfd = tfp.distributions
 
@@ -469,3 +469,6 @@ def get_prior(prior, num_classes=None):
             return ClassConditionalPrior(num_classes)
         return _PRIORS[prior]()
     raise ValueError(f"Unknown prior {prior!r}; use one of {sorted(_PRIORS)} or a prior layer.")
+
+
+registration.register()  # the other serializable modules, now that this one is complete

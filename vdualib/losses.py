@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vdualib import checks, methods
+from vdualib import checks, methods, registration
 
 __all__ = [
     "ib_distortion",
@@ -220,11 +220,11 @@ def opening_teacher_files(open_teacher):
     ``.keras`` file. Loading such a file opens that second file only inside this context, with
     ``open_teacher``; everywhere else the config is refused, so loading a model never opens
     another file unasked. The teacher itself is opened with such configs refused again, so a
-    file naming itself cannot recurse. :func:`vdualib.zoo.load_file` with ``teacher_files=True``
-    is the usual way in.
+    file naming itself cannot recurse. :func:`vdualib.zoo.load` with ``teacher_files=True`` is the
+    usual way in.
 
     Args:
-        open_teacher: a function ``path -> keras.Model`` (e.g. ``vdualib.zoo.load_file``), or
+        open_teacher: a function ``path -> keras.Model`` (e.g. ``vdualib.zoo.load``), or
             ``None`` to refuse teacher paths.
 
     Yields:
@@ -234,7 +234,7 @@ def opening_teacher_files(open_teacher):
         ValueError: ``open_teacher`` is neither callable nor ``None``.
 
     Example:
-        >>> with losses.opening_teacher_files(zoo.load_file):
+        >>> with losses.opening_teacher_files(zoo.load):
         ...     model = keras.saving.load_model("old-student.keras", safe_mode=True)
     """
     if open_teacher is not None and not callable(open_teacher):
@@ -246,22 +246,6 @@ def opening_teacher_files(open_teacher):
         _TEACHER_OPENER.reset(token)
 
 
-def _open_teacher_file(path):
-    """A teacher named by path, loaded as Keras loads any model file (``safe_mode=True``)."""
-    path = os.fspath(path)
-    if not path.endswith(".keras") or not os.path.isfile(path):
-        raise ValueError(f"the teacher file {path!r} named by the model file is not an existing .keras file.")
-    return keras.saving.load_model(path, safe_mode=True)
-
-
-def _teacher_files(allowed):
-    """:func:`opening_teacher_files` with Keras' own loader when ``allowed`` (a bool), or with
-    ``allowed`` itself when it is a function."""
-    if callable(allowed):
-        return opening_teacher_files(allowed)
-    return opening_teacher_files(_open_teacher_file if allowed else None)
-
-
 @keras.saving.register_keras_serializable(package="vdualib")
 class TeacherNoise(_LabelNoise):
     """p~(y|x) from a teacher model's softmax, optionally tempered and mixed with uniform noise:
@@ -269,8 +253,7 @@ class TeacherNoise(_LabelNoise):
 
     ``teacher`` is a Keras model returning class probabilities (as a vdualib classifier's
     ``predict`` does, or a dict with a ``"probs"`` entry). Its parameters are not trained. A
-    teacher in a file is loaded first (``vdualib.zoo.load_file(path)``, or ``vdualib.zoo.load``
-    for a zoo name); a path given here is refused, so building a label noise opens no file.
+    teacher in a file or the zoo is loaded first (``vdualib.zoo.load(path_or_name)``); a path given here is refused, so building a label noise opens no file.
 
     A model file holding a TeacherNoise is self-contained: the config keeps the teacher's
     architecture (never a path), and :class:`vdualib.models.IBClassifier` saves the teacher's
@@ -296,7 +279,7 @@ class TeacherNoise(_LabelNoise):
             teacher by path outside :func:`opening_teacher_files`.
 
     Example:
-        >>> TeacherNoise(vdualib.zoo.load_file("teacher.keras"), epsilon=1e-3)(labels, images)   # [B, C]
+        >>> TeacherNoise(vdualib.zoo.load("teacher.keras"), epsilon=1e-3)(labels, images)   # [B, C]
     """
 
     def __init__(self, teacher, num_classes=None, temperature=1.0, epsilon=1e-3):
@@ -307,7 +290,7 @@ class TeacherNoise(_LabelNoise):
         if isinstance(teacher, (str, os.PathLike)):
             raise ValueError(
                 f"TeacherNoise takes the teacher model, not the path {os.fspath(teacher)!r}; load it first: "
-                "TeacherNoise(vdualib.zoo.load_file(path)), or vdualib.zoo.load(name) for a zoo model."
+                "TeacherNoise(vdualib.zoo.load(path_or_name))."
             )
         if isinstance(teacher, dict):
             # a serialized teacher (from a model file): the architecture; the weights follow
@@ -357,7 +340,7 @@ class TeacherNoise(_LabelNoise):
         if self.awaiting_weights:
             raise ValueError(
                 "this TeacherNoise was rebuilt from a config, without its teacher's weights; load the model file "
-                "that holds it (vdualib.zoo.load_file) or pass the teacher model again."
+                "that holds it (vdualib.zoo.load) or pass the teacher model again."
             )
         if inputs is None:
             raise ValueError("TeacherNoise needs the inputs x to run the teacher.")
@@ -394,7 +377,7 @@ class TeacherNoise(_LabelNoise):
                 raise ValueError(
                     f"its TeacherNoise names the teacher by path ({teacher!r}) instead of holding it, as files saved "
                     "by earlier versions of vdualib did; loading a model opens no other file. To convert it, load it "
-                    "once with vdualib.zoo.load_file(path, teacher_files=True), which opens that teacher file, and "
+                    "once with vdualib.zoo.load(path, teacher_files=True), which opens that teacher file, and "
                     "save it again: the new file holds its teacher."
                 )
             with opening_teacher_files(None):  # the teacher's own file may not open another one
@@ -695,3 +678,6 @@ def loss_class(method):
         >>> loss_class("dualib")     # vdualib.losses.DualIBLoss
     """
     return {"VIBLoss": VIBLoss, "DualIBLoss": DualIBLoss}[methods.get(method).loss]
+
+
+registration.register()  # the other serializable modules, now that this one is complete

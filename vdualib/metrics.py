@@ -28,7 +28,7 @@ import scipy.stats
 import tensorflow as tf
 from keras import ops
 
-from vdualib import checks
+from vdualib import checks, registration
 
 __all__ = [
     "accuracy",
@@ -767,3 +767,6 @@ class ExpectedCalibrationError(keras.metrics.Metric):
     def get_config(self):
         """``num_bins``, ``name`` and ``dtype``: what :meth:`from_config` rebuilds the metric from."""
         return {"num_bins": self.num_bins, "name": self.name, "dtype": self.dtype}
+
+
+registration.register()  # the other serializable modules, now that this one is complete

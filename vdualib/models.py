@@ -39,7 +39,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from vdualib import checks, methods
+from vdualib import checks, methods, registration
 from vdualib import layers as vlayers
 from vdualib import losses as vlosses
 from vdualib.metrics import ExpectedCalibrationError  # noqa: F401  (registered for loading compiled models)
@@ -884,3 +884,6 @@ def build_classifier(backbone, num_classes, method="dualib", input_shape=None, n
     if name is not None:
         kwargs["name"] = name
     return IBClassifier(backbone, num_classes, method=method, **kwargs)
+
+
+registration.register()  # the other serializable modules, now that this one is complete

@@ -162,7 +162,7 @@ def label_noise_from_recipe(recipe, train_images, train_labels):
     """The label noise p~ a recipe asks for, and a record of where it came from.
 
     The reference model (``label_noise_reference``: a zoo name or a ``.keras`` file) is loaded
-    here, with :func:`vdualib.zoo.resolve`; the label-noise objects of :mod:`vdualib.losses`
+    here, with :func:`vdualib.zoo.load`; the label-noise objects of :mod:`vdualib.losses`
     take a matrix or a model, never a name. For ``teacher`` the reference is the teacher. For ``confusion`` the reference model predicts this recipe's held-out validation split of
     the *training* data (``train_images``/``train_labels``, the arrays before the split); the
     test split is never read. When a zoo reference held out another split (another seed), its
@@ -192,7 +192,8 @@ def label_noise_from_recipe(recipe, train_images, train_labels):
     if kind == "smoothing":
         noise = losses.LabelSmoothing(num_classes, epsilon=recipe["label_smoothing"])
         return noise, {"kind": "smoothing", "epsilon": recipe["label_smoothing"]}
-    reference, info, card = zoo.resolve(recipe["label_noise_reference"])
+    reference = zoo.load(recipe["label_noise_reference"])
+    info, card = zoo.describe(recipe["label_noise_reference"], reference)
     source = {
         "kind": kind,
         "reference": recipe["label_noise_reference"],
@@ -316,7 +317,7 @@ def _model_for_run(recipe, name, state, all_data, steps):
         model = build_from_recipe(recipe, name=name, label_noise=label_noise)
         model.compile(optimizer=make_optimizer(recipe, steps))
     else:
-        model = zoo.load_file(state["model_path"])
+        model = zoo.load(state["model_path"])
         if model.name != name:
             raise ValueError(
                 f"the checkpoint model {state['model_path']} is of model {model.name!r}, not {name!r}: it is another "

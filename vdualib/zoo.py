@@ -481,6 +481,12 @@ def load(name_or_path, download=True, teacher_files=False):
     return _load_file(path(spec, download=download), False)
 
 
+def _open_teacher(path):
+    """A teacher that a file of an earlier version names by path: loaded with the same checks,
+    its own teacher paths refused (so a file naming itself cannot recurse)."""
+    return _load_file(path, False)
+
+
 def _load_file(file_path, teacher_files):
     file_path = os.fspath(file_path)
     if not file_path.endswith(".keras"):
@@ -488,7 +494,7 @@ def _load_file(file_path, teacher_files):
     if not os.path.isfile(file_path):
         raise FileNotFoundError(f"model file {file_path!r} does not exist; pass an existing .keras file or a zoo name.")
     config = _read_archive(file_path)
-    with losses._teacher_files(teacher_files):
+    with losses.opening_teacher_files(_open_teacher if teacher_files else None):
         try:
             return keras.saving.load_model(file_path, safe_mode=True)
         except (TypeError, ValueError, KeyError, AttributeError, IndexError, RecursionError, OSError) as err:
@@ -551,17 +557,6 @@ def describe(name_or_path, model):
         "parameters": int(model.count_params()),
     }
     return info, record
-
-
-def resolve(spec, download=True):
-    """``(model, info, card)`` of :func:`load` and :func:`describe` (kept while callers move)."""
-    model = load(spec, download=download)
-    return (model, *describe(spec, model))
-
-
-def load_file(file_path, teacher_files=False):
-    """:func:`load` of a file (kept while callers move)."""
-    return _load_file(file_path, teacher_files)
 
 
 def cards(folder=None):

@@ -117,9 +117,6 @@ def test_target_of_an_unknown_data_set_or_method():
             zoo_building.curve_figure(bad, "unused.png")
     with pytest.raises(ValueError, match="prediction must be None"):
         zoo_building.target_status(card, "median")
-    for bad in (None, "", 3):
-        with pytest.raises(ValueError, match="a .keras path or a zoo name"):
-            zoo.resolve(bad)
 
 
 def test_curve_figure_and_render_draw_the_curve_of_every_card(tmp_path):

@@ -15,11 +15,13 @@ The logic behind ``vdualib-evaluate``, one job a module:
   of the difference between two models on the same test examples;
 * :mod:`~vdualib.evaluation.plots`: the PNG figures, drawn from the same dict.
 
-Models are loaded by :func:`vdualib.zoo.resolve` (a ``.keras`` file or a zoo name).
+Models are loaded by :func:`vdualib.zoo.load` (a ``.keras`` file or a zoo name), and
+:func:`vdualib.zoo.describe` gives what an evaluation records of them.
 
 Example:
     >>> from vdualib import evaluation, zoo
-    >>> model, info, card = zoo.resolve("mnist-dualib-mlp")
+    >>> model = zoo.load("mnist-dualib-mlp")
+    >>> info, card = zoo.describe("mnist-dualib-mlp", model)
     >>> results = evaluation.evaluate([(model, info)], card["dataset"], ood=["fashion_mnist"],
     ...                               prediction="mu", validation=evaluation.zoo_validation([card], "mnist"))
     >>> evaluation.write_report(results, "runs/evaluate")
@@ -35,13 +37,12 @@ from vdualib.evaluation.data import (
 )
 from vdualib.evaluation import examples
 from vdualib.evaluation.examples import PREDICTIONS
-from vdualib.evaluation.loop import EvaluationOptions, evaluate, load_model, predict, split_metrics, temperature_baseline
+from vdualib.evaluation.loop import EvaluationOptions, evaluate, predict, split_metrics, temperature_baseline
 from vdualib.evaluation.plots import corruption_figure, ood_figure, plot_all, reliability_figure
 from vdualib.evaluation.report import render_report, summary_tables, write_report
 
 __all__ = [
     "examples",
-    "load_model",
     "zoo_dataset",
     "zoo_validation",
     "held_out_split",

@@ -4,7 +4,7 @@ out-of-distribution sets and the corruption families that apply.
 Example:
     >>> from vdualib import zoo
     >>> from vdualib.evaluation import data
-    >>> _, _, card = zoo.resolve("mnist-dualib-mlp")
+    >>> _, card = zoo.describe("mnist-dualib-mlp", zoo.load("mnist-dualib-mlp"))
     >>> data.zoo_dataset([card])
     'mnist'
 """
@@ -62,7 +62,7 @@ def _check_cards(cards, caller):
     for item in cards:
         if item is not None and not isinstance(item, dict):
             raise ValueError(
-                f"{caller} takes the cards that vdualib.zoo.resolve returns (None for a model file), "
+                f"{caller} takes the cards that vdualib.zoo.describe returns (None for a model file), "
                 f"not {type(item).__name__} {item!r}."
             )
     return cards
@@ -72,7 +72,7 @@ def zoo_dataset(cards):
     """The data set the zoo models were trained on (they must agree).
 
     Args:
-        cards: the third items of :func:`vdualib.zoo.resolve`, one a model (``None`` for a file).
+        cards: the cards of :func:`vdualib.zoo.describe`, one a model (``None`` for a file).
 
     Returns:
         The canonical data set name.
@@ -97,7 +97,7 @@ def zoo_validation(cards, dataset, data_dir=None):
     """The held-out split shared by zoo models evaluated on the data set they were trained on.
 
     Args:
-        cards: the third items of :func:`vdualib.zoo.resolve` (``None`` for a file).
+        cards: the cards of :func:`vdualib.zoo.describe` (``None`` for a file).
         dataset: the data set the evaluation uses.
         data_dir: folder with the data files.
 

@@ -9,7 +9,8 @@ without a rate.
 
 Example:
     >>> from vdualib import evaluation, zoo
-    >>> model, info, _ = zoo.resolve("mnist-dualib-mlp")
+    >>> model = zoo.load("mnist-dualib-mlp")
+    >>> info, _ = zoo.describe("mnist-dualib-mlp", model)
     >>> results = evaluation.evaluate([(model, info)], "mnist", corruption_names="none", limit=500)
     >>> round(results["models"][0]["clean"]["accuracy"], 2)
     0.98
@@ -27,7 +28,6 @@ from vdualib.evaluation.examples import PREDICTIONS
 
 __all__ = [
     "PREDICTIONS",
-    "load_model",
     "predict",
     "split_metrics",
     "temperature_baseline",
@@ -48,28 +48,6 @@ _SCALAR_METRICS = {
 _BINNED = {"ece", "mce", "adaptive_ece", "classwise_ece"}
 _CORRUPTION_METRICS = ("accuracy", "nll", "brier", "ece")
 _TEMPERATURE_METRICS = ("accuracy", "nll", "brier", "ece", "adaptive_ece")
-
-
-def load_model(spec):
-    """``(model, info)`` of a ``.keras`` file or zoo name: :func:`vdualib.zoo.resolve` without
-    the card.
-
-    Args:
-        spec: a ``.keras`` path or a zoo name.
-
-    Returns:
-        ``(model, info)``: the loaded ``keras.Model`` and the JSON-ready dict of
-        :func:`vdualib.zoo.resolve`.
-
-    Raises:
-        FileNotFoundError: a file spec that does not exist.
-        ValueError: an unknown zoo name or a damaged file.
-
-    Example:
-        >>> model, info = load_model("mnist-vib-mlp")     # info["sha256"], info["method"], ...
-    """
-    model, info, _ = zoo.resolve(spec)
-    return model, info
 
 
 def predict(model, images, num_samples=None, batch_size=256, with_rate=False):
@@ -346,7 +324,7 @@ def _checked_validation(validation):
 def _checked_options(models, options):
     """The options with every value checked and normalised (sorted severities, S of the mode)."""
     if not models:
-        raise ValueError("evaluate needs at least one (model, info) pair; load them with vdualib.zoo.resolve.")
+        raise ValueError("evaluate needs at least one (model, info) pair; load them with vdualib.zoo.load and vdualib.zoo.describe.")
     optional = {name: getattr(options, name) for name in ("limit", "corruption_limit")}
     return dataclasses.replace(
         options,
@@ -526,7 +504,7 @@ def evaluate(models, dataset, options=None, **settings):
     """Evaluate ``models`` on the test split of ``dataset``, its corruptions and OOD sets.
 
     Args:
-        models: a list of ``(model, info)`` pairs (:func:`vdualib.zoo.resolve` gives them).
+        models: a list of ``(model, info)`` pairs (:func:`vdualib.zoo.load` and :func:`vdualib.zoo.describe`).
         dataset: data set name for :func:`vdualib.datasets.load`; its test split is used.
         options: an :class:`EvaluationOptions` (``None``: the defaults).
         **settings: any field of :class:`EvaluationOptions` (``corruption_names``,
@@ -548,7 +526,8 @@ def evaluate(models, dataset, options=None, **settings):
             value (the message says what to pass).
 
     Example:
-        >>> model, info, card = vdualib.zoo.resolve("mnist-dualib-mlp")
+        >>> model = vdualib.zoo.load("mnist-dualib-mlp")
+        >>> info, card = vdualib.zoo.describe("mnist-dualib-mlp", model)
         >>> results = evaluation.evaluate([(model, info)], "mnist", severities=[3], ood=["fashion_mnist"],
         ...                               prediction="mu", validation=evaluation.zoo_validation([card], "mnist"))
     """
