@@ -1,18 +1,24 @@
-"""The controlled study of the dual IB (issue 11): seven arms, seeds, MNIST and Fashion-MNIST.
+"""The controlled study of the dual IB (issues 11 and 25): arms, seeds, two schedules.
 
-    VDUALIB_DATA_DIR=../shared/data python scripts/dualib_study.py                # the whole study
-    python scripts/dualib_study.py --datasets mnist --seeds 0 1 2                  # a part of it
-    python scripts/dualib_study.py --render-only                                   # study.json -> .md, .png
-    python scripts/dualib_study.py --smoke                                         # seconds; every step
-    python scripts/dualib_study.py --models cifar10-deterministic-resnet20 cifar10-vib-resnet20 \\
+    VDUALIB_DATA_DIR=../shared/data python -m scripts.dualib_study                # the short (ablation) study
+    python -m scripts.dualib_study --schedule full                                 # the zoo recipes, Fashion-MNIST
+    python -m scripts.dualib_study --datasets mnist --seeds 0 1 2                  # a part of it
+    python -m scripts.dualib_study --render-only                                   # study.json -> .md, .png
+    python -m scripts.dualib_study --smoke [--schedule full]                       # seconds; every step
+    python -m scripts.dualib_study --models cifar10-deterministic-resnet20 cifar10-vib-resnet20 \\
         cifar10-dualib-resnet20 --corruption-limit 1000 --train-limit 5000           # trained models, one seed
 
-The arms, the schedules and the measures are decided in scripts.lab.dualib_study. Each finished run's
-rows are written into <out>/study.json at once; rerunning skips finished runs and resumes an
-interrupted training from its checkpoint (the training runs live in --runs). The report
-(study.md, study.png, and readme.md for scripts/update_readme.py) is rendered from the JSON.
---smoke runs one epoch of 500 examples per arm and seed 0, on 1,000 test examples, into
-runs/dualib_study_smoke unless --out is given.
+--schedule short (default) runs the seven arms for 6 epochs on MNIST and Fashion-MNIST (the ablation
+study); --schedule full runs the arms deterministic, vib, vib-same-noise and dualib-paper with each
+arm's zoo recipe unchanged (Fashion-MNIST: the convnet at width 2, 40 epochs, crop and flip, the
+paper's warm-up), seed 0 measuring the zoo model itself when its recipe is identical. The arms, the
+schedules, the baselines (deep ensemble and MC dropout from the deterministic runs), the measures and
+the decision rules are decided in scripts.lab.dualib_study. Each finished run's rows are written into
+<out>/study.json at once and its per-example test scores into <out>/scores/; rerunning skips
+finished runs and resumes an interrupted training from its checkpoint (the training runs live in
+--runs, the full schedule's under <runs>/full). The report (study.md, study.png, and readme.md for
+scripts/update_readme.py) is rendered from the JSON. --smoke runs one epoch of 500 examples per arm
+and seed 0, on 1,000 test examples, into runs/dualib_study_smoke unless --out is given.
 """
 
 import argparse
@@ -27,18 +33,37 @@ DEFAULT_RUNS = os.path.join("runs", "dualib_study")
 
 
 def parse_args(argv=None):
-    datasets, arms = tuple(dualib_study.SCHEDULES), dualib_study.ARM_NAMES
+    datasets = tuple(dict.fromkeys((*dualib_study.SCHEDULES, *dualib_study.FULL_DATASETS)))
+    arms = dualib_study.ARM_NAMES
     parser = argparse.ArgumentParser(
         prog="dualib_study", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add = parser.add_argument
-    add("--datasets", nargs="+", choices=datasets, default=list(datasets), help="data sets (default both)")
+    add(
+        "--schedule",
+        choices=dualib_study.SCHEDULE_NAMES,
+        default=dualib_study.SHORT,
+        help="short: the seven arms for 6 epochs on MNIST and Fashion-MNIST (the ablation study, default); "
+        f"full: each arm's zoo recipe unchanged, the arms {' '.join(dualib_study.FULL_ARMS)} on "
+        f"{' '.join(dualib_study.FULL_DATASETS)}",
+    )
+    add("--datasets", nargs="+", choices=datasets, default=None, help="data sets (default: all of the schedule's)")
     add("--seeds", nargs="+", type=int, default=None, help="seeds, each a run of every arm (default 0 1 2; 0 with --smoke)")
-    add("--arms", nargs="+", choices=arms, default=list(arms), help="arms (default all seven)")
+    add("--arms", nargs="+", choices=arms, default=None, help="arms (default: all of the schedule's)")
     add("--out", default=None, help="folder of study.json and the report (default scripts/results/dualib_study)")
-    add("--runs", default=None, help="folder of the training runs (default runs/dualib_study; <out>/runs with --smoke)")
+    add(
+        "--runs",
+        default=None,
+        help="folder of the training runs (default runs/dualib_study; <out>/runs with --smoke); the full schedule "
+        "trains into <runs>/full",
+    )
+    add("--no-baselines", action="store_true", help="skip the deep-ensemble and MC-dropout rows")
     add("--render-only", action="store_true", help="only render the report from study.json")
-    add("--smoke", action="store_true", help="tiny settings: 1 epoch of 500 examples, seed 0, 1,000 test examples")
+    add(
+        "--smoke",
+        action="store_true",
+        help="tiny settings laid over the schedule: 1 epoch of 500 examples, seed 0, 1,000 test examples",
+    )
     add("--limit", type=int, default=None, help="test examples used (default all; 1000 with --smoke)")
     add(
         "--corruption-limit",
@@ -93,6 +118,10 @@ def work(args):
     path = os.path.join(args.out, "study.json")
     if args.train_limit is not None and not args.models:
         raise ValueError("--train-limit applies to --models only; a study run counts every training example.")
+    if args.models and args.schedule != dualib_study.SHORT:
+        raise ValueError(
+            "--models measures trained models as they are (schedule 'models'); --schedule applies to training runs."
+        )
     if args.render_only:
         study = reports.read_json(path)
     else:
@@ -108,21 +137,20 @@ def work(args):
                 progress=not args.quiet,
             )
         else:
-            schedules = None
-            if args.smoke:
-                schedules = {d: dict(dualib_study.SCHEDULES[d], **dualib_study.SMOKE_SCHEDULE) for d in args.datasets}
             study = dualib_study.run_study(
                 args.out,
                 dataset_names=args.datasets,
                 arms=args.arms,
                 seeds=args.seeds,
                 runs_dir=args.runs or (os.path.join(args.out, "runs") if args.smoke else DEFAULT_RUNS),
-                schedules=schedules,
                 references=_references(args.reference),
                 limit=args.limit,
                 corruption_limit=args.corruption_limit,
                 data_dir=args.data_dir,
                 progress=not args.quiet,
+                schedule=args.schedule,
+                smoke=dualib_study.SMOKE_SCHEDULE if args.smoke else None,
+                baselines=not args.no_baselines,
             )
     dualib_study.render_report(study, args.out)
     print(f"wrote {os.path.join(args.out, 'study.md')}, study.png and readme.md (the README block):\n")

@@ -1,12 +1,15 @@
 import json
 import math
 import os
+import shutil
 
+import keras
 import numpy as np
 import pytest
 
+import vdualib
 from scripts.lab import dualib_study
-from vdualib import corruptions, datasets, recipes, reports, training
+from vdualib import corruptions, datasets, metrics, models, plotting, recipes, reports, training, zoo
 
 #: what the arms table decides for each ablation: the fields of the one ingredient it drops
 INGREDIENT_FIELDS = {
@@ -137,12 +140,13 @@ def test_confident_train_errors_against_a_hand_count_on_a_stub_model():
         dualib_study.count_confident_errors(np.array([[0.5, 0.5]]), [0, 1])
 
 
-def _rows(dataset, arm, measure_values, prediction="mu"):
+def _rows(dataset, arm, measure_values, prediction="mu", schedule="short"):
     """One row per seed; ``measure_values`` maps a measure to the per-seed values."""
     seeds = len(next(iter(measure_values.values())))
     base = {m: 0.5 for m in dualib_study.MEASURES}
     return [
-        dict(base, dataset=dataset, arm=arm, seed=s, prediction=prediction, **{m: v[s] for m, v in measure_values.items()})
+        dict(base, dataset=dataset, schedule=schedule, arm=arm, seed=s, prediction=prediction)
+        | {m: v[s] for m, v in measure_values.items()}
         for s in range(seeds)
     ]
 
@@ -187,12 +191,14 @@ def test_verdict_rule_on_hand_made_rows():
 
 
 def test_rows_that_are_not_the_studys_are_refused():
-    good = {"dataset": "mnist", "arm": "vib", "seed": 0, "prediction": "mu", "accuracy": 0.9, "ece_after_ts": None}
+    good = {"dataset": "mnist", "schedule": "short", "arm": "vib", "seed": 0, "prediction": "mu", "accuracy": 0.9, "ece_after_ts": None}
     assert dualib_study.summarize([good])["mnist"]["mu"]["vib"]["accuracy"]["mean"] == 0.9
     bad_rows = {
         "must be a list": None,
         "must be a dict": ["row"],
         "lacks \\['prediction'\\]": [{k: v for k, v in good.items() if k != "prediction"}],
+        "lacks \\['schedule'\\]": [{k: v for k, v in good.items() if k != "schedule"}],
+        "schedule must be one of": [dict(good, schedule="long")],
         "prediction must be one of": [dict(good, prediction="median")],
         "seed": [dict(good, seed=-1)],
         "non-empty strings": [dict(good, arm="")],
@@ -214,8 +220,8 @@ def test_report_renders_and_the_figure_draws_the_seed_spread(tmp_path):
     for prediction in dualib_study.PREDICTIONS:
         rows += _rows("mnist", "dualib-paper", {"accuracy": [0.97, 0.98, 0.99], "ece": [0.01, 0.03, 0.05]}, prediction)
         rows += _rows("mnist", "vib-same-noise", {"accuracy": [0.96, 0.97, 0.98], "ece": [0.02, 0.02, 0.02]}, prediction)
-        rows += _rows("cifar10", "dualib", {"accuracy": [0.9], "ece": [0.05]}, prediction)
-        rows += _rows("cifar10", "vib", {"accuracy": [0.91], "ece": [0.03]}, prediction)
+        rows += _rows("cifar10", "dualib", {"accuracy": [0.9], "ece": [0.05]}, prediction, schedule="models")
+        rows += _rows("cifar10", "vib", {"accuracy": [0.91], "ece": [0.03]}, prediction, schedule="models")
     study = {"runs": rows, "datasets": {}, "protocol": dualib_study.protocol(), "provenance": reports.provenance()}
     reports.write_json(tmp_path / "study.json", study)
     study = reports.read_json(tmp_path / "study.json")
@@ -230,7 +236,7 @@ def test_report_renders_and_the_figure_draws_the_seed_spread(tmp_path):
     figure = dualib_study.study_figure(study)
     try:
         axes = figure.axes
-        assert len(axes) == 4  # (mu, samples) x (mnist, cifar10)
+        assert len(axes) == 4  # (mu, samples) x (short mnist, models cifar10)
         mnist_mu = axes[0]
         assert "mnist" in mnist_mu.get_title() and "mu" in mnist_mu.get_title()
         bars = {c.get_label(): c for c in mnist_mu.containers}
@@ -244,8 +250,6 @@ def test_report_renders_and_the_figure_draws_the_seed_spread(tmp_path):
         (x0, _), (x1, _) = single.lines[2][0].get_segments()[0]
         assert x0 == x1 == pytest.approx(0.9)  # one seed: no spread drawn
     finally:
-        from vdualib import plotting
-
         plotting.pyplot().close(figure)
 
 
@@ -255,6 +259,7 @@ def _script():
     return script
 
 
+@pytest.mark.slow
 def test_tiny_study_writes_every_field_resumes_and_measures_trained_models(tmp_path, data_dir, monkeypatch):
     out = tmp_path / "study"
     schedules = {"mnist": dict(dualib_study.SCHEDULES["mnist"], **TINY)}
@@ -285,10 +290,17 @@ def test_tiny_study_writes_every_field_resumes_and_measures_trained_models(tmp_p
         assert row["test_examples"] == 300 and row["train_examples"] == 200
         assert set(row["shift_by_corruption"]) == set(dualib_study.SHIFT_CORRUPTIONS)
         assert set(row["ood_auroc_by_set"]) == {"fashion_mnist"}
-    record = study["datasets"]["mnist"]
+    assert {r["schedule"] for r in rows} == {"short"}
+    for arm in ("vib", "dualib-paper"):  # each run's per-example test scores, beside study.json
+        labels, scores, identity = dualib_study.read_scores(out / "scores" / "short" / "mnist" / f"{arm}-seed0.npz")
+        row = next(r for r in rows if r["arm"] == arm and r["prediction"] == "mu")
+        assert labels.shape == (300,) and identity == row["model_sha256"] and set(scores) == {"mu", "samples"}
+        assert scores["mu"]["correct"].mean() == pytest.approx(row["accuracy"])
+    record = study["schedules"]["short"]["mnist"]
     assert record["label_noise"]["0"]["reference"] == "mnist-deterministic-mlp"
-    assert record["reference"]["sha256"] == study["datasets"]["mnist"]["label_noise"]["0"]["reference_sha256"]
-    assert record["schedule"] == schedules["mnist"] and "0" in record["data_splits"]
+    assert record["reference"]["sha256"] == record["label_noise"]["0"]["reference_sha256"]
+    assert record["overrides"] == schedules["mnist"] and record["smoke"] is None and "0" in record["data_splits"]
+    assert record["bootstrap"] is None  # vib-same-noise was not run
     assert study["protocol"]["shift_corruptions"] == list(dualib_study.SHIFT_CORRUPTIONS)
 
     # a rerun skips the finished runs
@@ -320,9 +332,9 @@ def test_tiny_study_writes_every_field_resumes_and_measures_trained_models(tmp_p
     # finished runs of an arm whose recipe has changed since (here: recorded before the prior was
     # kept out of weight decay, with decay on) are refused, not relabelled with today's recipe
     stored = reports.read_json(out / "study.json")
-    old_recipe = dict(stored["datasets"]["mnist"]["recipes"]["dualib-paper"], weight_decay=1e-4)
+    old_recipe = dict(stored["schedules"]["short"]["mnist"]["recipes"]["dualib-paper"], weight_decay=1e-4)
     del old_recipe["prior_weight_decay"]
-    stored["datasets"]["mnist"]["recipes"]["dualib-paper"] = old_recipe
+    stored["schedules"]["short"]["mnist"]["recipes"]["dualib-paper"] = old_recipe
     reports.write_json(tmp_path / "older" / "study.json", stored)
     with pytest.raises(ValueError, match=r"dualib-paper runs of another recipe .*prior_weight_decay.*weight_decay"):
         dualib_study.run_study(tmp_path / "older", **arguments)
@@ -336,21 +348,22 @@ def test_tiny_study_writes_every_field_resumes_and_measures_trained_models(tmp_p
     assert all(r["train_examples"] == 80 and r["test_examples"] == 200 for r in model_rows)
     assert set(model_rows[0]) >= set(rows[0]) - {"train_seconds"}
     assert description["models"]["vib"]["sha256"] == reports.sha256_file(run_dir / "model.keras")
-    # run_models adds them to a study.json: never over the study's own runs of that data set (its
-    # deterministic and vib rows would be replaced by models of another schedule), and in
-    # several calls only on the same evaluation sets, keeping every model's source
+    # run_models adds them to a study.json under the schedule "models", beside (never over) the
+    # study's own runs of that data set, and in several calls only on the same evaluation sets,
+    # keeping every model's source
     before = reports.read_json(out / "study.json")
     measured = dict(limit=200, corruption_limit=50, train_limit=80, data_dir=data_dir, progress=False)
-    with pytest.raises(ValueError, match="controlled study's own mnist runs"):
-        dualib_study.run_models(out, [str(run_dir / "model.keras")], **measured)
-    assert reports.read_json(out / "study.json") == before
+    beside = dualib_study.run_models(out, [str(run_dir / "model.keras")], **measured)
+    assert [r for r in beside["runs"] if r["schedule"] == "short"] == before["runs"]
+    assert sorted((r["schedule"], r["arm"]) for r in beside["runs"] if r["schedule"] == "models") == [("models", "vib")] * 2
+    assert beside["schedules"]["short"] == before["schedules"]["short"]
     models_out = tmp_path / "models-study"
     dualib_study.run_models(models_out, [str(run_dir / "model.keras")], **measured)
     with pytest.raises(ValueError, match="another --train-limit"):
         dualib_study.run_models(models_out, [str(run_dir / "model.keras")], **dict(measured, train_limit=40))
     dualib_paper = str(out / "runs" / "mnist" / "dualib-paper" / "seed0" / "model.keras")
     both = dualib_study.run_models(models_out, [dualib_paper], **measured)
-    assert sorted(both["datasets"]["mnist"]["models"]) == ["dualib", "vib"]
+    assert sorted(both["schedules"]["models"]["mnist"]["models"]) == ["dualib", "vib"]
     # the report says what each model was trained towards, read from its recorded recipe
     models_line = next(line for line in dualib_study.report_markdown(both).splitlines() if line.startswith("Models:"))
     assert "(targets: one-hot)" in models_line and "(targets: confusion p~ of " in models_line
@@ -364,7 +377,7 @@ def test_tiny_study_writes_every_field_resumes_and_measures_trained_models(tmp_p
     # the script renders the report from the JSON alone
     script = _script()
     assert script.main(["--render-only", "--out", str(out)]) == 0
-    assert "## mnist" in (out / "study.md").read_text() and (out / "study.png").exists()
+    assert "### mnist" in (out / "study.md").read_text() and (out / "study.png").exists()
     assert script.main(["--render-only", "--out", str(tmp_path / "empty")]) == 2
 
 
@@ -373,7 +386,459 @@ def test_script_help_and_bad_input(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         script.main(["--help"])
     assert exit_info.value.code == 0
-    assert "--render-only" in capsys.readouterr().out
+    help_text = capsys.readouterr().out
+    assert "--render-only" in help_text and "--schedule {full,short}" in help_text and "--no-baselines" in help_text
     assert script.main(["--reference", "mnist:model.keras", "--out", str(tmp_path)]) == 2
     assert "DATASET=MODEL" in capsys.readouterr().err
     assert script.main(["--out", os.path.join(os.devnull, "x")]) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 25: two schedules, baselines from the same runs, the pooled paired bootstrap
+
+COMMITTED = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "results", "dualib_study", "study.json")
+#: a full-schedule run of seconds: the zoo recipe with a small convnet on few examples
+TINY_FULL = {
+    "epochs": 1,
+    "train_size": 200,
+    "validation_size": 100,
+    "batch_size": 50,
+    "backbone_width": 0.25,
+    "latent_dim": 16,
+}
+
+
+def test_a_study_json_of_the_earlier_layout_is_read_as_the_short_schedule(tmp_path):
+    old = reports.read_json(COMMITTED)
+    assert "format" not in old and all("schedule" not in r for r in old["runs"])
+    study = dualib_study.migrate_study(old)
+    assert study["format"] == 2 and "datasets" not in study
+    assert set(study["schedules"]) == {"short", "models"}
+    assert set(study["schedules"]["short"]) == {"mnist", "fashion_mnist"} and set(study["schedules"]["models"]) == {
+        "cifar10"
+    }
+    record = study["schedules"]["short"]["fashion_mnist"]
+    assert record["overrides"] == dualib_study.SCHEDULES["fashion_mnist"] and record["smoke"] is None
+    assert {(r["dataset"], r["schedule"]) for r in study["runs"]} == {
+        ("mnist", "short"),
+        ("fashion_mnist", "short"),
+        ("cifar10", "models"),
+    }
+    # the rows keep every number; the protocol keeps what it measured and states today's rules
+    assert [dict(r, schedule=None) for r in study["runs"]] == [dict(r, schedule=None) for r in old["runs"]]
+    assert study["protocol"]["shift_severity"] == old["protocol"]["shift_severity"]
+    assert "pooled paired bootstrap" in study["protocol"]["decision_rule"]
+    assert dualib_study.migrate_study(study) is study  # today's layout passes through
+    with pytest.raises(ValueError, match="format 7"):
+        dualib_study.migrate_study(dict(study, format=7))
+    # the script renders it as it is committed: the short study (the ablation study) and the models
+    (tmp_path / "study.json").write_text(open(COMMITTED).read())
+    assert _script().main(["--render-only", "--out", str(tmp_path)]) == 0
+    text, block = (tmp_path / "study.md").read_text(), (tmp_path / "readme.md").read_text()
+    assert "## Short schedule: the ablation study" in text and "## Trained models, one seed each" in text
+    assert (
+        "## Full schedule" not in text and "### mnist (our addition; the paper's own data set is Fashion-MNIST)" in text
+    )
+    assert "| dualib-paper | 3 | 0.8690 ± 0.0021 |" in text  # the numbers are the committed ones
+    # beside confident_train_errors: p~ caps the count on the classes where p~(y|y) <= 0.9
+    assert "Here p~(y|y) <= 0.9 on 3 of 10 classes (class 0: 0.8973, class 2: 0.9, class 6: 0.8167" in text
+    assert "so the cap does not bind" in text  # MNIST's p~
+    assert block.startswith("**Short schedule: the ablation study**")
+    assert "the paper's objective and p~, on the convnet at width 1, 6 epochs" in block
+    assert "(capped by p~ on 3 classes: see the report)" in block and "VdualIB" not in block
+    assert (tmp_path / "study.json").read_text() == open(COMMITTED).read()  # rendering never rewrites the JSON
+
+
+def test_the_full_schedule_refuses_other_arms_data_sets_and_schedules(tmp_path, capsys):
+    for kwargs, message in (
+        (
+            {"schedule": "full", "arms": ["vib", "dualib-no-warmup"]},
+            r"full schedule runs the arms .*\['dualib-no-warmup'\]",
+        ),
+        (
+            {"schedule": "full", "dataset_names": ["mnist"]},
+            r"full schedule is run on \['fashion_mnist'\], not \['mnist'\]",
+        ),
+        ({"schedule": "full", "schedules": {"fashion_mnist": {"epochs": 1}}}, "smoke=, not schedules="),
+        ({"schedule": "long"}, "Unknown schedule 'long'"),
+        ({"schedule": "full", "smoke": {"prior": "mixture"}}, "may not set \\['prior'\\]"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            dualib_study.run_study(tmp_path / "study", **kwargs)
+    assert not (tmp_path / "study").exists()  # refused before anything is read or written
+    script = _script()
+    assert script.main(["--schedule", "full", "--arms", "dualib-smoothing", "--out", str(tmp_path / "s")]) == 2
+    assert "full schedule runs the arms" in capsys.readouterr().err
+    assert script.main(["--schedule", "full", "--models", "cifar10-vib-resnet20", "--out", str(tmp_path / "s")]) == 2
+    # the recipe of a smoke run is the zoo's with the smoke fields laid over it
+    recipe = dualib_study.arm_recipe("dualib-paper", "fashion_mnist", 1, dualib_study.FULL, smoke=TINY_FULL)
+    full = dualib_study.arm_recipe("dualib-paper", "fashion_mnist", 1, dualib_study.FULL)
+    assert (
+        _differing(recipe, full) == set(TINY_FULL)
+        and recipe["distortion_warmup_steps"] == full["distortion_warmup_steps"]
+    )
+
+
+def _register(folder, name, model_path, card):
+    """Put a model file and its card into a zoo folder's registry (the tiny_zoo way of tests/test_zoo.py)."""
+    os.makedirs(folder / "cards", exist_ok=True)
+    target = folder / f"{name}.keras"
+    shutil.copyfile(model_path, target)
+    digest = reports.sha256_file(target)
+    registry_path = folder / zoo.REGISTRY_FILE
+    registry = (
+        reports.read_json(registry_path) if registry_path.exists() else {"base_url": "file:///nowhere/", "models": {}}
+    )
+    registry["models"][name] = {
+        "file": target.name,
+        "sha256": digest,
+        "bytes": os.path.getsize(target),
+        "url": "file:///nowhere/x",
+    }
+    reports.write_json(registry_path, registry)
+    reports.write_json(
+        folder / "cards" / f"{name}.json", dict(card, name=name, sha256=digest, file_bytes=os.path.getsize(target))
+    )
+    return digest
+
+
+def test_zoo_match_reuses_only_an_identical_recipe(tmp_path, monkeypatch):
+    folder = tmp_path / "models"
+    model = vdualib.build_classifier("convnet", 10, method="deterministic", latent_dim=16)
+    model.save(tmp_path / "model.keras")
+    recipe = dualib_study.arm_recipe("deterministic", "fashion_mnist", 0, dualib_study.FULL, smoke=TINY_FULL)
+    _register(folder, "fashion-mnist-deterministic-convnet", tmp_path / "model.keras", {"recipe": recipe})
+    same_noise = dualib_study.arm_recipe("vib-same-noise", "fashion_mnist", 0, dualib_study.FULL, smoke=TINY_FULL)
+    objective = {"label_noise": {"kind": "confusion", "reference_sha256": "a" * 64}}
+    _register(
+        folder, "fashion-mnist-vib-convnet", tmp_path / "model.keras", {"recipe": same_noise, "objective": objective}
+    )
+    monkeypatch.setenv("VDUALIB_MODELS_DIR", str(folder))
+    assert dualib_study.zoo_match("deterministic", "fashion_mnist", recipe) == (
+        "fashion-mnist-deterministic-convnet",
+        "fashion-mnist-deterministic-convnet has the identical recipe",
+    )
+    name, reason = dualib_study.zoo_match("deterministic", "fashion_mnist", dict(recipe, seed=1))
+    assert name is None and "only seed 0" in reason
+    name, reason = dualib_study.zoo_match("deterministic", "fashion_mnist", dict(recipe, epochs=2))
+    assert name is None and "another recipe (it differs in ['epochs'])" in reason
+    name, reason = dualib_study.zoo_match(
+        "dualib-paper",
+        "fashion_mnist",
+        dualib_study.arm_recipe("dualib-paper", "fashion_mnist", 0, dualib_study.FULL, smoke=TINY_FULL),
+    )
+    assert name is None and reason == "the zoo has no fashion-mnist-dualib-convnet"
+    # an arm trained towards p~ also needs the p~ of the same reference file
+    ours = {"reference_sha256": "a" * 64}
+    assert dualib_study.zoo_match("vib-same-noise", "fashion_mnist", same_noise, ours)[0] == "fashion-mnist-vib-convnet"
+    name, reason = dualib_study.zoo_match("vib-same-noise", "fashion_mnist", same_noise, {"reference_sha256": "b" * 64})
+    assert name is None and "another reference file" in reason
+    # the plain VIB arm is another recipe than the zoo's VIB card here
+    vib = dualib_study.arm_recipe("vib", "fashion_mnist", 0, dualib_study.FULL, smoke=TINY_FULL)
+    assert dualib_study.zoo_match("vib", "fashion_mnist", vib)[0] is None
+
+
+def _classifier(backbone, method="deterministic", seed=0):
+    model = vdualib.build_classifier(backbone, 10, method=method, latent_dim=8, seed=seed)
+    rng = np.random.default_rng(seed)
+    model.decoder.kernel.assign(rng.normal(size=model.decoder.kernel.shape).astype("float32"))
+    return model
+
+
+def test_mc_dropout_view_drops_at_test_time_shares_weights_and_keeps_batch_norm_in_inference():
+    images = np.random.default_rng(0).integers(0, 256, (40, 28, 28), dtype=np.uint8)
+    model = _classifier(models.build_backbone("convnet", width=0.25, dropout=0.5))
+    assert dualib_study.has_dropout(model)
+    view = dualib_study.MCDropout(model, num_samples=4, seed=3)
+    passes = view.sample_probs(images, batch_size=16)
+    assert passes.shape == (4, 40, 10) and np.allclose(passes.sum(axis=-1), 1.0, atol=1e-5)
+    assert np.abs(passes[0] - passes[1]).max() > 1e-3  # each pass draws other masks
+    mean = view.predict(images, batch_size=16)
+    np.testing.assert_allclose(mean, passes.mean(axis=0), atol=1e-6)  # the mean of the passes, reproducibly
+    np.testing.assert_allclose(dualib_study.MCDropout(model, 4, seed=3).predict(images, batch_size=16), mean, atol=1e-6)
+    assert np.abs(dualib_study.MCDropout(model, 4, seed=4).predict(images, batch_size=16) - mean).max() > 1e-4
+    assert np.abs(mean - model.predict(images, verbose=0)).max() > 1e-4
+    # the view is the model's own layers: its weights are the model's, not copies
+    own = {id(v) for v in model.trainable_weights}
+    assert view.network.trainable_weights and all(id(v) in own for v in view.network.trainable_weights)
+    # without dropout (rate 0, or no Dropout layer at all) the view is the plain prediction: batch
+    # normalization uses its moving statistics (set far from the batch's here), not the batch's
+    quiet = _classifier(models.build_backbone("convnet", width=0.25, dropout=0.0), seed=1)
+    for layer in quiet.backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.moving_mean.assign(np.full(layer.moving_mean.shape, 0.3, "float32"))
+            layer.moving_variance.assign(np.full(layer.moving_variance.shape, 4.0, "float32"))
+    plain = quiet.predict(images, verbose=0)
+    np.testing.assert_allclose(dualib_study.MCDropout(quiet, 3).predict(images), plain, atol=1e-5)
+    mlp = _classifier(models.build_backbone("mlp", units=(32,)), seed=2)
+    assert not dualib_study.has_dropout(mlp)
+    np.testing.assert_allclose(
+        dualib_study.MCDropout(mlp, 2).predict(images), mlp.predict(images, verbose=0), atol=1e-5
+    )
+    with pytest.raises(ValueError, match="deterministic"):
+        dualib_study.MCDropout(_classifier(models.build_backbone("mlp", units=(32,)), method="vib"))
+    with pytest.raises(ValueError, match="pixel"):
+        view.predict(images / 255.0)
+
+
+def _scores(rng, n, accuracy, confidence):
+    """Per-example scores of a model right on about ``accuracy`` of n examples with top probability ``confidence``."""
+    labels = rng.integers(0, 10, n)
+    predicted = np.where(rng.random(n) < accuracy, labels, (labels + 1) % 10)
+    probs = np.full((n, 10), (1 - confidence) / 9)
+    probs[np.arange(n), predicted] = confidence
+    return labels, probs
+
+
+def test_pooled_paired_bootstrap_pools_seeds_on_shared_indices(tmp_path):
+    rng = np.random.default_rng(0)
+    runs = []
+    for seed in range(3):
+        labels, probs = _scores(rng, 400, 0.8, 0.95)  # overconfident: an ECE of about 0.15
+        runs.append(
+            dict(
+                metrics.per_example_scores(probs, labels),
+                ts_confidence=np.full(400, 0.8),
+                ts_correct=probs.argmax(1) == labels,
+            )
+        )
+    # identical arms: the same indices for both arms (and every seed) give a difference of exactly 0
+    for measure in dualib_study.INTERVAL_MEASURES:
+        same = dualib_study.pooled_interval(runs, [dict(r) for r in runs], measure, num_resamples=300)
+        assert same["difference"] == same["low"] == same["high"] == 0.0 and not same["beyond_noise"], measure
+        assert dualib_study.interval_verdict(same, measure) == "undecided"
+    # an arm always right with confidence 0.97: better on accuracy, NLL and ECE (about 0.03)
+    better = []
+    for run in runs:
+        correct = np.ones_like(run["correct"])
+        better.append(dict(run, correct=correct, nll=run["nll"] * 0 + 0.05, confidence=np.full(400, 0.97)))
+    for measure in ("accuracy", "nll", "ece"):
+        result = dualib_study.pooled_interval(better, runs, measure, num_resamples=300)
+        assert result["beyond_noise"] and result["seeds"] == 3 and result["examples"] == 400, measure
+        assert dualib_study.interval_verdict(result, measure) == "better", measure
+        assert (
+            dualib_study.interval_verdict(
+                dualib_study.pooled_interval(runs, better, measure, num_resamples=300), measure
+            )
+            == "worse"
+        )
+    # the point difference is the measure of the pooled seeds: accuracy over all 3 x 400 examples
+    result = dualib_study.pooled_interval(better, runs, "accuracy", num_resamples=50)
+    assert result["difference"] == pytest.approx(1.0 - np.mean(np.concatenate([r["correct"] for r in runs])))
+    assert result["low"] <= result["difference"] <= result["high"]
+    # the rules combine: better only when both say so
+    assert dualib_study.headline_verdict("better", "better") == "better"
+    assert dualib_study.headline_verdict("better", "undecided") == "undecided"
+    assert dualib_study.headline_verdict("worse", "better") == "undecided"
+    assert dualib_study.headline_verdict("worse", None) == "worse"
+    for args, message in (
+        ((runs, runs[:2], "accuracy"), "same number"),
+        ((runs, [dict(r, correct=r["correct"][:10]) for r in runs], "accuracy"), "same test examples"),
+        ((runs, runs, "ood_auroc"), "pooled bootstrap measures"),
+        ((runs, [dict(r, nll=r["nll"] * np.nan) for r in runs], "nll"), "finite"),
+        (([{k: v for k, v in r.items() if not k.startswith("ts_")} for r in runs], runs, "ece_after_ts"), "holding"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            dualib_study.pooled_interval(*args)
+    with pytest.raises(ValueError, match="unknown bootstrap options"):
+        dualib_study.pooled_interval(runs, runs, "nll", resamples=10)
+    # the per-run score files: plain arrays, read back without pickles; bad files are refused
+    path = tmp_path / "scores" / "vib-seed0.npz"
+    dualib_study.write_scores(path, labels, {"mu": runs[2], "samples": runs[2]}, identity="ab" * 32)
+    read_labels, scores, identity = dualib_study.read_scores(path)
+    np.testing.assert_array_equal(read_labels, labels)
+    assert identity == "ab" * 32 and set(scores) == {"mu", "samples"} and scores["mu"]["ts_correct"].dtype == bool
+    np.testing.assert_array_equal(scores["samples"]["nll"], runs[2]["nll"])
+    with pytest.raises(ValueError, match="non-finite"):
+        dualib_study.write_scores(path, labels, {"mu": dict(runs[0], nll=np.full(400, np.nan))}, identity="x")
+    with pytest.raises(ValueError, match="incomplete"):
+        dualib_study.write_scores(
+            path, labels, {"mu": {k: v for k, v in runs[0].items() if k != "ts_correct"}}, identity="x"
+        )
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object))
+    os.replace(tmp_path / "objects.npy", tmp_path / "objects.npz")
+    for bad in (tmp_path / "objects.npz",):
+        with pytest.raises(ValueError, match="not a score file"):
+            dualib_study.read_scores(bad)
+    with pytest.raises(FileNotFoundError):
+        dualib_study.read_scores(tmp_path / "missing.npz")
+
+
+def _interval(difference, low, high):
+    return {"difference": difference, "low": low, "high": high, "beyond_noise": low > 0 or high < 0}
+
+
+def test_report_and_readme_answer_per_schedule_full_first(tmp_path):
+    rows = []
+    for prediction in dualib_study.PREDICTIONS:
+        for schedule, paper_ece in (("full", [0.01, 0.02, 0.03]), ("short", [0.02, 0.03, 0.04])):
+            values = {"ece": paper_ece, "accuracy": [0.90, 0.91, 0.92], "nll": [0.20, 0.21, 0.22]}
+            rows += _rows("fashion_mnist", "dualib-paper", values, prediction, schedule)
+            values = {"ece": [0.05, 0.06, 0.07], "accuracy": [0.93, 0.94, 0.95], "nll": [0.30, 0.31, 0.32]}
+            rows += _rows("fashion_mnist", "vib-same-noise", values, prediction, schedule)
+        ensemble = _rows(
+            "fashion_mnist",
+            "deep-ensemble",
+            {"ece": [0.015], "ece_after_ts": [None], "confident_train_errors": [None]},
+            prediction,
+            "full",
+        )
+        rows += [dict(r, members=[0, 1, 2]) for r in ensemble]
+    intervals = {
+        "ece": _interval(-0.04, -0.05, -0.03),  # both rules: better
+        "accuracy": _interval(-0.03, -0.05, 0.01),  # the seed rule says worse, the interval holds 0: undecided
+        "nll": _interval(-0.1, -0.12, -0.08),  # both: better
+    }
+    bootstrap = {
+        "pair": ["dualib-paper", "vib-same-noise"],
+        "seeds": [[0, 0], [1, 1], [2, 2]],
+        "by_prediction": {"mu": intervals, "samples": intervals},
+    }
+    study = {
+        "format": 2,
+        "runs": rows,
+        "schedules": {"full": {"fashion_mnist": {"overrides": {}, "smoke": None, "bootstrap": bootstrap}}},
+        "protocol": dualib_study.protocol(),
+        "provenance": reports.provenance(),
+    }
+    found = dualib_study.verdicts(dualib_study.summarize(rows, "full"), "fashion_mnist", "mu", bootstrap)
+    assert found["measures"]["ece"]["headline"] == "better" and found["measures"]["nll"]["headline"] == "better"
+    assert found["measures"]["accuracy"]["main"] == "worse" and found["measures"]["accuracy"]["headline"] == "undecided"
+    assert found["measures"]["shift_ece"]["interval"] is None
+    with pytest.raises(ValueError, match="summarize one at a time"):
+        dualib_study.summarize(rows)
+    block = dualib_study.readme_block(study)
+    full, short = (
+        block.index("**Full schedule: each arm's zoo recipe**"),
+        block.index("**Short schedule: the ablation study**"),
+    )
+    assert full < short
+    assert "better on nll 0.2100 ± 0.0100 vs 0.3100 ± 0.0100 (pooled difference -0.1000 [-0.1200, -0.0800])" in block
+    assert "Undecided: accuracy" in block and "(seed rule only: no per-example test scores were kept)" in block[short:]
+    assert "worse on accuracy" in block[short:] and "worse on" not in block[:short]
+    text = dualib_study.render_report(study, tmp_path)
+    assert text.index("## Full schedule") < text.index("## Short schedule: the ablation study")
+    assert "Decision rule: Fixed before any full-schedule run" in text and "Bootstrap rule: " in text
+    assert "| deep-ensemble | 1 |" in text  # the baseline's row beside the arms
+    assert (
+        "| accuracy | 0.9100 ± 0.0100 | 0.9400 ± 0.0100 | worse | -0.0300 [-0.0500, +0.0100] | holds 0 | undecided |"
+        in text
+    )
+    assert (
+        "| shift_ece | 0.5000 ± 0.0000 | 0.5000 ± 0.0000 | within seed spread | - | - | undecided (seed rule only) |"
+        in text
+    )
+    # one seed: the seed rule cannot decide, so there is no headline, but the intervals are shown
+    one_seed = dict(study, runs=[r for r in rows if r["seed"] == 0 and r["schedule"] == "full"])
+    block = dualib_study.readme_block(one_seed)
+    assert "over 1 seed: one seed, so no headline (the seed rule cannot decide); pooled bootstrap differences: " in block
+    assert "ece -0.0400 [-0.0500, -0.0300]" in block and "better on" not in block
+    figure = dualib_study.study_figure(study)
+    try:
+        assert [ax.get_title() for ax in figure.axes[:2]] == [
+            "fashion-mnist (full), prediction: mu",
+            "fashion-mnist (short), prediction: mu",
+        ]
+    finally:
+        plotting.pyplot().close(figure)
+
+
+@pytest.mark.slow
+def test_tiny_full_schedule_reuses_the_zoo_adds_baselines_scores_and_the_pooled_bootstrap(
+    tmp_path, data_dir, monkeypatch
+):
+    # a tiny zoo whose deterministic convnet has exactly the seed-0 recipe of the smoke run: it is
+    # measured instead of trained, and it is also the p~ reference of the confusion arms
+    reference = dualib_study.arm_recipe("deterministic", "fashion_mnist", 0, dualib_study.FULL, smoke=TINY_FULL)
+    trained = training.train(reference, tmp_path / "reference", data_dir=data_dir, verbose=0)
+    folder = tmp_path / "models"
+    card = {"dataset": "fashion_mnist", "recipe": trained["recipe"], "training": {"seconds": 12.5}}
+    _register(folder, "fashion-mnist-deterministic-convnet", tmp_path / "reference" / "model.keras", card)
+    monkeypatch.setenv("VDUALIB_MODELS_DIR", str(folder))
+    out = tmp_path / "study"
+    arguments = dict(
+        schedule="full",
+        arms=["deterministic", "vib-same-noise", "dualib-paper"],
+        seeds=[0, 1],
+        smoke=TINY_FULL,
+        limit=300,
+        corruption_limit=100,
+        data_dir=data_dir,
+        progress=False,
+    )
+    study = dualib_study.run_study(out, **arguments)
+    rows = study["runs"]
+    assert {r["schedule"] for r in rows} == {"full"}
+    arms = sorted({(r["arm"], r["seed"]) for r in rows})
+    assert arms == sorted(
+        [(a, s) for a in ("deterministic", "vib-same-noise", "dualib-paper", "mc-dropout") for s in (0, 1)]
+        + [("deep-ensemble", 0)]
+    )
+    assert len(rows) == 2 * len(arms)
+    by = {(r["arm"], r["seed"], r["prediction"]): r for r in rows}
+    # seed 0 of the deterministic arm is the zoo model; everything else trained under runs/full
+    zoo_row = by["deterministic", 0, "mu"]
+    assert zoo_row["source"] == "zoo:fashion-mnist-deterministic-convnet" and zoo_row["train_seconds"] == 12.5
+    assert zoo_row["model_sha256"] == zoo.sha256("fashion-mnist-deterministic-convnet")
+    runs = out / "runs" / "full" / "fashion_mnist"
+    assert (
+        not (runs / "deterministic" / "seed0").exists() and (runs / "deterministic" / "seed1" / "train.json").exists()
+    )
+    assert (runs / "dualib-paper" / "seed0" / "train.json").exists()
+    record = study["schedules"]["full"]["fashion_mnist"]
+    assert record["zoo"]["deterministic"]["model"] == "fashion-mnist-deterministic-convnet"
+    assert record["zoo"]["dualib-paper"] == {"model": None, "reason": "the zoo has no fashion-mnist-dualib-convnet"}
+    assert record["overrides"] == {} and record["smoke"] == TINY_FULL
+    assert record["label_noise"]["1"]["reference"] == "fashion-mnist-deterministic-convnet"
+    assert record["label_noise"]["1"]["split"].endswith("(seed 0)")  # p~ from the seed-0 reference's validation split
+    # the baselines: an ensemble of both deterministic seeds, MC dropout per seed
+    ensemble = by["deep-ensemble", 0, "mu"]
+    assert (
+        ensemble["members"] == [0, 1]
+        and ensemble["ece_after_ts"] is None
+        and ensemble["confident_train_errors"] is None
+    )
+    assert math.isfinite(ensemble["accuracy"]) and by["deep-ensemble", 0, "samples"]["accuracy"] == ensemble["accuracy"]
+    for seed in (0, 1):
+        mu, sampled = by["mc-dropout", seed, "mu"], by["mc-dropout", seed, "samples"]
+        assert sampled["num_samples"] == dualib_study.NUM_SAMPLES and sampled["train_seconds"] is None
+        assert all(mu[m] == by["deterministic", seed, "mu"][m] for m in dualib_study.MEASURES)
+        assert all(
+            math.isfinite(sampled[m]) for m in ("accuracy", "nll", "ece", "shift_accuracy", "confident_train_errors")
+        )
+    # a score file per run and baseline, tied to its rows
+    for arm, seed in arms:
+        labels, scores, identity = dualib_study.read_scores(
+            out / "scores" / "full" / "fashion_mnist" / f"{arm}-seed{seed}.npz"
+        )
+        assert labels.shape == (300,) and set(scores) == {"mu", "samples"}
+        row = by[arm, seed, "mu"]
+        assert identity == (row["model_sha256"] or ",".join(row["members_sha256"]))
+        assert scores["mu"]["correct"].mean() == pytest.approx(row["accuracy"])
+    # the pooled bootstrap of dualib-paper against vib-same-noise, seeds paired by index
+    bootstrap = record["bootstrap"]
+    assert bootstrap["pair"] == ["dualib-paper", "vib-same-noise"] and bootstrap["seeds"] == [[0, 0], [1, 1]]
+    for prediction in dualib_study.PREDICTIONS:
+        intervals = bootstrap["by_prediction"][prediction]
+        assert {"accuracy", "nll", "ece"} <= set(intervals)
+        for result in intervals.values():
+            assert result["low"] <= result["difference"] <= result["high"] and result["seeds"] == 2
+    text = dualib_study.render_report(study, out)
+    assert "## Full schedule: each arm's zoo recipe" in text and "Seed 0 and the zoo: `deterministic`: measured" in text
+    assert "Smoke overrides laid over every recipe" in text and "pooled difference [interval]" in text
+
+    # a rerun trains and measures nothing again
+    calls = []
+    monkeypatch.setattr(training, "train", lambda *a, **k: calls.append(k))
+    monkeypatch.setattr(dualib_study, "MCDropout", lambda *a, **k: calls.append(a))
+    again = dualib_study.run_study(out, **arguments)
+    assert calls == [] and again["runs"] == rows
+    # when the members change (seed 1's deterministic run removed), the baselines follow
+    stored = reports.read_json(out / "study.json")
+    stored["runs"] = [r for r in stored["runs"] if not (r["arm"] == "deterministic" and r["seed"] == 1)]
+    reports.write_json(out / "study.json", stored)
+    fewer = dualib_study.run_study(out, **dict(arguments, arms=["vib-same-noise", "dualib-paper"]))
+    assert calls == []
+    assert sorted({(r["arm"], r["seed"]) for r in fewer["runs"] if r["arm"] in dualib_study.BASELINES}) == [
+        ("mc-dropout", 0)
+    ]
