@@ -61,9 +61,11 @@ PREDICTIONS = {
 }
 
 #: measure -> the per-example scores it is computed from (:func:`vdualib.metrics.per_example_scores`;
-#: ``ts_*``: those of the temperature-scaled predictions; ``shift_*``: each corrupted example's
-#: mean over the corruptions and severities, whose mean is the comparison's ``shift_accuracy`` /
-#: ``shift_nll``). A measure of two scores is a top-label ECE of (confidence, correctness).
+#: ``ts_*``: those of the temperature-scaled predictions; ``shift_correct`` / ``shift_nll``: each
+#: corrupted example's mean over the corruptions and severities, whose mean is the comparison's
+#: ``shift_accuracy`` / ``shift_nll``; ``shift_condition_*``: ``[splits, N_corrupted]``, one row per
+#: corrupted split). A measure of two scores is a top-label ECE of (confidence, correctness);
+#: ``shift_ece`` is the mean over the corrupted splits of their ECEs, as the evaluation reports it.
 MEASURES = {
     "accuracy": ("correct",),
     "nll": ("nll",),
@@ -72,6 +74,7 @@ MEASURES = {
     "ece_after_ts": ("ts_confidence", "ts_correct"),
     "shift_accuracy": ("shift_correct",),
     "shift_nll": ("shift_nll",),
+    "shift_ece": ("shift_condition_confidence", "shift_condition_correct"),
 }
 
 #: the bootstrap every interval here uses, decided once. Percentile intervals: the measures are
@@ -81,6 +84,8 @@ BOOTSTRAP = {"num_resamples": 2000, "confidence_level": 0.95, "seed": 0}
 
 _SCORES = ("correct", "confidence", "nll", "brier")
 _SHIFT_SCORES = ("shift_correct", "shift_nll")  # [N_corrupted], only when the evaluation had corruptions
+# [splits, N_corrupted]: each corrupted split's (corruption x severity) top-label confidence and correctness
+_SHIFT_CONDITION_SCORES = ("shift_condition_confidence", "shift_condition_correct")
 _SCALED_SCORES = ("ts_confidence", "ts_correct")  # [N] per model, only when its T was fitted on a validation split
 _IN_DISTRIBUTION = "test"  # the split name of the in-distribution uncertainty scores
 _TEXT_KEYS = ("models", "sha256", "prediction", "source")  # the file's string arrays; every other array is numeric
@@ -175,6 +180,13 @@ def write_examples(path, labels, records, prediction, source="evaluation"):
             raise ValueError(f"some records have {key} and some do not; they come from one evaluation.")
         if all(present):
             arrays[key] = np.stack([checks.finite_array(key, r["scores"][key]) for r in records])
+    present = [all(key in r["scores"] for key in _SHIFT_CONDITION_SCORES) for r in records]
+    if any(present) and not all(present):
+        raise ValueError(f"some records have {list(_SHIFT_CONDITION_SCORES)} and some do not; they come from one evaluation.")
+    if all(present):
+        for key in _SHIFT_CONDITION_SCORES:
+            dtype = bool if key == "shift_condition_correct" else np.float64
+            arrays[key] = np.stack([np.asarray(r["scores"][key], dtype=dtype) for r in records])
     for index, record in enumerate(records):
         for key in (k for k in _SCALED_SCORES if k in record["scores"]):  # _parse checks pairs and shapes
             values = np.asarray(record["scores"][key], dtype=bool if key == "ts_correct" else np.float64)
@@ -249,7 +261,8 @@ def _parse(arrays, path):
     for key in _SHIFT_SCORES:
         if key in arrays and (arrays[key].ndim != 2 or len(arrays[key]) != len(models) or not np.all(np.isfinite(arrays[key]))):
             raise ValueError(f"{path}: {key} must be finite, one row a model; evaluate the models again.")
-    shift = [key for key in _SHIFT_SCORES if key in arrays]
+    _check_shift_conditions(arrays, path, len(models))
+    shift = [key for key in (*_SHIFT_SCORES, *_SHIFT_CONDITION_SCORES) if key in arrays]
     scores = {
         m: {**{key: arrays[key][i] for key in (*_SCORES, *shift)}, "uncertainty": {}} for i, m in enumerate(models)
     }
@@ -281,6 +294,22 @@ def _parse(arrays, path):
     return labels, scores, info
 
 
+def _check_shift_conditions(arrays, path, num_models):
+    """Both per-split shift arrays or neither, ``[models, splits, N_corrupted]``, boolean correctness
+    and confidences in [0, 1], as long as the per-example shift means."""
+    present = [key in arrays for key in _SHIFT_CONDITION_SCORES]
+    if not any(present):
+        return
+    if not all(present):
+        raise ValueError(f"{path} holds only one of {list(_SHIFT_CONDITION_SCORES)}; evaluate the models again.")
+    confidence, correct = (arrays[key] for key in _SHIFT_CONDITION_SCORES)
+    length = arrays["shift_correct"].shape[-1] if "shift_correct" in arrays else confidence.shape[-1]
+    if confidence.ndim != 3 or confidence.shape != correct.shape or confidence.shape[0] != num_models or confidence.shape[-1] != length:
+        raise ValueError(f"{path}: the per-split shift scores must be [models, splits, N_corrupted]; evaluate the models again.")
+    if correct.dtype != bool or not np.all((confidence >= 0) & (confidence <= 1)):
+        raise ValueError(f"{path}: per-split shift correctness must be boolean and confidences in [0, 1]; evaluate again.")
+
+
 def _read_scaled(path, key, values, parts, models, size, scores):
     """Check one model's temperature-scaled scores of an ``examples.npz`` and add them to ``scores``."""
     if len(parts) != 2 or not parts[1].isdigit() or int(parts[1]) >= len(models):
@@ -295,6 +324,8 @@ def _read_scaled(path, key, values, parts, models, size, scores):
 
 
 def _measure_values(name, arrays, num_bins):
+    if name == "shift_ece":  # arrays [splits, ..., N]: the mean of the splits' ECEs
+        return np.mean(metrics.top_label_ece(arrays[0], arrays[1], num_bins), axis=0)
     if len(MEASURES[name]) == 2:
         return metrics.top_label_ece(arrays[0], arrays[1], num_bins)
     return np.mean(np.asarray(arrays[0], dtype=np.float64), axis=-1)
@@ -384,14 +415,14 @@ def measure(scores, name, num_bins=15):
 def _percentile_bootstrap(groups, statistic, num_resamples, confidence_level, seed):
     """Percentile interval of ``statistic`` over resamples of ``groups``.
 
-    Each group is a list of 1-D arrays over the same examples; its arrays share one resampling of
-    those examples (pairing the two models), and the groups are resampled independently of each
+    Each group is a list of arrays over the same examples (the last axis: ``[N]``, or ``[splits, N]``
+    for the per-split shift scores); its arrays share one resampling of those examples (pairing the two models), and the groups are resampled independently of each
     other (the test split and an OOD set). Written here because ``scipy.stats.bootstrap`` pairs
     only samples of one length, and treats the leading axes of a sample as separate problems, so
     it cannot keep two models on the same indices of a test split and an OOD set of another size.
 
     Args:
-        groups: lists of 1-D arrays, equal lengths within a group.
+        groups: lists of arrays ``[..., n]``, one shape within a group.
         statistic: maps the resampled groups (each array ``[batch, n]``) to ``[batch]`` values.
         num_resamples: resamples drawn, in batches of ``_BATCH``.
         confidence_level: the interval's coverage, in (0, 1).
@@ -407,7 +438,7 @@ def _percentile_bootstrap(groups, statistic, num_resamples, confidence_level, se
         resampled = []
         for group in groups:
             index = rng.integers(0, group[0].shape[-1], size=(size, group[0].shape[-1]))
-            resampled.append([array[index] for array in group])
+            resampled.append([array[..., index] for array in group])  # examples are the last axis
         values.append(statistic(*resampled))
     tail = 50.0 * (1.0 - confidence_level)
     low, high = np.percentile(np.concatenate(values), [tail, 100.0 - tail])
@@ -464,7 +495,7 @@ def paired_interval(scores_a, scores_b, name, num_bins=15, **bootstrap):
             return metrics.mann_whitney_auroc(scores_in[0], scores_out[0]) - metrics.mann_whitney_auroc(scores_in[1], scores_out[1])
 
     for group in groups:
-        if len({a.shape for a in group}) != 1 or group[0].ndim != 1 or group[0].size == 0:
+        if len({a.shape for a in group}) != 1 or group[0].ndim not in (1, 2) or group[0].size == 0:
             raise ValueError("paired_interval needs both models' scores on the same examples (equal 1-D lengths).")
     point = float(difference(*groups))
     low, high = _percentile_bootstrap(

@@ -381,6 +381,7 @@ class _ModelRun:
         self.record = None  # examples.example_record of the clean test split
         self.in_scores = None  # uncertainty scores on the clean test split
         self.shift_sums = {}  # per-example correctness and NLL summed over the corrupted splits
+        self.shift_conditions = {"confidence": [], "correct": []}  # per corrupted split, per example
 
     def predict(self, images, with_rate=False):
         """:func:`predict` with the evaluation's S and batch size, timed as forward passes."""
@@ -434,6 +435,8 @@ def _corruption_row(run, corrupted, labels):
     shifted = metrics.per_example_scores(probs, labels)
     for key in ("correct", "nll"):  # summed per example over corruptions and severities
         run.shift_sums[key] = run.shift_sums.get(key, 0.0) + shifted[key]
+    for key, values in run.shift_conditions.items():  # kept per split: the shift ECE is a mean of per-split ECEs
+        values.append(shifted[key])
     row["ece_temperature_scaled"] = None
     temperature = run.result["temperature_scaling"]["temperature"]
     if temperature is not None:
@@ -458,6 +461,9 @@ def _evaluate_corruptions(model_runs, split, options):
         if pairs:
             # per example, the mean over every corruption and severity: their means are shift_accuracy / shift_nll
             run.record["scores"].update({f"shift_{key}": total / len(pairs) for key, total in run.shift_sums.items()})
+            run.record["scores"].update(
+                {f"shift_condition_{key}": np.stack(values) for key, values in run.shift_conditions.items()}
+            )
     return seconds
 
 
