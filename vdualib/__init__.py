@@ -10,7 +10,9 @@ model the library saves, with ``safe_mode=True``.
 Example:
     >>> import keras, vdualib
     >>> model = vdualib.build_classifier("mlp", 10, method="dualib", beta=1e-3)
-    >>> model = keras.saving.load_model("models/mnist-dualib-mlp.keras")   # an IBClassifier
+    >>> model = keras.saving.load_model(vdualib.zoo.path("mnist-dualib-mlp"))
+    >>> type(model).__name__, model.method
+    ('IBClassifier', 'dualib')
 """
 
 import importlib

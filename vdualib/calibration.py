@@ -57,8 +57,15 @@ def fit_temperature(probs, labels):
         ``T`` as a float in ``(0.01, 100)``.
 
     Example:
-        >>> temperature = calibration.fit_temperature(val_probs, val_labels)
-        >>> test_probs = calibration.apply_temperature(test_probs, temperature)
+        >>> rng = np.random.default_rng(0)
+        >>> logits = 4 * rng.normal(size=(200, 3))
+        >>> val_labels = np.argmax(logits + 4 * rng.normal(size=(200, 3)), axis=1)     # the top class is often wrong
+        >>> val_probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)     # over-confident
+        >>> temperature = fit_temperature(val_probs, val_labels)
+        >>> temperature > 1
+        True
+        >>> apply_temperature(val_probs[:1], temperature).round(3)     # softened
+        array([[0.262, 0.179, 0.559]])
     """
     probs = checks.probability_rows("probs", probs)
     labels = checks.integer_labels("labels", labels, num_classes=probs.shape[1])
@@ -107,7 +114,8 @@ def apply_temperature(probs, temperature):
         ValueError: ``probs`` is not ``[N, C]`` probabilities, or ``T`` is not finite and positive.
 
     Example:
-        >>> apply_temperature([[0.8, 0.2]], 2.0)     # [[2/3, 1/3]]: sqrt(0.8), sqrt(0.2) renormalised
+        >>> apply_temperature([[0.8, 0.2]], 2.0)     # sqrt(0.8), sqrt(0.2) renormalised
+        array([[0.6667, 0.3333]])
     """
     probs = checks.probability_rows("probs", probs)
     temperature = checks.finite_float("temperature", temperature, low=0.0, low_open=True)

@@ -101,7 +101,14 @@ class BetaScheduler(_StepSchedule):
         schedule: ``"linear"`` or ``"log"`` (see :meth:`value`).
 
     Example:
-        >>> model.fit(x, y, callbacks=[BetaScheduler(0.0, 1e-3, steps=3 * steps_per_epoch)])
+        >>> model = keras.Sequential([keras.Input((4,)), layers.GaussianEncoder(2, prior="standard_normal"), keras.layers.Dense(3)])
+        >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        >>> x, y = np.random.default_rng(0).normal(size=(32, 4)), np.arange(32) % 3
+        >>> steps_per_epoch = 2     # 32 examples, batches of 16
+        >>> history = model.fit(x, y, batch_size=16, epochs=4, verbose=0,
+        ...                     callbacks=[BetaScheduler(0.0, 1e-3, steps=3 * steps_per_epoch)])
+        >>> [round(beta / 1e-3, 3) for beta in history.history["beta"]]     # in units of the end value
+        [0.167, 0.5, 0.833, 1.0]
     """
 
     log_name = "beta"
@@ -131,8 +138,12 @@ class DistortionWarmup(_StepSchedule):
         steps: training steps until lambda reaches 0.
 
     Example:
-        >>> model.compile("adam", loss=DualIBLoss(warmup_weight=0.1))
-        >>> model.fit(x, y, callbacks=[DistortionWarmup(0.1, steps=4000)])
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])     # logits
+        >>> model.compile("adam", loss=vdualib.losses.DualIBLoss(warmup_weight=0.1))
+        >>> x, y = np.random.default_rng(0).normal(size=(32, 4)), np.arange(32) % 3
+        >>> history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[DistortionWarmup(0.1, steps=4)])
+        >>> [round(weight, 6) for weight in history.history["warmup_weight"]]
+        [0.075, 0.025]
     """
 
     log_name = "warmup_weight"
@@ -166,7 +177,10 @@ def random_states(model):
         A list with one list of ints per ``SeedGenerator`` state (JSON-ready).
 
     Example:
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dropout(0.5, seed=0)])
         >>> states = random_states(model)     # saved in checkpoint.json
+        >>> len(states)
+        1
     """
     return [np.asarray(v.numpy()).tolist() for v in _seed_states(model)]
 
@@ -182,7 +196,12 @@ def restore_random_states(model, states):
         ValueError: the model has another number of random streams.
 
     Example:
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dropout(0.5, seed=0)])
+        >>> reports.write_json("checkpoint.json", {"random_states": random_states(model)})
+        >>> first = model(np.ones((1, 4)), training=True)
         >>> restore_random_states(model, reports.read_json("checkpoint.json")["random_states"])
+        >>> bool(np.all(model(np.ones((1, 4)), training=True) == first))     # the same random stream again
+        True
     """
     current = _seed_states(model)
     if len(current) != len(states):
@@ -208,7 +227,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
         elapsed: seconds of training before this process (from an earlier session).
 
     Example:
-        >>> model.fit(x, y, epochs=10, callbacks=[EpochCheckpoint("runs/a", {"name": "a"}), StopOnNonFinite()])
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        >>> x, y = np.random.default_rng(0).normal(size=(32, 4)), np.arange(32) % 3
+        >>> history = model.fit(x, y, epochs=2, verbose=0, callbacks=[EpochCheckpoint("runs/a", {"name": "a"}), StopOnNonFinite()])
+        >>> sorted(os.listdir("runs/a")), reports.read_json("runs/a/checkpoint.json")["epochs_done"]
+        (['.lock', 'checkpoint.json', 'checkpoint.keras', 'checkpoint.previous.keras', 'log.csv'], 2)
     """
 
     def __init__(self, out_dir, identity, elapsed=0.0):
@@ -262,7 +286,13 @@ class StopOnNonFinite(keras.callbacks.Callback):
     and batch and what to change (learning rate, beta, the data).
 
     Example:
-        >>> model.fit(x, y, callbacks=[StopOnNonFinite()])     # ValueError at the first NaN loss
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        >>> model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        >>> x, y = np.full((32, 4), np.nan), np.arange(32) % 3     # data with NaN
+        >>> model.fit(x, y, verbose=0, callbacks=[StopOnNonFinite()])
+        Traceback (most recent call last):
+        ...
+        ValueError: the training loss became nan at epoch 1, batch 1; nothing was saved for this epoch. ...
     """
 
     def on_epoch_begin(self, epoch, logs=None):

@@ -66,7 +66,8 @@ def finite_float(name, value, low=None, high=None, low_open=False, high_open=Fal
         ValueError: a non-number, a bool, NaN, infinity or a value out of range.
 
     Example:
-        >>> finite_float("beta", 1e-3, low=0.0)     # 0.001
+        >>> finite_float("beta", 1e-3, low=0.0)
+        0.001
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a real number, got {value!r}.")
@@ -106,7 +107,8 @@ def positive_int(name, value):
         ValueError: a bool, a fraction, a non-number or a value < 1.
 
     Example:
-        >>> positive_int("epochs", 3.0)     # 3
+        >>> positive_int("epochs", 3.0)
+        3
     """
     return _integer(name, value, 1, "a positive integer")
 
@@ -125,7 +127,8 @@ def non_negative_int(name, value):
         ValueError: a bool, a fraction, a non-number or a negative value.
 
     Example:
-        >>> non_negative_int("num_samples", 0)     # 0
+        >>> non_negative_int("num_samples", 0)
+        0
     """
     return _integer(name, value, 0, "an integer >= 0")
 
@@ -151,7 +154,7 @@ def numeric_array(name, values, dtype=None):
         >>> numeric_array("probs", [[0.5, 0.5], [1.0]])
         Traceback (most recent call last):
         ...
-        ValueError: probs must be a rectangular array of numbers (every row the same length) ...
+        ValueError: probs must be a rectangular array of numbers (every row the same length), got a ragged nested list...
     """
     if values is None:
         raise ValueError(f"{name} must be an array of numbers, got None.")
@@ -192,7 +195,8 @@ def finite_array(name, values, dtype=np.float64):
         ValueError: non-numbers, NaN or infinity.
 
     Example:
-        >>> finite_array("rate", [0.5, 1.0]).dtype     # float64
+        >>> finite_array("rate", [0.5, 1.0]).dtype
+        dtype('float64')
     """
     array = numeric_array(name, values, dtype=dtype)
     if not np.all(np.isfinite(array)):
@@ -216,7 +220,8 @@ def probability_vector(name, values, size=None, atol=1e-6):
         ValueError: not 1-D, the wrong length, negative entries or a sum off 1.
 
     Example:
-        >>> probability_vector("class_prior", [0.25, 0.75], size=2)     # array([0.25, 0.75])
+        >>> probability_vector("class_prior", [0.25, 0.75], size=2)
+        array([0.25, 0.75])
     """
     p = finite_array(name, values)
     if p.ndim != 1 or (size is not None and p.shape[0] != size):
@@ -242,7 +247,8 @@ def stochastic_matrix(name, matrix, num_classes=None, positive=False, atol=1e-5)
             with ``positive=True``.
 
     Example:
-        >>> stochastic_matrix("the confusion matrix", [[0.9, 0.1], [0.2, 0.8]], 2, positive=True).shape     # (2, 2)
+        >>> stochastic_matrix("the confusion matrix", [[0.9, 0.1], [0.2, 0.8]], 2, positive=True).shape
+        (2, 2)
     """
     m = finite_array(name, matrix)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
@@ -281,7 +287,8 @@ def integer_labels(name, labels, num_classes=None):
         ValueError: non-numeric, non-1-D, non-finite, fractional, negative or too large labels.
 
     Example:
-        >>> integer_labels("labels", [0.0, 2.0], num_classes=3)     # array([0, 2])
+        >>> integer_labels("labels", [0.0, 2.0], num_classes=3)
+        array([0, 2])
     """
     try:
         array = numeric_array(name, labels)
@@ -321,7 +328,8 @@ def sample_matrix(name, values, min_rows=1, dtype=np.float64):
         ValueError: NaN, infinity, a scalar, an empty array or fewer than ``min_rows`` rows.
 
     Example:
-        >>> sample_matrix("x", np.zeros((4, 2, 3))).shape     # (4, 6)
+        >>> sample_matrix("x", np.zeros((4, 2, 3))).shape
+        (4, 6)
     """
     array = finite_array(name, values, dtype=dtype)
     if array.ndim == 1:
@@ -352,7 +360,8 @@ def class_labels(name, labels, size=None):
         ValueError: bad class ids, rows that are not one-hot, or the wrong N.
 
     Example:
-        >>> class_labels("labels", [[0, 1], [1, 0]])     # array([1, 0])
+        >>> class_labels("labels", [[0, 1], [1, 0]])
+        array([1, 0])
     """
     array = numeric_array(name, labels)
     if array.ndim == 2 and array.shape[1] > 1:
@@ -385,7 +394,8 @@ def sample_weights(name, weights, size=None):
             negative values, or the wrong N.
 
     Example:
-        >>> sample_weights("sample_weight", [1.0, 0.5, 0.0])     # array([1. , 0.5, 0. ])
+        >>> sample_weights("sample_weight", [1.0, 0.5, 0.0])
+        array([1. , 0.5, 0. ])
     """
     array = numeric_array(name, weights, dtype=np.float64)
     if array.ndim == 2 and array.shape[1] == 1:
@@ -425,7 +435,8 @@ def plain_name(name, value):
         ValueError: not a string, empty, ``"."`` / ``".."``, or holding a path separator or NUL.
 
     Example:
-        >>> plain_name("a zoo name", "mnist-vib-mlp")     # 'mnist-vib-mlp'
+        >>> plain_name("a zoo name", "mnist-vib-mlp")
+        'mnist-vib-mlp'
     """
     if (
         not isinstance(value, str)
@@ -451,7 +462,8 @@ def shape(name, value):
         ValueError: not a sequence, empty, or a size that is not a positive integer.
 
     Example:
-        >>> shape("input_shape", [28, 28.0])     # (28, 28)
+        >>> shape("input_shape", [28, 28.0])
+        (28, 28)
     """
     try:
         sizes = tuple(value)
@@ -480,7 +492,11 @@ def finite_variables(variables, what="the model"):
         ValueError: some floating variable holds NaN or infinity; the message lists their paths.
 
     Example:
-        >>> finite_variables(model.weights, "model 'mnist-vib-mlp'")
+        >>> finite_variables(model.weights, "model 'mnist-dualib-mlp'")     # no NaN or infinity: None
+        >>> finite_variables([keras.Variable([1.0, np.nan], name="w")], "model 'a'")
+        Traceback (most recent call last):
+        ...
+        ValueError: model 'a' has non-finite weights (NaN or inf) in w: training diverged. ...
     """
     bad = []
     for variable in variables:
@@ -522,7 +538,7 @@ def probability_rows(name, values, atol=PROBABILITY_ATOL):
         float64 array ``[N, C]``.
 
     Example:
-        >>> checks.probability_rows("probs", [[0.25, 0.75]]).shape
+        >>> probability_rows("probs", [[0.25, 0.75]]).shape
         (1, 2)
 
     Args:
@@ -579,12 +595,12 @@ def pixel_images(name, images):
         uint8 array of the same shape (the input itself when it is already uint8).
 
     Example:
-        >>> checks.pixel_images("x", np.array([[0.0, 255.0]])).dtype
+        >>> pixel_images("x", np.array([[0.0, 255.0]])).dtype
         dtype('uint8')
-        >>> checks.pixel_images("x", np.array([[0.0, 1.0]]))
+        >>> pixel_images("x", np.array([[0.0, 1.0]]))
         Traceback (most recent call last):
         ...
-        ValueError: x look scaled to [0, 1] (values in [0, 1]: scaled, binarised or all-black images) ...
+        ValueError: x look scaled to [0, 1] (values in [0, 1]: scaled, binarised or all-black images); models take raw ...
     """
     # a (ragged) list is named as such, not reported by numpy with every value
     array = numeric_array(name, images) if isinstance(images, (list, tuple)) or images is None else np.asarray(images)
@@ -648,7 +664,9 @@ def assert_pixel_images(images):
         ValueError: at trace time, for a non-numeric dtype.
 
     Example:
-        >>> x = checks.assert_pixel_images(tf.constant([[0.0, 255.0]]))
+        >>> x = assert_pixel_images(tf.constant([[0.0, 255.0]]))
+        >>> x.numpy()
+        array([[  0., 255.]], dtype=float32)
     """
     import tensorflow as tf
 
@@ -693,7 +711,9 @@ def assert_labels(labels, num_classes=None):
         ValueError: at trace time, for a non-numeric dtype or a bad ``num_classes``.
 
     Example:
-        >>> y = checks.assert_labels(tf.constant([0, 3, 9]), num_classes=10)
+        >>> y = assert_labels(tf.constant([0, 3, 9]), num_classes=10)
+        >>> y.numpy()
+        array([0, 3, 9], dtype=int32)
     """
     import tensorflow as tf
 
@@ -725,7 +745,9 @@ def assert_probabilities(probs, atol=1e-3):
     under XLA).
 
     Example:
-        >>> p = checks.assert_probabilities(tf.constant([[0.25, 0.75]]))
+        >>> p = assert_probabilities(tf.constant([[0.25, 0.75]]))
+        >>> p.numpy()
+        array([[0.25, 0.75]], dtype=float32)
 
     Args:
         probs: a floating-point tensor ``[..., C]``.
@@ -769,7 +791,9 @@ def assert_sample_weights(weights):
         ``tf.errors.InvalidArgumentError`` when an assertion fails at run time.
 
     Example:
-        >>> w = checks.assert_sample_weights(tf.constant([1.0, 0.5]))
+        >>> w = assert_sample_weights(tf.constant([1.0, 0.5]))
+        >>> w.numpy()
+        array([1. , 0.5], dtype=float32)
     """
     import tensorflow as tf
 

@@ -131,7 +131,8 @@ def check_writable_dir(path, name="--out"):
         ``path`` as a string.
 
     Example:
-        >>> out = check_writable_dir(args.out)     # 'runs/mnist-vib-mlp', created
+        >>> check_writable_dir("runs/mnist-vib-mlp")     # created
+        'runs/mnist-vib-mlp'
     """
     path = os.fspath(path)
     if os.path.exists(path) and not os.path.isdir(path):
@@ -157,7 +158,8 @@ def run(work, prog):
         The exit status, an int.
 
     Example:
-        >>> run(lambda: vdualib.recipes.get_recipe("nope"), "vdualib-train")     # prints the error, returns 2
+        >>> run(lambda: vdualib.recipes.get_recipe("nope"), "vdualib-train")     # prints the error on stderr
+        2
     """
     try:
         status = work()
@@ -207,7 +209,11 @@ def run_or_render(study, output_dir, render_only, run_study):
         ValueError: ``output_dir`` is not a writable folder.
 
     Example:
-        >>> run_or_render(ntk.study, "out/ntk", False, lambda: ntk.study.run_study("out/ntk"))
+        >>> import types
+        >>> study = types.SimpleNamespace(render=lambda folder: None)     # a study module, e.g. scripts.lab.ntk_study
+        >>> run_or_render(study, "out/toy", False, lambda: "out/toy/toy.json")
+        wrote out/toy/toy.json and figures in out/toy
+        0
     """
     check_writable_dir(output_dir, "--output-dir")
     if render_only:

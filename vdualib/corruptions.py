@@ -378,7 +378,8 @@ def corruption_names(grayscale):
         A list of names, in a fixed order.
 
     Example:
-        >>> corruption_names(True)[:3]     # ['gaussian_noise', 'shot_noise', 'impulse_noise']
+        >>> corruption_names(True)[:3]
+        ['gaussian_noise', 'shot_noise', 'impulse_noise']
     """
     wanted = {"any", "grayscale"} if grayscale else {"any", "rgb"}
     return [name for name, (_, _, kind) in _CORRUPTIONS.items() if kind in wanted]
@@ -420,7 +421,9 @@ def corrupt(images, name, severity, seed=0):
         uint8 ``(N, H, W)`` / ``(N, H, W, 1 or 3)`` array, or an RGB-only family on grayscale images.
 
     Example:
-      >>> corrupt(x_test[:100], "gaussian_noise", 3, seed=0).shape     # (100, 28, 28), uint8
+      >>> images = corrupt(x_test[:100], "gaussian_noise", 3, seed=0)
+      >>> images.shape, images.dtype
+      ((100, 28, 28), dtype('uint8'))
     """
     if name not in _CORRUPTIONS:
         raise ValueError(f"unknown corruption {name!r}; choose from {sorted(_CORRUPTIONS)}.")
@@ -458,7 +461,8 @@ def noise_images(kind, num_images, shape, seed=0):
             positive integers, or a negative seed.
 
     Example:
-        >>> noise_images("gaussian", 1000, (32, 32, 3), seed=0).shape     # (1000, 32, 32, 3)
+        >>> noise_images("gaussian", 10, (32, 32, 3), seed=0).shape
+        (10, 32, 32, 3)
     """
     if kind not in NOISE_KINDS:
         raise ValueError(f"noise kind must be one of {list(NOISE_KINDS)}; got {kind!r}.")

@@ -92,7 +92,8 @@ class DatasetInfo:
         grayscale: single-channel images.
 
     Example:
-        >>> DATASETS["cifar10"].image_shape, DATASETS["cifar10"].backbone     # ((32, 32, 3), 'resnet20')
+        >>> DATASETS["cifar10"].image_shape, DATASETS["cifar10"].backbone
+        ((32, 32, 3), 'resnet20')
     """
 
     name: str
@@ -130,7 +131,8 @@ def canonical_name(name):
         ValueError: an unknown data set, with the choices.
 
     Example:
-        >>> canonical_name("Fashion-MNIST")     # 'fashion_mnist'
+        >>> canonical_name("Fashion-MNIST")
+        'fashion_mnist'
     """
     key = _ALIASES.get(str(name).lower(), str(name).lower())
     if key not in DATASETS:
@@ -151,7 +153,8 @@ def info(name):
         ValueError: an unknown data set, with the choices.
 
     Example:
-        >>> info("fashion-mnist").slug     # 'fashion-mnist'
+        >>> info("fashion-mnist").slug
+        'fashion-mnist'
     """
     return DATASETS[canonical_name(name)]
 
@@ -169,7 +172,8 @@ def image_shape(name):
         ValueError: an unknown data set, with the choices.
 
     Example:
-        >>> image_shape("cifar10")     # (32, 32, 3)
+        >>> image_shape("cifar10")
+        (32, 32, 3)
     """
     return info(name).image_shape
 
@@ -187,7 +191,8 @@ def num_classes(name):
         ValueError: an unknown data set, with the choices.
 
     Example:
-        >>> num_classes("mnist")     # 10
+        >>> num_classes("mnist")
+        10
     """
     return info(name).num_classes
 
@@ -199,7 +204,12 @@ def cache_dir():
         The folder's path (a string; it need not exist yet).
 
     Example:
-        >>> cache_dir()     # '/home/me/.cache/vdualib' without $VDUALIB_CACHE_DIR
+        >>> os.environ["VDUALIB_CACHE_DIR"] = "/data/cache"
+        >>> cache_dir()
+        '/data/cache'
+        >>> del os.environ["VDUALIB_CACHE_DIR"]
+        >>> cache_dir() == os.path.expanduser("~/.cache/vdualib")
+        True
     """
     return os.environ.get("VDUALIB_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "vdualib")
 
@@ -222,7 +232,8 @@ def data_dirs(data_dir=None):
         FileNotFoundError: ``data_dir`` is given but is not a directory.
 
     Example:
-        >>> data_dirs("/work/shared/data")     # ['/work/shared/data', ..., '~/.keras/datasets']
+        >>> data_dirs(tmp)[0] == tmp, data_dirs(tmp)[-1].endswith("datasets")     # the argument first, the Keras cache last
+        (True, True)
     """
     dirs = []
     if data_dir is not None:
@@ -496,8 +507,8 @@ def load(name, data_dir=None, download=True):
     figures measured on it are not canonical CIFAR-10 figures.
 
     Example:
-        >>> (x_train, y_train), (x_test, y_test) = datasets.load("mnist", download=False)
-        >>> x_train.shape, y_train.max()
+        >>> (x_train, y_train), (x_test, y_test) = load("mnist", download=False)
+        >>> x_train.shape, int(y_train.max())
         ((60000, 28, 28), 9)
     """
     key = canonical_name(name)
@@ -526,7 +537,9 @@ def load_ib_12bit(data_dir=None):
         ValueError: the file is damaged or has the wrong shapes or non-binary labels.
 
     Example:
-        >>> x, y = load_ib_12bit()     # x.shape == (4096, 12), y.mean() ~ 0.5
+        >>> x, y = load_ib_12bit()
+        >>> x.shape, round(float(y.mean()), 1)
+        ((4096, 12), 0.5)
     """
     dirs = data_dirs(data_dir)
     for d in dirs:
@@ -565,7 +578,7 @@ def validation_indices(num_examples, validation_size, seed):
         disjoint, together a permutation of ``range(N)``.
 
     Example:
-        >>> train_idx, val_idx = datasets.validation_indices(60000, 5000, seed=0)
+        >>> train_idx, val_idx = validation_indices(60000, 5000, seed=0)
         >>> len(train_idx), len(val_idx)
         (55000, 5000)
     """
@@ -595,7 +608,9 @@ def split_validation(x, y, validation_size, seed):
         ``train_idx, val_idx = validation_indices(N, validation_size, seed)``.
 
     Example:
-        >>> (x_train, y_train), (x_val, y_val) = datasets.split_validation(x, y, 5000, seed=0)
+        >>> (x_fit, y_fit), (x_val, y_val) = split_validation(x_train, y_train, 50, seed=0)     # 200 MNIST images
+        >>> x_fit.shape, x_val.shape
+        ((150, 28, 28), (50, 28, 28))
     """
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim == 0 or y.ndim == 0 or len(x) != len(y):
@@ -701,8 +716,10 @@ def training_dataset(x, y, batch_size, seed=0, augment="none", epochs=1, initial
         a ``tf.data.Dataset`` of ``(images [batch_size, ...], labels [batch_size])``.
 
     Example:
-        >>> data = datasets.training_dataset(x_train, y_train, 128, seed=0, augment="crop", num_classes=10)
-        >>> model.fit(data, epochs=1, steps_per_epoch=len(x_train) // 128)
+        >>> data = training_dataset(x_train, y_train, 128, seed=0, augment="crop", num_classes=10)
+        >>> images, labels = next(iter(data))     # for model.fit(data, steps_per_epoch=len(x_train) // 128)
+        >>> images.shape, images.dtype.name, labels.shape
+        (TensorShape([128, 28, 28]), 'uint8', TensorShape([128]))
     """
     import tensorflow as tf
 
@@ -765,7 +782,10 @@ def evaluation_dataset(x, y=None, batch_size=256, num_classes=None):
         ``(images, int32 labels [<=batch_size])`` when ``y`` is given.
 
     Example:
-        >>> model.evaluate(datasets.evaluation_dataset(x_test, y_test, num_classes=10))
+        >>> model.compile(optimizer="adam")     # the zoo's mnist-dualib-mlp
+        >>> results = model.evaluate(evaluation_dataset(x_test, y_test, num_classes=10), verbose=0, return_dict=True)
+        >>> bool(results["accuracy"] > 0.9)     # on 200 MNIST test images
+        True
     """
     import tensorflow as tf
 

@@ -8,6 +8,8 @@ Example:
     >>> strategy = make_strategy("mirrored")
     >>> with strategy.scope():
     ...     model = vdualib.build_classifier("mlp", 10)
+    >>> strategy.num_replicas_in_sync     # every local device: here one CPU
+    1
 """
 
 import contextlib
@@ -49,6 +51,8 @@ def make_strategy(name):
     Example:
         >>> with make_strategy("mirrored").scope():
         ...     model = vdualib.build_classifier("mlp", 10)
+        >>> make_strategy("mirrored") is make_strategy("mirrored"), type(make_strategy("default")).__name__
+        (True, '_DefaultDistributionStrategy')
     """
     if name in (None, "default"):
         return tf.distribute.get_strategy()
@@ -80,7 +84,8 @@ def worker_output_dir(out_dir, strategy, resume):
         FileNotFoundError: a non-chief worker resuming cannot read the chief's ``checkpoint.json``.
 
     Example:
-        >>> folder, scratch = worker_output_dir("runs/a", "default", resume=False)     # ('runs/a', False)
+        >>> worker_output_dir("runs/a", "default", resume=False)     # the chief (or the only worker) writes the run folder
+        ('runs/a', False)
     """
     if strategy != "multi_worker":
         return out_dir, False
@@ -137,8 +142,14 @@ def multi_worker_fit(dist):
         ``None``; ``fit`` is called inside the ``with`` block.
 
     Example:
-        >>> with multi_worker_fit(strategy):
-        ...     model.fit(dataset, epochs=10)
+        >>> strategy = make_strategy("mirrored")
+        >>> with strategy.scope():
+        ...     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+        ...     model.compile("adam", "mse")
+        >>> with multi_worker_fit(strategy):     # nothing to adapt outside a multi-worker cluster
+        ...     history = model.fit(np.zeros((8, 4)), np.zeros((8, 2)), epochs=2, verbose=0)
+        >>> len(history.history["loss"])
+        2
     """
     patchable = all(
         hasattr(tf_trainer, name) for name in ("reduce_per_replica", "_collective_all_reduce_multi_worker", "TensorFlowTrainer")

@@ -57,7 +57,8 @@ def gaussian_posterior(mu, sigma):
         (its ``log_prob`` is in nats).
 
     Example:
-        >>> gaussian_posterior(tf.zeros([2, 4]), tf.ones([2, 4])).log_prob(tf.zeros([2, 4]))   # [-3.6758] * 2
+        >>> gaussian_posterior(tf.zeros([2, 4]), tf.ones([2, 4])).log_prob(tf.zeros([2, 4])).numpy()     # -2 log(2 pi)
+        array([-3.6758, -3.6758], dtype=float32)
     """
     return tfd.Independent(tfd.Normal(loc=mu, scale=sigma), reinterpreted_batch_ndims=1)
 
@@ -98,10 +99,17 @@ class GaussianEncoder(keras.layers.Layer):
         return_moments: also return ``(mu, sigma)``: the call returns ``(z, mu, sigma)``.
 
     Example:
+        >>> features = np.random.default_rng(0).normal(size=(8, 32)).astype("float32")     # [batch, features]
         >>> encoder = GaussianEncoder(16, prior="standard_normal", beta=1e-3)
-        >>> z = encoder(features, training=True)          # [batch, 16]; encoder.losses has the rate
-        >>> z = encoder(features, num_samples=12)         # [12, batch, 16]
-        >>> GaussianEncoder(16, beta=1e-2)                # ValueError: beta=0.01 needs a prior ...
+        >>> z = encoder(features, training=True)     # encoder.losses has the rate
+        >>> z.shape, len(encoder.losses)
+        (TensorShape([8, 16]), 1)
+        >>> encoder(features, num_samples=12).shape
+        TensorShape([12, 8, 16])
+        >>> GaussianEncoder(16, beta=1e-2)
+        Traceback (most recent call last):
+        ...
+        ValueError: beta=0.01 needs a prior: without one the encoder has no rate for beta to weigh. ...
 
     Raises:
         ValueError: a bad ``latent_dim``, ``scale_shift``, ``min_scale`` or ``beta``, an unknown
@@ -270,7 +278,8 @@ class _Prior(keras.layers.Layer):
             ValueError: a Monte Carlo rate without ``z``.
 
         Example:
-            >>> StandardNormalPrior()(tf.zeros([2, 3]), tf.ones([2, 3]))     # calls rate: [0., 0.]
+            >>> StandardNormalPrior()(tf.zeros([2, 3]), tf.ones([2, 3])).numpy()     # calls rate
+            array([0., 0.], dtype=float32)
         """
         raise NotImplementedError
 
@@ -291,7 +300,9 @@ class StandardNormalPrior(_Prior):
     KL = 1/2 sum_k (mu_k^2 + sigma_k^2 - 1 - 2 log sigma_k) nats.
 
     Example:
-        >>> StandardNormalPrior()(mu, sigma)          # [batch] nats
+        >>> mu, sigma = tf.ones([2, 3]), tf.ones([2, 3])
+        >>> StandardNormalPrior()(mu, sigma).numpy()     # [batch] nats: |mu|^2 / 2
+        array([1.5, 1.5], dtype=float32)
     """
 
     def build(self, input_shape):
@@ -350,7 +361,10 @@ class MixturePrior(_GaussianComponentsPrior):
         seed: seed of the means' initialisation.
 
     Example:
-        >>> MixturePrior(10)(mu, sigma, z=samples)     # [batch] nats, samples [S, batch, K]
+        >>> mu, sigma = tf.zeros([4, 2]), tf.ones([4, 2])
+        >>> samples = mu + sigma * tf.random.normal([12, 4, 2], seed=0)     # [S, batch, K]
+        >>> MixturePrior(10, seed=0)(mu, sigma, z=samples).shape     # [batch] nats
+        TensorShape([4])
     """
 
     def needs_samples(self, labels=None):
@@ -392,9 +406,13 @@ class ClassConditionalPrior(_GaussianComponentsPrior):
         seed: seed of the means' initialisation.
 
     Example:
-        >>> prior = ClassConditionalPrior(10)
-        >>> prior(mu, sigma, labels=y)                 # [batch] nats, closed form
-        >>> prior(mu, sigma, z=samples)                # marginal over classes, Monte Carlo
+        >>> mu, sigma = tf.zeros([4, 2]), tf.ones([4, 2])
+        >>> samples = mu + sigma * tf.random.normal([12, 4, 2], seed=0)     # [S, batch, K]
+        >>> prior = ClassConditionalPrior(10, seed=0)
+        >>> prior(mu, sigma, labels=tf.constant([0, 1, 2, 3])).shape     # [batch] nats, closed form
+        TensorShape([4])
+        >>> prior(mu, sigma, z=samples).shape     # marginal over classes, Monte Carlo
+        TensorShape([4])
     """
 
     needs_labels = True
@@ -454,7 +472,9 @@ def get_prior(prior, num_classes=None):
         ValueError: an unknown name, or ``"class_conditional"`` without ``num_classes``.
 
     Example:
-        >>> get_prior("class_conditional", num_classes=10)     # an unbuilt ClassConditionalPrior(10)
+        >>> prior = get_prior("class_conditional", num_classes=10)
+        >>> type(prior).__name__, prior.num_classes, prior.built
+        ('ClassConditionalPrior', 10, False)
     """
     if isinstance(prior, _Prior):
         return prior

@@ -64,7 +64,8 @@ def ib_distortion(targets, logits):
         float32 ``[...]`` (the broadcast shape without C), nats.
 
     Example:
-        >>> ib_distortion(tf.one_hot([0, 2], 3), tf.zeros([2, 3]))     # [log 3, log 3] = [1.0986, 1.0986]
+        >>> ib_distortion(tf.one_hot([0, 2], 3), tf.zeros([2, 3])).numpy()     # [log 3, log 3]
+        array([1.0986, 1.0986], dtype=float32)
     """
     targets = tf.cast(targets, tf.float32)
     log_q = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
@@ -88,7 +89,8 @@ def dual_distortion(targets, logits):
         float32 ``[...]`` (the broadcast shape without C), nats.
 
     Example:
-        >>> dual_distortion(tf.constant([[0.25, 0.75]]), tf.zeros([1, 2]))     # [0.1438]
+        >>> dual_distortion(tf.constant([[0.25, 0.75]]), tf.zeros([1, 2])).numpy()
+        array([0.1438], dtype=float32)
     """
     targets = tf.cast(targets, tf.float32)
     log_q = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
@@ -106,7 +108,8 @@ def cross_entropy(targets, logits):
         float32 ``[...]`` (the broadcast shape without C), nats.
 
     Example:
-        >>> cross_entropy(tf.one_hot([1], 2), tf.zeros([1, 2]))     # [log 2] = [0.6931]
+        >>> cross_entropy(tf.one_hot([1], 2), tf.zeros([1, 2])).numpy()     # [log 2]
+        array([0.6931], dtype=float32)
     """
     targets = tf.cast(targets, tf.float32)
     return -tf.reduce_sum(targets * tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1), axis=-1)
@@ -167,7 +170,8 @@ class LabelSmoothing(_TransitionNoise):
         epsilon: the smoothing weight (default ``vdualib.methods.SMOOTHING_EPSILON``, 0.01).
 
     Example:
-        >>> LabelSmoothing(4, epsilon=0.2)(tf.constant([1]))    # [[0.05, 0.85, 0.05, 0.05]]
+        >>> LabelSmoothing(4, epsilon=0.2)(tf.constant([1])).numpy()
+        array([[0.05, 0.85, 0.05, 0.05]], dtype=float32)
     """
 
     def __init__(self, num_classes, epsilon=methods.SMOOTHING_EPSILON):
@@ -192,7 +196,8 @@ class ConfusionNoise(_TransitionNoise):
         num_classes: C, checked against the matrix when given.
 
     Example:
-        >>> ConfusionNoise([[0.9, 0.1], [0.2, 0.8]])(tf.constant([1]))   # [[0.2, 0.8]]
+        >>> ConfusionNoise([[0.9, 0.1], [0.2, 0.8]])(tf.constant([1])).numpy()
+        array([[0.2, 0.8]], dtype=float32)
     """
 
     def __init__(self, matrix, num_classes=None):
@@ -234,8 +239,18 @@ def opening_teacher_files(open_teacher):
         ValueError: ``open_teacher`` is neither callable nor ``None``.
 
     Example:
-        >>> with losses.opening_teacher_files(zoo.load):
-        ...     model = keras.saving.load_model("old-student.keras", safe_mode=True)
+        >>> inputs = keras.Input((3,))
+        >>> keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs)).save("teacher.keras")
+        >>> teacher = vdualib.zoo.load("teacher.keras")
+        >>> config = dict(TeacherNoise(teacher).get_config(), teacher="teacher.keras")     # as earlier versions saved it
+        >>> TeacherNoise.from_config(config)
+        Traceback (most recent call last):
+        ...
+        ValueError: ...names the teacher by path...
+        >>> with opening_teacher_files(vdualib.zoo.load):     # or keras.saving.load_model("old-student.keras")
+        ...     noise = TeacherNoise.from_config(config)
+        >>> noise.teacher.output_shape
+        (None, 2)
     """
     if open_teacher is not None and not callable(open_teacher):
         raise ValueError(f"open_teacher must be a function path -> keras.Model or None, got {open_teacher!r}.")
@@ -279,7 +294,9 @@ class TeacherNoise(_LabelNoise):
             teacher by path outside :func:`opening_teacher_files`.
 
     Example:
-        >>> TeacherNoise(vdualib.zoo.load("teacher.keras"), epsilon=1e-3)(labels, images)   # [B, C]
+        >>> teacher = vdualib.zoo.load("mnist-deterministic-mlp")
+        >>> TeacherNoise(teacher, epsilon=1e-3)(y_test[:4], x_test[:4]).shape     # [B, C]
+        TensorShape([4, 10])
     """
 
     def __init__(self, teacher, num_classes=None, temperature=1.0, epsilon=1e-3):
@@ -317,7 +334,13 @@ class TeacherNoise(_LabelNoise):
             ValueError: there is no teacher, or the weights do not fit its architecture.
 
         Example:
-            >>> noise.restore_teacher(saved_teacher.get_weights())
+            >>> teacher = vdualib.zoo.load("mnist-deterministic-mlp")
+            >>> noise = TeacherNoise.from_config(TeacherNoise(teacher).get_config())     # as a model file rebuilds it
+            >>> noise.awaiting_weights
+            True
+            >>> noise.restore_teacher(teacher.get_weights())
+            >>> noise.awaiting_weights
+            False
         """
         if self.teacher is None:
             raise ValueError("this TeacherNoise has no teacher to restore weights into.")
@@ -407,7 +430,9 @@ def get_label_noise(spec, num_classes, **kwargs):
             ``teacher``, or an object made for another number of classes.
 
     Example:
-        >>> get_label_noise("smoothing", 10, epsilon=0.1)     # LabelSmoothing(10, epsilon=0.1)
+        >>> noise = get_label_noise("smoothing", 10, epsilon=0.1)
+        >>> type(noise).__name__, noise.num_classes, noise.epsilon
+        ('LabelSmoothing', 10, 0.1)
     """
     if spec is None:
         return None
@@ -451,7 +476,9 @@ def confusion_matrix(predictions, labels, num_classes, smoothing=1e-3):
             logits, rows not summing to 1), or a smoothing outside (0, 1].
 
     Example:
-        >>> confusion_matrix([0, 1, 1, 1], [0, 0, 1, 1], 2, smoothing=0.1)   # [[.5, .5], [.05, .95]]
+        >>> confusion_matrix([0, 1, 1, 1], [0, 0, 1, 1], 2, smoothing=0.1)
+        array([[0.5 , 0.5 ],
+               [0.05, 0.95]])
     """
     num_classes = checks.positive_int("num_classes", num_classes)
     if num_classes < 2:
@@ -555,7 +582,10 @@ class _BottleneckLoss(keras.losses.Loss):
             the warm-up's term.
 
         Example:
+            >>> logits = tf.zeros([2, 10])     # [B, C] or [S, B, C]
             >>> distortion, warmup = DualIBLoss(label_noise="smoothing").terms([0, 2], logits)
+            >>> distortion.numpy(), warmup.numpy()
+            (array([3.9153, 3.9153], dtype=float32), array([2.3026, 2.3026], dtype=float32))
         """
         y_pred = tf.convert_to_tensor(y_pred)
         if y_pred.shape.rank not in (2, 3):
@@ -595,7 +625,9 @@ class VIBLoss(_BottleneckLoss):
 
     Example:
         >>> loss = VIBLoss()
-        >>> loss([0, 2], logits)              # logits [2, C] or [S, 2, C]; nats
+        >>> float(loss([0, 2], tf.zeros([2, 10])))     # logits [2, C] or [S, 2, C]; nats: log 10
+        2.3026
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(10)])     # logits
         >>> model.compile("adam", loss=VIBLoss(label_noise=LabelSmoothing(10, 0.1)))
     """
 
@@ -625,9 +657,14 @@ class DualIBLoss(_BottleneckLoss):
         reduction, name, dtype: as for every Keras loss.
 
     Example:
+        >>> matrix = 0.9 * np.eye(10) + 0.01     # rows sum to 1
         >>> loss = DualIBLoss(label_noise=ConfusionNoise(matrix), warmup_weight=0.1)
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(10)])     # logits
         >>> model.compile("adam", loss=loss)
-        >>> model.fit(x, y, callbacks=[vdualib.callbacks.DistortionWarmup(0.1, steps=4000)])
+        >>> x, y = np.random.default_rng(0).normal(size=(64, 4)), np.arange(64) % 10
+        >>> history = model.fit(x, y, verbose=0, callbacks=[vdualib.callbacks.DistortionWarmup(0.1, steps=4000)])
+        >>> bool(np.isfinite(history.history["loss"][0]))
+        True
     """
 
     def __init__(
@@ -675,7 +712,8 @@ def loss_class(method):
         ValueError: an unknown method.
 
     Example:
-        >>> loss_class("dualib")     # vdualib.losses.DualIBLoss
+        >>> loss_class("dualib")
+        <class 'vdualib.losses.DualIBLoss'>
     """
     return {"VIBLoss": VIBLoss, "DualIBLoss": DualIBLoss}[methods.get(method).loss]
 

@@ -43,7 +43,8 @@ class Method:
             with its default options) used when a full-support method is given none.
 
     Example:
-        >>> METHODS["vib"].stochastic, METHODS["vib"].loss     # (True, 'VIBLoss')
+        >>> METHODS["vib"].stochastic, METHODS["vib"].loss
+        (True, 'VIBLoss')
     """
 
     name: str
@@ -69,7 +70,8 @@ def names():
         A tuple of strings.
 
     Example:
-        >>> names()     # ('deterministic', 'vib', 'dualib')
+        >>> names()
+        ('deterministic', 'vib', 'dualib')
     """
     return tuple(METHODS)
 
@@ -88,7 +90,8 @@ def get(name):
         ValueError: an unknown name, with the choices.
 
     Example:
-        >>> get("dualib").default_label_noise     # 'smoothing'
+        >>> get("dualib").default_label_noise
+        'smoothing'
     """
     if isinstance(name, Method):
         return name

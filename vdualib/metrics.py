@@ -101,7 +101,8 @@ def accuracy(probs, labels):
 
     Example:
         >>> probs, labels = [[0.9, 0.1], [0.4, 0.6]], [0, 0]
-        >>> accuracy(probs, labels)     # 0.5
+        >>> accuracy(probs, labels)
+        0.5
     """
     probs, labels = _check(probs, labels)
     return float(np.mean(_top_label(probs, labels)[1]))
@@ -126,7 +127,8 @@ def nll(probs, labels):
 
     Example:
         >>> probs, labels = [[0.9, 0.1], [0.4, 0.6]], [0, 0]
-        >>> nll(probs, labels)     # -(log 0.9 + log 0.4) / 2 = 0.5108
+        >>> nll(probs, labels)     # -(log 0.9 + log 0.4) / 2
+        0.5108
     """
     probs, labels = _check(probs, labels)
     return float(np.mean(_example_nll(probs, labels)))
@@ -148,7 +150,8 @@ def brier(probs, labels):
 
     Example:
         >>> probs, labels = [[0.9, 0.1], [0.4, 0.6]], [0, 0]
-        >>> brier(probs, labels)     # (0.02 + 0.72) / 2 = 0.37
+        >>> brier(probs, labels)     # (0.02 + 0.72) / 2
+        0.37
     """
     probs, labels = _check(probs, labels)
     return float(np.mean(_example_brier(probs, labels)))
@@ -183,7 +186,8 @@ def per_example_scores(probs, labels):
         ValueError: as :func:`accuracy`.
 
     Example:
-        >>> per_example_scores([[0.9, 0.1], [0.4, 0.6]], [0, 0])["nll"]     # [0.1054, 0.9163]
+        >>> per_example_scores([[0.9, 0.1], [0.4, 0.6]], [0, 0])["nll"]
+        array([0.1054, 0.9163])
     """
     probs, labels = _check(probs, labels)
     confidence, correct = _top_label(probs, labels)
@@ -244,7 +248,8 @@ def expected_calibration_error(probs, labels, num_bins=15):
 
     Example:
         >>> probs, labels = [[0.9, 0.1], [0.4, 0.6]], [0, 0]
-        >>> expected_calibration_error(probs, labels)     # (|1 - 0.9| + |0 - 0.6|) / 2 = 0.35
+        >>> expected_calibration_error(probs, labels)     # (|1 - 0.9| + |0 - 0.6|) / 2
+        0.35
     """
     probs, labels = _check(probs, labels)
     return float(top_label_ece(*_top_label(probs, labels), num_bins))
@@ -267,7 +272,8 @@ def top_label_ece(confidence, correct, num_bins=15):
             ``correct`` not 0/1.
 
     Example:
-        >>> top_label_ece([0.9, 0.6], [True, False])     # (|1 - 0.9| + |0 - 0.6|) / 2 = 0.35
+        >>> float(top_label_ece([0.9, 0.6], [True, False]))     # (|1 - 0.9| + |0 - 0.6|) / 2
+        0.35
     """
     num_bins = _check_num_bins(num_bins)
     confidence = checks.numeric_array("confidence", confidence, dtype=np.float64)
@@ -301,7 +307,8 @@ def maximum_calibration_error(probs, labels, num_bins=15):
 
     Example:
         >>> probs, labels = [[0.9, 0.1], [0.4, 0.6]], [0, 0]
-        >>> maximum_calibration_error(probs, labels)     # max(0.1, 0.6) = 0.6
+        >>> maximum_calibration_error(probs, labels)     # max(0.1, 0.6)
+        0.6
     """
     probs, labels = _check(probs, labels)
     count, confidence_sum, correct_sum = _bin_statistics(*_top_label(probs, labels), _check_num_bins(num_bins))
@@ -331,7 +338,8 @@ def adaptive_calibration_error(probs, labels, num_bins=15):
 
     Example:
         >>> probs, labels = [[0.9, 0.1], [0.4, 0.6]], [0, 0]
-        >>> adaptive_calibration_error(probs, labels, num_bins=2)     # 0.35
+        >>> adaptive_calibration_error(probs, labels, num_bins=2)
+        0.35
     """
     probs, labels = _check(probs, labels)
     num_bins = _check_num_bins(num_bins)
@@ -364,7 +372,8 @@ def classwise_calibration_error(probs, labels, num_bins=15):
 
     Example:
         >>> probs, labels = [[0.9, 0.1], [0.4, 0.6]], [0, 0]
-        >>> classwise_calibration_error(probs, labels)     # (0.7 + 0.7) / (2 * 2) = 0.35
+        >>> classwise_calibration_error(probs, labels)     # (0.7 + 0.7) / (2 * 2)
+        0.35
     """
     probs, labels = _check(probs, labels)
     num_bins = _check_num_bins(num_bins)
@@ -393,7 +402,8 @@ def reliability_curve(probs, labels, num_bins=15):
 
     Example:
         >>> probs, labels = [[0.9, 0.1], [0.4, 0.6]], [0, 0]
-        >>> reliability_curve(probs, labels, num_bins=2)["accuracy"]     # [nan, 0.5]
+        >>> reliability_curve(probs, labels, num_bins=2)["accuracy"]
+        array([nan, 0.5])
     """
     probs, labels = _check(probs, labels)
     num_bins = _check_num_bins(num_bins)
@@ -425,7 +435,8 @@ def max_probability_score(probs):
         ValueError: ``probs`` is not ``[N, C]`` probabilities.
 
     Example:
-        >>> max_probability_score([[0.9, 0.1], [0.4, 0.6]])     # [0.1, 0.4]
+        >>> max_probability_score([[0.9, 0.1], [0.4, 0.6]])
+        array([0.1, 0.4])
     """
     return 1.0 - _check_probs(probs).max(axis=1)
 
@@ -443,7 +454,8 @@ def predictive_entropy(probs):
         ValueError: ``probs`` is not ``[N, C]`` probabilities.
 
     Example:
-        >>> predictive_entropy([[0.5, 0.5]])     # [log 2] = [0.6931]
+        >>> predictive_entropy([[0.5, 0.5]])     # [log 2]
+        array([0.6931])
     """
     return scipy.special.entr(_check_probs(probs)).sum(axis=1)
 
@@ -466,6 +478,7 @@ def mutual_information(sample_probs):
 
     Example:
         >>> mutual_information([[[1.0, 0.0]], [[0.0, 1.0]]])     # two samples that disagree: [log 2]
+        array([0.6931])
     """
     sample_probs = checks.numeric_array("sample_probs", sample_probs)
     if sample_probs.ndim != 3:
@@ -498,7 +511,8 @@ def uncertainty_scores(probs, sample_probs=None, rate=None):
             or non-finite values.
 
     Example:
-        >>> uncertainty_scores([[0.9, 0.1], [0.4, 0.6]])["entropy"]     # [0.3251, 0.6730]
+        >>> uncertainty_scores([[0.9, 0.1], [0.4, 0.6]])["entropy"]
+        array([0.3251, 0.673])
     """
     probs = _check_probs(probs)
     scores = {"max_probability": max_probability_score(probs), "entropy": predictive_entropy(probs)}
@@ -546,7 +560,8 @@ def ood_auroc(scores_in, scores_out):
         ValueError: a score array is empty, not 1-D or not finite.
 
     Example:
-        >>> ood_auroc([0.1, 0.2], [0.3, 0.15])     # 3 of 4 pairs ordered right: 0.75
+        >>> ood_auroc([0.1, 0.2], [0.3, 0.15])     # 3 of 4 pairs ordered right
+        0.75
     """
     scores_in, scores_out = _check_scores(scores_in, scores_out)
     return float(mann_whitney_auroc(scores_in, scores_out))
@@ -569,7 +584,8 @@ def mann_whitney_auroc(scores_in, scores_out):
         ValueError: non-finite scores, no examples, or leading shapes that differ.
 
     Example:
-        >>> mann_whitney_auroc([[0.1, 0.2], [0.3, 0.4]], [[0.3, 0.15], [0.1, 0.2]])     # [0.75, 0.0]
+        >>> mann_whitney_auroc([[0.1, 0.2], [0.3, 0.4]], [[0.3, 0.15], [0.1, 0.2]])
+        array([0.75, 0.  ])
     """
     scores_in, scores_out = checks.finite_array("scores_in", scores_in), checks.finite_array("scores_out", scores_out)
     if 0 in (scores_in.ndim, scores_out.ndim) or scores_in.shape[:-1] != scores_out.shape[:-1] or 0 in (scores_in.shape[-1], scores_out.shape[-1]):
@@ -602,7 +618,8 @@ def ood_aupr(scores_in, scores_out):
         ValueError: a score array is empty, not 1-D or not finite.
 
     Example:
-        >>> ood_aupr([0.1, 0.2], [0.3, 0.15])     # (1/2) * 1 + (1/2) * (2/3) = 0.8333
+        >>> ood_aupr([0.1, 0.2], [0.3, 0.15])     # (1/2) * 1 + (1/2) * (2/3)
+        0.8333
     """
     scores_in, scores_out = _check_scores(scores_in, scores_out)
     scores = np.concatenate([scores_in, scores_out])
@@ -696,6 +713,11 @@ class ExpectedCalibrationError(keras.metrics.Metric):
         sample_weight: optional per-example weights ``[B]`` (the counts become weighted sums).
 
     Example:
+        >>> ece = ExpectedCalibrationError(num_bins=15)
+        >>> ece.update_state([0, 0], [[0.9, 0.1], [0.4, 0.6]])
+        >>> float(ece.result())     # as expected_calibration_error
+        0.35
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
         >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
         ...               metrics=[ExpectedCalibrationError(num_bins=15)])
     """

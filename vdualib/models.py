@@ -122,6 +122,8 @@ def resnet20_backbone(input_shape=(32, 32, 3), depth=20, weight_decay=1e-4, widt
 
     Example:
         >>> backbone = resnet20_backbone(weight_decay=0)     # for an optimizer with decoupled decay
+        >>> backbone.input_shape, backbone.output_shape
+        ((None, 32, 32, 3), (None, 64))
     """
     stem, *stages = _widen((16, 16, 32, 64), width)
     if len(input_shape) != 3:
@@ -185,7 +187,8 @@ def build_backbone(name, input_shape=None, **kwargs):
         ValueError: an unknown name or a bad ``input_shape``.
 
     Example:
-        >>> build_backbone("mlp", units=(256,)).output_shape     # (None, 256)
+        >>> build_backbone("mlp", units=(256,)).output_shape
+        (None, 256)
     """
     if name not in BACKBONES:
         raise ValueError(f"Unknown backbone {name!r}; use one of {sorted(BACKBONES)} or pass a keras.Model.")
@@ -263,7 +266,9 @@ class IBClassifier(keras.Model):
     Example:
         >>> model = IBClassifier(build_backbone("mlp"), 10, method="vib", beta=1e-3)
         >>> model.compile(optimizer="adam")
-        >>> model.predict(x_test)     # [N, 10] probabilities
+        >>> probs = model.predict(x_test, verbose=0)     # 200 MNIST test images
+        >>> probs.shape, bool(np.allclose(probs.sum(axis=1), 1.0, atol=1e-5))     # [N, 10] probabilities
+        ((200, 10), True)
     """
 
     def __init__(
@@ -436,8 +441,9 @@ class IBClassifier(keras.Model):
             [S, B, C], "probs" [B, C] (mean of the S softmaxes)}``.
 
         Example:
-            >>> out = model.forward(images, num_samples=4)
-            >>> out["logits"].shape, out["probs"].shape     # ([4, B, C], [B, C])
+            >>> out = model.forward(x_test[:8], num_samples=4)     # the zoo's mnist-dualib-mlp
+            >>> out["logits"].shape, out["probs"].shape     # [S, B, C], [B, C]
+            (TensorShape([4, 8, 10]), TensorShape([8, 10]))
         """
         images = checks.assert_pixel_images(inputs)
         features = self.backbone(images, training=training)
@@ -486,8 +492,9 @@ class IBClassifier(keras.Model):
             float32 logits ``[S, batch, C]``.
 
         Example:
-            >>> out = model.forward(images, num_samples=0)
-            >>> model.sample_logits(out["mu"], out["sigma"], 12)     # [12, B, C]
+            >>> out = model.forward(x_test[:8], num_samples=0)     # the zoo's mnist-dualib-mlp
+            >>> model.sample_logits(out["mu"], out["sigma"], 12).shape     # [S, B, C]
+            TensorShape([12, 8, 10])
         """
         kernel = tf.cast(self.decoder.kernel, tf.float32)
         mean = self.decoder(mu)
@@ -652,7 +659,10 @@ class IBClassifier(keras.Model):
                 later callbacks see that epoch, and the message names the variables.
 
         Example:
-            >>> model.fit(x_train, y_train, epochs=1, batch_size=100).history["rate"]
+            >>> model.compile(optimizer="adam")     # the zoo's mnist-dualib-mlp, trained on
+            >>> history = model.fit(x_train, y_train, epochs=1, batch_size=100, verbose=0)     # 200 images
+            >>> len(history.history["rate"]), bool(history.history["rate"][0] > 0)     # nats
+            (1, True)
         """
         x = self._check_images(x)
         if y is not None and not isinstance(x, tf.data.Dataset):
@@ -673,6 +683,9 @@ class IBClassifier(keras.Model):
         if not isinstance(callbacks, keras.callbacks.CallbackList):
             # first, so a diverged epoch stops before a checkpoint callback saves it
             kwargs["callbacks"] = [_StopOnNonFiniteWeights(), *(callbacks or [])]
+        if isinstance(x, tf.data.Dataset) and len(args) < 7:  # shuffle not given by position
+            # a pipeline shuffles itself: Keras ignores fit's shuffle (True by default) for it, and warns
+            kwargs.setdefault("shuffle", False)
         history = super().fit(x, y, *args, **kwargs)
         self._check_weights()
         return history
@@ -694,7 +707,10 @@ class IBClassifier(keras.Model):
                 or negative ``sample_weight``; NaN or infinite model weights (named).
 
         Example:
-            >>> model.evaluate(x_test, y_test, return_dict=True)["accuracy"]
+            >>> model.compile(optimizer="adam")     # the zoo's mnist-dualib-mlp
+            >>> results = model.evaluate(x_test, y_test, return_dict=True, verbose=0)
+            >>> bool(results["accuracy"] > 0.9), sorted(results)
+            (True, ['accuracy', 'distortion', 'izy', 'loss', 'rate'])
         """
         x = self._check_images(x)
         self._check_sample_weights(x, kwargs)
@@ -719,7 +735,10 @@ class IBClassifier(keras.Model):
                 included); NaN or infinite model weights (named).
 
         Example:
-            >>> model.predict(x_test, batch_size=256).argmax(axis=1)     # predicted classes [N]
+            >>> model.predict(x_test[:8], batch_size=256, verbose=0).argmax(axis=1)     # predicted classes [N]
+            array([7, 2, 1, 0, 4, 1, 4, 9])
+            >>> y_test[:8]
+            array([7, 2, 1, 0, 4, 1, 4, 9], dtype=uint8)
         """
         x = self._check_images(x)
         self._check_weights()
@@ -775,7 +794,8 @@ class IBClassifier(keras.Model):
 
         Example:
             >>> probs, rate = model.predict_samples(x_test, num_samples=12, return_rate=True)
-            >>> probs.shape, rate.shape     # (12, N, C), (N,); rate in nats
+            >>> probs.shape, rate.shape     # rate in nats
+            ((12, 200, 10), (200,))
         """
         s = self.num_samples if num_samples is None else checks.non_negative_int("num_samples", num_samples)
         with_rate = bool(return_rate) and self.stochastic
@@ -810,7 +830,9 @@ class IBClassifier(keras.Model):
             float32 numpy ``[N]`` in nats, or ``None`` for the deterministic model.
 
         Example:
-            >>> model.per_example_rate(x_test).mean()     # the test-set rate, nats
+            >>> rate = model.per_example_rate(x_test)     # the zoo's mnist-dualib-mlp on 200 test images
+            >>> rate.shape, bool(rate.mean() > 0)     # the test-set rate, nats
+            ((200,), True)
         """
         if not self.stochastic:
             return None
@@ -830,6 +852,8 @@ class IBClassifier(keras.Model):
 
         Example:
             >>> mu, sigma = model.encode(x_test)     # [N, K] each
+            >>> mu.shape, sigma.shape
+            ((200, 256), (200, 256))
         """
 
         def fn(batch):
@@ -844,10 +868,13 @@ def build_classifier(backbone, num_classes, method="dualib", input_shape=None, n
     """Build a bottlenecked classifier (see the module docstring).
 
     Example:
+        >>> from vdualib.losses import ConfusionNoise
+        >>> matrix = 0.9 * np.eye(10) + 0.01     # p~(y'|y), rows sum to 1
         >>> model = build_classifier("mlp", 10, method="dualib", prior="class_conditional",
         ...                          label_noise=ConfusionNoise(matrix), warmup_weight=0.1)
-        >>> model.compile(optimizer="adam")
-        >>> model.fit(x, y, callbacks=[vdualib.callbacks.DistortionWarmup(0.1, steps=4000)])
+        >>> model.compile(optimizer="adam")     # then model.fit(x, y, callbacks=[vdualib.callbacks.DistortionWarmup(0.1, steps=4000)])
+        >>> model.method, model.predict(x_test[:2], verbose=0).shape
+        ('dualib', (2, 10))
 
     Args:
         backbone: ``"mlp"``, ``"convnet"``, ``"resnet20"`` or a built ``keras.Model`` mapping raw

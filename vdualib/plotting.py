@@ -9,6 +9,7 @@ Example:
     >>> plt = plotting.pyplot()
     >>> figure, axis = plt.subplots()
     >>> plotting.save_figure(figure, "runs/example.png")   # atomic; closes the figure
+    'runs/example.png'
 """
 
 import os
@@ -45,7 +46,8 @@ def save_figure(figure, path, dpi=110):
 
     Example:
         >>> fig, ax = pyplot().subplots()
-        >>> save_figure(fig, "out/curve.png", dpi=150)     # 'out/curve.png'
+        >>> save_figure(fig, "out/curve.png", dpi=150)
+        'out/curve.png'
     """
     fmt = os.path.splitext(os.fspath(path))[1].lstrip(".") or "png"
     try:

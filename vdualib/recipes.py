@@ -45,6 +45,8 @@ Fields (units: epochs and steps count training passes and optimizer steps):
 
 Example:
     >>> recipe = get_recipe("mnist-vib-mlp", ["epochs=5", "beta=1e-2"])
+    >>> recipe["epochs"], recipe["beta"], recipe["method"]
+    (5, 0.01, 'vib')
 """
 
 import copy
@@ -183,7 +185,8 @@ def model_name(dataset, method, backbone):
         ValueError: an unknown data set or method.
 
     Example:
-        >>> model_name("fashion_mnist", "vib", "convnet")     # 'fashion-mnist-vib-convnet'
+        >>> model_name("fashion_mnist", "vib", "convnet")
+        'fashion-mnist-vib-convnet'
     """
     return f"{datasets.info(dataset).slug}-{methods.get(method).name}-{backbone}"
 
@@ -266,7 +269,8 @@ def recipe_names():
         A sorted list of strings.
 
     Example:
-        >>> "mnist-dualib-mlp" in recipe_names()     # True
+        >>> "mnist-dualib-mlp" in recipe_names()
+        True
     """
     return sorted(RECIPES)
 
@@ -305,7 +309,8 @@ def get_recipe(name, overrides=()):
             does not read (``beta`` of a deterministic model, ``momentum`` with Adam, ...).
 
     Example:
-        >>> get_recipe("mnist-vib-mlp", ["epochs=2", "beta=1e-2"])["beta"]     # 0.01
+        >>> get_recipe("mnist-vib-mlp", ["epochs=2", "beta=1e-2"])["beta"]
+        0.01
     """
     if isinstance(name, dict):
         unknown = sorted(set(name) - set(FIELDS))
@@ -469,7 +474,8 @@ def describe_weight_decay(recipe):
         ValueError: not a valid recipe.
 
     Example:
-        >>> describe_weight_decay(RECIPES["mnist-vib-mlp"])["mechanisms"]     # 0
+        >>> describe_weight_decay(RECIPES["mnist-vib-mlp"])["mechanisms"]
+        0
     """
     if not isinstance(recipe, dict):
         raise ValueError(f"the recipe must be a dict, got {type(recipe).__name__}.")
@@ -507,7 +513,8 @@ def describe_targets(recipe):
         ValueError: not a valid recipe.
 
     Example:
-        >>> describe_targets(RECIPES["cifar10-dualib-resnet20"])     # 'confusion p~ of cifar10-deterministic-resnet20'
+        >>> describe_targets(RECIPES["cifar10-dualib-resnet20"])
+        'confusion p~ of cifar10-deterministic-resnet20'
     """
     if not isinstance(recipe, dict):
         raise ValueError(f"the recipe must be a dict, got {type(recipe).__name__}.")

@@ -20,7 +20,9 @@ is a ``sys.meta_path`` finder that wraps Keras' own loader and removes itself on
 Example:
     >>> import vdualib                      # Keras not imported yet: nothing heavy happens
     >>> import keras                        # the vdualib classes are registered now
-    >>> model = keras.saving.load_model("models/mnist-dualib-mlp.keras")
+    >>> model = keras.saving.load_model(vdualib.zoo.path("mnist-dualib-mlp"))
+    >>> type(model).__name__
+    'IBClassifier'
 """
 
 import importlib

@@ -45,8 +45,11 @@ def atomic_path(path):
         The temporary path (a string) to write to, in ``path``'s folder with ``path``'s extension.
 
     Example:
-        >>> with atomic_path("out/model.keras") as tmp:
-        ...     model.save(tmp)
+        >>> with atomic_path("out/notes.txt") as tmp:     # as for model.save(tmp)
+        ...     with open(tmp, "w") as file:
+        ...         _ = file.write("done")
+        >>> os.listdir("out")
+        ['notes.txt']
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -89,7 +92,12 @@ def write_json(path, data):
         data: dicts, lists, numbers, strings, numpy arrays and scalars.
 
     Example:
-        >>> write_json("out/metrics.json", {"ece": np.float32(0.012), "nll": float("nan")})     # nll: null
+        >>> write_json("out/metrics.json", {"ece": np.float32(0.012), "nll": float("nan")})
+        >>> print(open("out/metrics.json").read())     # nll: null
+        {
+          "ece": 0.012,
+          "nll": null
+        }
     """
     text = json.dumps(_to_jsonable(data), indent=2, sort_keys=False, allow_nan=False)
     write_text(path, text + "\n")
@@ -110,7 +118,9 @@ def read_json(path, remedy="run the script that writes it again"):
         The parsed JSON (usually a dict).
 
     Example:
-        >>> read_json("out/metrics.json")["ece"]
+        >>> write_json("out/metrics.json", {"ece": 0.012, "nll": float("nan")})
+        >>> read_json("out/metrics.json")
+        {'ece': 0.012, 'nll': None}
     """
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} does not exist; run the script that writes it first.")
@@ -129,7 +139,11 @@ def write_text(path, text):
         text: the content, written as UTF-8.
 
     Example:
-        >>> write_text("out/report.md", markdown_table(rows))
+        >>> write_text("out/report.md", markdown_table([{"model": "vib", "ece": 0.01234}]))
+        >>> print(open("out/report.md").read())
+        | model | ece |
+        | --- | --- |
+        | vib | 0.0123 |
     """
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
@@ -150,7 +164,9 @@ def sha256_file(path, chunk_size=1 << 20):
         FileNotFoundError: no such file.
 
     Example:
-        >>> sha256_file("models/mnist-vib-mlp.keras")
+        >>> write_text("out/a.txt", "abc")
+        >>> sha256_file("out/a.txt")
+        'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
     """
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -173,7 +189,9 @@ def provenance(**extra):
         ``packages`` (name -> version) and the ``extra`` fields.
 
     Example:
-        >>> provenance(data_split="mnist test")["vdualib_version"]
+        >>> record = provenance(data_split="mnist test")
+        >>> record["vdualib_version"] == vdualib.__version__, record["data_split"]
+        (True, 'mnist test')
     """
     versions = {}
     for package in ("tensorflow", "tensorflow-cpu", "keras", "tensorflow-probability", "numpy", "scipy"):
@@ -202,7 +220,7 @@ def recorded_path(path):
         str, with ``/`` separators.
 
     Example:
-        >>> os.chdir("/repo"); recorded_path("/repo/models/evaluations/x/metrics.json")
+        >>> recorded_path(os.path.join(os.getcwd(), "models", "evaluations", "x", "metrics.json"))
         'models/evaluations/x/metrics.json'
         >>> recorded_path("/elsewhere/runs")
         '/elsewhere/runs'
@@ -248,7 +266,10 @@ def markdown_table(rows, columns=None, digits=4):
         ValueError: no rows.
 
     Example:
-        >>> print(markdown_table([{"model": "vib", "ece": 0.01234}], digits=3))     # | vib | 0.012 |
+        >>> print(markdown_table([{"model": "vib", "ece": 0.01234}], digits=3))
+        | model | ece |
+        | --- | --- |
+        | vib | 0.012 |
     """
     if not rows:
         raise ValueError("markdown_table needs at least one row.")

@@ -20,8 +20,12 @@ history, every layer's random state and the sha256 of the model file it belongs 
 
 Example:
     >>> folder = RunFolder("runs/a")
-    >>> with folder.lock():
-    ...     state = folder.resume_state(identity={"name": "a"}, epochs=10)   # or None
+    >>> with folder.lock():     # model: the zoo's mnist-dualib-mlp, after its first epoch
+    ...     _ = folder.commit(model, {"name": "a", "epochs_done": 1, "history": [{"epoch": 1, "loss": 0.5}]})
+    >>> with folder.lock():     # on resuming; FileNotFoundError if nothing was committed
+    ...     state = folder.resume_state(identity={"name": "a"}, epochs=10)
+    >>> state["epochs_done"], os.path.basename(state["model_path"])
+    (1, 'checkpoint.keras')
 """
 
 import contextlib
@@ -50,8 +54,12 @@ class RunFolder:
         path: the run folder (created by :meth:`lock` if needed; must not be a file).
 
     Example:
-        >>> with RunFolder("runs/a").lock() as folder:
-        ...     folder.commit(model, {"name": "a", "epochs_done": 1, "history": [...]})
+        >>> with RunFolder("runs/a").lock() as folder:     # model: the zoo's mnist-dualib-mlp
+        ...     state = folder.commit(model, {"name": "a", "epochs_done": 1, "history": [{"epoch": 1, "loss": 0.5}]})
+        >>> sorted(os.listdir("runs/a"))
+        ['.lock', 'checkpoint.json', 'checkpoint.keras', 'log.csv']
+        >>> open("runs/a/log.csv").read().splitlines()     # Keras' CSVLogger layout: 0-based epochs
+        ['epoch,loss', '0,0.5']
     """
 
     def __init__(self, path):

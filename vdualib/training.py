@@ -25,8 +25,11 @@ trains under ``tf.distribute`` (:mod:`vdualib.distribute`) with the recipe's bat
 global batch.
 
 Example:
-    >>> record = train("mnist-vib-mlp", "runs/mnist-vib-mlp", precision="float32")
-    >>> record = train("mnist-vib-mlp", "runs/mnist-vib-mlp", resume=True)   # after a crash
+    >>> recipe = recipes.get_recipe("mnist-vib-mlp", ["epochs=1", "train_size=200", "validation_size=100"])
+    >>> record = train(recipe, "runs/mnist-vib-mlp", precision="float32", verbose=0)     # the zoo's: 200 epochs, 55,000 images
+    >>> record = train(recipe, "runs/mnist-vib-mlp", resume=True, verbose=0)   # after a crash; here nothing is left to train
+    >>> sorted(os.listdir("runs/mnist-vib-mlp"))
+    ['.lock', 'checkpoint.json', 'checkpoint.keras', 'log.csv', 'model.keras', 'tensorboard', 'train.json']
 """
 
 import contextlib
@@ -73,7 +76,9 @@ def make_optimizer(recipe, steps_per_epoch):
         A ``keras.optimizers.Adam``, ``AdamW`` (with weight decay) or ``SGD`` (Nesterov).
 
     Example:
-        >>> make_optimizer(recipes.get_recipe("mnist-vib-mlp"), steps_per_epoch=550)
+        >>> optimizer = make_optimizer(recipes.get_recipe("mnist-vib-mlp"), steps_per_epoch=550)
+        >>> type(optimizer).__name__, round(float(optimizer.learning_rate), 6)
+        ('Adam', 0.0001)
     """
     lr = recipe["learning_rate"]
     if recipe["lr_schedule"] == "cosine":
@@ -131,8 +136,9 @@ def restrict_weight_decay(model, scope="kernels", prior=False):
         ValueError: an uncompiled model or an unknown scope.
 
     Example:
-        >>> model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
-        >>> sorted({v.name for v in restrict_weight_decay(model)})     # ['bias', 'beta', 'gamma', 'means', ...]
+        >>> model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))     # the zoo's mnist-dualib-mlp
+        >>> sorted({v.name for v in restrict_weight_decay(model)})     # the variables left without decay
+        ['bias', 'means', 'raw_scales']
     """
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
@@ -182,8 +188,12 @@ def label_noise_from_recipe(recipe, train_images, train_labels):
         ValueError: a zoo reference that held out another validation split than this recipe.
 
     Example:
+        >>> recipe = recipes.get_recipe("mnist-dualib-mlp", ["validation_size=50"])     # 200 MNIST images
         >>> noise, source = label_noise_from_recipe(recipe, x_train, y_train)
-        >>> source["kind"], source.get("reference_accuracy")
+        >>> type(noise).__name__, source["kind"], source["reference"]
+        ('ConfusionNoise', 'confusion', 'mnist-deterministic-mlp')
+        >>> bool(source["reference_accuracy"] > 0.9)     # of the zoo's reference model, on held-out images
+        True
     """
     kind = recipe["label_noise"]
     num_classes = datasets.num_classes(recipe["dataset"])
@@ -245,6 +255,8 @@ def build_from_recipe(recipe, name=None, label_noise=None):
 
     Example:
         >>> model = build_from_recipe(recipes.get_recipe("mnist-vib-mlp"), name="mnist-vib-mlp")
+        >>> model.name, model.method, model.latent_dim
+        ('mnist-vib-mlp', 'vib', 256)
     """
     info = datasets.info(recipe["dataset"])
     # the recipe decides the model's decay: the resnet20 backbone's own L2 only where it names one
@@ -280,7 +292,8 @@ def schedule_callbacks(recipe, steps_per_epoch):
         :class:`vdualib.callbacks.DistortionWarmup`.
 
     Example:
-        >>> schedule_callbacks(recipes.get_recipe("mnist-dualib-mlp"), steps_per_epoch=550)
+        >>> [type(callback).__name__ for callback in schedule_callbacks(recipes.get_recipe("mnist-dualib-mlp"), steps_per_epoch=550)]
+        ['DistortionWarmup']
     """
     found = []
     if methods.get(recipe["method"]).stochastic and recipe["beta_schedule"] != "constant":
@@ -510,8 +523,10 @@ def train(
         FileNotFoundError: ``resume`` without a checkpoint, or missing data.
 
     Example:
-        >>> record = train("mnist-vib-mlp", "runs/mnist-vib-mlp", precision="float32")
-        >>> record["history"][-1]["val_accuracy"]
+        >>> recipe = recipes.get_recipe("mnist-vib-mlp", ["epochs=1", "train_size=200", "validation_size=100"])
+        >>> record = train(recipe, "runs/mnist-vib-mlp", precision="float32", verbose=0, name="tiny-vib")
+        >>> len(record["history"]), bool(0 <= record["history"][-1]["val_accuracy"] <= 1)
+        (1, True)
     """
     run = _checked_run(recipe, name, precision, strategy, data_dir, verbose, callbacks)
     out_dir, scratch = distribute.worker_output_dir(out_dir, strategy, resume)

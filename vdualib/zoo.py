@@ -74,7 +74,8 @@ def models_dir():
         The folder's path (a string).
 
     Example:
-        >>> os.path.isfile(os.path.join(models_dir(), "registry.json"))     # True
+        >>> os.path.isfile(os.path.join(models_dir(), "registry.json"))
+        True
     """
     override = os.environ.get("VDUALIB_MODELS_DIR")
     if override:
@@ -160,7 +161,8 @@ def registry(folder=None):
         The registry as a dict (cached per file).
 
     Example:
-        >>> registry()["models"]["mnist-dualib-mlp"]["sha256"]
+        >>> len(registry()["models"]["mnist-dualib-mlp"]["sha256"])     # hex digits
+        64
     """
     return _read_cached(os.path.join(folder or models_dir(), REGISTRY_FILE), _parse_registry)
 
@@ -179,7 +181,8 @@ def list_models():
         A sorted list of ``"{dataset}-{method}-{backbone}"`` strings.
 
     Example:
-        >>> list_models()[:2]     # e.g. ['cifar10-deterministic-resnet20', 'cifar10-dualib-resnet20']
+        >>> list_models()[:2]
+        ['cifar10-deterministic-resnet20', 'cifar10-dualib-resnet20']
     """
     return sorted(registry()["models"])
 
@@ -202,7 +205,8 @@ def card(name):
         FileNotFoundError: the card file is missing from the zoo folder.
 
     Example:
-        >>> card("mnist-dualib-mlp")["evaluation"]["test"]["accuracy"]
+        >>> bool(0.9 < card("mnist-dualib-mlp")["evaluation"]["test"]["accuracy"] <= 1.0)
+        True
     """
     _entry(name)
     card_path = os.path.join(models_dir(), "cards", f"{name}.json")
@@ -224,7 +228,8 @@ def sha256(name):
         ValueError: an unknown name (the message lists the available ones).
 
     Example:
-        >>> sha256("mnist-vib-mlp")
+        >>> sha256("mnist-vib-mlp") == reports.sha256_file(path("mnist-vib-mlp"))
+        True
     """
     return _entry(name)["sha256"]
 
@@ -272,7 +277,8 @@ def path(name, download=True):
         The path of the verified ``.keras`` file.
 
     Example:
-        >>> path("mnist-vib-mlp", download=False)     # .../models/mnist-vib-mlp.keras
+        >>> path("mnist-vib-mlp", download=False)
+        '...models/mnist-vib-mlp.keras'
     """
     entry = _entry(name)
     folders = [models_dir(), _cache_dir()]
@@ -471,9 +477,13 @@ def load(name_or_path, download=True, teacher_files=False):
 
     Example:
         >>> model = load("mnist-dualib-mlp")
-        >>> model.predict(vdualib.datasets.load("mnist", "test")[0][:5])     # [5, 10] probabilities
-        >>> model = load("runs/mnist-vib-mlp/model.keras")
-        >>> load("old-student.keras", teacher_files=True).save("student.keras")  # convert once
+        >>> (x_test, y_test) = vdualib.datasets.load("mnist")[1]
+        >>> model.predict(x_test[:5], verbose=0).shape     # [5, 10] probabilities
+        (5, 10)
+        >>> model.save("model.keras")
+        >>> model = load("model.keras")     # a file: a saved model or a training checkpoint
+        >>> # a student saved by an earlier version, naming its teacher's file: convert it once
+        >>> load("old-student.keras", teacher_files=True).save("student.keras")  # doctest: +SKIP
     """
     spec = _check_spec(name_or_path)
     if _is_file(spec):
@@ -516,7 +526,8 @@ def source(name):
         ValueError: ``name`` is not a non-empty string without path separators.
 
     Example:
-        >>> source("mnist-dualib-mlp")     # 'zoo:mnist-dualib-mlp'
+        >>> source("mnist-dualib-mlp")
+        'zoo:mnist-dualib-mlp'
     """
     return f"zoo:{checks.plain_name('a zoo name', name)}"
 
@@ -540,7 +551,8 @@ def describe(name_or_path, model):
     Example:
         >>> model = load("mnist-vib-mlp")
         >>> info, card = describe("mnist-vib-mlp", model)
-        >>> info["source"], card["dataset"]     # ('zoo:mnist-vib-mlp', 'mnist')
+        >>> info["source"], card["dataset"]
+        ('zoo:mnist-vib-mlp', 'mnist')
     """
     spec = _check_spec(name_or_path)
     if _is_file(spec):
@@ -569,7 +581,8 @@ def cards(folder=None):
         A list of card dicts (empty without a ``cards/`` subfolder).
 
     Example:
-        >>> [record["name"] for record in cards()][:1]     # ['cifar10-deterministic-resnet20']
+        >>> [record["name"] for record in cards()][:1]
+        ['cifar10-deterministic-resnet20']
     """
     cards_dir = os.path.join(folder or models_dir(), "cards")
     names = sorted(f[:-5] for f in os.listdir(cards_dir) if f.endswith(".json")) if os.path.isdir(cards_dir) else []

@@ -30,6 +30,10 @@ def build_parser():
 
     Example:
         >>> build_parser().print_help()
+        usage: vdualib-evaluate [-h] ...
+        >>> args = build_parser().parse_args(["--model", "mnist-dualib-mlp", "--prediction", "mu"])
+        >>> args.model, args.prediction, args.out
+        ('mnist-dualib-mlp', 'mu', 'runs/evaluate')
     """
 
     parser = argparse.ArgumentParser(
@@ -102,7 +106,14 @@ def run(args):
         0.
 
     Example:
-        >>> run(build_parser().parse_args(["--model", "mnist-dualib-mlp", "--out", "out/eval"]))
+        >>> run(build_parser().parse_args(["--model", "mnist-dualib-mlp", "--out", "out/eval",
+        ...                                "--corruptions", "none", "--limit", "200", "--no-progress"]))     # a quick look
+        <BLANKLINE>
+        clean:
+        | model | method | S | accuracy | ...
+        ...
+        wrote out/eval/metrics.json, examples.npz, report.md and plots
+        0
     """
 
     cli.check_writable_dir(args.out)  # before an evaluation that can take an hour
@@ -149,7 +160,9 @@ def main(argv=None):
         The exit status: 0 on success, 2 for bad input (one line on stderr).
 
     Example:
-        >>> main(["--model", "mnist-dualib-mlp", "--out", "out/eval"])
+        >>> main(["--model", "no-such-model"])     # bad input: one line on stderr
+        2
+        >>> # main(["--model", "mnist-dualib-mlp", "--out", "out/eval"]) evaluates and reports as run() does, and returns 0
     """
     return cli.main(build_parser, run, PROG, argv)
 

@@ -24,6 +24,7 @@ def build_parser():
 
     Example:
         >>> build_parser().print_help()
+        usage: vdualib-quickstart [-h] ...
     """
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=1, help="training epochs (at least 1)")
@@ -51,7 +52,14 @@ def run(args):
             ``--seed``, or a bad ``--beta`` / ``--latent-dim``.
 
     Example:
-        >>> run(build_parser().parse_args(["--epochs", "1", "--train-size", "2000"]))
+        >>> keras.config.disable_interactive_logging()     # no progress bar: Keras logs it instead
+        >>> run(build_parser().parse_args(["--epochs", "1", "--train-size", "200"]))
+        test accuracy ...
+        I(X;Z) <= rate ... nats = ... bits
+        I(Z;Y) >= izy ... nats = ... bits
+        ECE (15 bins) ...
+        0
+        >>> keras.config.enable_interactive_logging()
     """
     epochs = checks.positive_int("--epochs", args.epochs)
     seed = checks.non_negative_int("--seed", args.seed)
@@ -91,7 +99,9 @@ def main(argv=None):
         The exit status: 0 on success, 2 for bad input (one line on stderr).
 
     Example:
-        >>> main(["--epochs", "1", "--train-size", "2000"])
+        >>> main(["--epochs", "0"])     # bad input: one line on stderr
+        2
+        >>> # main(["--epochs", "1", "--train-size", "2000"]) trains and reports as run() does, and returns 0
     """
     return cli.main(build_parser, run, PROG, argv)
 

@@ -20,7 +20,8 @@ def build_parser():
         An ``argparse.ArgumentParser``.
 
     Example:
-        >>> build_parser().parse_args(["--recipe", "mnist-vib-mlp", "--set", "epochs=2"]).overrides     # ['epochs=2']
+        >>> build_parser().parse_args(["--recipe", "mnist-vib-mlp", "--set", "epochs=2"]).overrides
+        ['epochs=2']
     """
 
     parser = argparse.ArgumentParser(prog="vdualib-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -51,7 +52,13 @@ def work(args):
         FileNotFoundError: ``--resume`` without a checkpoint, or missing data.
 
     Example:
-        >>> work(build_parser().parse_args(["--recipe", "mnist-vib-mlp", "--out", "runs/a", "--quiet"]))
+        >>> work(build_parser().parse_args(["--list"]))     # the recipes as JSON
+        {
+          "mnist-deterministic-mlp": {
+            "backbone_width": 1.0,
+        ...
+        0
+        >>> # with --recipe it trains as vdualib.training.train does (see its example)
     """
 
     if args.list:
@@ -89,7 +96,9 @@ def main(argv=None):
         The exit status: 0 on success, 2 for bad input (one line on stderr).
 
     Example:
-        >>> main(["--recipe", "mnist-dualib-mlp", "--out", "runs/mnist-dualib-mlp"])
+        >>> main(["--recipe", "mnist-dualib-mlp", "--set", "epochs=0"])     # bad input: one line on stderr
+        2
+        >>> # main(["--recipe", "mnist-dualib-mlp"]) trains as work() does and returns 0
     """
     return cli.main(build_parser, work, "vdualib-train", argv)
 

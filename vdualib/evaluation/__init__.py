@@ -23,8 +23,11 @@ Example:
     >>> model = zoo.load("mnist-dualib-mlp")
     >>> info, card = zoo.describe("mnist-dualib-mlp", model)
     >>> results = evaluation.evaluate([(model, info)], card["dataset"], ood=["fashion_mnist"],
-    ...                               prediction="mu", validation=evaluation.zoo_validation([card], "mnist"))
-    >>> evaluation.write_report(results, "runs/evaluate")
+    ...                               prediction="mu", validation=evaluation.zoo_validation([card], "mnist"),
+    ...                               limit=200, corruption_names="none", progress=False)     # a quick look
+    >>> text = evaluation.write_report(results, "runs/evaluate")
+    >>> sorted(os.listdir("runs/evaluate"))
+    ['examples.npz', 'metrics.json', 'ood_fashion_mnist.png', 'reliability.png', 'report.md']
 """
 
 from vdualib.evaluation.data import (

@@ -23,9 +23,12 @@ the same indices for both models). The file holds only numeric and string arrays
 with ``allow_pickle=False``.
 
 Example:
+    >>> from vdualib import zoo
     >>> from vdualib.evaluation import examples
-    >>> labels, scores, _ = examples.read_examples("runs/evaluate/examples.npz")
-    >>> result = examples.paired_interval(scores["dualib"], scores["vib"], "ece")
+    >>> folder = os.path.join(zoo.models_dir(), "evaluations")     # the zoo's recorded evaluations
+    >>> labels, scores, _ = examples.read_examples(os.path.join(folder, "mnist-dualib-mlp", "examples.npz"))
+    >>> _, vib_scores, _ = examples.read_examples(os.path.join(folder, "mnist-vib-mlp", "examples.npz"))
+    >>> result = examples.paired_interval(scores["mnist-dualib-mlp"], vib_scores["mnist-vib-mlp"], "ece")
     >>> sorted(result)
     ['beyond_noise', 'confidence_level', 'difference', 'high', 'low', 'num_resamples']
 """
@@ -115,8 +118,11 @@ def example_record(label, sha256, probs, labels, uncertainty=None, temperature=N
         ``{split: {score: [n]}}``, as one model's entry of :func:`read_examples` does.
 
     Example:
+        >>> rng = np.random.default_rng(0)
+        >>> probs, labels = rng.dirichlet(np.ones(3), 100), rng.integers(0, 3, 100)
         >>> record = example_record("vib", None, probs, labels, temperature=1.2)
         >>> measure(record["scores"], "ece_after_ts")     # the ECE of softmax(log probs / 1.2)
+        0.2071
     """
     scores = metrics.per_example_scores(probs, labels)
     if temperature is not None:
@@ -130,7 +136,8 @@ def examples_path(metrics_path):
     """The ``examples.npz`` beside an evaluation's ``metrics.json``.
 
     Example:
-        >>> examples_path("runs/evaluate/metrics.json")     # 'runs/evaluate/examples.npz'
+        >>> examples_path("runs/evaluate/metrics.json")
+        'runs/evaluate/examples.npz'
     """
     return os.path.join(os.path.dirname(os.fspath(metrics_path)), EXAMPLES_FILE)
 
@@ -152,8 +159,12 @@ def write_examples(path, labels, records, prediction, source="evaluation"):
             repeated model labels); nothing is written then.
 
     Example:
+        >>> rng = np.random.default_rng(0)
+        >>> probs_a, probs_b, labels = rng.dirichlet(np.ones(3), 100), rng.dirichlet(np.ones(3), 100), rng.integers(0, 3, 100)
         >>> records = [example_record("a", None, probs_a, labels), example_record("b", None, probs_b, labels)]
         >>> write_examples("runs/compare/examples.npz", labels, records, "mu")
+        >>> sorted(read_examples("runs/compare/examples.npz")[1])
+        ['a', 'b']
     """
     if prediction not in PREDICTIONS:
         raise ValueError(f"prediction must be one of {sorted(PREDICTIONS)}; got {prediction!r}.")
@@ -222,8 +233,11 @@ def read_examples(path):
             repeated model labels, pickled objects).
 
     Example:
-        >>> labels, scores, info = read_examples("models/evaluations/mnist-vib-mlp/examples.npz")
-        >>> measure(scores["mnist-vib-mlp"], "ece_after_ts")
+        >>> from vdualib import zoo
+        >>> path = os.path.join(zoo.models_dir(), "evaluations", "mnist-vib-mlp", "examples.npz")     # recorded
+        >>> labels, scores, info = read_examples(path)
+        >>> labels.shape, bool(0 <= measure(scores["mnist-vib-mlp"], "ece_after_ts") <= 1)
+        ((10000,), True)
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -369,7 +383,12 @@ def interval_available(name, *model_scores):
         ValueError: a model's scores that are not a dict.
 
     Example:
-        >>> interval_available("ece_after_ts", scores["dualib"], scores["vib"])     # False if T came from the test split
+        >>> rng = np.random.default_rng(0)
+        >>> probs, labels = rng.dirichlet(np.ones(3), 100), rng.integers(0, 3, 100)
+        >>> scores = {"vib": example_record("vib", None, probs, labels)["scores"],
+        ...           "dualib": example_record("dualib", None, probs, labels, temperature=1.2)["scores"]}
+        >>> interval_available("ece_after_ts", scores["dualib"], scores["vib"])     # False: vib's T came from the test split
+        False
     """
     _check_scores(model_scores)
     if name in MEASURES:
@@ -469,7 +488,13 @@ def paired_interval(scores_a, scores_b, name, num_bins=15, **bootstrap):
             or scores of different lengths.
 
     Example:
+        >>> rng = np.random.default_rng(0)
+        >>> labels = rng.integers(0, 3, 500)
+        >>> good, poor = np.eye(3)[labels] * 0.8 + 0.2 / 3, rng.dirichlet(np.ones(3), 500)     # right / at random
+        >>> scores = {"dualib": example_record("dualib", None, good, labels)["scores"],
+        ...           "vib": example_record("vib", None, poor, labels)["scores"]}
         >>> paired_interval(scores["dualib"], scores["vib"], "accuracy")["beyond_noise"]
+        True
     """
     _check_available(name, scores_a, scores_b)
     unknown = set(bootstrap) - set(BOOTSTRAP)

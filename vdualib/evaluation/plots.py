@@ -4,8 +4,11 @@ Each ``*_figure`` function returns a ``matplotlib`` figure (so its content can b
 :func:`plot_all` saves every figure of a report as PNG through :func:`vdualib.plotting.save_figure`.
 
 Example:
-    >>> figure = reliability_figure(reports.read_json("runs/evaluate/metrics.json"))
+    >>> from vdualib import reports
+    >>> metrics = os.path.join(vdualib.zoo.models_dir(), "evaluations", "mnist-dualib-mlp", "metrics.json")
+    >>> figure = reliability_figure(reports.read_json(metrics))     # a recorded evaluation of the zoo
     >>> plotting.save_figure(figure, "reliability.png")
+    'reliability.png'
 """
 
 import os
@@ -44,7 +47,10 @@ def reliability_figure(results):
         A ``matplotlib.figure.Figure`` with ``2 x (models + [1 if several])`` axes.
 
     Example:
-        >>> plotting.save_figure(reliability_figure(reports.read_json("out/metrics.json")), "reliability.png")
+        >>> from vdualib import reports
+        >>> metrics = os.path.join(vdualib.zoo.models_dir(), "evaluations", "mnist-dualib-mlp", "metrics.json")
+        >>> plotting.save_figure(reliability_figure(reports.read_json(metrics)), "reliability.png")
+        'reliability.png'
     """
     plt = plotting.pyplot()
     models = results["models"]
@@ -98,7 +104,12 @@ def corruption_figure(results, metric):
         A figure with one panel a corruption (title: its name) plus ``mean``, one line a model.
 
     Example:
+        >>> from vdualib import reports
+        >>> metrics = os.path.join(vdualib.zoo.models_dir(), "evaluations", "mnist-dualib-mlp", "metrics.json")
+        >>> results = reports.read_json(metrics)     # a recorded evaluation of the zoo
+        >>> results["corruptions"] = results["corruptions"][:3]     # three of them, and the mean
         >>> plotting.save_figure(corruption_figure(results, "ece"), "corruption_ece.png")
+        'corruption_ece.png'
     """
     plt = plotting.pyplot()
     names = list(results["corruptions"]) + ["mean"]
@@ -137,7 +148,11 @@ def ood_figure(results, ood_name):
         histograms of the test split and of ``ood_name``.
 
     Example:
+        >>> from vdualib import reports
+        >>> metrics = os.path.join(vdualib.zoo.models_dir(), "evaluations", "mnist-dualib-mlp", "metrics.json")
+        >>> results = reports.read_json(metrics)     # a recorded evaluation of the zoo
         >>> plotting.save_figure(ood_figure(results, "fashion_mnist"), "ood_fashion_mnist.png")
+        'ood_fashion_mnist.png'
     """
     plt = plotting.pyplot()
     models = results["models"]
@@ -174,7 +189,12 @@ def plot_all(results, out_dir):
         out_dir: the output folder.
 
     Example:
-        >>> plot_all(reports.read_json("out/metrics.json"), "out")     # ['out/reliability.png', ...]
+        >>> from vdualib import reports
+        >>> metrics = os.path.join(vdualib.zoo.models_dir(), "evaluations", "mnist-dualib-mlp", "metrics.json")
+        >>> results = reports.read_json(metrics)     # a recorded evaluation of the zoo
+        >>> results["corruptions"] = results["corruptions"][:3]     # three of them, and the mean
+        >>> plot_all(results, "out")
+        ['out/reliability.png', 'out/corruption_accuracy.png', 'out/corruption_ece.png', 'out/ood_fashion_mnist.png']
     """
     paths = [plotting.save_figure(reliability_figure(results), os.path.join(out_dir, "reliability.png"))]
     if results["corruptions"]:

@@ -4,8 +4,12 @@
 so a report can be re-rendered from a committed ``metrics.json`` (:func:`render_report`).
 
 Example:
-    >>> results = evaluation.evaluate([(model, info)], "mnist", corruption_names="none")
-    >>> text = evaluation.write_report(results, "runs/evaluate")   # metrics.json, report.md, PNGs
+    >>> from vdualib import evaluation
+    >>> info, _ = vdualib.zoo.describe("mnist-dualib-mlp", model)     # the zoo's mnist-dualib-mlp
+    >>> results = evaluation.evaluate([(model, info)], "mnist", corruption_names="none", limit=200, progress=False)
+    >>> text = evaluation.write_report(results, "runs/evaluate")
+    >>> sorted(os.listdir("runs/evaluate"))     # metrics.json, report.md, PNGs
+    ['examples.npz', 'metrics.json', 'reliability.png', 'report.md']
 """
 
 import os
@@ -39,7 +43,12 @@ def write_report(results, out_dir):
         The Markdown text of ``report.md``.
 
     Example:
-        >>> write_report(evaluation.evaluate([model], "mnist"), "out/eval")     # also writes report.md
+        >>> from vdualib import evaluation
+        >>> info, _ = vdualib.zoo.describe("mnist-dualib-mlp", model)     # the zoo's mnist-dualib-mlp
+        >>> results = evaluation.evaluate([(model, info)], "mnist", corruption_names="none", limit=200, progress=False)
+        >>> text = write_report(results, "out/eval")     # also writes report.md
+        >>> text == open("out/eval/report.md").read()
+        True
     """
     per_example = results.get("examples")
     path = os.path.join(out_dir, examples.EXAMPLES_FILE)
@@ -64,7 +73,10 @@ def summary_tables(results):
         results: an evaluation's results dict (``metrics.json``).
 
     Example:
-        >>> print(summary_tables(reports.read_json("out/metrics.json"))["clean"])
+        >>> metrics = os.path.join(vdualib.zoo.models_dir(), "evaluations", "mnist-dualib-mlp", "metrics.json")
+        >>> tables = summary_tables(reports.read_json(metrics))     # a recorded evaluation of the zoo
+        >>> print(tables["clean"].splitlines()[0])
+        | model | method | S | accuracy | nll | brier | ece | mce | adaptive_ece | classwise_ece | temperature | TS fitted on | ECE (TS scoring split) | ECE after TS |
     """
     models = results["models"]
     clean_rows = [
@@ -128,7 +140,13 @@ def render_report(metrics_path, out_dir):
         ValueError: a damaged ``metrics.json``.
 
     Example:
-        >>> render_report("out/eval/metrics.json", "out/eval")
+        >>> metrics = os.path.join(vdualib.zoo.models_dir(), "evaluations", "mnist-dualib-mlp", "metrics.json")
+        >>> results = reports.read_json(metrics)     # a recorded evaluation of the zoo
+        >>> results["corruptions"] = results["corruptions"][:3]     # three of them, and the mean
+        >>> reports.write_json("out/eval/metrics.json", results)
+        >>> text = render_report("out/eval/metrics.json", "out/eval")     # the report drawn again
+        >>> sorted(os.listdir("out/eval"))
+        ['corruption_accuracy.png', 'corruption_ece.png', 'metrics.json', 'ood_fashion_mnist.png', 'reliability.png', 'report.md']
     """
     results = reports.read_json(metrics_path)
     tables = summary_tables(results)

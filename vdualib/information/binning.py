@@ -52,7 +52,8 @@ def entropy_from_counts(counts):
         A float, nats, with p = counts / sum(counts).
 
     Example:
-        >>> entropy_from_counts([2, 2])     # log 2 = 0.6931
+        >>> entropy_from_counts([2, 2])     # log 2 nats
+        0.6931
     """
     counts = np.asarray(counts, dtype=np.float64)
     counts = counts[counts > 0]
@@ -119,7 +120,8 @@ class BinningEstimator:
             ValueError: entries outside the range.
 
         Example:
-            >>> BinningEstimator(4, (0.0, 1.0)).codes(np.array([[0.0, 0.3, 1.0]]))     # [[0, 1, 3]]
+            >>> BinningEstimator(4, (0.0, 1.0)).codes(np.array([[0.0, 0.3, 1.0]]))
+            array([[0, 1, 3]], dtype=uint8)
         """
         low, high = value_range or self.value_range
         activations = np.asarray(activations, dtype=np.float64)
@@ -146,7 +148,9 @@ class BinningEstimator:
             ValueError: non-finite activations, or entries outside a fixed range.
 
         Example:
-            >>> BinningEstimator(4, (0.0, 1.0)).summarize(np.array([[0.1], [0.9]]))     # [[0], [3]]
+            >>> BinningEstimator(4, (0.0, 1.0)).summarize(np.array([[0.1], [0.9]]))
+            array([[0],
+                   [3]], dtype=uint8)
         """
         activations = checks.sample_matrix("activations", activations)
         if self.value_range is None:
@@ -170,6 +174,7 @@ class BinningEstimator:
         Example:
             >>> estimator = BinningEstimator(4, (0.0, 1.0))
             >>> estimator.information([estimator.summarize(np.array([[0.1], [0.9]]))], [0, 1])     # 1 bit each
+            {'ixt': 1.0, 'ity': 1.0}
         """
         check_units(units)
         summary = np.concatenate(summaries, axis=0) if isinstance(summaries, (list, tuple)) else summaries

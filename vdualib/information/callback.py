@@ -31,9 +31,18 @@ if scheduled and not yet recorded. Information is in bits (``units="bits"``) unl
 statistics are in the loss's units (nats for cross-entropy) per weight unit.
 
 Example:
-    >>> plane = InformationPlane(x_fixed, y_fixed, gradient_stats=True)   # binning over observed ranges
-    >>> model.fit(x, y, epochs=300, callbacks=[plane])
-    >>> plane.save("plane.csv")                                          # rows: epoch, layer, ixt, ity, ...
+    >>> from vdualib.datasets import load_ib_12bit
+    >>> from vdualib.information.network import build_mlp
+    >>> x, y = load_ib_12bit()
+    >>> model = build_mlp(12, seed=0)
+    >>> model.compile("adam", "sparse_categorical_crossentropy")
+    >>> plane = InformationPlane(x[:512], y[:512], gradient_stats=True)   # binning over observed ranges
+    >>> history = model.fit(x, y, epochs=2, batch_size=512, verbose=0, callbacks=[plane])
+    >>> plane.save("plane.csv")
+    >>> [(row["epoch"], row["layer"]) for row in plane.rows][:2]
+    [(0, 'hidden_1'), (0, 'hidden_2')]
+    >>> list(plane.rows[0])[:7]
+    ['epoch', 'layer', 'ixt', 'ity', 'grad_mean', 'grad_std', 'snr']
 """
 
 import math
@@ -70,7 +79,8 @@ def epoch_schedule(num_epochs, every_epoch_until=20, points_per_decade=30):
         ValueError: a negative count or ``points_per_decade < 1``.
 
     Example:
-        >>> epoch_schedule(100, every_epoch_until=20, points_per_decade=5)[-5:]     # [20, 30, 45, 67, 100]
+        >>> epoch_schedule(100, every_epoch_until=20, points_per_decade=5)[-5:]
+        [20, 30, 45, 67, 100]
     """
     if num_epochs < 0 or every_epoch_until < 0 or points_per_decade < 1:
         raise ValueError("epoch_schedule needs num_epochs >= 0, every_epoch_until >= 0 and points_per_decade >= 1.")
@@ -97,7 +107,9 @@ def watched_layers(model, layers=None):
         ValueError: an unknown name, an empty list, or a model without such layers.
 
     Example:
-        >>> [layer.name for layer in watched_layers(model)]     # e.g. ['dense', 'dense_1', 'logits']
+        >>> from vdualib.information.network import build_mlp
+        >>> [layer.name for layer in watched_layers(build_mlp(12, widths=(10, 7)))]
+        ['hidden_1', 'hidden_2', 'output']
     """
     if layers is None:
         found = [layer for layer in model.layers if isinstance(layer, _WATCHED_TYPES)]
@@ -156,9 +168,16 @@ class InformationPlane(keras.callbacks.Callback):
         verbose: print one line per recorded epoch.
 
     Example:
+        >>> from vdualib.datasets import load_ib_12bit
+        >>> from vdualib.information.network import build_mlp
+        >>> x, y = load_ib_12bit()
+        >>> model = build_mlp(12, widths=(10, 7), seed=0)
+        >>> model.compile("adam", "sparse_categorical_crossentropy")
         >>> plane = InformationPlane(x, y, estimator=BinningEstimator(30, (-1, 1)))
-        >>> model.fit(x, y, epochs=100, callbacks=[plane])
+        >>> history = model.fit(x, y, epochs=3, batch_size=512, verbose=0, callbacks=[plane])
         >>> plane.save("plane.csv")     # one row per (epoch, layer); ixt, ity in bits
+        >>> len(plane.rows), sorted({row["epoch"] for row in plane.rows})
+        (12, [0, 1, 2, 3])
     """
 
     def __init__(
@@ -262,7 +281,13 @@ class InformationPlane(keras.callbacks.Callback):
             ``ixt`` and ``ity``, in ``self.units``.
 
         Example:
-            >>> [d["ixt"] for d in plane.activation_information()]     # bits, one per layer
+            >>> from vdualib.datasets import load_ib_12bit
+            >>> from vdualib.information.network import build_mlp, fit_in_segments
+            >>> x, y = load_ib_12bit()
+            >>> plane = InformationPlane(x, y)
+            >>> history = fit_in_segments(build_mlp(12, widths=(10, 7)), x, y, stops=[0], callbacks=[plane])
+            >>> [round(d["ixt"], 2) for d in plane.activation_information()]     # bits, one per layer
+            [12.0, 12.0, 4.56]
         """
         summaries = [[] for _ in self._layers]
         for start in range(0, self.x.shape[0], self.batch_size):
@@ -302,7 +327,14 @@ class InformationPlane(keras.callbacks.Callback):
             grad_std is 0).
 
         Example:
+            >>> from vdualib.datasets import load_ib_12bit
+            >>> from vdualib.information.network import build_mlp, fit_in_segments
+            >>> x, y = load_ib_12bit()
+            >>> plane = InformationPlane(x, y, gradient_stats=True)
+            >>> history = fit_in_segments(build_mlp(12, widths=(10, 7)), x, y, stops=[0], callbacks=[plane])
             >>> grad_mean, grad_std, snr = plane.gradient_statistics()[0]
+            >>> bool(snr == grad_mean / grad_std)
+            True
         """
         sums, squares = self._gradient_moments()
         statistics = []
@@ -321,7 +353,16 @@ class InformationPlane(keras.callbacks.Callback):
             epoch: the completed-epoch count to store in the rows.
 
         Example:
+            >>> from vdualib.datasets import load_ib_12bit
+            >>> from vdualib.information.network import build_mlp, fit_in_segments
+            >>> x, y = load_ib_12bit()
+            >>> plane = InformationPlane(x, y, epochs=[10])
+            >>> history = fit_in_segments(build_mlp(12, widths=(10, 7)), x, y, stops=[0], callbacks=[plane])
+            >>> len(plane.rows)     # epoch 0 is not scheduled
+            0
             >>> plane.record(0)     # before training; fit records the scheduled epochs itself
+            >>> [(row["epoch"], row["layer"]) for row in plane.rows]
+            [(0, 'hidden_1'), (0, 'hidden_2'), (0, 'output')]
         """
         start = time.perf_counter()
         self._recorded_epochs.add(int(epoch))
@@ -347,6 +388,13 @@ class InformationPlane(keras.callbacks.Callback):
             ValueError: another extension.
 
         Example:
+            >>> from vdualib.datasets import load_ib_12bit
+            >>> from vdualib.information.network import build_mlp, fit_in_segments
+            >>> x, y = load_ib_12bit()
+            >>> plane = InformationPlane(x, y)
+            >>> history = fit_in_segments(build_mlp(12, widths=(10, 7)), x, y, stops=[0], callbacks=[plane])
             >>> plane.save("plane.json")
+            >>> os.path.isfile("plane.json")
+            True
         """
         save_table(self.rows, path)

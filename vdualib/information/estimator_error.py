@@ -14,8 +14,11 @@ cases of the README's table:
 * the InfoNCE / leave-one-out bounds for the Gaussian channel, below and above log N.
 
 Example:
-    >>> rows = estimator_error(default_cases(), sizes=[1000], repeats=3)
-    >>> print(error_markdown(rows, repeats=3))
+    >>> rows = estimator_error(default_cases(), sizes=[256], repeats=2)
+    >>> print(error_markdown(rows, repeats=2).splitlines()[2])     # and one row per estimate
+    | estimator | quantity | distribution | n | truth | mean_estimate | bias | rmse | std | seconds |
+    >>> rows[0]["estimator"], rows[0]["n"], round(float(rows[0]["truth"]), 4)
+    ('KSG (k=3)', 256, 1.198)
 """
 
 import math
@@ -61,6 +64,9 @@ class ErrorCase(NamedTuple):
     Example:
         >>> case = ErrorCase("KSG", "I(X;Y)", "independent", 0.0,
         ...                  lambda n, s: {"estimate": ksg_mi(*np.random.default_rng(s).normal(size=(2, n, 1)))})
+        >>> [row] = estimator_error([case], sizes=[500], repeats=2)
+        >>> row["truth"], bool(abs(row["bias"]) < 0.1)
+        (0.0, True)
     """
 
     estimator: str
@@ -122,7 +128,8 @@ def default_cases(noise_variance=0.1, truth_draws=4):
         ValueError: a non-positive ``noise_variance`` or ``truth_draws``.
 
     Example:
-        >>> [case.estimator for case in default_cases()][:2]     # ['KSG (k=3)', 'KSG (k=3)']
+        >>> [case.estimator for case in default_cases()][:2]
+        ['KSG (k=3)', 'KSG (k=3)']
     """
     s2 = checks.finite_float("noise_variance", noise_variance, low=0.0, low_open=True)
     draws = checks.positive_int("truth_draws", truth_draws)
@@ -170,8 +177,11 @@ def estimator_error(cases, sizes, repeats, progress=False):
         ValueError: a non-positive size or ``repeats``.
 
     Example:
-        >>> rows = estimator_error(default_cases(), sizes=[256, 1024], repeats=5)
-        >>> print(error_markdown(rows, repeats=5))
+        >>> rows = estimator_error(default_cases()[:1], sizes=[256, 512], repeats=2)
+        >>> [(row["estimator"], row["n"]) for row in rows]
+        [('KSG (k=3)', 256), ('KSG (k=3)', 512)]
+        >>> sorted(rows[0])
+        ['bias', 'distribution', 'estimator', 'mean_estimate', 'n', 'quantity', 'rmse', 'seconds', 'std', 'truth', 'truth_se']
     """
     sizes = [checks.positive_int("sizes", n) for n in sizes]
     repeats = checks.positive_int("repeats", repeats)
@@ -210,7 +220,11 @@ def error_markdown(rows, repeats):
         Markdown text (bits).
 
     Example:
-        >>> error_markdown(estimator_error(default_cases(), [256], 3), repeats=3)
+        >>> text = error_markdown(estimator_error(default_cases()[:1], [256], 3), repeats=3)
+        >>> print(text.splitlines()[0][:60])
+        Estimator error against ground truth (bits; 3 seeds per row;
+        >>> print(text.splitlines()[2])
+        | estimator | quantity | distribution | n | truth | mean_estimate | bias | rmse | std | seconds |
     """
     text = (f"Estimator error against ground truth (bits; {repeats} seeds per row; "
             "bias = mean(estimate - truth); for the KDE I(X;T+Z) rows the truth is a Monte Carlo value "

@@ -16,7 +16,10 @@ its backend is never switched.
 
 Example:
     >>> from vdualib import plotting
-    >>> plotting.save_figure(plot_information_plane(plane.rows), "plane.png")
+    >>> rows = [{"epoch": epoch, "layer": layer, "ixt": 12.0 - epoch / width, "ity": 0.2 * epoch}
+    ...         for epoch in range(5) for layer, width in (("hidden_1", 1), ("hidden_2", 2))]
+    >>> plotting.save_figure(plot_information_plane(rows), "plane.png")
+    'plane.png'
 """
 
 import numpy as np
@@ -69,7 +72,10 @@ def plot_information_plane(rows, ax=None, title=None, units="bits", colorbar=Tru
         ValueError: an empty table or rows without the needed columns.
 
     Example:
+        >>> from vdualib.information.table import load_table, save_table
+        >>> save_table([{"epoch": epoch, "layer": "h", "ixt": 12.0 - epoch, "ity": 0.2 * epoch} for epoch in range(5)], "plane.csv")
         >>> save_figure(plot_information_plane(load_table("plane.csv"), title="tanh"), "plane.png")
+        'plane.png'
     """
     from matplotlib.colors import SymLogNorm
 
@@ -112,7 +118,11 @@ def plot_information_curves(rows, axes=None, title=None, units="bits"):
         ValueError: an empty table or rows without the needed columns.
 
     Example:
+        >>> from vdualib.information.table import mean_table
+        >>> tables = [[{"epoch": epoch, "layer": "h", "ixt": 12.0 - epoch + seed, "ity": 0.2 * epoch} for epoch in range(5)]
+        ...           for seed in range(2)]
         >>> save_figure(plot_information_curves(mean_table(tables)), "curves.png")
+        'curves.png'
     """
     _check_rows(rows, ("epoch", "layer", "ixt", "ity"))
     fig, axes = _axes(axes, ncols=2, size=(5.0, 3.8))
@@ -147,7 +157,9 @@ def plot_gradient_statistics(rows, ax=None, title=None):
         ValueError: the table has no gradient statistics.
 
     Example:
-        >>> save_figure(plot_gradient_statistics(load_table("plane.csv")), "snr.png")
+        >>> rows = [{"epoch": epoch, "layer": "h", "grad_mean": 1.0 / epoch, "grad_std": 0.3} for epoch in range(1, 6)]
+        >>> save_figure(plot_gradient_statistics(rows), "snr.png")
+        'snr.png'
     """
     _check_rows(rows, ("epoch", "layer", "grad_mean", "grad_std"))
     if all(np.isnan(row["grad_mean"]) for row in rows):
@@ -189,7 +201,10 @@ def plot_estimates(rows, keys, ax=None, title=None, ylabel="I(X;Z) [bits]", refe
         ValueError: no rows.
 
     Example:
-        >>> plot_estimates(rows, [("lower", "o-"), ("upper", "s--")], reference=(math.log2(4096), "log2 N"))
+        >>> rows = [{"epoch": epoch, "lower": 8.0 + epoch, "upper": 12.0} for epoch in range(3)]
+        >>> figure = plot_estimates(rows, [("lower", "o-"), ("upper", "s--")], reference=(math.log2(4096), "log2 N"))
+        >>> [line.get_label() for line in figure.axes[0].lines][:2]
+        ['lower', 'upper']
     """
     if not rows:
         raise ValueError("no rows to plot.")

@@ -11,7 +11,9 @@ All values are in bits. The study trains :mod:`vdualib.models` classifiers, so i
 module imports TensorFlow; :func:`encoder_information` itself is numpy.
 
 Example:
-    >>> values = encoder_information(mu, sigma, labels, seed=0)   # mu, sigma [N, K]
+    >>> mu = np.random.default_rng(0).normal(size=(200, 4))     # mu, sigma [N, K]
+    >>> sigma, labels = np.full_like(mu, 0.5), (mu[:, 0] > 0).astype(int)
+    >>> values = encoder_information(mu, sigma, labels, seed=0)
     >>> values["infonce_lower"] <= values["loo_upper"]
     True
 """
@@ -50,7 +52,9 @@ class StochasticLayerSettings:
         ValueError: a non-positive size, ``fixed_size < 2``, no betas or a negative beta.
 
     Example:
-        >>> StochasticLayerSettings(epochs=1, train_size=1000, betas=(1e-2,))
+        >>> settings = StochasticLayerSettings(epochs=1, train_size=1000, betas=(1e-2,))
+        >>> settings.epochs, settings.train_size, settings.fixed_size, settings.betas
+        (1, 1000, 1000, (0.01,))
     """
 
     epochs: int = 4
@@ -92,8 +96,12 @@ def encoder_information(mean, stddev, labels, seed, num_bins=30):
         ValueError: non-finite or mismatched arrays, N < 2, or labels of the wrong length.
 
     Example:
-        >>> mu, sigma = model.encode(x_fixed)
-        >>> encoder_information(mu, sigma, y_fixed, seed=0)["infonce_lower"]     # bits, at most log2 N
+        >>> mu, sigma = model.encode(x_test)     # the zoo's mnist-dualib-mlp, 200 test images
+        >>> values = encoder_information(mu, sigma, y_test, seed=0)
+        >>> bool(values["infonce_lower"] <= np.log2(len(x_test)))     # bits, at most log2 N
+        True
+        >>> sorted(values)
+        ['binning_ity', 'binning_ixt', 'infonce_lower', 'kde_ity_upper', 'kde_ixt_lower', 'kde_ixt_upper', 'loo_upper', 'mean_sigma']
     """
     mean = checks.sample_matrix("mean", mean, min_rows=2)
     stddev = checks.sample_matrix("stddev", stddev, min_rows=2)
@@ -126,8 +134,12 @@ def stochastic_layer_study(train, test, settings=None, progress=True):
         ValueError: ``train_size`` or ``fixed_size`` larger than the splits.
 
     Example:
-        >>> train, test = vdualib.datasets.load("mnist")
-        >>> stochastic_layer_study(train, test, StochasticLayerSettings(epochs=1, train_size=1000))
+        >>> settings = StochasticLayerSettings(epochs=1, train_size=200, fixed_size=100, betas=(1e-2,))
+        >>> study = stochastic_layer_study((x_train, y_train), (x_test, y_test), settings, progress=False)
+        >>> list(study["methods"])
+        ['vib, beta=0.01', 'dualib, beta=0.01']
+        >>> [row["epoch"] for row in study["methods"]["vib, beta=0.01"]]
+        [0, 1]
     """
     settings = settings or StochasticLayerSettings()
     (x_train, y_train), (x_test, y_test) = train, test

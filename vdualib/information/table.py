@@ -74,7 +74,9 @@ def table_from_json(data):
         A list of dicts; ``epoch`` as int, ``layer`` as str, other values as float (null -> NaN).
 
     Example:
-        >>> table_from_json(table_to_json(rows)) == rows     # True for rows with every column
+        >>> rows = [{"epoch": 0, "layer": "h", "ixt": 3.0, "ity": 0.5, "grad_mean": 1.0, "grad_std": 0.5, "snr": 2.0}]
+        >>> table_from_json(table_to_json(rows)) == rows     # for rows with every column
+        True
     """
     return [{c: _parse(c, v) for c, v in zip(data["columns"], values)} for values in data["rows"]]
 
@@ -91,6 +93,8 @@ def save_table(rows, path):
 
     Example:
         >>> save_table([{"epoch": 0, "layer": "h", "ixt": 3.0, "ity": 0.5}], "plane.csv")
+        >>> load_table("plane.csv")[0]["ity"]
+        0.5
     """
     ext = _format(path)
     rows = list(rows)
@@ -131,7 +135,9 @@ def load_table(path):
         FileNotFoundError: the file does not exist.
 
     Example:
-        >>> load_table("plane.csv")[0]["ixt"]     # 3.0
+        >>> save_table([{"epoch": 0, "layer": "h", "ixt": 3.0, "ity": 0.5}], "plane.csv")
+        >>> load_table("plane.csv")[0]["ixt"]
+        3.0
     """
     ext = _format(path)
     if ext == ".json":
@@ -159,7 +165,9 @@ def mean_table(tables):
         ValueError: no table, an empty first table, or tables with different rows.
 
     Example:
-        >>> mean_table([load_table(f"seed{s}.csv") for s in range(5)])[0]["ixt_std"]
+        >>> tables = [[{"epoch": 0, "layer": "h", "ixt": 3.0 + seed, "ity": 0.5}] for seed in range(2)]
+        >>> mean_table(tables)[0]["ixt"], mean_table(tables)[0]["ixt_std"]
+        (3.5, 0.5)
     """
     tables = [list(t) for t in tables]
     if not tables or not tables[0]:
@@ -194,7 +202,10 @@ def series(rows, layer, column):
         ``(epochs, values)``, float64 arrays ``[E]``.
 
     Example:
-        >>> epochs, ixt = series(load_table("plane.csv"), "dense", "ixt")
+        >>> rows = [{"epoch": epoch, "layer": "dense", "ixt": 4.0 - epoch, "ity": 0.5} for epoch in (2, 0, 1)]
+        >>> epochs, ixt = series(rows, "dense", "ixt")
+        >>> epochs, ixt
+        (array([0., 1., 2.]), array([4., 3., 2.]))
     """
     selected = sorted((row["epoch"], row[column]) for row in rows if row["layer"] == layer)
     return np.array([e for e, _ in selected], dtype=float), np.array([v for _, v in selected], dtype=float)
@@ -215,7 +226,9 @@ def drift_diffusion_epoch(rows, layer):
         The epoch (an int), or ``None`` when the mean never falls below the std after the peak.
 
     Example:
-        >>> drift_diffusion_epoch(load_table("plane.csv"), "dense")
+        >>> rows = [{"epoch": epoch, "layer": "dense", "grad_mean": 1.0 / epoch, "grad_std": 0.3} for epoch in range(1, 6)]
+        >>> drift_diffusion_epoch(rows, "dense")     # the first epoch with grad_mean < grad_std
+        4
     """
     epochs, means = series(rows, layer, "grad_mean")
     _, stds = series(rows, layer, "grad_std")

@@ -26,7 +26,8 @@ def check_units(units):
         ValueError: any other value.
 
     Example:
-        >>> check_units("bits")     # 'bits'
+        >>> check_units("bits")
+        'bits'
     """
     if units not in UNITS:
         raise ValueError(f"units must be 'bits' or 'nats', got {units!r}.")
@@ -47,6 +48,7 @@ def from_nats(value, units):
         ValueError: an unknown unit.
 
     Example:
-        >>> from_nats(math.log(2.0), "bits")     # 1.0
+        >>> from_nats(math.log(2.0), "bits")
+        1.0
     """
     return value / math.log(2.0) if check_units(units) == "bits" else value

@@ -17,6 +17,8 @@ Example:
     >>> x = np.random.default_rng(0).normal(size=(8, 3))
     >>> k, theta = ntk.kernels(x, depth=2)
     >>> prediction = ntk.ensemble(x, np.arange(8) % 2, t=[1.0, np.inf])
+    >>> k.shape, prediction.mean_train.shape
+    ((8, 8), (2, 8))
 """
 
 from vdualib.ntk.ensemble import EnsemblePrediction, KernelEnsemble, ensemble

@@ -23,7 +23,7 @@ Example:
     >>> import numpy as np
     >>> x = np.random.default_rng(0).normal(size=(10, 4))
     >>> prediction = ensemble(x, np.arange(10) % 2 - 0.5, x[:3], t=[0.0, np.inf], depth=2)
-    >>> np.allclose(prediction.mean_train[1], np.arange(10) % 2 - 0.5)   # interpolates at t = inf
+    >>> bool(np.allclose(prediction.mean_train[1], np.arange(10) % 2 - 0.5))   # interpolates at t = inf
     True
 """
 
@@ -56,8 +56,13 @@ class EnsemblePrediction(NamedTuple):
         cov_test: ``[T, M, M]`` or ``[T, M]``, or ``None``.
 
     Example:
+        >>> rng = np.random.default_rng(0)
+        >>> x_train, y_train, x_test = rng.normal(size=(4, 3)), np.array([0.5, -0.5, 0.5, -0.5]), rng.normal(size=(2, 3))
         >>> prediction = ensemble(x_train, y_train, x_test, t=[0, np.inf])
         >>> prediction.mean_train[-1]     # = y_train: the converged ensemble interpolates
+        array([ 0.5, -0.5,  0.5, -0.5])
+        >>> prediction.mean_test.shape, prediction.cov_test.shape
+        ((2, 2), (2, 2, 2))
     """
 
     t: np.ndarray
@@ -105,9 +110,13 @@ class KernelEnsemble:
             ``diag_reg``, test kernels given partly, or a numerically singular Theta.
 
     Example:
+        >>> from vdualib.ntk import kernels
+        >>> x_train, y_train = np.random.default_rng(0).normal(size=(4, 3)), np.array([0.5, -0.5, 0.5, -0.5])
         >>> k, theta = kernels(x_train)
         >>> model = KernelEnsemble(k, theta, y_train, learning_rate=1.0)
         >>> model.predict(t=[1.0, 10.0], covariance="diagonal").mean_train     # [2, N]
+        array([[ 0.0025, -0.0174,  0.1205, -0.0865],
+               [ 0.0506, -0.0982,  0.476, -0.434]])
     """
 
     def __init__(
@@ -179,7 +188,12 @@ class KernelEnsemble:
             ``(mean, covariance)``: ``[N, k]`` and ``[N, N]`` in Theta's eigenbasis.
 
         Example:
+            >>> from vdualib.ntk import kernels
+            >>> x_train, y_train = np.random.default_rng(0).normal(size=(4, 3)), np.array([0.5, -0.5, 0.5, -0.5])
+            >>> model = KernelEnsemble(*kernels(x_train), y_train)
             >>> mean, cov = model.train_outputs_in_eigenbasis(10.0)
+            >>> mean.shape, cov.shape
+            ((4, 1), (4, 4))
         """
         rates = self._rates(float(t))
         remaining = np.exp(-rates)
@@ -229,7 +243,12 @@ class KernelEnsemble:
                 ``k_test``.
 
         Example:
-            >>> model.predict(np.inf).mean_test     # [M] (1-D labels) or [M, k]
+            >>> from vdualib.ntk import kernels
+            >>> rng = np.random.default_rng(0)
+            >>> x_train, y_train, x_test = rng.normal(size=(4, 3)), np.array([0.5, -0.5, 0.5, -0.5]), rng.normal(size=(2, 3))
+            >>> model = KernelEnsemble(*kernels(x_train), y_train, *kernels(x_test, x_train), kernels(x_test)[0])
+            >>> model.predict(np.inf).mean_test.shape     # [M] (1-D labels) or [M, k]
+            (2,)
         """
         if covariance not in COVARIANCES:
             raise ValueError(f"covariance must be one of {COVARIANCES}; got {covariance!r}.")
@@ -285,8 +304,11 @@ def ensemble(
             large for float64.
 
     Example:
+        >>> rng = np.random.default_rng(0)
+        >>> x_train, y_train, x_test = rng.normal(size=(4, 3)), np.array([0.5, -0.5, 0.5, -0.5]), rng.normal(size=(2, 3))
         >>> prediction = ensemble(x_train, y_train, x_test, t=[0, 10, np.inf], depth=2)
-        >>> prediction.mean_test.shape, prediction.cov_test.shape     # (3, M), (3, M, M) for 1-D labels
+        >>> prediction.mean_test.shape, prediction.cov_test.shape     # (T, M), (T, M, M) for 1-D labels
+        ((3, 2), (3, 2, 2))
     """
     if covariance not in COVARIANCES:
         raise ValueError(f"covariance must be one of {COVARIANCES}; got {covariance!r}.")

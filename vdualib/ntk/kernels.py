@@ -166,7 +166,9 @@ def standardize_inputs(x):
         ValueError: non-finite inputs or a constant row.
 
     Example:
-        >>> standardize_inputs(np.arange(6.0).reshape(2, 3))     # [[-1.2247, 0, 1.2247]] * 2
+        >>> standardize_inputs(np.arange(6.0).reshape(2, 3))
+        array([[-1.2247,  0.        ,  1.2247],
+               [-1.2247,  0.        ,  1.2247]])
     """
     x = _as_inputs(x, "x", np.float64)
     centred = x - x.mean(axis=1, keepdims=True)

@@ -12,7 +12,17 @@ Information is in bits. matplotlib is imported on first use (``vdualib.plotting.
 
 Example:
     >>> from vdualib import plotting
-    >>> plotting.save_figure(plot_time_curves("12bit", data["datasets"]["12bit"]), "12bit_time.png")
+    >>> from vdualib.ntk import KernelEnsemble, information_curve, kernels
+    >>> rng = np.random.default_rng(0)
+    >>> x, labels = rng.normal(size=(24, 3)), np.arange(24) % 2     # 16 training and 8 test points
+    >>> def curve(n):     # as the lab's NTK study computes one task's curves
+    ...     model = KernelEnsemble(*kernels(x[:n]), np.eye(2)[labels[:n]] - 0.5, *kernels(x[16:], x[:n]), kernels(x[16:])[0])
+    ...     return information_curve(model, [1.0, 10.0, 100.0, np.inf], labels[:n], labels[16:], noise_variance=0.1)
+    >>> task = {"sizes": [8, 16], "curves": {"8": curve(8), "16": curve(16)}}
+    >>> plotting.save_figure(plot_time_curves("toy", task), "toy_time.png")
+    'toy_time.png'
+    >>> plotting.save_figure(plot_size_curves("toy", task), "toy_size.png")
+    'toy_size.png'
 """
 
 import numpy as np
@@ -38,7 +48,9 @@ def time_positions(times):
         ValueError: no positive finite time, or a non-positive one.
 
     Example:
-        >>> time_positions([1.0, 100.0, float("inf")])     # ([1, 100, 1000], 1000.0)
+        >>> positions, infinity = time_positions([1.0, 100.0, float("inf")])
+        >>> positions, float(infinity)
+        (array([   1.,  100., 1000.]), 1000.0)
     """
     times = np.array([float(t) for t in times])
     finite = times[np.isfinite(times)]
@@ -57,7 +69,8 @@ def size_times(times):
         A list of three ``(index, matplotlib colour, label)`` tuples.
 
     Example:
-        >>> size_times([0.1, 1.0, 10.0, float("inf")])     # [(1, 'C0', 't=1'), (2, 'C1', 't=10'), (3, 'C3', 't=inf')]
+        >>> size_times([0.1, 1.0, 10.0, float("inf")])
+        [(1, 'C0', 't=1'), (2, 'C1', 't=10'), (3, 'C3', 't=inf')]
     """
     finite = [i for i, t in enumerate(times) if float(t) != float("inf")]
     chosen = (finite[len(finite) // 3], finite[2 * len(finite) // 3], len(times) - 1)
@@ -91,7 +104,13 @@ def plot_time_curves(name, task):
         the figure (2 x 2 panels).
 
     Example:
-        >>> save_figure(plot_time_curves("12bit", data["datasets"]["12bit"]), "12bit_time.png")
+        >>> from vdualib.ntk import KernelEnsemble, information_curve, kernels
+        >>> from vdualib.plotting import save_figure
+        >>> x, labels = np.random.default_rng(0).normal(size=(24, 3)), np.arange(24) % 2     # 16 train, 8 test
+        >>> model = KernelEnsemble(*kernels(x[:16]), np.eye(2)[labels[:16]] - 0.5, *kernels(x[16:], x[:16]), kernels(x[16:])[0])
+        >>> curve = information_curve(model, [1.0, 10.0, np.inf], labels[:16], labels[16:], noise_variance=0.1)
+        >>> save_figure(plot_time_curves("toy", {"sizes": [16], "curves": {"16": curve}}), "toy_time.png")
+        'toy_time.png'
     """
     plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(10, 7.2))
@@ -134,7 +153,15 @@ def plot_size_curves(name, task):
         the figure (1 x 4 panels).
 
     Example:
-        >>> save_figure(plot_size_curves("mnist", data["datasets"]["mnist"]), "mnist_size.png")
+        >>> from vdualib.ntk import KernelEnsemble, information_curve, kernels
+        >>> from vdualib.plotting import save_figure
+        >>> x, labels = np.random.default_rng(0).normal(size=(24, 3)), np.arange(24) % 2     # 16 train, 8 test
+        >>> def curve(n):
+        ...     model = KernelEnsemble(*kernels(x[:n]), np.eye(2)[labels[:n]] - 0.5, *kernels(x[16:], x[:n]), kernels(x[16:])[0])
+        ...     return information_curve(model, [1.0, 10.0, 100.0, np.inf], labels[:n], labels[16:], noise_variance=0.1)
+        >>> task = {"sizes": [8, 16], "curves": {"8": curve(8), "16": curve(16)}}
+        >>> save_figure(plot_size_curves("toy", task), "toy_size.png")
+        'toy_size.png'
     """
     plt = pyplot()
     sizes = task["sizes"]

@@ -39,7 +39,8 @@ class Task(NamedTuple):
 
     Example:
         >>> task = load_task("12bit", num_test=1000, max_train=2048, seed=0)
-        >>> task.x_train.shape, task.x_test.shape     # ((2048, 12), (1000, 12))
+        >>> task.x_train.shape, task.x_test.shape
+        ((2048, 12), (1000, 12))
     """
 
     x_train: np.ndarray
@@ -68,7 +69,8 @@ def task_from_arrays(x, y, num_test, max_train, seed, split="seeded split of one
         ValueError: non-finite inputs, bad labels, mismatched lengths or too few rows.
 
     Example:
-        >>> task_from_arrays(np.eye(10), np.arange(10) % 2, num_test=4, max_train=6, seed=0).x_train.shape     # (6, 10)
+        >>> task_from_arrays(np.eye(10), np.arange(10) % 2, num_test=4, max_train=6, seed=0).x_train.shape
+        (6, 10)
     """
     x = checks.sample_matrix("x", x)
     y = checks.integer_labels("y", y)
@@ -101,7 +103,9 @@ def load_task(name, num_test, max_train, seed, data_dir=None):
         FileNotFoundError: the data files are missing.
 
     Example:
-        >>> load_task("mnist", num_test=500, max_train=1000, seed=0).split
+        >>> task = load_task("mnist", num_test=500, max_train=1000, seed=0)
+        >>> task.split, task.x_train.shape
+        ('MNIST train (subsets) / MNIST test (subset)', (1000, 784))
     """
     if name not in TASKS:
         raise ValueError(f"task must be one of {TASKS}; got {name!r}.")
