@@ -46,3 +46,75 @@ def mnist_small(mnist):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def tiny_backbone():
+    def make():
+        import keras
+
+        inputs = keras.Input((28, 28), dtype="uint8")
+        x = keras.layers.Rescaling(1 / 255)(keras.layers.Flatten()(inputs))
+        return keras.Model(inputs, keras.layers.Dense(32, activation="relu")(x))
+
+    return make
+
+
+def _probs(noise, labels, signal):
+    logits = noise.copy()
+    logits[np.arange(labels.size), labels] += signal
+    probs = np.exp(logits)
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def two_models():
+    """Two correlated models, as two networks on one test set are: the same hard examples, one weaker."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, 4000)
+    noise = rng.normal(size=(labels.size, 10))
+    return labels, _probs(noise, labels, 3.0), _probs(noise + 0.3 * rng.normal(size=noise.shape), labels, 2.6)
+
+
+@pytest.fixture(scope="session")
+def saved_models(tmp_path_factory, mnist):
+    """A small VIB classifier and a plain Keras softmax network, briefly trained and saved."""
+    import keras
+
+    import vdualib
+    from vdualib import models
+
+    (x_train, y_train), _ = mnist
+    folder = tmp_path_factory.mktemp("models")
+    vib = vdualib.build_classifier(models.mlp_backbone(units=(32,)), 10, method="vib", latent_dim=8, num_samples=4, seed=0)
+    vib.compile(optimizer=keras.optimizers.Adam(0.01))
+    vib.fit(x_train[:1000], y_train[:1000], epochs=5, batch_size=100, verbose=0)
+    plain = keras.Sequential(
+        [
+            keras.Input((28, 28), dtype="uint8"),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ],
+        name="plain_softmax",
+    )
+    plain.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    plain.fit(x_train[:1000], y_train[:1000], epochs=3, batch_size=100, verbose=0)
+    paths = {"vib": str(folder / "small-vib.keras"), "plain": str(folder / "small-plain.keras")}
+    vib.save(paths["vib"])
+    plain.save(paths["plain"])
+    return paths
+
+
+@pytest.fixture(scope="session")
+def run(tmp_path_factory, saved_models):
+    from vdualib.commands import evaluate as evaluate_command
+
+    out = tmp_path_factory.mktemp("evaluation")
+    argv = [
+        "--compare", saved_models["vib"], saved_models["plain"], "--dataset", "mnist", "--limit", "500",
+        "--corruptions", "gaussian_noise", "rotate", "--severities", "1", "4", "--ood", "fashion_mnist", "uniform",
+        "--batch-size", "128", "--no-progress", "--out", str(out),
+    ]  # fmt: skip
+    assert evaluate_command.main(argv) == 0
+    return out

@@ -1,9 +1,9 @@
-"""Temperature scaling refuses fits that mean nothing and inputs it would misread."""
+"""Temperature scaling: it recovers a known temperature, and refuses fits that mean nothing and inputs it would misread."""
 
 import numpy as np
 import pytest
 
-from vdualib import calibration
+from vdualib import calibration, metrics
 
 
 def _predictions(rng, num, num_classes=4, temperature=1.0 / 3.0):
@@ -75,3 +75,20 @@ def test_apply_temperature_validates(rng):
             calibration.apply_temperature(probs, bad)
     with pytest.raises(ValueError, match="NaN"):
         calibration.apply_temperature(np.array([[np.nan, 1.0]]), 2.0)
+
+
+def test_temperature_scaling_recovers_known_temperature():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 2, size=(6000, 6))
+    true_probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    labels = np.array([rng.choice(6, p=p) for p in true_probs])
+    overconfident = np.exp(3 * logits) / np.exp(3 * logits).sum(1, keepdims=True)  # temperature 1/3
+    temperature = calibration.fit_temperature(overconfident, labels)
+    assert temperature == pytest.approx(3.0, rel=0.08)
+    rescaled = calibration.apply_temperature(overconfident, temperature)
+    assert metrics.nll(rescaled, labels) < metrics.nll(overconfident, labels)
+    assert metrics.expected_calibration_error(rescaled, labels) < 0.03
+    np.testing.assert_allclose(calibration.apply_temperature(true_probs, 1.0), true_probs, atol=1e-12)
+    for bad in (0.0, -1.0, np.nan):
+        with pytest.raises(ValueError, match="temperature"):
+            calibration.apply_temperature(true_probs, bad)

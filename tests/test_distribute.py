@@ -7,7 +7,7 @@ shared storage). The recipe is a tiny VIB MLP: 400 MNIST images, one epoch of 4 
 global batch of 100 (50 per worker), latent 16, plain SGD (no momentum, constant rate), so that a
 gradient of the wrong scale moves the weights by as much as training does (Adam would hide it).
 One training per process: TensorFlow cannot set up a second MultiWorkerMirroredStrategy in a
-process reliably.
+process reliably. Below it, MirroredStrategy on two logical CPUs against a single device.
 
 Tolerances:
 * the two workers hold the same weights bit for bit: they apply the same all-reduced gradient;
@@ -28,8 +28,10 @@ import os
 import socket
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
+import pytest
 
 OVERRIDES = {
     "train_size": 400,
@@ -134,6 +136,54 @@ def test_two_workers_train_like_one_process(tmp_path, data_dir):
         else:
             assert difference <= RELATIVE_TOLERANCE * change, (variable, difference, change)
     assert abs(reports[0]["loss"] - single["loss"]) <= LOSS_TOLERANCE, (reports[0]["loss"], single["loss"])
+
+
+_MIRRORED = textwrap.dedent(
+    """
+    import json, sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras, numpy as np
+    from vdualib import recipes, training
+    out, data_dir = sys.argv[1], sys.argv[2]
+    recipe = recipes.get_recipe("mnist-deterministic-mlp", ["epochs=1", "train_size=800", "validation_size=200",
+                                 "batch_size=100", "latent_dim=8", "lr_schedule=constant"])
+    results = {}
+    for strategy in ("default", "mirrored"):
+        record = training.train(recipe, f"{out}/{strategy}", strategy=strategy, data_dir=data_dir, verbose=0)
+        model = keras.saving.load_model(f"{out}/{strategy}/model.keras", safe_mode=True)
+        results[strategy] = {"replicas": record["replicas"], "loss": record["history"][-1]["loss"],
+                             "weights": [w.numpy().ravel().tolist() for w in model.trainable_weights]}
+    # a second model trains in the same process (make_strategy shares one MirroredStrategy), and
+    # weight decay leaves a learned prior alone under the strategy too (its variables are mirrored)
+    decayed = recipes.get_recipe("mnist-vib-mlp", ["epochs=1", "train_size=800", "validation_size=200", "batch_size=100",
+                                 "latent_dim=8", "prior=class_conditional", "optimizer=sgd", "learning_rate=0.1",
+                                 "lr_schedule=constant", "weight_decay=0.5", "beta=1e-9", "weight_ema=0.0"])
+    keras.utils.set_random_seed(decayed["seed"])
+    initial = training.build_from_recipe(decayed).prior.means.numpy()
+    training.train(decayed, f"{out}/prior", strategy="mirrored", data_dir=data_dir, verbose=0)
+    means = keras.saving.load_model(f"{out}/prior/model.keras", safe_mode=True).prior.means.numpy()
+    results["prior_moved"] = float(np.abs(means - initial).max())
+    print(json.dumps(results))
+    """
+)
+
+
+def test_mirrored_strategy_on_two_cpus_matches_single_device(tmp_path, data_dir):
+    script = tmp_path / "mirrored.py"
+    script.write_text(_MIRRORED)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), data_dir], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    assert results["default"]["replicas"] == 1 and results["mirrored"]["replicas"] == 2
+    assert results["mirrored"]["loss"] == pytest.approx(results["default"]["loss"], rel=1e-3)
+    for a, b in zip(results["default"]["weights"], results["mirrored"]["weights"]):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+    assert results["prior_moved"] < 1e-6  # 8 steps of decay would have shrunk it by 1 - 0.95**8 = 34%
 
 
 if __name__ == "__main__":  # one worker of the test above: python test_distribute.py OUT_DIR WEIGHTS.npz

@@ -252,14 +252,3 @@ def test_beta_without_a_prior_is_refused_not_ignored(rng):
     weighed = _encoder(prior="standard_normal", beta=0.01)
     weighed(x, training=True)
     assert len(weighed.losses) == 1 and float(weighed.losses[0]) > 0
-
-
-def test_beta_scheduler_refuses_encoders_without_a_prior(rng):
-    from vdualib import callbacks
-
-    inputs = keras.Input((6,))
-    model = keras.Model(inputs, keras.layers.Dense(2)(layers.GaussianEncoder(4)(inputs)))
-    model.compile("adam", loss="mse")
-    x = rng.normal(size=(8, 6)).astype(np.float32)
-    with pytest.raises(ValueError, match="GaussianEncoder that has a prior.*prior='standard_normal'"):
-        model.fit(x, np.zeros((8, 2)), epochs=1, verbose=0, callbacks=[callbacks.BetaScheduler(0.0, 1e-3, steps=4)])

@@ -267,22 +267,3 @@ def test_confusion_matrix_averages_probabilities_and_refuses_logits():
         losses.confusion_matrix(np.full((2, 3), 1 / 3), [0, 1], 2)
     with pytest.raises(ValueError, match="at least two classes"):
         losses.confusion_matrix(np.ones((2, 1)), [0, 0], 1)
-
-
-def test_schedules_by_step_and_their_validation():
-    from vdualib import callbacks
-
-    linear = callbacks.BetaScheduler(0.0, 1.0, 10)
-    assert linear.value(0) == 0.0 and linear.value(5) == pytest.approx(0.5) and linear.value(50) == 1.0
-    log = callbacks.BetaScheduler(1e-4, 1e-2, 2, schedule="log")
-    assert log.value(1) == pytest.approx(1e-3)
-    warmup = callbacks.DistortionWarmup(0.1, 4000)
-    assert [warmup.value(s) for s in (0, 1000, 2000, 4000, 9000)] == pytest.approx([0.1, 0.075, 0.05, 0.0, 0.0])
-    with pytest.raises(ValueError, match="log schedule"):
-        callbacks.BetaScheduler(0.0, 1.0, 10, schedule="log")
-    with pytest.raises(ValueError, match="start must be >= 0"):
-        callbacks.BetaScheduler(-1.0, 1.0, 10)
-    with pytest.raises(ValueError, match="start must be a finite number"):
-        callbacks.BetaScheduler(float("nan"), 1.0, 10)
-    with pytest.raises(ValueError, match="steps must be a positive integer"):
-        callbacks.DistortionWarmup(0.1, 0)

@@ -1,4 +1,4 @@
-"""Calibration, accuracy and OOD metrics, the Keras ECE metric, temperature scaling."""
+"""Calibration, accuracy and OOD metrics, the top-label ECE of per-example scores, the Keras ECE metric."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import sklearn.metrics
 
-from vdualib import calibration, metrics
+from vdualib import metrics
 
 # A hand-worked example with 5 equal-width bins (width 0.2):
 #   bin 2 [0.4, 0.6): C (0.50, correct), D (0.55, wrong), E (0.50, correct)
@@ -244,26 +244,6 @@ def test_ood_auroc_and_aupr_match_sklearn():
         metrics.ood_aupr([], [1.0])
 
 
-# --------------------------------------------------------------------------- temperature scaling
-
-
-def test_temperature_scaling_recovers_known_temperature():
-    rng = np.random.default_rng(1)
-    logits = rng.normal(0, 2, size=(6000, 6))
-    true_probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    labels = np.array([rng.choice(6, p=p) for p in true_probs])
-    overconfident = np.exp(3 * logits) / np.exp(3 * logits).sum(1, keepdims=True)  # temperature 1/3
-    temperature = calibration.fit_temperature(overconfident, labels)
-    assert temperature == pytest.approx(3.0, rel=0.08)
-    rescaled = calibration.apply_temperature(overconfident, temperature)
-    assert metrics.nll(rescaled, labels) < metrics.nll(overconfident, labels)
-    assert metrics.expected_calibration_error(rescaled, labels) < 0.03
-    np.testing.assert_allclose(calibration.apply_temperature(true_probs, 1.0), true_probs, atol=1e-12)
-    for bad in (0.0, -1.0, np.nan):
-        with pytest.raises(ValueError, match="temperature"):
-            calibration.apply_temperature(true_probs, bad)
-
-
 # --------------------------------------------------------------------------- Keras metric
 
 
@@ -423,3 +403,16 @@ def test_keras_metric_is_a_registered_module_level_class_that_saved_models_keep(
     after = loaded.evaluate(x, y, batch_size=32, return_dict=True, verbose=0)["ece"]
     assert after == pytest.approx(before, abs=1e-6)
     assert after == pytest.approx(metrics.expected_calibration_error(loaded.predict(x, verbose=0), y, 7), abs=1e-5)
+
+
+def test_top_label_ece_bins_each_row_on_its_own(two_models):
+    labels, probs_a, probs_b = two_models
+    a, b = metrics.per_example_scores(probs_a, labels), metrics.per_example_scores(probs_b, labels)
+    stacked = metrics.top_label_ece(np.stack([a["confidence"], b["confidence"]]), np.stack([a["correct"], b["correct"]]))
+    assert stacked.shape == (2,)
+    assert stacked[0] == pytest.approx(metrics.expected_calibration_error(probs_a, labels))
+    assert stacked[1] == pytest.approx(metrics.expected_calibration_error(probs_b, labels))
+    assert float(metrics.top_label_ece([0.9, 0.6], [True, False])) == pytest.approx(0.35)
+    for confidence, correct in (([0.5, np.nan], [1, 0]), ([1.2], [1]), ([0.5], [2]), ([0.5, 0.4], [1]), ([], [])):
+        with pytest.raises(ValueError):
+            metrics.top_label_ece(confidence, correct)

@@ -1,3 +1,5 @@
+import math
+
 import keras
 import numpy as np
 import pytest
@@ -5,16 +7,6 @@ import tensorflow as tf
 
 import vdualib
 from vdualib import layers, losses, models
-
-
-@pytest.fixture(scope="module")
-def tiny_backbone():
-    def make():
-        inputs = keras.Input((28, 28), dtype="uint8")
-        x = keras.layers.Rescaling(1 / 255)(keras.layers.Flatten()(inputs))
-        return keras.Model(inputs, keras.layers.Dense(32, activation="relu")(x))
-
-    return make
 
 
 @pytest.mark.parametrize("method", ["dualib", "vib", "deterministic"])
@@ -193,19 +185,6 @@ def test_label_noise_sets_the_dual_objective(mnist_small, tiny_backbone):
         assert distortion == pytest.approx(np.mean(np.sum(q * np.log(q / p), axis=1)), rel=1e-4)
 
 
-def test_beta_scheduler_drives_the_model_beta(mnist_small, tiny_backbone):
-    from vdualib import callbacks
-
-    (x, y), _ = mnist_small
-    model = models.build_classifier(tiny_backbone(), 10, method="vib", latent_dim=4, beta=0.0)
-    model.compile(optimizer="adam")
-    history = model.fit(x[:200], y[:200], epochs=2, batch_size=50, verbose=0, callbacks=[callbacks.BetaScheduler(0.0, 1.0, 4)])
-    assert float(model.beta.numpy()) == pytest.approx(1.0)
-    assert history.history["beta"][0] == pytest.approx(0.75)
-    # the config reports the current beta, not the one the model was built with
-    assert model.get_config()["beta"] == pytest.approx(1.0)
-
-
 def test_backbones_build_and_map_raw_images_to_features():
     for name, shape, width in (("convnet", (28, 28), 256), ("resnet20", (32, 32, 3), 64)):
         backbone = models.build_backbone(name)
@@ -259,3 +238,249 @@ def test_unknown_backbone_and_bad_inputs(mnist_small, tiny_backbone):
         model.predict(x[:4].astype(np.float32) / 255.0)
     assert model.predict(x[:0]).shape == (0, 10)
     assert model.predict_samples(x[:0], num_samples=3).shape == (3, 0, 10)
+
+
+def test_resnet20_called_directly_keeps_its_documented_l2():
+    backbone = models.build_backbone("resnet20")
+    assert len(backbone.losses) == 21  # one L2 term per convolution, as its docstring says
+    assert "weight_decay=0" in models.resnet20_backbone.__doc__
+    assert models.build_backbone("resnet20", weight_decay=0).losses == []
+
+
+def _functional_twin(classifier, loss):
+    """A functional model with the classifier's backbone, encoder and decoder weights."""
+    inputs = keras.Input(classifier.image_shape, dtype="uint8")
+    features = classifier.backbone(inputs)
+    config = classifier.encoder.get_config()
+    encoder = layers.GaussianEncoder.from_config(config)
+    logits = keras.layers.Dense(classifier.num_classes, dtype="float32")(encoder(features))
+    model = keras.Model(inputs, logits)
+    encoder.projection.set_weights(classifier.encoder.projection.get_weights())
+    model.layers[-1].set_weights(classifier.decoder.get_weights())
+    encoder.seed_generator.state.assign(classifier.encoder.seed_generator.state)
+    model.compile("adam", loss=loss)
+    return model
+
+
+@pytest.mark.parametrize(
+    "method, label_noise, loss",
+    [
+        ("vib", None, losses.VIBLoss()),
+        ("dualib", losses.LabelSmoothing(10, 0.05), losses.DualIBLoss(label_noise=losses.LabelSmoothing(10, 0.05))),
+    ],
+)
+def test_a_functional_model_of_the_pieces_has_the_classifiers_loss(method, label_noise, loss, mnist_small):
+    (x, y), _ = mnist_small
+    x, y = x[:64], y[:64]
+    keras.utils.set_random_seed(3)
+    classifier = vdualib.build_classifier(
+        "mlp", 10, method=method, latent_dim=8, beta=0.1, label_noise=label_noise, num_samples=0, seed=5
+    )
+    classifier.compile("adam")
+    classifier.decoder.kernel.assign(np.random.default_rng(0).normal(size=(8, 10)).astype(np.float32))
+    twin = _functional_twin(classifier, loss)
+    # inference: z = mu in both, the closed-form rate added by the encoder in both
+    ours = classifier.evaluate(x, y, batch_size=64, verbose=0, return_dict=True)
+    theirs = twin.evaluate(x, y, batch_size=64, verbose=0, return_dict=True)
+    assert theirs["loss"] == pytest.approx(ours["loss"], rel=1e-5)
+    assert theirs["rate"] == pytest.approx(ours["rate"], rel=1e-5)
+    # training mode: the same seed state draws the same z, so the same loss
+    y_pred = classifier(x, training=True)
+    classifier_loss = float(classifier.compute_loss(x, y, y_pred))
+    logits = twin(x, training=True)
+    twin_loss = float(loss(y, logits)) + sum(float(v) for v in twin.losses)
+    assert twin_loss == pytest.approx(classifier_loss, rel=1e-5)
+    assert ours["loss"] > ours["distortion"]  # the rate is part of both
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    inputs = keras.Input((28, 28), dtype="uint8")
+    x = keras.layers.Rescaling(1 / 255)(keras.layers.Flatten()(inputs))
+    backbone = keras.Model(inputs, keras.layers.Dense(16, activation="relu")(x))
+    model = vdualib.build_classifier(backbone, 10, method="vib", latent_dim=4, num_samples=2)
+    model.compile("adam")
+    return model
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (np.full(4, 15), "labels must be < 10"),
+        (np.array([0, -1, 2, 3]), "labels must be >= 0"),
+        (np.array([0.0, 0.5, 1.0, 2.0]), "whole numbers"),
+        (np.array([0.0, np.nan, 1.0, 2.0]), "NaN"),
+    ],
+)
+def test_fit_refuses_labels_out_of_range_negative_fractional_or_nan(labels, message, small_model, mnist_small):
+    (x, _), _ = mnist_small
+    with pytest.raises(ValueError, match=message):
+        small_model.fit(x[:4], labels, verbose=0)
+
+
+def test_tf_data_pipelines_are_checked_inside_the_graph(small_model, mnist_small):
+    (x, y), _ = mnist_small
+    labels = tf.data.Dataset.from_tensor_slices((x[:8], np.full(8, 15))).batch(4)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="labels must be < 10"):
+        small_model.fit(labels, verbose=0)
+    scaled = tf.data.Dataset.from_tensor_slices((x[:8].astype(np.float32) / 255, y[:8])).batch(4)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"scaled to \[0, 1\]"):
+        small_model.fit(scaled, verbose=0)
+    wrapped = tf.data.Dataset.from_tensor_slices(x[:8].astype(np.int32) + 300).batch(4)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="0..255"):
+        small_model.predict(wrapped, verbose=0)
+    # whole-number floats in 0..255 are the same images as uint8
+    as_float = small_model.predict_samples(x[:8].astype(np.float32), num_samples=0)
+    np.testing.assert_allclose(as_float, small_model.predict_samples(x[:8], num_samples=0), atol=1e-6)
+
+
+def test_every_inference_helper_refuses_scaled_images(small_model, mnist_small):
+    (x, _), _ = mnist_small
+    scaled = x[:4].astype(np.float32) / 255
+    for call in (small_model.predict, small_model.predict_samples, small_model.per_example_rate, small_model.encode):
+        with pytest.raises(ValueError, match=r"scaled to \[0, 1\]"):
+            call(scaled)
+    with pytest.raises(ValueError, match="must lie in 0..255"):
+        small_model.predict(x[:4].astype(np.int64) - 1)
+
+
+def test_a_tf_data_dataset_goes_through_the_inference_helpers(small_model, mnist_small):
+    (x, y), _ = mnist_small
+    dataset = tf.data.Dataset.from_tensor_slices((x[:10], y[:10])).batch(4)
+    rate = small_model.per_example_rate(dataset, num_samples=2)
+    assert rate.shape == (10,) and np.all(np.isfinite(rate))
+    np.testing.assert_allclose(rate, small_model.per_example_rate(x[:10], num_samples=2), rtol=1e-5)
+
+
+def test_empty_inputs_give_empty_outputs(small_model, mnist_small):
+    (x, _), _ = mnist_small
+    assert small_model.predict(x[:0]).shape == (0, 10)
+    probs, rate = small_model.predict_samples(x[:0], num_samples=2, return_rate=True)
+    assert probs.shape == (2, 0, 10) and rate.shape == (0,)
+    mu, sigma = small_model.encode(x[:0])
+    assert mu.shape == sigma.shape == (0, 4)
+
+
+def test_the_mean_prediction_and_the_rate_come_from_one_pass(small_model, mnist_small):
+    (x, _), _ = mnist_small
+    probs, rate = small_model.predict_samples(x[:6], num_samples=0, return_rate=True)
+    assert probs.shape == (1, 6, 10)
+    mu, sigma = small_model.encode(x[:6])
+    expected = 0.5 * np.sum(mu**2 + sigma**2 - 1 - 2 * np.log(sigma), axis=1)
+    np.testing.assert_allclose(rate, expected, rtol=1e-4)
+    assert all(math.isfinite(v) for v in rate)
+
+
+def _fresh_model(**options):
+    inputs = keras.Input((28, 28), dtype="uint8")
+    x = keras.layers.Rescaling(1 / 255)(keras.layers.Flatten()(inputs))
+    backbone = keras.Model(inputs, keras.layers.Dense(16, activation="relu")(x))
+    return vdualib.build_classifier(backbone, 10, **{"method": "vib", "latent_dim": 4, "num_samples": 2, **options})
+
+
+@pytest.mark.parametrize("as_float", [lambda x: (x > 127).astype("float32"), lambda x: np.zeros(x.shape, "float64")])
+def test_float_images_all_in_the_unit_range_are_refused_as_scaled(small_model, mnist_small, as_float):
+    """Binarised images are whole 0s and 1s: read as pixel values they are black, and a zoo model
+    scores 0.134 on them against 0.992 on the uint8 images."""
+    (x, y), _ = mnist_small
+    binary = as_float(x[:8])
+    for call in (small_model.predict, small_model.predict_samples, small_model.encode):
+        with pytest.raises(ValueError, match=r"scaled to \[0, 1\]"):
+            call(binary)
+    with pytest.raises(ValueError, match=r"scaled to \[0, 1\]"):
+        small_model.fit(binary, y[:8], verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"scaled to \[0, 1\]"):
+        small_model.predict(tf.data.Dataset.from_tensor_slices(binary).batch(4), verbose=0)
+    # binarised into integers other than uint8: refused the same way, eagerly and graph-side
+    for dtype in ("int64", "int32"):
+        with pytest.raises(ValueError, match=r"scaled to \[0, 1\]"):
+            small_model.predict(binary.astype(dtype), verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"scaled to \[0, 1\]"):
+        small_model.predict(tf.data.Dataset.from_tensor_slices(binary.astype("int32")).batch(4), verbose=0)
+    # whole-number floats with pixels above 1 are still the same images as uint8
+    np.testing.assert_array_equal(vdualib.checks.pixel_images("x", x[:8].astype("float32")), x[:8])
+
+
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        (np.r_[np.nan, np.ones(99)], "NaN or infinite"),
+        (np.full(100, np.inf), "NaN or infinite"),
+        (-np.ones(100), "must be >= 0"),
+        (np.ones(7), "must hold 100 weights"),
+        (np.full(100, 1e300), "infinite in float32"),
+        (np.ones(100) * (1 + 1j), "complex values"),
+    ],
+)
+def test_fit_and_evaluate_refuse_bad_sample_weights(mnist_small, weights, message):
+    (x, y), _ = mnist_small
+    model = _fresh_model()
+    model.compile("adam")
+    before = [w.numpy().copy() for w in model.weights]
+    for call in (model.fit, model.evaluate):
+        with pytest.raises(ValueError, match=message) as caught:
+            call(x[:100], y[:100], sample_weight=weights, verbose=0)
+        assert str(caught.value).startswith("sample_weight")
+    with pytest.raises(ValueError, match="class_weight values"):
+        model.fit(x[:100], y[:100], class_weight={0: np.nan, 1: 1.0}, verbose=0)
+    for kept, original in zip(model.weights, before):
+        np.testing.assert_array_equal(kept.numpy(), original)
+    if message in ("NaN or infinite", "must be >= 0"):  # weights inside a pipeline: checked on every batch
+        dataset = tf.data.Dataset.from_tensor_slices((x[:100], y[:100], weights.astype("float32"))).batch(50)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="sample weights"):
+            model.fit(dataset, verbose=0)
+
+
+def test_a_model_whose_weights_became_non_finite_stops_and_refuses_to_predict(mnist_small):
+    (x, y), _ = mnist_small
+    model = _fresh_model(beta=1e30)
+    model.compile(keras.optimizers.Adam(1e3))
+    with pytest.raises(ValueError, match=r"after epoch 1, .* non-finite weights \(NaN or inf\) in .*kernel"):
+        model.fit(x[:200], y[:200], epochs=3, batch_size=100, verbose=0)
+    for call in (model.predict, model.predict_samples, model.per_example_rate, model.encode):
+        with pytest.raises(ValueError, match="non-finite weights .*lower learning rate or beta"):
+            call(x[:4])
+    with pytest.raises(ValueError, match="non-finite weights"):
+        model.evaluate(x[:4], y[:4], verbose=0)
+
+
+def test_targets_may_change_kind_between_calls(mnist_small):
+    """Float class ids, then probability vectors, then ids again: each kind gets its own trace."""
+    (x, y), _ = mnist_small
+    model = _fresh_model(num_samples=0)
+    model.compile("adam")
+    model.fit(x[:100], y[:100].astype("float32"), batch_size=50, verbose=0)
+    model.fit(x[:100], np.eye(10, dtype="float32")[y[:100]], batch_size=50, verbose=0)
+    model.fit(x[:100], y[:100, None], batch_size=50, verbose=0)
+    results = [
+        model.evaluate(x[:100], targets, verbose=0, return_dict=True)["accuracy"]
+        for targets in (y[:100], np.eye(10, dtype="float32")[y[:100]], y[:100].astype("float32"))
+    ]
+    assert results[0] == results[1] == results[2]
+
+
+def test_predict_takes_a_list_and_names_a_ragged_one(small_model, mnist_small):
+    (x, y), _ = mnist_small
+    np.testing.assert_allclose(
+        small_model.predict_samples(x[:3].tolist(), num_samples=0), small_model.predict_samples(x[:3], num_samples=0)
+    )
+    assert small_model.predict(x[:3].tolist(), verbose=0).shape == (3, 10)
+    ragged = [x[0].tolist(), x[1][:5].tolist()]
+    for call in (small_model.predict, small_model.predict_samples):
+        with pytest.raises(ValueError, match="images must be a rectangular array .* pad or drop") as caught:
+            call(ragged)
+        assert len(str(caught.value)) < 300  # the pixels are not printed
+    with pytest.raises(ValueError, match="labels must be a rectangular array"):
+        small_model.fit(x[:2], [[1, 2], [3]], verbose=0)
+
+
+def test_fit_on_a_pipeline_leaves_keras_no_shuffle_to_ignore(small_model, mnist_small):
+    """A tf.data pipeline shuffles itself: fit passes shuffle=False, so Keras has nothing to warn about."""
+    import warnings
+
+    (x, y), _ = mnist_small
+    dataset = tf.data.Dataset.from_tensor_slices((x[:8], y[:8])).batch(4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        small_model.fit(dataset, verbose=0)
+    assert not [w for w in caught if "shuffle" in str(w.message)], [str(w.message) for w in caught]

@@ -342,3 +342,16 @@ def test_the_python_examples_run(page, tmp_path, monkeypatch):
             continue  # compiled, and its imports run, by the test above
         exec(compile(code, f"{page} python block {number}", "exec"), namespace)
     assert namespace.get("vdualib", vdualib) is vdualib
+
+
+def test_the_readme_functional_example_trains_saves_and_loads(tmp_path, monkeypatch, data_dir):
+    text = _readme()
+    blocks = re.findall(r"```python\n(# example: a functional CNN.*?)```", text, re.S)
+    assert len(blocks) == 1, "the README keeps one functional-model example"
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(blocks[0].replace("model.fit(", "history = model.fit("), "README", "exec"), namespace)
+    history = namespace["history"].history
+    assert history["sparse_categorical_accuracy"][-1] > 0.7  # learns (about 0.9 after 2 short epochs)
+    assert history["rate"][-1] > 0 and history["warmup_weight"][-1] < 0.01
+    assert (tmp_path / "vdualib-cnn.keras").exists()

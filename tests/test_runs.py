@@ -204,22 +204,6 @@ def test_deleting_the_lock_file_does_not_bypass_the_lock(tmp_path):
                 pass
 
 
-def test_a_checkpoint_callback_lets_go_of_its_lock_after_a_failed_fit(tmp_path):
-    from vdualib import callbacks
-
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)], name="m")
-    model.compile(optimizer="sgd", loss="mse")
-    x, y = np.zeros((8, 2), "float32"), np.zeros((8, 1), "float32")
-    first = callbacks.EpochCheckpoint(tmp_path, {"name": "m"})
-    with pytest.raises(KeyboardInterrupt):
-        model.fit(x, y, epochs=2, verbose=0, callbacks=[first, _CrashAfterFirst()])
-    model.fit(x, y, epochs=1, verbose=0, callbacks=[first])  # the same callback again: it releases, then locks
-    del first
-    second = callbacks.EpochCheckpoint(tmp_path, {"name": "m"})
-    model.fit(x, y, epochs=1, verbose=0, callbacks=[second])
-    assert reports.read_json(tmp_path / runs.STATE_FILE)["epochs_done"] == 1
-
-
 def test_a_checkpoint_from_before_the_decay_fields_resumes(tmp_path, data_dir):
     recipe = recipes.get_recipe("mnist-vib-mlp", TINY + ["epochs=2"])
     with pytest.raises(KeyboardInterrupt):

@@ -87,41 +87,6 @@ def test_committed_models_match_their_cards(mnist):
         assert accuracy == pytest.approx(card["evaluation"]["test"]["accuracy"], abs=0.003)
 
 
-def test_evaluation_takes_the_data_set_from_the_card(tmp_path):
-    from vdualib import evaluation
-
-    cards = [zoo.card("mnist-dualib-mlp"), zoo.card("mnist-vib-mlp")]
-    assert evaluation.zoo_dataset(cards) == "mnist"
-    with pytest.raises(ValueError, match="pass --dataset"):
-        evaluation.zoo_dataset([cards[0], None])  # a model given as a file has no card
-    with pytest.raises(ValueError, match="different data sets"):
-        evaluation.zoo_dataset([cards[0], zoo.card("cifar10-vib-resnet20")])
-    with pytest.raises(ValueError, match="takes the cards that vdualib.zoo.describe returns"):
-        evaluation.zoo_dataset(["mnist-dualib-mlp"])
-    assert evaluation.zoo_validation([cards[0], None], "mnist") is None
-    assert evaluation.zoo_validation(cards, "fashion_mnist") is None  # evaluated off the training data set
-
-
-def test_the_readme_main_command_and_the_quickstart(tmp_path, capsys, data_dir):
-    from vdualib.commands import evaluate, quickstart
-
-    out = tmp_path / "evaluate"
-    code = evaluate.main(["--model", "mnist-dualib-mlp", "--corruptions", "none", "--limit", "500", "--no-progress", "--out", str(out), "--data-dir", data_dir])
-    assert code == 0
-    assert "mnist-dualib-mlp" in capsys.readouterr().out
-    record = reports.read_json(out / "metrics.json")
-    assert record["models"][0]["sha256"] == zoo.sha256("mnist-dualib-mlp")
-    # temperature scaling on the split the recipe held out, as in the card
-    scaling = record["models"][0]["temperature_scaling"]
-    card = zoo.card("mnist-dualib-mlp")["evaluation"]["temperature_scaling"]
-    assert scaling["fit_on"] == "validation" and scaling["fit_examples"] == 5000
-    assert scaling["temperature"] == pytest.approx(card["temperature"], rel=0.02)  # same split, fresh MC draws
-    assert record["models"][0]["clean"]["accuracy"] > 0.95
-    assert quickstart.main(["--train-size", "1000", "--data-dir", data_dir]) == 0
-    printed = capsys.readouterr().out
-    assert "test accuracy" in printed and "ECE (15 bins)" in printed and "bits" in printed
-
-
 @pytest.mark.parametrize(
     "text, message",
     [

@@ -354,13 +354,3 @@ def test_an_evaluation_of_several_models_compares_with_its_own_intervals(tmp_pat
     expected = examples.paired_interval(scores["dualib"], scores["vib"], "ece", num_bins=5)
     assert ece["interval"] == [expected["low"], expected["high"]]
     assert examples.measure(scores["dualib"], "ece", 5) == pytest.approx(results["models"][2]["clean"]["ece"])
-
-
-def test_recorded_path_is_relative_inside_the_current_folder(tmp_path, monkeypatch):
-    (tmp_path / "repo").mkdir()
-    monkeypatch.chdir(tmp_path / "repo")
-    inside = tmp_path / "repo" / "models" / "metrics.json"
-    assert reports.recorded_path(inside) == "models/metrics.json"
-    assert reports.recorded_path(str(tmp_path / "repo")) == "."
-    assert reports.recorded_path(tmp_path / "elsewhere") == str(tmp_path / "elsewhere")
-    assert reports.recorded_path(tmp_path / "repo-sibling") == str(tmp_path / "repo-sibling")

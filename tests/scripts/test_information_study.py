@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 
 from scripts.lab.information_study import MNIST_COLUMNS, markdown, render, run_study
-from vdualib.information import binned_information, kde_information
-from vdualib.information.stochastic_layer import StochasticLayerSettings, encoder_information
+from vdualib.information import binned_information
+from vdualib.information.stochastic_layer import StochasticLayerSettings
 from vdualib.information.table import table_from_json, table_to_json
-from vdualib.information.twelve_bit import BINNING_RANGES, TwelveBitSettings, summary_rows
-from vdualib.information.variational import gaussian_encoder_bounds
+from vdualib.information.twelve_bit import BINNING_RANGES, TwelveBitSettings
 
 TINY = TwelveBitSettings(epochs=3, seeds=1, activations=("relu",), every_epoch_until=3, points_per_decade=1,
                          kde=True, kde_subset=64, kde_points_per_decade=1)
@@ -27,15 +26,6 @@ def known_table():
             rows.append({"epoch": epoch, "layer": layer, "ixt": ixt + shift, "ity": 0.1 * epoch + shift,
                          "grad_mean": mean, "grad_std": 1.0, "snr": mean})
     return rows
-
-
-def test_summary_rows_of_a_known_table():
-    study = {"tanh": {"mean_binning": table_to_json(known_table()), "runs": [], "kde": [], "mean_test_accuracy": 0.5}}
-    rows = summary_rows(study)
-    assert [(r["activation"], r["layer"]) for r in rows] == [("tanh", "a"), ("tanh", "b")]
-    assert rows[0]["peak_ixt"] == 5.0 and rows[0]["peak_epoch"] == 10
-    assert rows[1]["final_ixt"] == 3.0 and rows[1]["final_ity"] == pytest.approx(9.0)
-    assert rows[0]["drift_to_diffusion_epoch"] == 100  # first epoch after the SNR peak with mean < std
 
 
 def test_markdown_of_both_parts():
@@ -53,40 +43,6 @@ def test_markdown_of_both_parts():
     assert header in text  # fixed column order, whatever the order of the row's keys
     assert "| vib, beta=0.1 | 0 | 0.250 | 1.500 | 2.500 | 3.000 | 4.000 | 2.000 | 1.000 | 0.500 | 0.400 | 0.100 | 0.900 |" in text
     assert markdown({}) == ""
-
-
-def test_encoder_information_is_each_estimator_on_the_encoder():
-    rng = np.random.default_rng(0)
-    mean, stddev = rng.normal(size=(60, 3)), rng.uniform(0.2, 0.6, size=(60, 3))
-    labels = np.arange(60) % 3
-    values = encoder_information(mean, stddev, labels, seed=4, num_bins=10)
-    assert (values["infonce_lower"], values["loo_upper"]) == pytest.approx(gaussian_encoder_bounds(mean, stddev, seed=4))
-    assert (values["binning_ixt"], values["binning_ity"]) == pytest.approx(binned_information(mean, labels, num_bins=10))
-    kde = kde_information(mean, labels, noise_variance=float(np.mean(stddev**2)))
-    assert values["kde_ixt_upper"] == pytest.approx(kde["ixt_upper"]) and values["kde_ity_upper"] == pytest.approx(kde["ity_upper"])
-    assert values["mean_sigma"] == pytest.approx(stddev.mean())
-    # well separated means and tiny noise: every estimator reaches log2 N
-    separated = encoder_information(np.arange(16.0)[:, None] * 10, np.full((16, 1), 1e-3), np.arange(16) % 2, seed=0)
-    for key in ("infonce_lower", "binning_ixt", "kde_ixt_upper", "kde_ixt_lower"):
-        assert separated[key] == pytest.approx(4.0, abs=1e-6), key
-    with pytest.raises(ValueError, match="NaN or infinite"):
-        encoder_information(np.full((4, 2), np.nan), np.ones((4, 2)), [0, 1, 0, 1], seed=0)
-
-
-@pytest.mark.parametrize(
-    "settings, match",
-    [
-        (dict(epochs=0), "epochs"),
-        (dict(train_fraction=1.0), "train_fraction"),
-        (dict(activations=("gelu",)), "activations"),
-        (dict(learning_rate=math.nan), "learning_rate"),
-    ],
-)
-def test_twelve_bit_settings_are_validated(settings, match):
-    with pytest.raises(ValueError, match=match):
-        TwelveBitSettings(**settings)
-    with pytest.raises(ValueError, match="fixed_size"):
-        StochasticLayerSettings(fixed_size=1)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Per-example scores, their file, and paired bootstrap intervals between two models."""
+"""Per-example scores, their file, and paired bootstrap intervals between two models (the
+``two_models`` fixture of tests/conftest.py)."""
 
 import numpy as np
 import pytest
@@ -14,15 +15,6 @@ def _probs(noise, labels, signal):
     return probs / probs.sum(axis=1, keepdims=True)
 
 
-@pytest.fixture(scope="module")
-def two_models():
-    """Two correlated models, as two networks on one test set are: the same hard examples, one weaker."""
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 10, 4000)
-    noise = rng.normal(size=(labels.size, 10))
-    return labels, _probs(noise, labels, 3.0), _probs(noise + 0.3 * rng.normal(size=noise.shape), labels, 2.6)
-
-
 def test_per_example_scores_add_up_to_the_metrics(two_models):
     labels, probs, _ = two_models
     scores = metrics.per_example_scores(probs, labels)
@@ -36,19 +28,6 @@ def test_per_example_scores_add_up_to_the_metrics(two_models):
         assert examples.measure(scores, "ece", bins) == pytest.approx(metrics.expected_calibration_error(probs, labels, bins))
     for name, function in (("accuracy", metrics.accuracy), ("nll", metrics.nll), ("brier", metrics.brier)):
         assert examples.measure(scores, name) == pytest.approx(function(probs, labels))
-
-
-def test_top_label_ece_bins_each_row_on_its_own(two_models):
-    labels, probs_a, probs_b = two_models
-    a, b = metrics.per_example_scores(probs_a, labels), metrics.per_example_scores(probs_b, labels)
-    stacked = metrics.top_label_ece(np.stack([a["confidence"], b["confidence"]]), np.stack([a["correct"], b["correct"]]))
-    assert stacked.shape == (2,)
-    assert stacked[0] == pytest.approx(metrics.expected_calibration_error(probs_a, labels))
-    assert stacked[1] == pytest.approx(metrics.expected_calibration_error(probs_b, labels))
-    assert float(metrics.top_label_ece([0.9, 0.6], [True, False])) == pytest.approx(0.35)
-    for confidence, correct in (([0.5, np.nan], [1, 0]), ([1.2], [1]), ([0.5], [2]), ([0.5, 0.4], [1]), ([], [])):
-        with pytest.raises(ValueError):
-            metrics.top_label_ece(confidence, correct)
 
 
 def test_the_interval_matches_a_hand_bootstrap_and_says_when_it_excludes_zero(two_models):
@@ -80,6 +59,10 @@ def test_a_model_against_itself_is_within_the_noise(two_models):
     labels, probs, _ = two_models
     scores = examples.example_record("a", None, probs, labels, temperature=1.3)["scores"]
     scores.update(shift_correct=scores["correct"][:500], shift_nll=scores["nll"][:500])  # as with corruptions
+    scores.update(
+        shift_condition_confidence=np.stack([scores["confidence"][:500]] * 2),
+        shift_condition_correct=np.stack([scores["correct"][:500]] * 2),
+    )
     for name in examples.MEASURES:
         result = examples.paired_interval(scores, scores, name)
         assert result["difference"] == 0.0 and result["low"] == 0.0 and result["high"] == 0.0
@@ -271,3 +254,39 @@ def test_the_per_example_record_does_not_reach_back_into_the_loop():
     assert loop.PREDICTIONS is examples.PREDICTIONS
     with pytest.raises(ValueError, match="prediction must be one of"):
         examples.write_examples("unused.npz", [0], [], "median")
+
+
+def test_the_shift_ece_is_the_mean_of_the_corrupted_splits_eces_and_gets_a_paired_interval(two_models, tmp_path):
+    labels, probs_a, probs_b = two_models
+    rng = np.random.default_rng(5)
+    splits = [_probs(rng.normal(size=(labels.size, 10)), labels, signal) for signal in (0.5, 1.5, 3.0)]
+    records = [examples.example_record(name, None, probs, labels) for name, probs in (("a", probs_a), ("b", probs_b))]
+    for record, shift in zip(records, (splits, splits[::-1])):
+        per_split = [metrics.per_example_scores(p, labels) for p in shift]
+        record["scores"]["shift_correct"] = np.mean([s["correct"] for s in per_split], axis=0)
+        record["scores"]["shift_nll"] = np.mean([s["nll"] for s in per_split], axis=0)
+        record["scores"]["shift_condition_confidence"] = np.stack([s["confidence"] for s in per_split])
+        record["scores"]["shift_condition_correct"] = np.stack([s["correct"] for s in per_split])
+    expected = np.mean([metrics.expected_calibration_error(p, labels, 15) for p in splits])
+    assert examples.measure(records[0]["scores"], "shift_ece") == pytest.approx(expected, abs=1e-12)
+    # the same splits in another order: the same shift ECE, and a paired difference of exactly 0
+    same = examples.paired_interval(records[0]["scores"], records[1]["scores"], "shift_ece", num_resamples=200)
+    assert same["difference"] == pytest.approx(0.0, abs=1e-12) and abs(same["low"]) < 1e-12 and abs(same["high"]) < 1e-12
+    examples.write_examples(tmp_path / "examples.npz", labels, records, "samples")
+    _, scores, _ = examples.read_examples(tmp_path / "examples.npz")
+    assert scores["a"]["shift_condition_correct"].dtype == bool
+    assert examples.measure(scores["a"], "shift_ece") == pytest.approx(expected, abs=1e-12)
+    # against a model that is better calibrated on every split, the interval excludes zero
+    calibrated = dict(records[1]["scores"], shift_condition_confidence=np.stack(
+        [np.where(c, 0.999, 0.001) for c in records[1]["scores"]["shift_condition_correct"]]))
+    better = examples.paired_interval(records[0]["scores"], calibrated, "shift_ece", num_resamples=200)
+    assert better["difference"] > 0 and better["beyond_noise"]
+    # records of earlier evaluations hold no per-split scores: no interval, said clearly
+    old = {k: v for k, v in records[0]["scores"].items() if not k.startswith("shift_condition")}
+    assert not examples.interval_available("shift_ece", old)
+    with pytest.raises(ValueError, match="no scores for 'shift_ece'"):
+        examples.measure(old, "shift_ece")
+    half = dict(records[0], scores=dict(records[0]["scores"]))
+    del half["scores"]["shift_condition_correct"]
+    with pytest.raises(ValueError, match="some records have"):
+        examples.write_examples(tmp_path / "x.npz", labels, [half, records[1]], "samples")

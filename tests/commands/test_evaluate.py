@@ -1,0 +1,109 @@
+"""``vdualib-evaluate`` end to end on small saved models and a 500-example MNIST split (the
+``saved_models`` and ``run`` fixtures of tests/conftest.py): what it writes and what it refuses."""
+
+import json
+import os
+
+import pytest
+
+from vdualib import evaluation, metrics, reports, zoo
+from vdualib.commands import evaluate as evaluate_command
+
+
+def _load(path):
+    """A saved model and what an evaluation records of it."""
+    model = zoo.load(path)
+    return model, zoo.describe(path, model)[0]
+
+
+def test_writes_valid_json_with_every_metric(run, saved_models, mnist):
+    with open(run / "metrics.json", encoding="utf-8") as f:
+        results = json.load(f, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert results["dataset"] == "mnist" and results["split"] == "test[:500]" and results["num_examples"] == 500
+    assert results["prediction"] == "samples"
+    assert results["provenance"]["vdualib_version"]
+    assert results["corruptions"] == ["gaussian_noise", "rotate"] and results["severities"] == [1, 4]
+    vib, plain = results["models"]
+    assert (vib["label"], vib["method"], plain["label"], plain["method"]) == ("small-vib", "vib", "small-plain", "keras")
+    assert vib["sha256"] == reports.sha256_file(saved_models["vib"])
+    assert vib["num_samples_used"] == 4 and plain["num_samples_used"] == 1
+    for model in (vib, plain):
+        assert set(model["clean"]) == {"accuracy", "nll", "brier", "ece", "mce", "adaptive_ece", "classwise_ece"}
+        assert sum(model["reliability"]["count"]) == 500
+        for name in ("gaussian_noise", "rotate"):
+            assert set(model["corruptions"][name]) == {"1", "4"}
+            assert {"accuracy", "ece", "ece_temperature_scaled"} <= set(model["corruptions"][name]["4"])
+        assert model["temperature_scaling"]["fit_examples"] + model["temperature_scaling"]["eval_examples"] == 500
+        for ood_name in ("fashion_mnist", "uniform"):
+            for score in model["ood"][ood_name].values():
+                assert 0.0 <= score["auroc"] <= 1.0 and 0.0 <= score["aupr"] <= 1.0
+                assert sum(score["histogram"]["in"]) == 500 and sum(score["histogram"]["out"]) == 500
+    assert set(vib["ood"]["uniform"]) == {"max_probability", "entropy", "mutual_information", "rate"}
+    assert set(plain["ood"]["uniform"]) == {"max_probability", "entropy"}
+    # the per-example record beside it gives back every measure the comparison gives an interval
+    labels, scores, _ = evaluation.examples.read_examples(run / "examples.npz")
+    assert labels.size == 500
+    for model in (vib, plain):
+        record = scores[model["label"]]
+        for name in ("accuracy", "nll", "brier", "ece"):
+            assert evaluation.examples.measure(record, name) == pytest.approx(model["clean"][name], abs=1e-12)
+        for name in ("accuracy", "nll", "ece"):  # over both corruptions and both severities
+            assert evaluation.examples.measure(record, f"shift_{name}") == pytest.approx(model["corruption_summary"]["mean"][name])
+        assert record["shift_condition_confidence"].shape == (4, record["shift_correct"].size)  # 2 corruptions x 2 severities
+        for ood_set in ("fashion_mnist", "uniform"):
+            auroc = evaluation.examples.measure(record, f"auroc_{ood_set}_entropy")
+            assert auroc == pytest.approx(model["ood"][ood_set]["entropy"]["auroc"])
+    assert evaluation.examples.interval_available("auroc_uniform_rate", scores["small-vib"])
+    # T was fitted on half of the test split, so the ECE after TS has no per-example record
+    assert not evaluation.examples.interval_available("ece_after_ts", scores["small-vib"])
+    # The plain model is deterministic: its clean metrics must equal a direct computation.
+    _, (x_test, y_test) = mnist
+    probs = zoo.load(saved_models["plain"]).predict(x_test[:500], verbose=0)
+    assert plain["clean"]["accuracy"] == pytest.approx(metrics.accuracy(probs, y_test[:500]))
+    assert plain["clean"]["ece"] == pytest.approx(metrics.expected_calibration_error(probs, y_test[:500]), abs=1e-6)
+    assert plain["clean"]["accuracy"] > 0.6  # trained a little: far above chance
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--corruptions", "saturate"], "do not apply"),
+        (["--ood", "cifar10"], "same shape"),
+        (["--ood", "svhn"], "Unknown out-of-distribution set"),
+        (["--num-bins", "0"], "num_bins"),
+        (["--severities", "7"], "severities"),
+        (["--batch-size", "0"], "batch_size"),
+        (["--prediction", "mu", "--num-samples", "4"], "contradicts prediction='mu'"),
+    ],
+)
+def test_bad_arguments_exit_with_a_clear_error(tmp_path, saved_models, capsys, extra, message):
+    argv = ["--model", saved_models["plain"], "--dataset", "mnist", "--limit", "50", "--out", str(tmp_path), *extra]
+    assert evaluate_command.main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "metrics.json")
+
+
+def test_missing_model_and_unknown_prediction(tmp_path, saved_models, capsys):
+    missing = str(tmp_path / "missing.keras")
+    assert evaluate_command.main(["--model", missing, "--dataset", "mnist", "--out", str(tmp_path)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        evaluate_command.main(["--model", saved_models["plain"], "--prediction", "median", "--out", str(tmp_path)])
+    assert "invalid choice: 'median'" in capsys.readouterr().err
+    model, info = _load(saved_models["plain"])
+    with pytest.raises(ValueError, match="prediction must be 'mu' .* or 'samples'"):
+        evaluation.evaluate([(model, info)], "mnist", prediction="median", progress=False)
+
+
+@pytest.mark.parametrize("kind", ["file", "under_a_file"])
+def test_unwritable_out_fails_before_any_model_is_loaded(tmp_path, saved_models, capsys, monkeypatch, kind):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the output folder must be checked before any model is loaded or evaluated")
+
+    monkeypatch.setattr(zoo, "resolve", refuse)
+    monkeypatch.setattr(evaluation, "evaluate", refuse)
+    existing = tmp_path / "taken"
+    existing.write_text("a file, not a folder")
+    out = existing if kind == "file" else existing / "report"
+    assert evaluate_command.main(["--model", saved_models["plain"], "--dataset", "mnist", "--out", str(out)]) == 2
+    assert "--out" in capsys.readouterr().err

@@ -1,0 +1,88 @@
+"""What every installed command shares: errors as one line and status 2, the output folder checked
+first, TensorFlow quiet unless the user chose a log level."""
+
+import argparse
+import os
+import sys
+
+import pytest
+
+from vdualib import cli
+
+
+def test_run_turns_the_librarys_errors_into_one_line_and_status_2(capsys):
+    assert cli.run(lambda: None, "vdualib-x") == 0
+    assert cli.run(lambda: 3, "vdualib-x") == 3
+    for error in (ValueError("no such recipe"), FileNotFoundError("missing.keras does not exist")):
+
+        def fail(error=error):
+            raise error
+
+        assert cli.run(fail, "vdualib-x") == 2
+        assert capsys.readouterr().err == f"vdualib-x: error: {error}\n"
+    with pytest.raises(RuntimeError):  # anything else is a bug: not hidden
+        cli.run(lambda: (_ for _ in ()).throw(RuntimeError("bug")), "vdualib-x")
+
+
+def test_check_writable_dir_creates_the_folder_or_names_the_problem(tmp_path):
+    assert cli.check_writable_dir(tmp_path / "a" / "b") == str(tmp_path / "a" / "b")
+    assert (tmp_path / "a" / "b").is_dir()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="--out .* is an existing file"):
+        cli.check_writable_dir(tmp_path / "file")
+    with pytest.raises(ValueError, match="--output-dir .* cannot be created"):
+        cli.check_writable_dir(tmp_path / "file" / "below", "--output-dir")
+
+
+def test_main_parses_then_runs_the_work(monkeypatch, capsys):
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")  # the user's level: quiet_tensorflow changes nothing
+
+    def build_parser():
+        parser = argparse.ArgumentParser(prog="vdualib-x")
+        parser.add_argument("--epochs", type=int, required=True)
+        return parser
+
+    def work(args):
+        if args.epochs < 1:
+            raise ValueError(f"--epochs must be a positive integer, got {args.epochs}")
+        print(f"{args.epochs} epochs")
+
+    assert cli.main(build_parser, work, "vdualib-x", ["--epochs", "2"]) == 0
+    assert capsys.readouterr().out == "2 epochs\n"
+    assert cli.main(build_parser, work, "vdualib-x", ["--epochs", "0"]) == 2
+    assert "vdualib-x: error: --epochs must be a positive integer, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(build_parser, work, "vdualib-x", [])
+
+
+def test_run_or_render_checks_the_folder_then_renders_or_runs(tmp_path, capsys):
+    rendered = []
+
+    class Study:
+        @staticmethod
+        def render(output_dir):
+            rendered.append(output_dir)
+
+    out = tmp_path / "study"
+    assert cli.run_or_render(Study, out, True, lambda: pytest.fail("rendering runs nothing")) == 0
+    assert rendered == [out] and f"rendered {out}" in capsys.readouterr().out
+    assert cli.run_or_render(Study, out, False, lambda: "study.json") == 0
+    assert f"wrote study.json and figures in {out}" in capsys.readouterr().out
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="--output-dir"):
+        cli.run_or_render(Study, tmp_path / "file", False, lambda: pytest.fail("the folder is checked first"))
+
+
+def test_quiet_tensorflow_sets_a_level_only_when_the_user_chose_none(monkeypatch):
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    cli.quiet_tensorflow()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL")
+    monkeypatch.delenv("GRPC_VERBOSITY", raising=False)
+    cli.quiet_tensorflow()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2" and os.environ["GRPC_VERBOSITY"] == "ERROR"
+    finders = [f for f in sys.meta_path if isinstance(f, cli._QuietTensorFlowFinder)]
+    assert len(finders) == ("tensorflow" not in sys.modules)  # the banners are dropped at TensorFlow's first import
+    cli.drop_startup_banners()  # never a second finder
+    assert len([f for f in sys.meta_path if isinstance(f, cli._QuietTensorFlowFinder)]) == len(finders)
