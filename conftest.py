@@ -7,8 +7,9 @@ made, so the numpy-only modules' examples import no TensorFlow):
 * ``np``, ``math``, ``os``, ``keras``, ``tf``, ``vdualib``;
 * ``x_train, y_train`` and ``x_test, y_test``: the first 200 MNIST training and test images
   (uint8 ``(200, 28, 28)``) and labels, read from the real data in ``$VDUALIB_DATA_DIR``;
-* ``model``: the zoo's trained ``mnist-dualib-mlp`` (an ``IBClassifier``), loaded afresh for each
-  docstring that uses it without building its own;
+* ``model``: the zoo's trained ``mnist-dualib-mlp`` (an ``IBClassifier``), loaded once and shared
+  by the examples that only read it (predict, encode, save, evaluate); an example that compiles
+  or trains a model loads or builds its own;
 * ``tmp``: a new empty folder for each docstring, which is also the working directory while it
   runs, so that examples writing ``runs/a`` or ``out/metrics.json`` write there, never into
   the repository.
@@ -18,9 +19,11 @@ of collection while it is being rewritten.
 """
 
 import functools
+import io
 import os
 import re
 import sys
+import tokenize
 
 import pytest
 
@@ -51,6 +54,7 @@ def _module(name):
     return importlib.import_module(name)
 
 
+@functools.cache
 def _zoo_model():
     from vdualib import zoo
 
@@ -84,9 +88,23 @@ def _assigned(source):
     return names
 
 
+def _read_names(source):
+    """The names the examples' code reads (not in strings or comments, not attributes)."""
+    names, previous = set(), None
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.NAME and not (previous and previous.string == "."):
+                names.add(token.string)
+            if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT):
+                previous = token
+    except (tokenize.TokenError, SyntaxError):
+        return set(re.findall(r"\w+", source))
+    return names
+
+
 def _uses(source, name):
     """Whether the examples read ``name`` without assigning it themselves."""
-    return bool(re.search(rf"\b{name}\b", source)) and name not in _assigned(source)
+    return name in _read_names(source) and name not in _assigned(source)
 
 
 @pytest.fixture(autouse=True)

@@ -782,7 +782,8 @@ def evaluation_dataset(x, y=None, batch_size=256, num_classes=None):
         ``(images, int32 labels [<=batch_size])`` when ``y`` is given.
 
     Example:
-        >>> model.compile(optimizer="adam")     # the zoo's mnist-dualib-mlp
+        >>> model = vdualib.zoo.load("mnist-dualib-mlp")
+        >>> model.compile(optimizer="adam")
         >>> results = model.evaluate(evaluation_dataset(x_test, y_test, num_classes=10), verbose=0, return_dict=True)
         >>> bool(results["accuracy"] > 0.9)     # on 200 MNIST test images
         True

@@ -659,8 +659,9 @@ class IBClassifier(keras.Model):
                 later callbacks see that epoch, and the message names the variables.
 
         Example:
-            >>> model.compile(optimizer="adam")     # the zoo's mnist-dualib-mlp, trained on
-            >>> history = model.fit(x_train, y_train, epochs=1, batch_size=100, verbose=0)     # 200 images
+            >>> model = vdualib.zoo.load("mnist-dualib-mlp")
+            >>> model.compile(optimizer="adam")
+            >>> history = model.fit(x_train, y_train, epochs=1, batch_size=100, verbose=0)     # 200 MNIST images
             >>> len(history.history["rate"]), bool(history.history["rate"][0] > 0)     # nats
             (1, True)
         """
@@ -707,8 +708,9 @@ class IBClassifier(keras.Model):
                 or negative ``sample_weight``; NaN or infinite model weights (named).
 
         Example:
-            >>> model.compile(optimizer="adam")     # the zoo's mnist-dualib-mlp
-            >>> results = model.evaluate(x_test, y_test, return_dict=True, verbose=0)
+            >>> model = vdualib.zoo.load("mnist-dualib-mlp")
+            >>> model.compile(optimizer="adam")
+            >>> results = model.evaluate(x_test, y_test, return_dict=True, verbose=0)     # 200 MNIST images
             >>> bool(results["accuracy"] > 0.9), sorted(results)
             (True, ['accuracy', 'distortion', 'izy', 'loss', 'rate'])
         """

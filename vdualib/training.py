@@ -30,6 +30,8 @@ Example:
     >>> record = train(recipe, "runs/mnist-vib-mlp", resume=True, verbose=0)   # after a crash; here nothing is left to train
     >>> sorted(os.listdir("runs/mnist-vib-mlp"))
     ['.lock', 'checkpoint.json', 'checkpoint.keras', 'log.csv', 'model.keras', 'tensorboard', 'train.json']
+    >>> len(record["history"]), bool(0 <= record["history"][-1]["val_accuracy"] <= 1)
+    (1, True)
 """
 
 import contextlib
@@ -136,7 +138,8 @@ def restrict_weight_decay(model, scope="kernels", prior=False):
         ValueError: an uncompiled model or an unknown scope.
 
     Example:
-        >>> model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))     # the zoo's mnist-dualib-mlp
+        >>> model = vdualib.zoo.load("mnist-dualib-mlp")
+        >>> model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
         >>> sorted({v.name for v in restrict_weight_decay(model)})     # the variables left without decay
         ['bias', 'means', 'raw_scales']
     """
@@ -524,9 +527,10 @@ def train(
 
     Example:
         >>> recipe = recipes.get_recipe("mnist-vib-mlp", ["epochs=1", "train_size=200", "validation_size=100"])
-        >>> record = train(recipe, "runs/mnist-vib-mlp", precision="float32", verbose=0, name="tiny-vib")
-        >>> len(record["history"]), bool(0 <= record["history"][-1]["val_accuracy"] <= 1)
-        (1, True)
+        >>> train(recipe, "runs/a", resume=True, verbose=0)     # a run (see the module's example) is resumed, not this
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: nothing to resume in 'runs/a'...
     """
     run = _checked_run(recipe, name, precision, strategy, data_dir, verbose, callbacks)
     out_dir, scratch = distribute.worker_output_dir(out_dir, strategy, resume)

@@ -106,7 +106,7 @@ def run(args):
         0.
 
     Example:
-        >>> run(build_parser().parse_args(["--model", "mnist-dualib-mlp", "--out", "out/eval",
+        >>> run(build_parser().parse_args(["--model", "mnist-dualib-mlp", "--out", "out/eval", "--prediction", "mu",
         ...                                "--corruptions", "none", "--limit", "200", "--no-progress"]))     # a quick look
         <BLANKLINE>
         clean:
