@@ -93,7 +93,8 @@ def write_json(path, data):
 
     Example:
         >>> write_json("out/metrics.json", {"ece": np.float32(0.012), "nll": float("nan")})
-        >>> print(open("out/metrics.json").read())     # nll: null
+        >>> with open("out/metrics.json") as file:     # nll: null
+        ...     print(file.read())
         {
           "ece": 0.012,
           "nll": null
@@ -140,7 +141,8 @@ def write_text(path, text):
 
     Example:
         >>> write_text("out/report.md", markdown_table([{"model": "vib", "ece": 0.01234}]))
-        >>> print(open("out/report.md").read())
+        >>> with open("out/report.md") as file:
+        ...     print(file.read())
         | model | ece |
         | --- | --- |
         | vib | 0.0123 |

@@ -58,7 +58,8 @@ class RunFolder:
         ...     state = folder.commit(model, {"name": "a", "epochs_done": 1, "history": [{"epoch": 1, "loss": 0.5}]})
         >>> sorted(os.listdir("runs/a"))
         ['.lock', 'checkpoint.json', 'checkpoint.keras', 'log.csv']
-        >>> open("runs/a/log.csv").read().splitlines()     # Keras' CSVLogger layout: 0-based epochs
+        >>> with open("runs/a/log.csv") as file:     # Keras' CSVLogger layout: 0-based epochs
+        ...     file.read().splitlines()
         ['epoch,loss', '0,0.5']
     """
 

@@ -47,7 +47,8 @@ def write_report(results, out_dir):
         >>> info, _ = vdualib.zoo.describe("mnist-dualib-mlp", model)     # the zoo's mnist-dualib-mlp
         >>> results = evaluation.evaluate([(model, info)], "mnist", corruption_names="none", limit=200, progress=False)
         >>> text = write_report(results, "out/eval")     # also writes report.md
-        >>> text == open("out/eval/report.md").read()
+        >>> with open("out/eval/report.md") as file:
+        ...     text == file.read()
         True
     """
     per_example = results.get("examples")
