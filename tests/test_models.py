@@ -9,6 +9,7 @@ import vdualib
 from vdualib import layers, losses, models
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["dualib", "vib", "deterministic"])
 def test_fit_on_2000_mnist_examples_beats_85_percent(method, mnist_small):
     (x_train, y_train), (x_test, y_test) = mnist_small
@@ -31,6 +32,7 @@ def test_fit_on_2000_mnist_examples_beats_85_percent(method, mnist_small):
     assert 0 < result["izy"] < np.log(10)
 
 
+@pytest.mark.slow
 def test_logged_quantities_match_a_direct_computation(mnist_small, tiny_backbone):
     (x, y), _ = mnist_small
     x, y = x[:64], y[:64]
@@ -51,6 +53,7 @@ def test_logged_quantities_match_a_direct_computation(mnist_small, tiny_backbone
     assert result["izy"] == pytest.approx(np.log(10) - ce, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_weighted_dual_loss_with_warmup_matches_a_direct_computation(mnist_small, tiny_backbone):
     (x, y), _ = mnist_small
     x, y = x[:64], y[:64]
@@ -74,6 +77,7 @@ def test_weighted_dual_loss_with_warmup_matches_a_direct_computation(mnist_small
     assert result["loss"] == pytest.approx(expected, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_prediction_averages_probabilities_over_samples(mnist_small, tiny_backbone):
     (x, _), _ = mnist_small
     model = models.build_classifier(tiny_backbone(), 10, method="dualib", latent_dim=4, num_samples=7)
@@ -97,6 +101,7 @@ def test_prediction_averages_probabilities_over_samples(mnist_small, tiny_backbo
     assert model.per_example_rate(x[:5]).shape == (5,)
 
 
+@pytest.mark.slow
 def test_logit_space_sampling_has_the_law_of_decoded_latent_samples(mnist_small, tiny_backbone):
     (x, _), _ = mnist_small
     model = models.build_classifier(tiny_backbone(), 10, method="vib", latent_dim=16, num_samples=4000, seed=1)
@@ -127,6 +132,7 @@ def test_logit_space_sampling_has_the_law_of_decoded_latent_samples(mnist_small,
     np.testing.assert_allclose(flat, np.broadcast_to(model.decoder.bias.numpy(), flat.shape), atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "method, prior",
     [("dualib", "standard_normal"), ("vib", "mixture"), ("vib", "class_conditional"), ("deterministic", None)],
@@ -167,6 +173,7 @@ def test_save_load_round_trip_gives_identical_predictions(method, prior, tmp_pat
     assert not np.allclose(loaded.decoder.kernel.numpy(), before)
 
 
+@pytest.mark.slow
 def test_label_noise_sets_the_dual_objective(mnist_small, tiny_backbone):
     (x, y), _ = mnist_small
     x, y = x[:64], y[:64]
@@ -185,6 +192,7 @@ def test_label_noise_sets_the_dual_objective(mnist_small, tiny_backbone):
         assert distortion == pytest.approx(np.mean(np.sum(q * np.log(q / p), axis=1)), rel=1e-4)
 
 
+@pytest.mark.slow
 def test_backbones_build_and_map_raw_images_to_features():
     for name, shape, width in (("convnet", (28, 28), 256), ("resnet20", (32, 32, 3), 64)):
         backbone = models.build_backbone(name)
@@ -240,6 +248,7 @@ def test_unknown_backbone_and_bad_inputs(mnist_small, tiny_backbone):
     assert model.predict_samples(x[:0], num_samples=3).shape == (3, 0, 10)
 
 
+@pytest.mark.slow
 def test_resnet20_called_directly_keeps_its_documented_l2():
     backbone = models.build_backbone("resnet20")
     assert len(backbone.losses) == 21  # one L2 term per convolution, as its docstring says
@@ -262,6 +271,7 @@ def _functional_twin(classifier, loss):
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "method, label_noise, loss",
     [
@@ -318,6 +328,7 @@ def test_fit_refuses_labels_out_of_range_negative_fractional_or_nan(labels, mess
         small_model.fit(x[:4], labels, verbose=0)
 
 
+@pytest.mark.slow
 def test_tf_data_pipelines_are_checked_inside_the_graph(small_model, mnist_small):
     (x, y), _ = mnist_small
     labels = tf.data.Dataset.from_tensor_slices((x[:8], np.full(8, 15))).batch(4)
@@ -344,6 +355,7 @@ def test_every_inference_helper_refuses_scaled_images(small_model, mnist_small):
         small_model.predict(x[:4].astype(np.int64) - 1)
 
 
+@pytest.mark.slow
 def test_a_tf_data_dataset_goes_through_the_inference_helpers(small_model, mnist_small):
     (x, y), _ = mnist_small
     dataset = tf.data.Dataset.from_tensor_slices((x[:10], y[:10])).batch(4)
@@ -361,6 +373,7 @@ def test_empty_inputs_give_empty_outputs(small_model, mnist_small):
     assert mu.shape == sigma.shape == (0, 4)
 
 
+@pytest.mark.slow
 def test_the_mean_prediction_and_the_rate_come_from_one_pass(small_model, mnist_small):
     (x, _), _ = mnist_small
     probs, rate = small_model.predict_samples(x[:6], num_samples=0, return_rate=True)
@@ -378,6 +391,7 @@ def _fresh_model(**options):
     return vdualib.build_classifier(backbone, 10, **{"method": "vib", "latent_dim": 4, "num_samples": 2, **options})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("as_float", [lambda x: (x > 127).astype("float32"), lambda x: np.zeros(x.shape, "float64")])
 def test_float_images_all_in_the_unit_range_are_refused_as_scaled(small_model, mnist_small, as_float):
     """Binarised images are whole 0s and 1s: read as pixel values they are black, and a zoo model
@@ -401,6 +415,7 @@ def test_float_images_all_in_the_unit_range_are_refused_as_scaled(small_model, m
     np.testing.assert_array_equal(vdualib.checks.pixel_images("x", x[:8].astype("float32")), x[:8])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "weights, message",
     [
@@ -431,6 +446,7 @@ def test_fit_and_evaluate_refuse_bad_sample_weights(mnist_small, weights, messag
             model.fit(dataset, verbose=0)
 
 
+@pytest.mark.slow
 def test_a_model_whose_weights_became_non_finite_stops_and_refuses_to_predict(mnist_small):
     (x, y), _ = mnist_small
     model = _fresh_model(beta=1e30)
@@ -444,6 +460,7 @@ def test_a_model_whose_weights_became_non_finite_stops_and_refuses_to_predict(mn
         model.evaluate(x[:4], y[:4], verbose=0)
 
 
+@pytest.mark.slow
 def test_targets_may_change_kind_between_calls(mnist_small):
     """Float class ids, then probability vectors, then ids again: each kind gets its own trace."""
     (x, y), _ = mnist_small
@@ -459,6 +476,7 @@ def test_targets_may_change_kind_between_calls(mnist_small):
     assert results[0] == results[1] == results[2]
 
 
+@pytest.mark.slow
 def test_predict_takes_a_list_and_names_a_ragged_one(small_model, mnist_small):
     (x, y), _ = mnist_small
     np.testing.assert_allclose(
@@ -474,6 +492,7 @@ def test_predict_takes_a_list_and_names_a_ragged_one(small_model, mnist_small):
         small_model.fit(x[:2], [[1, 2], [3]], verbose=0)
 
 
+@pytest.mark.slow
 def test_fit_on_a_pipeline_leaves_keras_no_shuffle_to_ignore(small_model, mnist_small):
     """A tf.data pipeline shuffles itself: fit passes shuffle=False, so Keras has nothing to warn about."""
     import warnings
@@ -484,3 +503,18 @@ def test_fit_on_a_pipeline_leaves_keras_no_shuffle_to_ignore(small_model, mnist_
         warnings.simplefilter("always")
         small_model.fit(dataset, verbose=0)
     assert not [w for w in caught if "shuffle" in str(w.message)], [str(w.message) for w in caught]
+
+
+@pytest.mark.slow
+def test_predicting_with_one_model_after_another_is_not_reported_as_retracing(mnist_small, tiny_backbone, caplog):
+    """Each model traces its own prediction step once: TensorFlow's retracing detector must not
+    count the steps of several models together (as it did while they shared one key)."""
+    import logging
+
+    (x, _), _ = mnist_small
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for seed in range(6):
+            model = models.build_classifier(tiny_backbone(), 10, method="vib", latent_dim=4, num_samples=2, seed=seed)
+            model.predict_samples(x[:10])
+            model.encode(x[:10])
+    assert not [r.getMessage() for r in caplog.records if "retracing" in r.getMessage()]

@@ -33,6 +33,7 @@ of tensors (``probs``, ``logits`` [S, B, C], ``z``, ``mu`` and, for stochastic m
 ``sigma``); ``predict`` returns the probabilities only.
 """
 
+import functools
 import math
 
 import keras
@@ -763,7 +764,10 @@ class IBClassifier(keras.Model):
             x = np.asarray(x)
             batches = (tf.constant(x[i : i + batch_size]) for i in range(0, len(x), batch_size))
         if key not in self._step_functions:
-            self._step_functions[key] = tf.function(fn, reduce_retracing=True)
+            # traced once per model and configuration by design; wrapped in a partial, it is its
+            # own key in TensorFlow's retracing detector, which otherwise counts the traces of every
+            # model's step together (they share one code object) and warns after five models
+            self._step_functions[key] = tf.function(functools.partial(fn), reduce_retracing=True)
         step = self._step_functions[key]
         outputs = [step(batch) for batch in batches]
         if not outputs:
