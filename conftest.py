@@ -14,8 +14,9 @@ made, so the numpy-only modules' examples import no TensorFlow):
   runs, so that examples writing ``runs/a`` or ``out/metrics.json`` write there, never into
   the repository.
 
-This file sits at the repository root, outside the installed package. ``vdualib/ib`` is left out
-of collection while it is being rewritten.
+The examples that train models are marked ``slow`` (:data:`SLOW_DOCTESTS`). This file sits at the
+repository root, outside the installed package. ``vdualib/ib`` is left out of collection while it
+is being rewritten.
 """
 
 import functools
@@ -31,6 +32,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 collect_ignore_glob = ["vdualib/ib/*.py"]
+
+# examples that train models (a few seconds each on a busy machine): in the slow tier, so that
+# python -m pytest -q -m "not slow" leaves them out while python -m pytest -q runs them
+SLOW_DOCTESTS = {
+    "vdualib.commands.quickstart.run",
+    "vdualib.information.stochastic_layer.stochastic_layer_study",
+    "vdualib.information.twelve_bit",
+    "vdualib.information.twelve_bit.run_seed",
+    "vdualib.information.twelve_bit.summary_rows",
+    "vdualib.information.twelve_bit.twelve_bit_study",
+    "vdualib.information.callback",
+    "vdualib.models.IBClassifier.fit",
+    "vdualib.training",
+}
 
 NUM_IMAGES = 200
 
@@ -105,6 +120,14 @@ def _read_names(source):
 def _uses(source, name):
     """Whether the examples read ``name`` without assigning it themselves."""
     return name in _read_names(source) and name not in _assigned(source)
+
+
+def pytest_collection_modifyitems(items):
+    from _pytest.doctest import DoctestItem
+
+    for item in items:
+        if isinstance(item, DoctestItem) and item.name in SLOW_DOCTESTS:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)
