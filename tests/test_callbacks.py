@@ -26,6 +26,7 @@ def test_schedules_by_step_and_their_validation():
         callbacks.DistortionWarmup(0.1, 0)
 
 
+@pytest.mark.slow
 def test_beta_scheduler_drives_the_model_beta(mnist_small, tiny_backbone):
     from vdualib import callbacks
 
@@ -56,6 +57,7 @@ class _CrashAfterFirst(keras.callbacks.Callback):
             raise KeyboardInterrupt("simulated crash after the first epoch")
 
 
+@pytest.mark.slow
 def test_a_checkpoint_callback_lets_go_of_its_lock_after_a_failed_fit(tmp_path):
     from vdualib import callbacks
 

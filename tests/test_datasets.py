@@ -9,6 +9,7 @@ import pytest
 from vdualib import datasets
 
 
+@pytest.mark.slow
 def test_real_data_shapes_and_dtypes(data_dir):
     for name, shape, sizes in (("mnist", (28, 28), (60000, 10000)), ("fashion_mnist", (28, 28), (60000, 10000))):
         (x_train, y_train), (x_test, y_test) = datasets.load(name, data_dir=data_dir, download=False)
@@ -43,6 +44,7 @@ def test_cifar10_jpeg_zip_is_decoded_once_and_cached(tmp_path, monkeypatch):
         datasets.load("cifar10", data_dir=str(archive.parent), download=False)
 
 
+@pytest.mark.slow
 def test_cifar10_real_zip_and_cache(data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("VDUALIB_CACHE_DIR", str(tmp_path))
     (x_train, y_train), (x_test, y_test) = datasets.load("cifar10", data_dir=data_dir, download=False)
@@ -104,6 +106,7 @@ def test_damaged_and_missing_files_give_clear_errors(tmp_path, monkeypatch):
         datasets.load("svhn")
 
 
+@pytest.mark.slow
 def test_training_pipeline_is_deterministic_per_epoch_and_augments(rng):
     x = rng.integers(0, 255, (64, 8, 8, 3), dtype=np.uint8)
     y = np.arange(64) % 10
@@ -258,6 +261,7 @@ def _first_batch(dataset):
     return next(iter(dataset.as_numpy_iterator()))
 
 
+@pytest.mark.slow
 def test_pipelines_accept_whole_number_images_as_uint8(rng):
     x = rng.integers(0, 256, (32, 6, 6), dtype=np.uint8)
     y = np.arange(32) % 10

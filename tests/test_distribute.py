@@ -89,6 +89,7 @@ def _weights(path):
     return split[0], split[1]
 
 
+@pytest.mark.slow
 def test_two_workers_train_like_one_process(tmp_path, data_dir):
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
     shared_out = tmp_path / "shared"  # the same out_dir on both workers, as on shared storage
@@ -170,6 +171,7 @@ _MIRRORED = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_on_two_cpus_matches_single_device(tmp_path, data_dir):
     script = tmp_path / "mirrored.py"
     script.write_text(_MIRRORED)
@@ -184,6 +186,19 @@ def test_mirrored_strategy_on_two_cpus_matches_single_device(tmp_path, data_dir)
     for a, b in zip(results["default"]["weights"], results["mirrored"]["weights"]):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
     assert results["prior_moved"] < 1e-6  # 8 steps of decay would have shrunk it by 1 - 0.95**8 = 34%
+
+
+def test_strategies_by_name_and_the_folder_a_single_process_writes(tmp_path):
+    import tensorflow as tf
+
+    from vdualib import distribute
+
+    assert distribute.make_strategy("default") is tf.distribute.get_strategy()
+    assert distribute.make_strategy(None) is tf.distribute.get_strategy()
+    with pytest.raises(ValueError, match="Unknown strategy 'tpu'"):
+        distribute.make_strategy("tpu")
+    for strategy in ("default", "mirrored"):
+        assert distribute.worker_output_dir(str(tmp_path / "run"), strategy, resume=True) == (str(tmp_path / "run"), False)
 
 
 if __name__ == "__main__":  # one worker of the test above: python test_distribute.py OUT_DIR WEIGHTS.npz

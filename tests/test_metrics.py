@@ -280,6 +280,7 @@ def test_keras_metric_matches_numpy_across_batches():
         metrics.ExpectedCalibrationError(num_bins=0)
 
 
+@pytest.mark.slow
 def test_keras_metric_in_compile_evaluate():
     import keras
 
@@ -310,6 +311,7 @@ def _keras_metric_refusal(y_true, y_pred, sample_weight=None):
     return messages
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "y_true, y_pred, sample_weight",
     [
@@ -354,6 +356,7 @@ def test_keras_metric_refuses_label_count_mismatch_known_only_at_run_time():
         update(np.array([0.0, 1.0, 1.0]), np.full((2, 2), 0.5, np.float32))
 
 
+@pytest.mark.slow
 def test_keras_metric_under_xla_turns_invalid_input_into_nan():
     """XLA drops assertion ops; the metric then reports NaN rather than a plausible number."""
     import tensorflow as tf
@@ -370,6 +373,7 @@ def test_keras_metric_under_xla_turns_invalid_input_into_nan():
     assert float(metric.result()) == pytest.approx(0.15)
 
 
+@pytest.mark.slow
 def test_keras_metric_refuses_bad_labels_in_evaluate():
     import keras
     import tensorflow as tf

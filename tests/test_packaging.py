@@ -99,6 +99,7 @@ def _library_sources():
         yield from (os.path.join(folder, f) for f in files if f.endswith(".py"))
 
 
+@pytest.mark.slow
 def test_install_requires_covers_every_import_of_the_installed_code():
     required = {_distribution_name(r) for r in _lines(_setup_cfg()["options"]["install_requires"])}
     providers = importlib.metadata.packages_distributions()
@@ -126,6 +127,7 @@ def _installed_command(name):
     return path
 
 
+@pytest.mark.slow
 def test_a_command_that_loads_tensorflow_is_quiet_and_still_reports_errors(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY")}
     command = _installed_command("vdualib-train")  # its --help lists recipes and precisions, so it imports TensorFlow

@@ -344,6 +344,7 @@ def test_the_python_examples_run(page, tmp_path, monkeypatch):
     assert namespace.get("vdualib", vdualib) is vdualib
 
 
+@pytest.mark.slow
 def test_the_readme_functional_example_trains_saves_and_loads(tmp_path, monkeypatch, data_dir):
     text = _readme()
     blocks = re.findall(r"```python\n(# example: a functional CNN.*?)```", text, re.S)

@@ -123,6 +123,7 @@ def test_another_runs_model_file_is_refused_as_foreign(tmp_path):
     assert folder.file(runs.MODEL_FILE) in str(err.value)
 
 
+@pytest.mark.slow
 def test_a_foreign_checkpoint_model_without_a_recorded_hash_is_refused(tmp_path, data_dir):
     recipe = recipes.get_recipe("mnist-vib-mlp", TINY + ["epochs=2"])
     with pytest.raises(KeyboardInterrupt):
@@ -153,6 +154,7 @@ def test_a_second_writer_is_refused_at_once_and_changes_nothing(tmp_path):
         assert not (tmp_path / ".checkpoint.tmp.keras").exists()  # a dead writer's temporaries go
 
 
+@pytest.mark.slow
 def test_a_killed_process_leaves_no_stale_lock(tmp_path):
     script = textwrap.dedent(
         f"""
@@ -204,6 +206,7 @@ def test_deleting_the_lock_file_does_not_bypass_the_lock(tmp_path):
                 pass
 
 
+@pytest.mark.slow
 def test_a_checkpoint_from_before_the_decay_fields_resumes(tmp_path, data_dir):
     recipe = recipes.get_recipe("mnist-vib-mlp", TINY + ["epochs=2"])
     with pytest.raises(KeyboardInterrupt):

@@ -19,6 +19,7 @@ def _weights(path):
     return [w.numpy() for w in keras.saving.load_model(path, safe_mode=True).weights]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name, overrides",
     [
@@ -55,6 +56,7 @@ def _prior_means(path):
     return model.prior.means.numpy()
 
 
+@pytest.mark.slow
 def test_weight_decay_leaves_a_learned_prior_alone_also_after_a_resume(tmp_path, data_dir):
     # SGD at a constant lr 0.1 with decoupled decay 0.5 shrinks a decayed weight by 0.95 a step;
     # beta 1e-9 leaves the prior with no gradient of its own, so only the decay could move it
@@ -101,6 +103,7 @@ def _decayed_by_one_step(model):
     return {v.path for v in model.trainable_variables if not np.all(v.numpy() == 1.0)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["cifar10-deterministic-resnet20", "cifar10-dualib-resnet20", "fashion-mnist-vib-convnet"])
 def test_a_recipe_model_has_one_decay_on_its_kernels_only(name):
     recipe = recipes.get_recipe(name)
@@ -129,6 +132,7 @@ def test_lr_warmup_rises_linearly_then_decays():
         recipes.get_recipe("cifar10-vib-resnet20", ["epochs=3", "lr_warmup_epochs=3"])
 
 
+@pytest.mark.slow
 def test_resume_refuses_another_run_and_a_missing_checkpoint(tmp_path, data_dir):
     recipe = recipes.get_recipe("mnist-vib-mlp", TINY + ["epochs=1"])
     record = training.train(recipe, tmp_path / "run", data_dir=data_dir, verbose=0, name="mnist-vib-mlp")
@@ -152,6 +156,7 @@ def test_resume_refuses_another_run_and_a_missing_checkpoint(tmp_path, data_dir)
     assert reports.read_json(tmp_path / "run" / "train.json")["recipe"]["method"] == "vib"
 
 
+@pytest.mark.slow
 def test_a_diverging_run_stops_with_an_error_and_restores_the_dtype_policy(tmp_path, capsys, data_dir):
     from vdualib.commands import train as command
 
@@ -226,6 +231,7 @@ def test_a_teacher_recipe_loads_its_reference_here_and_the_noise_holds_the_model
     np.testing.assert_allclose(noise(np.array([0, 1, 2]), x).numpy(), expected, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_a_training_set_smaller_than_a_batch_is_refused(tmp_path, data_dir):
     recipe = recipes.get_recipe("mnist-vib-mlp", ["train_size=50", "batch_size=100"])
     with pytest.raises(ValueError, match="make no full batch of 100"):

@@ -33,6 +33,7 @@ def tiny_zoo(tmp_path, monkeypatch):
     return folder, model
 
 
+@pytest.mark.slow
 def test_load_checks_the_hash_and_gives_the_same_model(tiny_zoo, mnist_small):
     folder, model = tiny_zoo
     (x, _), _ = mnist_small
@@ -45,6 +46,7 @@ def test_load_checks_the_hash_and_gives_the_same_model(tiny_zoo, mnist_small):
         zoo.load("tiny-dualib-mlp")
 
 
+@pytest.mark.slow
 def test_a_tampered_file_is_refused(tiny_zoo):
     folder, _ = tiny_zoo
     path = folder / "tiny-vib-mlp.keras"
@@ -54,6 +56,7 @@ def test_a_tampered_file_is_refused(tiny_zoo):
         zoo.load("tiny-vib-mlp")
 
 
+@pytest.mark.slow
 def test_download_into_the_keras_cache_with_hash_check(tiny_zoo, tmp_path):
     folder, _ = tiny_zoo
     server = tmp_path / "server"
@@ -72,6 +75,7 @@ def test_download_into_the_keras_cache_with_hash_check(tiny_zoo, tmp_path):
         zoo.path("tiny-vib-mlp")
 
 
+@pytest.mark.slow
 def test_committed_models_match_their_cards(mnist):
     """Every committed MNIST model reproduces its card's test accuracy."""
     _, (x_test, y_test) = mnist
@@ -142,6 +146,7 @@ def test_a_missing_zoo_file_offline_says_where_it_looked(tiny_zoo, tmp_path):
     assert "downloading file://" in message
 
 
+@pytest.mark.slow
 def test_load_decides_file_or_zoo_name_in_one_place_and_describe_records_it(tiny_zoo, tmp_path, monkeypatch):
     folder, model = tiny_zoo
     loaded = zoo.load("tiny-vib-mlp")
@@ -194,6 +199,7 @@ def test_the_registry_is_parsed_once_until_it_changes(tiny_zoo, monkeypatch):
     assert parsed.count(registry_path) == 2
 
 
+@pytest.mark.slow
 def test_every_committed_zoo_model_still_loads_and_predicts(mnist):
     """Files written by earlier versions (beta at the model level, no rate in the encoder) keep
     loading with safe_mode=True, and the registered names keep resolving."""
@@ -274,6 +280,7 @@ def student_files(tmp_path_factory, mnist):
     return folder, teacher, student
 
 
+@pytest.mark.slow
 def test_a_model_with_a_teacher_holds_it_and_loading_opens_no_other_file(student_files, mnist, tmp_path, monkeypatch):
     folder, teacher, student = student_files
     (x, y), _ = mnist
@@ -295,6 +302,7 @@ def test_a_model_with_a_teacher_holds_it_and_loading_opens_no_other_file(student
     assert loaded.count_params() == student.count_params()
 
 
+@pytest.mark.slow
 def test_a_teacher_named_by_path_is_refused_unless_allowed_and_never_recurses(student_files, tmp_path, monkeypatch):
     """Files of earlier versions stored the teacher's path: loading one would open another file."""
     folder, teacher, _ = student_files
@@ -358,6 +366,7 @@ def test_a_registry_key_that_leaves_the_cards_folder_is_refused(tiny_zoo, key):
         zoo.source(key)
 
 
+@pytest.mark.slow
 def test_the_zip_directory_is_checked_before_anything_is_decompressed(tiny_zoo, tmp_path, monkeypatch):
     import zipfile
 
@@ -394,6 +403,7 @@ def _unknown_layer(config):
     layer.update(module="evil", class_name="Payload", registered_name="evil>Payload")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "edit, named",
     [(_unregistered, "my_package>MyClassifier"), (_os_system, "os.system"), (_unknown_layer, "evil>Payload")],
@@ -433,6 +443,7 @@ def test_a_damaged_config_or_missing_weights_names_the_file(tiny_zoo, tmp_path, 
     assert str(damaged) in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_many_small_bombs_are_refused_by_their_declared_total(tmp_path, monkeypatch):
     import zipfile
 

@@ -16,6 +16,7 @@ def _load(path):
     return model, zoo.describe(path, model)[0]
 
 
+@pytest.mark.slow
 def test_writes_valid_json_with_every_metric(run, saved_models, mnist):
     with open(run / "metrics.json", encoding="utf-8") as f:
         results = json.load(f, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
@@ -64,6 +65,7 @@ def test_writes_valid_json_with_every_metric(run, saved_models, mnist):
     assert plain["clean"]["accuracy"] > 0.6  # trained a little: far above chance
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "extra, message",
     [
@@ -83,6 +85,7 @@ def test_bad_arguments_exit_with_a_clear_error(tmp_path, saved_models, capsys, e
     assert not os.path.exists(tmp_path / "metrics.json")
 
 
+@pytest.mark.slow
 def test_missing_model_and_unknown_prediction(tmp_path, saved_models, capsys):
     missing = str(tmp_path / "missing.keras")
     assert evaluate_command.main(["--model", missing, "--dataset", "mnist", "--out", str(tmp_path)]) == 2
@@ -95,6 +98,7 @@ def test_missing_model_and_unknown_prediction(tmp_path, saved_models, capsys):
         evaluation.evaluate([(model, info)], "mnist", prediction="median", progress=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["file", "under_a_file"])
 def test_unwritable_out_fails_before_any_model_is_loaded(tmp_path, saved_models, capsys, monkeypatch, kind):
     def refuse(*args, **kwargs):
@@ -107,3 +111,16 @@ def test_unwritable_out_fails_before_any_model_is_loaded(tmp_path, saved_models,
     out = existing if kind == "file" else existing / "report"
     assert evaluate_command.main(["--model", saved_models["plain"], "--dataset", "mnist", "--out", str(out)]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_help_and_what_is_refused_before_any_model_is_read(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate_command.main(["--help"])
+    assert exit_info.value.code == 0
+    assert "--compare" in capsys.readouterr().out
+    assert evaluate_command.main(["--model", str(tmp_path / "missing.keras"), "--dataset", "mnist", "--out", str(tmp_path)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        evaluate_command.main(["--model", "mnist-vib-mlp", "--prediction", "median", "--out", str(tmp_path)])
+    assert "invalid choice: 'median'" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "metrics.json")

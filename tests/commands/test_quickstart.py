@@ -16,6 +16,7 @@ def test_quickstart_refuses_epochs_below_one(epochs, tmp_path, capsys, monkeypat
     assert f"--epochs must be a positive integer, got {epochs}" in err and "test accuracy" not in err
 
 
+@pytest.mark.slow
 def test_the_readme_main_command_and_the_quickstart(tmp_path, capsys, data_dir):
     from vdualib.commands import evaluate, quickstart
 

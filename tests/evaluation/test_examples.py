@@ -30,6 +30,7 @@ def test_per_example_scores_add_up_to_the_metrics(two_models):
         assert examples.measure(scores, name) == pytest.approx(function(probs, labels))
 
 
+@pytest.mark.slow
 def test_the_interval_matches_a_hand_bootstrap_and_says_when_it_excludes_zero(two_models):
     labels, probs_a, probs_b = two_models
     a, b = metrics.per_example_scores(probs_a, labels), metrics.per_example_scores(probs_b, labels)
@@ -55,6 +56,7 @@ def test_the_interval_matches_a_hand_bootstrap_and_says_when_it_excludes_zero(tw
     assert ece["low"] <= ece["difference"] <= ece["high"]
 
 
+@pytest.mark.slow
 def test_a_model_against_itself_is_within_the_noise(two_models):
     labels, probs, _ = two_models
     scores = examples.example_record("a", None, probs, labels, temperature=1.3)["scores"]
@@ -143,6 +145,7 @@ def test_the_record_round_trips_and_refuses_foreign_files(two_models, tmp_path):
         examples.read_examples(tmp_path / "twice.npz")
 
 
+@pytest.mark.slow
 def test_auroc_intervals_resample_both_sets_with_the_same_indices_for_both_models(two_models, tmp_path):
     labels, probs_a, probs_b = two_models
     rng = np.random.default_rng(3)
@@ -190,6 +193,7 @@ def test_auroc_intervals_resample_both_sets_with_the_same_indices_for_both_model
     assert not (tmp_path / "x.npz").exists()
 
 
+@pytest.mark.slow
 def test_the_ece_after_temperature_scaling_gets_an_interval_when_t_came_from_a_validation_split(two_models, tmp_path):
     labels, probs_a, probs_b = two_models
     a = examples.example_record("a", None, probs_a, labels, temperature=1.7)
@@ -256,6 +260,7 @@ def test_the_per_example_record_does_not_reach_back_into_the_loop():
         examples.write_examples("unused.npz", [0], [], "median")
 
 
+@pytest.mark.slow
 def test_the_shift_ece_is_the_mean_of_the_corrupted_splits_eces_and_gets_a_paired_interval(two_models, tmp_path):
     labels, probs_a, probs_b = two_models
     rng = np.random.default_rng(5)

@@ -17,6 +17,7 @@ def _load(path):
     return model, zoo.describe(path, model)[0]
 
 
+@pytest.mark.slow
 def test_prediction_mu_is_the_decoder_at_the_mean(tmp_path, saved_models, mnist):
     """--prediction mu scores softmax(decoder(mu)) (S = 1) and says so in the JSON and the report."""
     _, (x_test, y_test) = mnist
@@ -37,6 +38,7 @@ def test_prediction_mu_is_the_decoder_at_the_mean(tmp_path, saved_models, mnist)
     assert reports.read_json(tmp_path / "cli" / "metrics.json")["prediction"] == "mu"
 
 
+@pytest.mark.slow
 def test_zero_samples_is_never_recorded_as_the_sampling_mode(tmp_path, saved_models, capsys):
     """S = 0 is the decoder at mu: --num-samples 0 (or a model of its own num_samples=0) with
     --prediction samples is refused, not recorded as "samples" with the figures of "mu"."""
@@ -54,6 +56,7 @@ def test_zero_samples_is_never_recorded_as_the_sampling_mode(tmp_path, saved_mod
     assert at_mu["prediction"] == "mu"
 
 
+@pytest.mark.slow
 def test_probabilities_and_rate_come_from_one_forward_pass(saved_models, mnist, monkeypatch):
     _, (x_test, _) = mnist
     model, _ = _load(saved_models["vib"])
@@ -73,6 +76,7 @@ def test_probabilities_and_rate_come_from_one_forward_pass(saved_models, mnist, 
     np.testing.assert_allclose(out["probs"], out["sample_probs"].mean(0))
 
 
+@pytest.mark.slow
 def test_images_scaled_to_unit_range_are_refused_not_misread(saved_models, mnist):
     """The images reach the model unchanged, so its pixel check refuses x / 255 instead of
     scoring it as near-black images."""
@@ -115,6 +119,7 @@ def test_temperature_scaling_fitted_on_a_validation_split():
     assert unfitted["before"]["accuracy"] == 1.0
 
 
+@pytest.mark.slow
 def test_corruption_limit_corrupts_only_the_first_examples(tmp_path, saved_models, mnist):
     from vdualib import corruptions
 
@@ -133,6 +138,7 @@ def test_corruption_limit_corrupts_only_the_first_examples(tmp_path, saved_model
         evaluation.evaluate([(model, info)], "mnist", corruption_limit=0, progress=False)
 
 
+@pytest.mark.slow
 def test_an_unfittable_temperature_is_reported_not_fatal(tmp_path, saved_models):
     """30 test examples give halves of 15, below fit_temperature's minimum: the evaluation still
     reports every other metric and says why TS is missing."""
@@ -149,6 +155,7 @@ def test_an_unfittable_temperature_is_reported_not_fatal(tmp_path, saved_models)
     assert "Temperature scaling of `small-plain` was not fitted: fit_temperature needs at least 20" in report
 
 
+@pytest.mark.slow
 def test_prediction_at_mu_with_a_monte_carlo_rate(mnist):
     """The decoder at mu needs no samples, but a mixture prior's rate does: predict still gives both."""
     import vdualib

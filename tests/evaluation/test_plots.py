@@ -1,10 +1,12 @@
 """The evaluation figures draw the numbers of metrics.json (the ``run`` fixture of tests/conftest.py)."""
 
 import numpy as np
+import pytest
 
 from vdualib import evaluation, plotting, reports
 
 
+@pytest.mark.slow
 def test_figures_show_the_numbers_of_the_json(run):
     """Each figure draws what metrics.json holds, and each PNG is a real picture."""
     import matplotlib.image
@@ -42,3 +44,20 @@ def test_figures_show_the_numbers_of_the_json(run):
     image = matplotlib.image.imread(run / "reliability.png")
     assert image.shape[0] > 300 and image.shape[1] > 800  # 2 rows x 3 columns at 110 dpi
     assert image[..., :3].std() > 0.05  # not a blank canvas
+
+
+def test_the_reliability_figure_draws_a_recorded_evaluation():
+    import os
+
+    from vdualib import zoo
+
+    results = reports.read_json(os.path.join(zoo.models_dir(), "evaluations", "mnist-dualib-mlp", "metrics.json"))
+    figure = evaluation.reliability_figure(results)
+    try:
+        curve = results["models"][0]["reliability"]
+        filled = np.asarray(curve["count"]) > 0
+        bars = figure.axes[0].patches[: int(filled.sum())]  # first the accuracy bars, then the gap bars
+        np.testing.assert_allclose([b.get_height() for b in bars], np.asarray(curve["accuracy"], float)[filled], atol=1e-6)
+        assert f"ECE {results['models'][0]['clean']['ece']:.3f}" in figure.axes[0].get_title()
+    finally:
+        plotting.pyplot().close(figure)

@@ -11,6 +11,7 @@ from vdualib import datasets, evaluation, reports, zoo
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_report_and_pngs_are_rendered_from_json(run):
     for name in ("reliability", "corruption_accuracy", "corruption_ece", "ood_fashion_mnist", "ood_uniform"):
         with open(run / f"{name}.png", "rb") as f:
@@ -24,6 +25,7 @@ def test_report_and_pngs_are_rendered_from_json(run):
     assert evaluation.render_report(run / "metrics.json", run) == report
 
 
+@pytest.mark.slow
 def test_cifar10_report_names_the_jpeg_rendition(tmp_path):
     import keras
 
@@ -53,3 +55,14 @@ def test_cifar10_report_names_the_jpeg_rendition(tmp_path):
     assert labels.size == 64 and "examples" not in reports.read_json(tmp_path / "metrics.json")
     evaluation.write_report({k: v for k, v in results.items() if k != "examples"}, tmp_path)
     assert not os.path.exists(tmp_path / "examples.npz")  # no stale record beside results without one
+
+
+def test_summary_tables_show_a_recorded_evaluation():
+    results = reports.read_json(os.path.join(zoo.models_dir(), "evaluations", "mnist-dualib-mlp", "metrics.json"))
+    tables = evaluation.summary_tables(results)
+    assert {"clean", "corruption_summary", "corruptions", "ood"} <= set(tables)
+    header, rule, *rows = tables["clean"].splitlines()
+    assert header.startswith("| model | method | S | accuracy |") and set(rule) <= {"|", " ", "-"}
+    assert [row.split(" | ")[0].lstrip("| ") for row in rows] == [m["label"] for m in results["models"]]
+    accuracy = results["models"][0]["clean"]["accuracy"]
+    assert f"{accuracy:.4f}" in rows[0]

@@ -129,6 +129,7 @@ def test_streamed_summaries_equal_the_whole_layer(estimator):
     assert estimator.information(streamed, labels) == pytest.approx(whole, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_estimators_do_not_import_tensorflow():
     code = "import sys, vdualib.information as i; i.binned_information; i.kde_information; i.ksg_mi; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

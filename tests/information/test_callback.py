@@ -9,6 +9,7 @@ import pytest
 from vdualib.information import binned_information, kde_information
 
 
+@pytest.mark.slow
 def test_callback_matches_direct_estimates(tiny_run):
     import keras
 
@@ -26,6 +27,7 @@ def test_callback_matches_direct_estimates(tiny_run):
     assert kde_row["ixt_lower"] == pytest.approx(expected["ixt_lower"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_callback_gradient_statistics_match_a_tape_loop(tiny_run):
     import keras
     import tensorflow as tf

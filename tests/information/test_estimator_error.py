@@ -28,6 +28,7 @@ def test_estimator_error_statistics():
         estimator_error([fixed], [10], repeats=0)
 
 
+@pytest.mark.slow
 def test_default_cases_estimate_near_their_truths():
     cases = default_cases(noise_variance=0.1, truth_draws=1)
     assert len(cases) == 9

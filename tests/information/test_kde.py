@@ -56,6 +56,7 @@ def test_kde_matches_a_loop_and_orders_bounds():
     assert 0 <= got["ixt_lower"] <= got["ixt_upper"] <= math.log2(40)
 
 
+@pytest.mark.slow
 def test_kde_limits():
     x, labels = twelve_bit()
     separated = kde_information(x, labels, noise_variance=1e-3)  # points 1 apart, sigma ~ 0.03

@@ -10,6 +10,7 @@ def twelve_bit():
     return rng_patterns, labels
 
 
+@pytest.mark.slow
 def test_study_network_and_training_loop():
     from vdualib.information.network import build_mlp, fit_in_segments
 
@@ -26,3 +27,17 @@ def test_study_network_and_training_loop():
         build_mlp(12, activation="gelu")
     with pytest.raises(ValueError, match="stops"):
         fit_in_segments(first, x[:8], target[:8], stops=[5, 2])
+
+
+def test_the_network_is_seeded_and_refuses_what_it_cannot_train():
+    from vdualib.information.network import build_mlp, fit_in_segments
+
+    first, second = build_mlp(12, seed=3), build_mlp(12, seed=3)
+    assert [w.shape for w in first.get_weights()][::2] == [(12, 10), (10, 7), (7, 5), (5, 4), (4, 3), (3, 2)]
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="activation"):
+        build_mlp(12, activation="gelu")
+    x = np.zeros((8, 12), "float32")
+    with pytest.raises(ValueError, match="stops"):
+        fit_in_segments(first, x, np.zeros(8, "int64"), stops=[5, 2])

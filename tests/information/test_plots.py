@@ -11,6 +11,7 @@ import pytest
 from vdualib.information.table import load_table
 
 
+@pytest.mark.slow
 def test_callback_save_and_plots(tiny_run, tmp_path):
     from matplotlib.image import imread
 
@@ -79,6 +80,7 @@ def pyplot_close(figure):
     pyplot().close(figure)
 
 
+@pytest.mark.slow
 def test_plots_module_does_not_switch_the_backend():
     code = ("import matplotlib; matplotlib.use('svg'); import vdualib.information.plots as p; "
             "import matplotlib.pyplot as plt; print(matplotlib.get_backend())")

@@ -45,6 +45,7 @@ def test_gaussian_log_density_matrix_matches_scipy():
     np.testing.assert_allclose(gaussian_log_density_matrix(z, mean, stddev), expected, rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_gaussian_encoder_bounds_bracket_the_gaussian_channel():
     # X ~ N(0, I_2), Z = X + N(0, 0.5 I): I(X;Z) = 2 * 1/2 log(1 + 1/0.5) nats.
     rng = np.random.default_rng(2)
@@ -57,6 +58,7 @@ def test_gaussian_encoder_bounds_bracket_the_gaussian_channel():
     assert upper == pytest.approx(truth, abs=0.08)
 
 
+@pytest.mark.slow
 def test_gaussian_encoder_bounds_blocks_equal_the_full_matrix():
     rng = np.random.default_rng(9)
     mean, stddev = rng.normal(size=(1500, 3)), rng.uniform(0.2, 1.0, size=(1500, 3))  # 1500 rows: several blocks

@@ -26,6 +26,7 @@ def binary_gaussian_channel_bits(separation, noise_std):
     return scipy.integrate.quad(integrand, -separation - 12 * noise_std, separation + 12 * noise_std, limit=200)[0]
 
 
+@pytest.mark.slow
 def test_output_information_gaussian_channel():
     """X ~ N(0, 1), Z = X + N(0, s^2): I(X;Z) = log2(1 + 1/s^2) / 2; bounds bracket it closely."""
     rng = np.random.default_rng(4)
@@ -41,6 +42,7 @@ def test_output_information_gaussian_channel():
     assert bounds.label_entropy == pytest.approx(-p * math.log2(p) - (1 - p) * math.log2(1 - p))
 
 
+@pytest.mark.slow
 def test_output_information_binary_channel_is_label_information():
     """Means +-a by class: X carries nothing beyond Y, so both I(X;Z) and I(Z;Y) equal the binary channel's."""
     labels = np.repeat([0, 1], 600)

@@ -84,6 +84,7 @@ def test_hand_gradients_match_finite_differences(inputs, activation):
     np.testing.assert_allclose(readout @ readout.T, k, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("activation", ["relu", "erf"])
 @pytest.mark.parametrize("depth, width, draws", [(1, 512, 200), (1, 4096, 200), (3, 2048, 12)])
 def test_kernels_match_finite_networks(inputs, activation, depth, width, draws):

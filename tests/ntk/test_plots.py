@@ -34,6 +34,7 @@ def test_time_positions_put_infinity_one_decade_past_the_last_time():
     assert size_times(TIMES) == [(1, "C0", "t=1"), (2, "C1", "t=10"), (3, "C3", "t=inf")]
 
 
+@pytest.mark.slow
 def test_both_figures_draw_every_size_and_time():
     task = {"sizes": [8, 16], "curves": {"8": _curve(8), "16": _curve(16)}}
     figure = plot_time_curves("toy", task)

@@ -60,6 +60,7 @@ def test_merge_and_deltas(tmp_path):
             comparison.method_deltas(bad)
 
 
+@pytest.mark.slow
 def test_sweep_figure_draws_each_method_and_validates(tmp_path):
     import matplotlib.image
 
@@ -128,6 +129,7 @@ def _minimise_over_logits(objective, steps=3000, learning_rate=1.0):
     return tf.nn.softmax(logits)[0].numpy()
 
 
+@pytest.mark.slow
 def test_dual_decoder_is_the_geometric_mean_of_the_smoothed_labels():
     """The claim of vdualib.sweep's docstring, on vdualib's own objectives: for an input whose
     label is y with probability p(y), E_y[dual_distortion(p~_y, logits)] = E_y[KL(q || p~_y)] is
@@ -190,6 +192,7 @@ def zoo_folder(tmp_path_factory, mnist):
     return folder
 
 
+@pytest.mark.slow
 def test_compare_zoo_joins_the_evaluations_of_each_data_set(zoo_folder, tmp_path):
     out = tmp_path / "compare"
     summary = comparison.compare_zoo(None, models_dir=zoo_folder, out_dir=str(out))
@@ -212,6 +215,7 @@ def test_compare_zoo_joins_the_evaluations_of_each_data_set(zoo_folder, tmp_path
         comparison.compare_zoo(["cifar10"], models_dir=zoo_folder, out_dir=str(tmp_path / "none"))
 
 
+@pytest.mark.slow
 def test_the_compare_command(zoo_folder, tmp_path, capsys):
     from scripts import compare
 
@@ -233,6 +237,7 @@ def test_the_compare_command(zoo_folder, tmp_path, capsys):
     assert "--models-dir" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("methods", [("vib",), ("dualib",), ("deterministic", "vib")])
 def test_a_verdict_names_only_the_methods_compared(zoo_folder, tmp_path, capsys, methods):
     from scripts import compare
@@ -265,6 +270,7 @@ def test_schedule_note_names_the_fields_that_differ():
     assert comparison.targets_note([{"name": "a"}]) == "Trained towards: a: not recorded." and comparison.targets_note([]) is None
 
 
+@pytest.mark.slow
 def test_compare_zoo_says_when_the_models_schedules_differ(zoo_folder, tmp_path):
     import shutil
 
@@ -283,6 +289,7 @@ def test_compare_zoo_says_when_the_models_schedules_differ(zoo_folder, tmp_path)
     assert "different schedules" not in (tmp_path / "again" / "compare.md").read_text()
 
 
+@pytest.mark.slow
 def test_compare_gives_clean_differences_a_paired_bootstrap_interval(zoo_folder, tmp_path):
     import shutil
 
@@ -333,6 +340,7 @@ def test_compare_gives_clean_differences_a_paired_bootstrap_interval(zoo_folder,
     assert any("No per-example scores" in note and "mnist-vib-mlp" in note for note in entry["notes"])
 
 
+@pytest.mark.slow
 def test_an_evaluation_of_several_models_compares_with_its_own_intervals(tmp_path):
     import vdualib
     from vdualib import evaluation, methods, models

@@ -20,6 +20,7 @@ def record():
     return study.run_study(n_betas=N_BETAS, conditionals=())
 
 
+@pytest.mark.slow
 def test_toy_record_holds_the_solvers_values(record):
     toy, pxy = record["toy"], ib.toy_problem().joint()
     betas = study.toy_betas(N_BETAS)
@@ -63,6 +64,7 @@ def test_compare_first_transitions():
     assert study.compare_first_transitions(records(None, 4.0))["dualib_relative_to_ib"].startswith("undetermined")
 
 
+@pytest.mark.slow
 def test_record_round_trips_through_compact_json(record, tmp_path):
     path = study.write_record(record, tmp_path)
     assert path == os.path.join(tmp_path, study.RECORD_NAME)
@@ -113,6 +115,7 @@ def test_twelve_bit_joints():
         study.run_study(conditionals=("sigmoid",))
 
 
+@pytest.mark.slow
 def test_toy_figures_plot_the_record(record):
     toy = record["toy"]
     figure = plots.toy_information_figure(toy)
@@ -156,6 +159,7 @@ def test_twelve_bit_figure_plots_each_construction():
         plots.twelve_bit_figure({})
 
 
+@pytest.mark.slow
 def test_save_study_figures_writes_pngs(record, tmp_path):
     from PIL import Image
 
@@ -168,6 +172,7 @@ def test_save_study_figures_writes_pngs(record, tmp_path):
     assert sorted(os.listdir(tmp_path)) == sorted(plots.FIGURE_NAMES[key] for key in paths)  # no temporary files
 
 
+@pytest.mark.slow
 def test_command_runs_the_toy_study(tmp_path, capsys):
     out = tmp_path / "toy"
     assert analytic_toy.main(["--out", str(out), "--conditionals", "--n-betas", "24"]) == 0

@@ -16,6 +16,7 @@ def test_best_and_median_and_estimator_speed():
         assert 0 < speed[key]["best_seconds"] <= speed[key]["median_seconds"]
 
 
+@pytest.mark.slow
 def test_callback_overhead_ratios_are_consistent(data_dir):
     from vdualib.datasets import load_ib_12bit
 

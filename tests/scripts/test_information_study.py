@@ -58,6 +58,7 @@ def tiny_study(tmp_path_factory, twelve_bit):
     return output, run_study(output, parts=["twelve-bit"], twelve_bit=TINY, progress=False)
 
 
+@pytest.mark.slow
 def test_run_records_the_untrained_network_exactly(tiny_study, twelve_bit):
     import keras
 
@@ -82,6 +83,7 @@ def test_run_records_the_untrained_network_exactly(tiny_study, twelve_bit):
         assert row["grad_mean"] > 0 and row["grad_std"] > 0
 
 
+@pytest.mark.slow
 def test_run_study_writes_json_figures_and_markdown(tiny_study):
     from matplotlib.image import imread
 
@@ -136,6 +138,7 @@ def test_command_refuses_bad_input_before_work(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_command_runs_the_mnist_part(tmp_path):
     from scripts import information_plane
 

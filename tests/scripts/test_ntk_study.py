@@ -85,6 +85,7 @@ def test_markdown_picks_best_accuracy_and_infinity(small_curves):
     assert len([line for line in text.splitlines() if line.startswith("| toy")]) == 4
 
 
+@pytest.mark.slow
 def test_figures_draw_every_size_and_time(small_curves):
     from vdualib.plotting import pyplot
 
@@ -112,6 +113,7 @@ def test_figures_draw_every_size_and_time(small_curves):
     pyplot().close(figure)
 
 
+@pytest.mark.slow
 def test_command_runs_renders_and_refuses(tmp_path, capsys):
     from matplotlib.image import imread
 

@@ -11,6 +11,7 @@ from scripts.lab import zoo_building
 from vdualib import reports, zoo
 
 
+@pytest.mark.slow
 def test_build_zoo_exports_evaluates_and_reevaluates(tmp_path, data_dir):
     from vdualib import recipes, training
 
@@ -119,6 +120,7 @@ def test_target_of_an_unknown_data_set_or_method():
         zoo_building.target_status(card, "median")
 
 
+@pytest.mark.slow
 def test_curve_figure_and_render_draw_the_curve_of_every_card(tmp_path):
     curve = [{"epoch": e, "accuracy": 0.9 + 0.01 * e, "val_accuracy": 0.88 + 0.01 * e} for e in range(1, 6)]
     with pytest.raises(ValueError, match="no per-epoch curve"):
@@ -163,6 +165,7 @@ def test_predictions_table_checks_the_target_in_each_mode(tmp_path):
     assert lines[3] == "| mnist-vib-mlp |" + " - |" * 12
 
 
+@pytest.mark.slow
 def test_recipes_table_says_which_models_follow_todays_recipe(tmp_path):
     from vdualib import recipes
 
@@ -283,6 +286,7 @@ def test_train_zoo_takes_bfloat16_only_where_the_cpu_has_it(tmp_path, monkeypatc
     assert train_zoo.precision_of("mlp", "mixed_bfloat16") == "mixed_bfloat16"
 
 
+@pytest.mark.slow
 def test_export_writes_a_compiled_free_file_that_keeps_its_teacher(tmp_path):
     import keras
 
