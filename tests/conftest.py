@@ -1,4 +1,7 @@
-"""Shared fixtures: the real data in ``VDUALIB_DATA_DIR`` (``.ci/run`` points it at ../shared/data)."""
+"""Fixtures shared by several test files: the real data in ``VDUALIB_DATA_DIR`` (``.ci/run`` points
+it at ../shared/data), a tiny MLP backbone, two correlated models' predictions (``two_models``),
+and two small saved models with one ``vdualib-evaluate`` run of them (``saved_models``, ``run``:
+made once per session, for tests/commands/test_evaluate.py and tests/evaluation/)."""
 
 import os
 
