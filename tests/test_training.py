@@ -190,7 +190,8 @@ def test_confusion_label_noise_reads_only_the_validation_split(monkeypatch):
 
     recipe = recipes.get_recipe("mnist-dualib-mlp", ["validation_size=50", "label_noise_mixing=0.01"])
     card = {"recipe": dict(recipe, method="deterministic")}
-    monkeypatch.setattr(zoo, "resolve", lambda spec, download=True: (Reference(), {"sha256": "f" * 64}, card))
+    monkeypatch.setattr(zoo, "load", lambda spec, download=True: Reference())
+    monkeypatch.setattr(zoo, "describe", lambda spec, model: ({"sha256": "f" * 64}, card))
     noise, source = training.label_noise_from_recipe(recipe, x, y)
     _, val = datasets.validation_indices(300, 50, recipe["seed"])
     assert len(seen) == 1

@@ -104,7 +104,7 @@ def test_unwritable_out_fails_before_any_model_is_loaded(tmp_path, saved_models,
     def refuse(*args, **kwargs):
         raise AssertionError("the output folder must be checked before any model is loaded or evaluated")
 
-    monkeypatch.setattr(zoo, "resolve", refuse)
+    monkeypatch.setattr(zoo, "load", refuse)
     monkeypatch.setattr(evaluation, "evaluate", refuse)
     existing = tmp_path / "taken"
     existing.write_text("a file, not a folder")
