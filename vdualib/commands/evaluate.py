@@ -17,7 +17,11 @@ Examples::
 import argparse
 import sys
 
-from vdualib import cli, corruptions, datasets, evaluation, zoo
+from vdualib import cli
+
+cli.quiet_tensorflow()  # first: the imports below load TensorFlow, whose start-up banners a command does not print
+
+from vdualib import corruptions, datasets, evaluation, zoo  # noqa: E402
 
 PROG = "vdualib-evaluate"
 

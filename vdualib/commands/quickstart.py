@@ -8,10 +8,14 @@ import argparse
 import math
 import sys
 
-import keras
+from vdualib import cli
 
-import vdualib
-from vdualib import checks, cli, datasets, metrics
+cli.quiet_tensorflow()  # first: the imports below load TensorFlow, whose start-up banners a command does not print
+
+import keras  # noqa: E402
+
+import vdualib  # noqa: E402
+from vdualib import checks, datasets, metrics  # noqa: E402
 
 PROG = "vdualib-quickstart"
 

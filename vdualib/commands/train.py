@@ -10,7 +10,11 @@ import argparse
 import json
 import sys
 
-from vdualib import cli, distribute, recipes, training
+from vdualib import cli
+
+cli.quiet_tensorflow()  # first: the imports below load TensorFlow, whose start-up banners a command does not print
+
+from vdualib import distribute, recipes, training  # noqa: E402
 
 
 def build_parser():
