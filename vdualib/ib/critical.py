@@ -10,9 +10,10 @@ import dataclasses
 
 import numpy as np
 from vdualib.ib.joint import maximal_correlation
-from vdualib.ib.reduction import coincident_groups
+from vdualib.ib.reduction import coincident_groups, coincident_labels
 
-__all__ = ["CriticalBetas", "critical_betas", "effective_cardinality", "ib_first_transition"]
+__all__ = ["CriticalBetas", "critical_betas", "effective_cardinality", "effective_cardinalities",
+           "ib_first_transition"]
 
 
 def effective_cardinality(encoder, px, tol=1e-3, mass_tol=1e-6):
@@ -39,6 +40,29 @@ def effective_cardinality(encoder, px, tol=1e-3, mass_tol=1e-6):
         return int(alive.sum())
     inverse = (encoder[:, alive] * px[:, None] / marginal[alive]).T
     return int(coincident_groups(inverse, tol).max() + 1)
+
+
+def effective_cardinalities(encoders, px, tol=1e-3, mass_tol=1e-6):
+    """:func:`effective_cardinality` of each encoder of a batch, computed together.
+
+    Args:
+        encoders: p(x_hat|x), shape ``[B, |X|, N]``, rows summing to 1.
+        px: p(x), shape ``[|X|]``.
+        tol, mass_tol: as for :func:`effective_cardinality`.
+
+    Returns:
+        int64 ``[B]``, each in [0, N].
+
+    Example:
+        >>> effective_cardinalities(np.stack([np.eye(2), np.full((2, 2), 0.5)]), np.array([0.5, 0.5]))     # [2, 1]
+    """
+    encoders = np.asarray(encoders, dtype=np.float64)
+    if encoders.ndim != 3 or encoders.shape[1] != np.size(px):
+        raise ValueError(f"encoders must be [B, |X|={np.size(px)}, N]; got shape {encoders.shape}.")
+    marginal = np.einsum("x,bxn->bn", px, encoders)
+    alive = marginal > mass_tol
+    inverse = (encoders * px[:, None]).swapaxes(1, 2) / np.where(alive, marginal, 1.0)[:, :, None]
+    return (coincident_labels(inverse, alive, tol).max(axis=1) + 1).astype(np.int64)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,18 +5,26 @@ solutions; the IB and dualIB have several coexisting local optima, so a branch f
 beta, one followed up, and a solution started afresh can all differ (hysteresis, and clusters that
 merge and never split again). :func:`curve` runs, by default, all three and keeps per beta the
 one with the lowest Lagrangian (``direction="best"``).
+
+The runs are batched across betas. The fresh solves are independent, many betas iterated as one
+array. Annealing is sequential in beta, but each beta needs only its predecessor's solution:
+on small problems every beta of a path is solved at once from its predecessor's fresh solve, and
+solved again only where the predecessor's annealed solution turned out to be another fixed point
+than its fresh solve (see :class:`_Annealing`); on large problems, where each beta's iterations
+rather than per-step overhead set the cost, the paths are annealed one beta after another.
+Convergence is reported per beta (``IBCurve.converged``, ``residual``, ``unconverged``).
 """
 
 import dataclasses
-import functools
+import warnings
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from vdualib import checks
-from vdualib.ib.critical import effective_cardinality
+from vdualib.ib.critical import effective_cardinalities
 from vdualib.ib.joint import entropy_bits, mutual_information_bits
-from vdualib.ib.reduction import duplicate_clusters, merge_clusters, pad_clusters
+from vdualib.ib.reduction import coincident_labels, duplicate_clusters, merge_clusters, pad_clusters
 from vdualib.ib.solver import (
     DEFAULT_SEED,
     check_betas,
@@ -36,7 +44,18 @@ __all__ = ["IBCurve", "curve", "curve_channel", "DIRECTIONS"]
 _RUNS = {"best": ("down", "up", "solve"), "both": ("down", "up"), "down": ("down",), "up": ("up",)}
 DIRECTIONS = tuple(_RUNS)
 _MASS_TOL = 1e-12  # clusters with p(x_hat) below this are dropped from a sweep's warm starts
-_BATCH_ENTRIES = 1 << 16  # encoder entries per batch of independently solved betas (bounds memory)
+_BATCH_ENTRIES = 1 << 16  # encoder entries |X| N per batch of betas iterated together (bounds memory)
+_MERGE_TOL = 1e-6  # total variation below which two clusters count as one when merge_tol is None
+# Two solutions at one beta are the same fixed point when their predictions agree within this many tol
+# (a converged solution lies about tol / (1 - rate) from its fixed point, the rate up to ~0.999 near splits).
+_SAME_SOLUTION = 1e3
+# Paths are annealed by relaxation (see _Annealing) below this many encoder entries |X| N, and one beta
+# after another above: there each beta's own iterations, not the per-step overhead, set the cost.
+_RELAXED_ENTRIES = 4096
+_BROADCAST = 8  # positions a relaxation round re-solves from a solution that left its guess's branch
+_PRUNE_GAP = 1e-3  # bits above the down run's Lagrangian beyond which a large problem's up solve stops
+_NOISE_ENTRIES = 1 << 22  # up to this many entries, the up-annealing noise of all betas is drawn at once
+_UNCONVERGED_LISTED = 10  # betas named in the warning about unconverged solutions
 # Degree of the polynomial predicting the next solution from the last ones. Linear: a quadratic
 # predictor saved iterations but overshot near merges into worse local optima (measured).
 _PREDICTOR_ORDER = 1
@@ -54,15 +73,23 @@ class IBCurve:
         n_clusters_effective: [B] number of distinct clusters carrying mass.
         encoders: [B, |X|, N] p(x_hat|x); decoders: [B, N, |Y|] the method's p(y|x_hat);
         marginals: [B, N] p(x_hat).
-        n_iter: [B] map evaluations spent on each beta, summed over the runs compared there.
-        converged: [B] bool, whether the returned solution converged.
+        n_iter: [B] map evaluations spent on each beta, summed over the runs compared there and over
+            every time a run solved it (a fresh solve that also starts or guides a sweep counts once).
+        converged: [B] bool, whether the returned solution converged: max |Δ p(x_hat|x)| at its
+            last application of the equations below ``tol``.
         hx, ixy: H(X) and I(X; Y) in bits (the curve's normalisers).
         origin: [B] which run gave each returned solution: ``"down"`` (annealing from high beta),
             ``"up"`` (annealing from low beta) or ``"solve"`` (solved afresh at that beta).
+        residual: [B] that max |Δ p(x_hat|x)| (a probability) of each returned solution.
+        tol: the tolerance the solutions were iterated to.
+
+    :attr:`unconverged` names the betas whose solution did not converge, with their residuals
+    (:func:`curve` also warns about them).
 
     Example:
         >>> result = curve([[0.4, 0.1], [0.1, 0.4]], np.geomspace(1, 10, 8))
         >>> result.n_clusters_effective     # [1 1 1 1 2 2 2 2]
+        >>> result.unconverged              # [] (each beta converged to tol)
     """
 
     betas: np.ndarray
@@ -80,6 +107,15 @@ class IBCurve:
     hx: float
     ixy: float
     origin: np.ndarray = None
+    residual: np.ndarray = None
+    tol: float = None
+
+    @property
+    def unconverged(self):
+        """``[(beta, residual), ...]`` for each beta whose solution did not converge to ``tol``, in the order of
+        ``betas`` (the residual is max |Δ p(x_hat|x)|, a probability)."""
+        return [(float(beta), float(residual)) for beta, residual, done in zip(self.betas, self.residual, self.converged)
+                if not done]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,9 +136,9 @@ class _Settings:
     progress: bool
 
 
-def _perturb(log_encoder, scale, rng):
-    """Multiply the encoder by exp(scale * N(0, 1)) noise and renormalise (symmetry breaking)."""
-    return log_normalize(log_encoder + scale * rng.standard_normal(log_encoder.shape))
+def _perturb(log_encoder, scale, noise):
+    """Multiply the encoder by exp(scale * noise) and renormalise (symmetry breaking); noise is N(0, 1), same shape."""
+    return log_normalize(log_encoder + scale * noise)
 
 
 def _extrapolate(history, log_betas, log_beta):
@@ -126,159 +162,399 @@ def _extrapolate(history, log_betas, log_beta):
     return log_normalize(np.where(finite, extrapolated, history[-1]))
 
 
+def _stack(log_encoders):
+    """Stack log encoders [|X|, K_i] into one [B, |X|, max K_i], padding with empty (-inf) columns."""
+    widths = [log_encoder.shape[1] for log_encoder in log_encoders]
+    if min(widths) == max(widths):
+        return np.stack(log_encoders)
+    stacked = np.full((len(log_encoders), log_encoders[0].shape[0], max(widths)), -np.inf)
+    for item, (log_encoder, width) in enumerate(zip(log_encoders, widths)):
+        stacked[item, :, :width] = log_encoder
+    return stacked
+
+
+def _trimmed(log_encoders):
+    """The log encoders of a batch [B, |X|, K] without their trailing empty (all -inf) columns (at least one
+    column kept): a list of B views [|X|, K_i]."""
+    live = np.isfinite(log_encoders).any(axis=1)
+    widths = np.maximum(1, live.shape[1] - np.argmax(live[:, ::-1], axis=1))
+    return [log_encoder[:, :width] for log_encoder, width in zip(log_encoders, widths.tolist())]
+
+
+class _Solutions:
+    """Per beta of a run: its latest solution (a log encoder [|X|, K]), the map evaluations spent on it
+    (summed over every time it was solved), whether its latest solution converged, its residual, and
+    whether its start kept the columns of its predecessor's solution (annealing)."""
+
+    def __init__(self, n_betas):
+        self.log_encoders = [None] * n_betas
+        self.n_iter = np.zeros(n_betas, dtype=np.int64)
+        self.converged = np.zeros(n_betas, dtype=bool)
+        self.residual = np.full(n_betas, np.inf)
+        self.kept = np.ones(n_betas, dtype=bool)
+
+    def record(self, index, log_encoders, iterations, converged, residual):
+        for i, log_encoder in zip(index.tolist(), log_encoders):
+            self.log_encoders[i] = log_encoder
+        self.n_iter[index] += iterations
+        self.converged[index], self.residual[index] = converged, residual
+
+    def copy_from(self, other, index):
+        """Take ``other``'s solutions at ``index`` as they are (a shared computation, counted once per run)."""
+        self.record(index, [other.log_encoders[i] for i in index.tolist()], other.n_iter[index],
+                    other.converged[index], other.residual[index])
+
+    def fields(self, channel, px, py_x, betas, n_clusters):
+        """Dict of [len(betas), ...] arrays: the summaries of :func:`summarize` (bits), the encoders padded
+        to ``n_clusters`` columns, and ``n_iter``, ``converged``, ``residual``."""
+        fields = {"n_iter": self.n_iter, "converged": self.converged, "residual": self.residual}
+        batch = max(1, _BATCH_ENTRIES // (px.size * n_clusters))
+        for first in range(0, betas.size, batch):
+            index = np.arange(first, min(first + batch, betas.size))
+            log_encoder = pad_clusters(_stack([self.log_encoders[i] for i in index]), n_clusters)
+            for key, value in summarize(channel, px, py_x, betas[index], log_encoder).items():
+                if key not in fields:
+                    fields[key] = np.zeros((betas.size,) + value.shape[1:], dtype=value.dtype)
+                fields[key][index] = value
+        return fields
+
+
+def _iterate_starts(channel, px, betas, index, starts, settings, desc=None, merge=False, ceiling=None):
+    """Iterate each beta ``betas[index[k]]`` from the log start encoder ``starts[k]`` ([|X|, K_k]), many at once
+    in batches of bounded size. With ``merge``, coincident clusters are merged within the iteration too
+    (``settings.merge_tol``); with ``ceiling`` ([len(betas)] Lagrangians in bits), a beta is stopped at a
+    point whose Lagrangian is provably above its ceiling (see :func:`vdualib.ib.solver.iterate`).
+
+    Items of a batch leave it once converged (see :func:`vdualib.ib.solver.iterate`), so each beta is
+    solved exactly as it would be alone. Returns (the solutions, a list of log encoders without their
+    trailing empty columns; map evaluations [B]; converged [B]; residuals [B]).
+    """
+    width = max(start.shape[1] for start in starts)
+    batch = max(1, _BATCH_ENTRIES // (px.size * width))
+    solved, iterations, done, residual = [], [], [], []
+    for first in tqdm(range(0, len(starts), batch), desc=desc, disable=desc is None or not settings.progress):
+        part = index[first: first + batch]
+        log_encoder, part_iterations, part_done, part_residual = iterate(
+            channel, px, betas[part], _stack(starts[first: first + batch]), settings.tol, settings.max_iter,
+            settings.accelerate, settings.merge_tol if merge else None,
+            None if ceiling is None else ceiling[part] * np.log(2.0))
+        solved += _trimmed(log_encoder)
+        iterations.append(part_iterations)
+        done.append(part_done)
+        residual.append(part_residual)
+    return solved, np.concatenate(iterations), np.concatenate(done), np.concatenate(residual)
+
+
+def _solve(channel, px, betas, index, starts, settings, solutions, desc=None, merge=False, ceiling=None):
+    """:func:`_iterate_starts`, recording the solutions in ``solutions``; returns the list of solutions."""
+    solved, iterations, done, residual = _iterate_starts(channel, px, betas, index, starts, settings, desc, merge,
+                                                         ceiling)
+    solutions.record(index, solved, iterations, done, residual)
+    return solved
+
+
 def _merge(channel, px, merge_tol, log_encoder):
-    """:func:`merge_clusters` of a log encoder [B, |X|, N] on its channel's decoder: (log encoder, columns kept)."""
+    """:func:`merge_clusters` of a log encoder [B, |X|, N] on its channel's decoder: (log encoder, bool [B] columns kept)."""
     encoder = np.exp(log_encoder)
     merged, kept = merge_clusters(encoder, channel.decode(posterior(encoder, px)[1])[0], px, merge_tol, _MASS_TOL)
-    return (log_encoder, True) if merged is None else (merged, kept)
+    return (log_encoder, kept) if merged is None else (merged, kept)
 
 
-def _sweep(channel, px, py_x, betas, direction, settings):
-    """Anneal through ``betas`` (``"down"`` from high to low, ``"up"`` from low to high).
+class _Annealing:
+    """Annealing along paths of betas (each a sequence of indices into ``betas``), for one direction.
 
-    The sorted betas are cut into ``settings.chains`` contiguous blocks annealed side by side as
-    one batch; each block starts from the initial encoder and anneals through every ``stride``-th
-    of its betas (the anchors); the betas in between are then solved in batches (see
-    :func:`_fill_in`). With ``merge_tol`` only the distinct live clusters are carried (see
-    :mod:`vdualib.ib.reduction`): they are merged at the start of each beta and, annealing up,
-    given perturbed twins so that they can split. Returns a dict of [len(betas), ...] arrays,
-    padded back to ``n_clusters`` columns.
+    Annealing solves a path's first beta from the start encoder and each next beta from the
+    previous solution: merged (``merge_tol``) and, annealing up, with each cluster given a twin and
+    the whole perturbed, so that clusters can split. Done one beta after another this costs
+    len(path) sequential steps of small array operations. On small problems (|X| N below
+    ``_RELAXED_ENTRIES``) it is done by relaxation instead, from the fresh solves of
+    :func:`vdualib.ib.solve` at every beta as first guesses:
+
+    1. every beta of every path is solved from its predecessor's guess, all as one batch;
+    2. where a beta's solution is another fixed point than its guess (another number of distinct
+       clusters, or predictions sum_x_hat p(x_hat|x) p(y|x_hat) apart by more than
+       ``_SAME_SOLUTION`` times tol, or times the residual of an unconverged solution), its
+       successor is solved again from that solution, and the ``_BROADCAST`` betas after it are
+       solved from it too, as guesses to verify; and so on until no solution changes (see
+       :func:`_relax`, which runs the rounds of both directions as one batch).
+
+    Every solution is then the fixed point reached from its predecessor's solution, as when
+    annealing one beta after another: a sweep costs one batched pass plus a few small ones per
+    stretch of betas over which a branch persists that the guesses do not follow (hysteresis).
+    Up-annealing's perturbation of a beta's start is drawn per beta from ``seed`` (not in solving
+    order).
     """
-    s = settings
+
+    def __init__(self, channel, px, betas, direction, settings, solutions, fresh, ceiling=None):
+        self.channel, self.px, self.betas = channel, px, betas
+        self.direction, self.settings, self.solutions, self.fresh = direction, settings, solutions, fresh
+        self.ceiling = ceiling  # per beta, a Lagrangian (bits) above which a solve is not pursued, or None
+        self.noise_table = None
+        self.entropy = np.random.SeedSequence(settings.seed).entropy
+
+    def solve_firsts(self, paths):
+        """Solve the first beta of each path (arrays of indices into ``betas``) from the start encoder; with
+        fresh solves, take theirs (they are that computation; their evaluations are counted with them)."""
+        firsts = np.array([path[0] for path in paths])
+        if self.fresh is not None:
+            self.solutions.copy_from(self.fresh, firsts)
+            self.solutions.n_iter[firsts] = 0
+        else:
+            start = initial_log_encoder(self.px.size, self.settings.n_clusters, self.settings.init, self.settings.seed)
+            _solve(self.channel, self.px, self.betas, firsts, [start] * firsts.size, self.settings, self.solutions)
+
+    def held(self, i):
+        """The latest solution at beta ``i``, or its first guess (the fresh solve) if it was not solved yet."""
+        latest = self.solutions.log_encoders[i]
+        return self.fresh.log_encoders[i] if latest is None else latest
+
+    def in_order(self, paths, progress):
+        """Anneal the paths one beta after another (batched across paths), each start predicted from the
+        path's last solutions with ``extrapolate``."""
+        history = [[(self.solutions.log_encoders[path[0]], np.log(self.betas[path[0]]))] for path in paths]
+        for position in range(1, max(len(path) for path in paths)):
+            live = [c for c, path in enumerate(paths) if position < len(path)]
+            index = np.array([paths[c][position] for c in live])
+            solved = self.step(index, [self.predict(history[c], self.betas[i]) for c, i in zip(live, index)])
+            for c, solution, columns_kept, i in zip(live, solved, self.solutions.kept[index], index):
+                # Solutions enter the predictor's history while their columns match (merging keeps a prefix).
+                earlier = history[c][-_PREDICTOR_ORDER:] if columns_kept else []
+                history[c] = [(h[:, : solution.shape[1]], log_b) for h, log_b in earlier]
+                history[c].append((solution, np.log(self.betas[i])))
+            progress.update()
+
+    def predict(self, history, beta):
+        """The start at ``beta`` from a path's history [(log encoder [|X|, K], log beta), ...], oldest first:
+        with ``extrapolate`` and enough history the predictor's extrapolation, otherwise the last solution."""
+        if not self.settings.extrapolate or len(history) <= _PREDICTOR_ORDER:
+            return history[-1][0]
+        solutions, log_betas = zip(*history)
+        width = min(h.shape[1] for h in solutions)
+        return _extrapolate([h[None, :, :width] for h in solutions], [np.array([b]) for b in log_betas],
+                            np.log([beta]))[0]
+
+    def step(self, index, previous):
+        """Solve the betas ``index`` [B] from the previous solutions of their paths (B log encoders [|X|, K]),
+        prepared as warm starts (merged; twinned and perturbed annealing up). Returns the solutions."""
+        return _solve(self.channel, self.px, self.betas, index, self.starts(index, previous), self.settings,
+                      self.solutions, merge=True, ceiling=self.ceiling)
+
+    def starts(self, index, previous):
+        """The warm starts (a list of log encoders) of the betas ``index`` [B] from their predecessors' solutions
+        ``previous``, in chunks of bounded size; records whether each kept its predecessor's columns."""
+        chunk = max(1, _BATCH_ENTRIES // (self.px.size * self.settings.n_clusters))
+        starts = []
+        for first in range(0, len(index), chunk):
+            part = index[first: first + chunk]
+            start, kept = self.prepare(part, _stack(previous[first: first + chunk]))
+            self.solutions.kept[part] = kept
+            starts += list(start)
+        return starts
+
+    def prepare(self, index, start):
+        """Warm starts [B, |X|, K'] of the betas ``index`` from their predecessors' log encoders ``start`` [B, |X|, K],
+        and bool [B] whether each kept its predecessor's columns (a prefix, nothing merged or twinned)."""
+        settings = self.settings
+        kept = np.ones(len(index), dtype=bool)
+        if settings.merge_tol is not None:
+            start, kept = _merge(self.channel, self.px, settings.merge_tol, start)
+            if self.direction == "up":
+                start, twinned = duplicate_clusters(start, self.px, settings.n_clusters)
+                kept &= ~twinned
+        if self.direction == "up":
+            start = _perturb(start, settings.perturbation, self.noise(index, start.shape[2]))
+        return start, kept
+
+    def noise(self, index, width):
+        """N(0, 1) noise [B, |X|, width] for the betas ``index``, drawn per beta from ``seed``."""
+        shape = (self.px.size, self.settings.n_clusters)
+        if self.betas.size * shape[0] * shape[1] <= _NOISE_ENTRIES:
+            if self.noise_table is None:
+                self.noise_table = np.random.default_rng(self.entropy).standard_normal((self.betas.size,) + shape)
+            return self.noise_table[index, :, :width]
+        return np.stack([np.random.default_rng(np.random.SeedSequence(self.entropy, spawn_key=(int(i),)))
+                         .standard_normal(shape)[:, :width] for i in index])
+
+    def same(self, first, second, residual):
+        """Per pair of solutions at one beta (two lists of log encoders [|X|, K]): whether they are the same fixed
+        point, i.e. have as many distinct live clusters and predictions within ``_SAME_SOLUTION`` times the larger
+        of ``tol`` and ``residual`` [B] (the first solutions' residuals: unconverged ones are compared more loosely)."""
+        width = max(p.shape[1] for p in first + second)
+        chunk = max(1, _BATCH_ENTRIES // (2 * self.px.size * width))
+        return np.concatenate([self._same(first[i: i + chunk], second[i: i + chunk], residual[i: i + chunk])
+                               for i in range(0, len(first), chunk)])
+
+    def _same(self, first, second, residual):
+        encoder = np.exp(_stack(first + second))
+        marginal, inverse = posterior(encoder, self.px)
+        decoder = self.channel.decode(inverse)[0]
+        merge_tol = self.settings.merge_tol or _MERGE_TOL
+        counts = coincident_labels(decoder, marginal > _MASS_TOL, merge_tol).max(axis=1)
+        prediction = np.einsum("bxn,bny->bxy", encoder, decoder)
+        n = len(first)
+        distance = np.abs(prediction[:n] - prediction[n:]).max(axis=(1, 2))
+        return (counts[:n] == counts[n:]) & (distance <= _SAME_SOLUTION * np.maximum(self.settings.tol, residual))
+
+
+def _relax(runs, progress):
+    """Anneal by relaxation from the fresh solves, for every (annealing, paths) pair of ``runs`` (one per
+    direction), their rounds solved together as one batch (see :class:`_Annealing`).
+
+    Each round solves, per run, a batch of (path, position) pairs: verifications, each from the latest
+    solution (or guess) of its predecessor, and broadcasts, each from the new solution of an earlier
+    position. A verification that lands on another fixed point than the position held queues its
+    successor and broadcasts its solution to the next ``_BROADCAST`` positions, so that a branch the
+    guesses missed advances ``_BROADCAST`` positions per two rounds rather than one per round;
+    broadcast solutions are verified in the next round.
+    """
+    first = runs[0][0]
+    channel, px, betas, settings = first.channel, first.px, first.betas, first.settings
+    work = [(sorted((c, position) for c, path in enumerate(paths) for position in range(1, len(path))), {})
+            for _, paths in runs]
+    while any(verify or broadcast for verify, broadcast in work):
+        rounds = []
+        for (annealing, paths), (verify, broadcast) in zip(runs, work):
+            jobs = verify + sorted(broadcast)
+            sources = [position - 1 for _, position in verify] + [broadcast[job] for job in sorted(broadcast)]
+            index = np.array([paths[c][position] for c, position in jobs], dtype=np.int64)
+            previous = [annealing.held(int(paths[c][source])) for (c, _), source in zip(jobs, sources)]
+            starts = annealing.starts(index, previous) if jobs else []
+            rounds.append((jobs, index, starts, [annealing.held(i) for i in index.tolist()]))
+        solved, iterations, done, residual = _iterate_starts(
+            channel, px, betas, np.concatenate([index for _, index, _, _ in rounds]),
+            [start for _, _, starts, _ in rounds for start in starts], settings, merge=True)
+        offset = 0
+        for k, ((annealing, paths), (verify, _), (jobs, index, _, reference)) in enumerate(zip(runs, work, rounds)):
+            part = slice(offset, offset + len(jobs))
+            offset += len(jobs)
+            if not jobs:
+                continue
+            annealing.solutions.record(index, solved[part], iterations[part], done[part], residual[part])
+            moved = ~annealing.same(solved[part], reference, residual[part])
+            next_verify, next_broadcast = set(), {}
+            for j, ((c, position), changed) in enumerate(zip(jobs, moved)):
+                if j >= len(verify):
+                    next_verify.add((c, position))  # solved from an earlier position: check it against its predecessor
+                if changed and position + 1 < len(paths[c]):
+                    next_verify.add((c, position + 1))
+                    if j < len(verify):
+                        for later in range(position + 2, min(position + 2 + _BROADCAST, len(paths[c]))):
+                            next_broadcast[(c, later)] = position
+            work[k] = (sorted(next_verify),
+                       {job: source for job, source in next_broadcast.items() if job not in next_verify})
+        progress.update()
+
+
+def _sweeps(channel, px, py_x, betas, directions, settings, fresh, relaxed):
+    """Anneal through ``betas`` in each of ``directions`` (``"down"`` from high to low, ``"up"`` from low to
+    high): a dict direction -> :class:`_Solutions`.
+
+    The sorted betas are cut into ``settings.chains`` contiguous blocks, each annealed from the
+    initial encoder through every ``stride``-th of its betas (see :class:`_Annealing`; ``fresh``,
+    the fresh solves or None, gives the first betas' solutions and the relaxation's guesses; with
+    ``relaxed`` the directions are annealed by relaxation together); the betas in between are then
+    solved in batches (see :func:`_fill_in`). With ``merge_tol`` only the distinct live clusters are
+    carried (see :mod:`vdualib.ib.reduction`): they are merged at the start of each beta and,
+    annealing up, given perturbed twins so that they can split. On large problems (annealed one
+    beta after another) the up run after a down run stops a beta's solve once it is provably more
+    than ``_PRUNE_GAP`` bits above the down run's Lagrangian there (such a solve cannot be the best;
+    the path goes on from where it stopped).
+    """
     order = np.argsort(betas)
-    if direction == "down":
-        order = order[::-1]
-    blocks = np.array_split(order, s.chains)
-    anchors = [block[:: s.stride] for block in blocks]
-    rng = np.random.default_rng(s.seed)
-    log_encoder = np.repeat(initial_log_encoder(px.size, s.n_clusters, s.init, s.seed)[None], s.chains, axis=0)
-    merge = None if s.merge_tol is None else functools.partial(_merge, channel, px, s.merge_tol)
-    # Predictor history: (solution, log beta) of the last anchors of each chain, same columns, oldest first.
-    history = []
-    # Per anchor beta: its solution [|X|, K] and the "column epoch", which changes when columns are merged.
-    solutions, epoch = {}, 0
-    fields = {}
-    for step in tqdm(range(len(anchors[0])), desc=f"{channel.method} beta sweep ({direction})", disable=not s.progress):
-        n_active = sum(len(block) > step for block in anchors)
-        index = np.array([block[step] for block in anchors[:n_active]])
-        log_beta = np.log(betas[index])
-        history = [(solution[:n_active], previous_log_beta[:n_active]) for solution, previous_log_beta in history]
-        start = log_encoder[:n_active]
-        if s.extrapolate and len(history) > 1:
-            start = _extrapolate(*zip(*history), log_beta)
-        if merge is not None and step > 0:
-            start, kept = merge(start)
-            if not kept:
-                history, epoch = [], epoch + 1
-            if direction == "up" and start.shape[2] < s.n_clusters:
-                start, history, epoch = duplicate_clusters(start, px, s.n_clusters), [], epoch + 1
-        if direction == "up" and step > 0:
-            start = _perturb(start, s.perturbation, rng)
-        solved, iterations, done = iterate(channel, px, betas[index], start, s.tol, s.max_iter, s.accelerate)
-        log_encoder = solved
-        # Solutions enter the predictor's history while their columns match (merging keeps a prefix).
-        history = [(solution[:, :, : solved.shape[2]], previous_log_beta)
-                   for solution, previous_log_beta in history[len(history) - _PREDICTOR_ORDER:]] + [(solved, log_beta)]
-        solutions.update({int(i): (solution, epoch) for i, solution in zip(index, solved)})
-        _store(fields, betas.size, index, summarize(channel, px, py_x, betas[index], pad_clusters(solved, s.n_clusters)),
-               iterations, done)
-    if s.stride > 1:
-        _fill_in(channel, px, py_x, betas, blocks, solutions, settings, fields)
-    return fields
+    annealings, paths, blocks = {}, {}, {}
+    for direction in directions:
+        blocks[direction] = np.array_split(order[::-1] if direction == "down" else order, settings.chains)
+        paths[direction] = [block[:: settings.stride] for block in blocks[direction]]
+        annealings[direction] = _Annealing(channel, px, betas, direction, settings, _Solutions(betas.size), fresh)
+        annealings[direction].solve_firsts(paths[direction])
+    progress = tqdm(desc=f"{channel.method} beta sweeps ({', '.join(directions)})", disable=not settings.progress)
+    if relaxed and directions:
+        _relax([(annealings[direction], paths[direction]) for direction in directions], progress)
+    else:
+        for direction in directions:
+            if direction == "up" and "down" in annealings:
+                # Annealing up on a large problem: a beta whose solve stays more than _PRUNE_GAP bits above
+                # the down run's Lagrangian is not pursued (it could not be the best one there).
+                down = annealings["down"].solutions.fields(channel, px, py_x, betas, settings.n_clusters)["objective"]
+                annealings[direction].ceiling = down + _PRUNE_GAP
+            annealings[direction].in_order(paths[direction], progress)
+    progress.close()
+    for direction in directions:
+        if settings.stride > 1:
+            _fill_in(channel, px, betas, blocks[direction], annealings[direction].solutions, settings)
+    return {direction: annealings[direction].solutions for direction in directions}
 
 
-def _store(fields, n_rows, index, summary, iterations, done):
-    """Write a batch of summaries, iteration counts and convergence flags at rows ``index`` of ``fields``."""
-    for key, value in {**summary, "n_iter": iterations, "converged": done}.items():
-        fields.setdefault(key, np.zeros((n_rows,) + value.shape[1:], dtype=value.dtype))[index] = value
-
-
-def _solve_batches(channel, px, py_x, betas, starts, settings, fields, desc=None):
-    """Solve each beta of ``starts`` (pairs of a row index into ``betas`` and a log start encoder
-    [|X|, K]) independently, many at once in batches of bounded size; store the results in ``fields``.
-
-    Items of a batch leave it once converged (see :func:`iterate`), so each beta is solved exactly
-    as it would be alone.
-    """
-    batch = max(1, _BATCH_ENTRIES // (px.size * settings.n_clusters))
-    for first in tqdm(range(0, len(starts), batch), desc=desc, disable=desc is None or not settings.progress):
-        chunk = starts[first: first + batch]
-        index = np.array([i for i, _ in chunk])
-        width = max(start.shape[1] for _, start in chunk)
-        start = np.stack([pad_clusters(log_start[None], width)[0] for _, log_start in chunk])
-        solved, iterations, done = iterate(channel, px, betas[index], start, settings.tol, settings.max_iter,
-                                           settings.accelerate)
-        _store(fields, betas.size, index,
-               summarize(channel, px, py_x, betas[index], pad_clusters(solved, settings.n_clusters)), iterations, done)
-
-
-def _fill_in(channel, px, py_x, betas, blocks, solutions, settings, fields):
+def _fill_in(channel, px, betas, blocks, solutions, settings):
     """Solve the betas between anchors, in batches of bounded size.
 
     A beta between anchors p and q (consecutive in annealing order) starts from the interpolation,
-    linear in log beta, of their log encoders when their columns match (same column epoch) and they
-    have as many distinct clusters, and otherwise from the anchor at the higher beta (a solution with
-    all the clusters this beta may need: interpolating across a merge can land on the merged branch
-    where the split one is better).
+    linear in log beta, of their log encoders when q's start kept p's columns and they have as many
+    distinct clusters, and otherwise from the anchor at the higher beta (a solution with all the
+    clusters this beta may need: interpolating across a merge can land on the merged branch where
+    the split one is better).
     """
-    stride = settings.stride
-
-    @functools.cache
-    def cardinality(anchor):
-        return effective_cardinality(np.exp(solutions[int(anchor)][0]), px)
-
-    starts = []
+    stride, solved = settings.stride, solutions.log_encoders
+    anchors = np.concatenate([block[::stride] for block in blocks])
+    cardinality = dict(zip(anchors.tolist(), effective_cardinalities(
+        np.exp(pad_clusters(_stack([solved[i] for i in anchors]), settings.n_clusters)), px).tolist()))
+    index, starts = [], []
     for block in blocks:
         for position in range(len(block)):
             base = position - position % stride
             if base == position:
                 continue
-            before = block[base]
-            log_p, epoch_p = solutions[int(before)]
+            before = int(block[base])
+            log_p = solved[before]
+            index.append(block[position])
             if base + stride >= len(block):
-                starts.append((block[position], log_p))
+                starts.append(log_p)
                 continue
-            after = block[base + stride]
-            log_q, epoch_q = solutions[int(after)]
-            if epoch_p == epoch_q and cardinality(before) == cardinality(after):
+            after = int(block[base + stride])
+            log_q = solved[after]
+            if solutions.kept[after] and cardinality[before] == cardinality[after] and log_q.shape[1] <= log_p.shape[1]:
                 neighbours = [log_p[None, :, : log_q.shape[1]], log_q[None]]
                 log_betas = [np.log(betas[[before]]), np.log(betas[[after]])]
-                starts.append((block[position], _extrapolate(neighbours, log_betas, np.log(betas[[block[position]]]))[0]))
+                starts.append(_extrapolate(neighbours, log_betas, np.log(betas[[block[position]]]))[0])
             else:
-                starts.append((block[position], log_p if betas[before] > betas[after] else log_q))
-    _solve_batches(channel, px, py_x, betas, starts, settings, fields)
+                starts.append(log_p if betas[before] > betas[after] else log_q)
+    if index:
+        _solve(channel, px, betas, np.array(index), starts, settings, solutions, merge=True)
 
 
-def _single_solves(channel, px, py_x, betas, settings):
-    """Fields of :func:`vdualib.ib.solve` at every beta: each solved from the initial encoder, batched."""
+def _fresh_solves(channel, px, betas, settings):
+    """:func:`vdualib.ib.solve` at every beta, each from the initial encoder, batched: a :class:`_Solutions`."""
     start = initial_log_encoder(px.size, settings.n_clusters, settings.init, settings.seed)
-    fields = {}
-    _solve_batches(channel, px, py_x, betas, [(i, start) for i in range(betas.size)], settings, fields,
-                   desc=f"{channel.method} single solves")
-    return fields
+    solutions = _Solutions(betas.size)
+    _solve(channel, px, betas, np.arange(betas.size), [start] * betas.size, settings, solutions,
+           desc=f"{channel.method} single solves")
+    return solutions
 
 
 def _keep_better(best, candidate):
-    """Per beta, the candidate's solution where its objective is strictly lower; map evaluations add up."""
+    """Per beta, the candidate's solution where its objective is strictly lower."""
     better = candidate["objective"] < best["objective"]
-    kept = {
-        key: np.where(better.reshape((-1,) + (1,) * (value.ndim - 1)), candidate[key], value)
-        for key, value in best.items()
-    }
-    kept["n_iter"] = best["n_iter"] + candidate["n_iter"]
-    return kept
+    return {key: np.where(better.reshape((-1,) + (1,) * (value.ndim - 1)), candidate[key], value)
+            for key, value in best.items()}
 
 
 def _best_of_runs(channel, px, py_x, betas, direction, settings):
-    """Fields of each run of ``direction`` (see ``_RUNS``), keeping per beta the lowest objective."""
+    """Fields of each run of ``direction`` (see ``_RUNS``), keeping per beta the lowest objective; ``n_iter``
+    counts every map evaluation spent on each beta (a computation shared by runs once)."""
+    runs = _RUNS[direction]
+    relaxed = px.size * settings.n_clusters < _RELAXED_ENTRIES and not settings.extrapolate
+    fresh = _fresh_solves(channel, px, betas, settings) if relaxed or "solve" in runs else None
+    n_iter = np.zeros(betas.size, dtype=np.int64) if fresh is None else fresh.n_iter.copy()
+    sweeps = _sweeps(channel, px, py_x, betas, [run for run in runs if run != "solve"], settings, fresh, relaxed)
     best = None
-    for run in _RUNS[direction]:
-        if run == "solve":
-            fields = _single_solves(channel, px, py_x, betas, settings)
-        else:
-            fields = _sweep(channel, px, py_x, betas, run, settings)
+    for run in runs:
+        solutions = fresh if run == "solve" else sweeps[run]
+        if run != "solve":
+            n_iter += solutions.n_iter
+        fields = solutions.fields(channel, px, py_x, betas, settings.n_clusters)
         fields["origin"] = np.full(betas.size, run)
         best = fields if best is None else _keep_better(best, fields)
+    best["n_iter"] = n_iter
     return best
 
 
@@ -331,9 +607,9 @@ def curve_channel(channel, px, py_x, betas, n_clusters=None, direction="best", c
     )
     with single_threaded_blas():
         fields = _best_of_runs(channel, px, py_x, betas, direction, settings)
-    cardinality = np.array([effective_cardinality(encoder, px) for encoder in fields["encoder"]])
+    cardinality = effective_cardinalities(fields["encoder"], px)
     pxy = px[:, None] * py_x
-    return IBCurve(
+    result = IBCurve(
         betas=betas,
         method=channel.method,
         ixt=fields["ixt"],
@@ -349,7 +625,17 @@ def curve_channel(channel, px, py_x, betas, n_clusters=None, direction="best", c
         hx=float(entropy_bits(px)),
         ixy=mutual_information_bits(pxy / pxy.sum()),
         origin=fields["origin"],
+        residual=fields["residual"],
+        tol=float(tol),
     )
+    if result.unconverged:
+        listed = ", ".join(f"{beta:.6g} ({residual:.2g})" for beta, residual in result.unconverged[:_UNCONVERGED_LISTED])
+        more = len(result.unconverged) - _UNCONVERGED_LISTED
+        warnings.warn(f"{len(result.unconverged)} of {betas.size} betas did not converge to tol={tol:g} within "
+                      f"max_iter={max_iter} map evaluations; beta (residual max |Δ p(x_hat|x)|): {listed}"
+                      + (f" and {more} more" if more > 0 else "") + ". See IBCurve.unconverged; raise max_iter.",
+                      RuntimeWarning, stacklevel=3)
+    return result
 
 
 def curve(pxy, betas, method="ib", n_clusters=None, direction="best", chains=1, perturbation=1e-2,
@@ -371,6 +657,15 @@ def curve(pxy, betas, method="ib", n_clusters=None, direction="best", chains=1, 
     worse in L_beta than either annealing direction and than that single solve. It costs the three
     runs; ``direction="down"`` is the fastest single run.
 
+    The runs are batched across betas (see the module docstring): the fresh solves iterate many
+    betas as one array; on small problems (|X| n_clusters < 4096) the sweeps are annealed by
+    relaxation from the fresh solves, which gives the same fixed points as annealing one beta
+    after another at the cost of a few batched passes; larger problems are annealed one beta after
+    another. Convergence is reported, not assumed: ``converged`` and ``residual`` say for each beta
+    whether its returned solution moved less than ``tol`` at its last application of the equations,
+    :attr:`IBCurve.unconverged` names the betas that did not with their residuals, and a
+    ``RuntimeWarning`` lists them.
+
     The default ``seed=0`` makes the curve reproducible across calls and processes.
 
     Args:
@@ -390,15 +685,17 @@ def curve(pxy, betas, method="ib", n_clusters=None, direction="best", chains=1, 
             solutions of its chain instead of the previous solution (a predictor-corrector
             continuation: fewer iterations per beta, but on a coarse grid the prediction can land
             on a worse branch, which plain annealing would not have left).
-        init, tol, max_iter, seed: as in :func:`vdualib.ib.solve` (``max_iter`` per beta and run;
-            ``seed`` also draws the up-annealing's perturbations; ``None`` is not reproducible).
+        init, tol, max_iter, seed: as in :func:`vdualib.ib.solve` (``max_iter`` map evaluations each
+            time a beta is solved; ``seed`` also draws the up-annealing's perturbations; ``None`` is
+            not reproducible).
         progress: show tqdm progress bars.
         merge_tol: before each beta, merge clusters whose decoders p(y|x_hat) differ by less than
             this in total variation and drop clusters with p(x_hat) < 1e-12, so the iteration runs
             on the effective clusters only (annealing up, each cluster gets a perturbed twin so it
             can split). ``None``: always iterate all ``n_clusters``. Returned arrays have
             ``n_clusters`` columns either way (merged-away clusters are empty).
-        accelerate: SQUAREM-accelerated iteration, as in :func:`vdualib.ib.solve`.
+        accelerate: accelerated iteration (SQUAREM, Anderson mixing, Newton steps on small
+            problems), as in :func:`vdualib.ib.solve`.
         stride: anneal through every ``stride``-th beta only; each beta in between is then solved,
             many at once as one batch, from the interpolation (linear in log beta) of its two
             neighbouring solutions, or from the one at higher beta where clusters merged or split
@@ -406,14 +703,18 @@ def curve(pxy, betas, method="ib", n_clusters=None, direction="best", chains=1, 
 
     Returns:
         :class:`IBCurve` (information in bits), arrays in the order of ``betas``; its ``origin``
-        says which run each solution came from.
+        says which run each solution came from, ``unconverged`` which betas did not converge.
+
+    Raises:
+        ValueError: an invalid ``pxy`` (NaN, inf, negative, not summing to 1, wrong shape), method,
+            beta grid or setting.
 
     Example:
         >>> import numpy as np
         >>> from vdualib import ib
         >>> sweep = ib.curve(ib.toy_problem().joint(), np.geomspace(1, 100, 50))
-        >>> bool(sweep.ity[-1] <= sweep.ixy + 1e-9)
-        True
+        >>> bool(sweep.ity[-1] <= sweep.ixy + 1e-9), sweep.unconverged
+        (True, [])
     """
     channel, px, py_x = make_channel(pxy, method)
     return curve_channel(channel, px, py_x, betas, n_clusters, direction, chains, perturbation, extrapolate,

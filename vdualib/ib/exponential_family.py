@@ -55,6 +55,9 @@ class ExponentialFamily:
         self.log_py_x = log_normalize(-statistics @ natural_parameters)
         # lambda_0(x) = log sum_y exp(-lambda(y) . A(x))
         self._log_normalizer = (-(statistics @ natural_parameters) - self.log_py_x)[:, 0][None, :, None]
+        # The solver's fast path (see vdualib.ib.solver.IBChannel): cluster means of A, logits linear in A(x).
+        self.basis = statistics
+        self.offset = -self._log_normalizer[0, :, 0]
 
     @property
     def py_x(self):
@@ -91,6 +94,28 @@ class ExponentialFamily:
         neg_entropy = (decoder * log_decoder).sum(axis=-1)[:, None, :]
         mean_parameters = stacked_matmul(decoder, self.natural_parameters.T)
         return decoder, neg_entropy + stacked_matmul(mean_parameters, self.statistics.T).swapaxes(1, 2) + self._log_normalizer
+
+
+    def exponent(self, means, betas):
+        """The dual distortion in the solver's form, from the clusters' mean statistics.
+
+        Args:
+            means: A(x_hat) = sum_x p(x|x_hat) A(x), shape ``[..., B, R]``.
+            betas: ``[B]`` trade-offs.
+
+        Returns:
+            ``(coef, cluster_term)``: -beta <lambda>_{p(y|x_hat)} ``[..., B, R]`` and
+            -beta sum_y p(y|x_hat) log p(y|x_hat) ``[..., B]``, so that
+            -beta d(x, x_hat) = coef . A(x) + cluster_term - beta lambda_0(x) (nats).
+
+        Example:
+            >>> coef, term = toy_problem().exponent(np.zeros((1, 1, 1)), np.array([2.0]))     # x_hat at A = 0
+        """
+        log_decoder = log_normalize(-stacked_matmul(means, self.natural_parameters))
+        decoder = np.exp(log_decoder)
+        neg_entropy = (decoder * log_decoder).sum(axis=-1)
+        mean_parameters = stacked_matmul(decoder, self.natural_parameters.T)
+        return -betas[:, None] * mean_parameters, -betas * neg_entropy
 
 
 def solve_exponential_family(family, beta, n_clusters=None, init=None, tol=1e-10, max_iter=100_000,

@@ -16,7 +16,7 @@ do not separate are merged again at the next beta.
 import numpy as np
 from scipy.spatial.distance import pdist, squareform
 
-__all__ = ["coincident_groups", "merge_clusters", "duplicate_clusters", "pad_clusters"]
+__all__ = ["coincident_groups", "coincident_labels", "merge_clusters", "duplicate_clusters", "pad_clusters"]
 
 _BROADCAST_LIMIT = 1 << 16  # pairwise distances of at most this many entries are computed with numpy
 
@@ -55,6 +55,45 @@ def coincident_groups(rows, tol):
         labels = spread
 
 
+def coincident_labels(rows, alive, tol):
+    """:func:`coincident_groups` of the alive rows of each item of a batch.
+
+    Args:
+        rows: ``[B, K, D]`` distributions (e.g. decoders p(y|x_hat)).
+        alive: bool ``[B, K]``, the rows to group.
+        tol: total-variation distance below which two rows are linked.
+
+    Returns:
+        int64 ``[B, K]``: each alive row's group 0, 1, ... (numbered in order of first row), -1 elsewhere.
+
+    Example:
+        >>> coincident_labels(np.array([[[1, 0], [1, 0], [0, 1]]]), np.array([[True, True, False]]), 1e-3)     # [[0, 0, -1]]
+    """
+    n_items, width, depth = rows.shape
+    if width * width * depth > _BROADCAST_LIMIT:  # large: one item at a time, on pdist
+        labels = np.full((n_items, width), -1)
+        for item in range(n_items):
+            labels[item, alive[item]] = coincident_groups(rows[item, alive[item]], tol)
+        return labels
+    chunk = max(1, _BROADCAST_LIMIT * 16 // (width * width * depth))
+    if n_items > chunk:
+        return np.concatenate([coincident_labels(rows[i: i + chunk], alive[i: i + chunk], tol)
+                               for i in range(0, n_items, chunk)])
+    linked = 0.5 * np.abs(rows[:, :, None, :] - rows[:, None, :, :]).sum(axis=-1) < tol
+    linked &= alive[:, :, None] & alive[:, None, :]
+    # Each row takes the smallest index it is linked to, until nothing changes: the smallest index of its component.
+    smallest = np.where(alive, np.arange(width), width)
+    while True:
+        spread = np.where(linked, smallest[:, None, :], width).min(axis=2, initial=width)
+        spread = np.minimum(spread, smallest)
+        if np.array_equal(spread, smallest):
+            break
+        smallest = spread
+    first = alive & (smallest == np.arange(width))
+    group = np.cumsum(first, axis=1) - 1
+    return np.where(alive, np.take_along_axis(group, np.minimum(smallest, width - 1), axis=1), -1)
+
+
 def merge_clusters(encoder, decoder, px, merge_tol, mass_tol):
     """Merge clusters with coincident decoders and drop clusters without mass, per batch item.
 
@@ -69,64 +108,69 @@ def merge_clusters(encoder, decoder, px, merge_tol, mass_tol):
     Returns:
         (log encoder [B, |X|, K] with K the largest number of merged clusters in the batch
         (items with fewer get empty -inf columns), or None when there is nothing to merge or drop;
-        whether the result is just the input's first K columns, i.e. nothing merged and only
-        empty trailing columns dropped).
+        bool [B], per item whether its result is just its first columns, i.e. nothing merged and
+        only empty trailing columns dropped).
 
     Example:
         >>> log_encoder, prefix = merge_clusters(encoder, decoder, px, merge_tol=1e-6, mass_tol=1e-12)
     """
     marginal = np.einsum("x,bxn->bn", px, encoder)
-    groups = []
-    for item_decoder, item_marginal in zip(decoder, marginal):
-        alive = np.flatnonzero(item_marginal > mass_tol)
-        if alive.size == 0:  # nothing above mass_tol: keep the heaviest cluster
-            alive = np.array([np.argmax(item_marginal)])
-        groups.append((alive, coincident_groups(item_decoder[alive], merge_tol)))
-    if all(labels.size == encoder.shape[2] and labels[-1] == labels.size - 1 for _, labels in groups):
-        return None, True  # every column alive and distinct (labels are increasing)
-    merged, kept_prefix = [], True
-    for item_encoder, (alive, labels) in zip(encoder, groups):
-        kept_prefix &= bool(np.array_equal(alive, np.arange(alive.size)) and np.array_equal(labels, alive))
-        columns = item_encoder[:, alive]
-        if labels.max() + 1 < alive.size:  # sum the columns of each group
-            columns = columns @ (labels[:, None] == np.arange(labels.max() + 1))
-        total = columns.sum(axis=1, keepdims=True)
-        merged.append(np.where(total > 0, columns / np.where(total > 0, total, 1.0), 1.0 / columns.shape[1]))
-    width = max(columns.shape[1] for columns in merged)
-    reduced = np.zeros(encoder.shape[:2] + (width,))
-    for item, columns in enumerate(merged):
-        reduced[item, :, : columns.shape[1]] = columns
+    alive = marginal > mass_tol
+    # An item with nothing above mass_tol keeps its heaviest cluster.
+    alive[np.arange(len(alive)), np.argmax(marginal, axis=1)] |= ~alive.any(axis=1)
+    labels = coincident_labels(decoder, alive, merge_tol)
+    width = encoder.shape[2]
+    if np.array_equal(labels, np.broadcast_to(np.arange(width), labels.shape)):
+        return None, np.ones(len(encoder), dtype=bool)  # every column alive and distinct
+    n_groups = labels.max(axis=1) + 1
+    position = np.arange(width)
+    # Kept: the alive columns are a prefix, each its own group (nothing merged, only trailing columns dropped).
+    kept_prefix = np.all(np.where(position < n_groups[:, None], labels == position, labels == -1), axis=1)
+    groups = position[: n_groups.max()]
+    columns = np.einsum("bxk,bkg->bxg", encoder, (labels[:, :, None] == groups).astype(encoder.dtype))
+    total = columns.sum(axis=2, keepdims=True)
+    fallback = np.where(groups < n_groups[:, None], 1.0 / n_groups[:, None], 0.0)[:, None, :]
+    reduced = np.where(total > 0, columns / np.where(total > 0, total, 1.0), fallback)
     with np.errstate(divide="ignore"):
         return np.log(reduced), kept_prefix
 
 
 def duplicate_clusters(log_encoder, px, n_clusters):
-    """Give the heaviest clusters an identical twin (half the encoder mass each), up to ``n_clusters`` columns.
+    """Give each item's heaviest clusters an identical twin (half the encoder mass each), up to ``n_clusters``.
 
     The twins only separate once the warm start is perturbed; this is what lets clusters split
-    when annealing up in beta.
+    when annealing up in beta. Each item's live (non-empty) clusters are taken to be its first
+    columns, as :func:`merge_clusters` leaves them; its twins go into the columns after them.
 
     Args:
-        log_encoder: log p(x_hat|x), ``[B, |X|, K]``.
+        log_encoder: log p(x_hat|x), ``[B, |X|, K]``; empty columns are -inf.
         px: p(x), ``[|X|]``.
         n_clusters: the largest number of columns N.
 
     Returns:
-        The log encoder ``[B, |X|, min(2K, n_clusters)]`` (the input itself when K >= n_clusters).
+        (log encoder ``[B, |X|, K']`` with K' = max over items of min(2 K_i, N) for K_i live clusters
+        (the input itself when no item has room for a twin), bool ``[B]`` whether each item got twins).
 
     Example:
-        >>> duplicate_clusters(np.zeros((1, 2, 1)), np.array([0.5, 0.5]), 2).shape     # (1, 2, 2)
+        >>> duplicate_clusters(np.zeros((1, 2, 1)), np.array([0.5, 0.5]), 2)[0].shape     # (1, 2, 2)
     """
-    width = log_encoder.shape[2]
-    n_twins = min(width, n_clusters - width)
-    if n_twins <= 0:
-        return log_encoder
     marginal = np.einsum("x,bxn->bn", px, np.exp(log_encoder))
-    heaviest = np.argsort(-marginal, axis=1)[:, :n_twins]
-    twins = np.take_along_axis(log_encoder, heaviest[:, None, :], axis=2) - np.log(2.0)
-    halved = log_encoder.copy()
-    np.put_along_axis(halved, heaviest[:, None, :], twins, axis=2)
-    return np.concatenate([halved, twins], axis=2)
+    live = (marginal > 0).sum(axis=1)
+    n_twins = np.minimum(live, n_clusters - live)
+    if not n_twins.any():
+        return log_encoder, np.zeros(len(log_encoder), dtype=bool)
+    width = max(log_encoder.shape[2], int((live + n_twins).max()))
+    result = np.full(log_encoder.shape[:2] + (width,), -np.inf)
+    result[:, :, : log_encoder.shape[2]] = log_encoder
+    # Live columns, heaviest first (stable); each item's first n_twins of them get a twin.
+    order = np.argsort(np.where(np.arange(marginal.shape[1]) < live[:, None], -marginal, np.inf), axis=1,
+                       kind="stable")
+    items, rank = np.nonzero(np.arange(int(n_twins.max())) < n_twins[:, None])
+    source, target = order[items, rank], live[items] + rank
+    halved = log_encoder[items, :, source] - np.log(2.0)
+    result[items, :, source] = halved
+    result[items, :, target] = halved
+    return result, n_twins > 0
 
 
 def pad_clusters(log_encoder, n_clusters):
