@@ -32,7 +32,8 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "d
 DEFAULT_RUNS = os.path.join("runs", "dualib_study")
 
 
-def parse_args(argv=None):
+def build_parser():
+    """The command's argument parser (defaults that depend on ``--smoke`` are filled in by :func:`parse_args`)."""
     datasets = tuple(dict.fromkeys((*dualib_study.SCHEDULES, *dualib_study.FULL_DATASETS)))
     arms = dualib_study.ARM_NAMES
     parser = argparse.ArgumentParser(
@@ -93,7 +94,12 @@ def parse_args(argv=None):
     )
     add("--data-dir", default=None, help="folder with the data files (default $VDUALIB_DATA_DIR)")
     add("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    """The command line, with the defaults of the schedule or of ``--smoke`` filled in."""
+    args = build_parser().parse_args(argv)
     if args.out is None:
         args.out = os.path.join("runs", "dualib_study_smoke") if args.smoke else RESULTS
     if args.seeds is None:

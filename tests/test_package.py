@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "vdualib")
 #: what a module may import inside a function: heavy and only needed by one optional feature
@@ -128,6 +130,7 @@ def test_every_module_imports_at_its_top():
     assert inner == {}, f"imports inside functions (move them to the module's top): {inner}"
 
 
+@pytest.mark.slow  # fresh Python processes that import TensorFlow
 def test_a_plain_import_vdualib_loads_every_zoo_file_with_keras():
     files = sorted(glob.glob(os.path.join(ROOT, "models", "*.keras")))
     assert len(files) == 9
@@ -143,6 +146,7 @@ def test_a_plain_import_vdualib_loads_every_zoo_file_with_keras():
     assert result.stdout.split("\n")[:-1] == ["IBClassifier True"] * len(files)
 
 
+@pytest.mark.slow  # fresh Python processes that import TensorFlow
 def test_the_numpy_only_tools_import_no_tensorflow_and_keras_finds_the_classes_whenever_it_loads():
     code = (
         "import sys, vdualib, vdualib.ib, vdualib.ntk, vdualib.information as i\n"

@@ -224,7 +224,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
     Args:
         out_dir: the run folder (a path, or a locked :class:`vdualib.runs.RunFolder`).
         identity: a JSON-able dict (the recipe, its name, the precision) that a resume must match.
-        elapsed: seconds of training before this process (from an earlier session).
+        elapsed: seconds of training before this process (by the processes that ran it before a resume).
 
     Example:
         >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])

@@ -83,6 +83,34 @@ def check_name(name, recipe):
     return name
 
 
+def training_section(train_record, recipe):
+    """The card's "training" section: seconds, epochs, hardware, precision, the weight decay and the per-epoch curve.
+
+    Args:
+        train_record: the dict of the training run's ``train.json``.
+        recipe: the run's complete recipe (:func:`vdualib.recipes.get_recipe`).
+
+    Returns:
+        A JSON-ready dict.
+    """
+    return {
+        "seconds": train_record["train_seconds"],
+        # how the seconds were counted, where a run's record says so (e.g. summed over resumed segments)
+        "seconds_note": train_record.get("train_seconds_note"),
+        "epochs": len(train_record["history"]),
+        "hardware": train_record["hardware"],
+        "precision": train_record["precision"],
+        # the one decay mechanism (or, for runs before recipes decided it, the two) and its variables
+        "weight_decay": recipes.describe_weight_decay(recipe),
+        "final_val_accuracy": train_record["history"][-1].get("val_accuracy"),
+        # the per-epoch curve on the held-out validation split
+        "curve": [
+            {key: h[key] for key in ("epoch", "accuracy", "val_accuracy", "loss", "val_loss") if key in h}
+            for h in train_record["history"]
+        ],
+    }
+
+
 def card_from_records(name, train_record, metrics_record, file_path):
     """A model card (dict) from the training record and the evaluation's metrics.json.
 
@@ -121,22 +149,7 @@ def card_from_records(name, train_record, metrics_record, file_path):
             "evaluation": f"{metrics_record['dataset']} {metrics_record['split']} ({metrics_record['num_examples']} examples)",
             "note": data_note,
         },
-        "training": {
-            "seconds": train_record["train_seconds"],
-            # how the seconds were counted, where a run's record says so (e.g. summed over resumed segments)
-            "seconds_note": train_record.get("train_seconds_note"),
-            "epochs": len(train_record["history"]),
-            "hardware": train_record["hardware"],
-            "precision": train_record["precision"],
-            # the one decay mechanism (or, for runs before recipes decided it, the two) and its variables
-            "weight_decay": recipes.describe_weight_decay(recipe),
-            "final_val_accuracy": train_record["history"][-1].get("val_accuracy"),
-            # the per-epoch curve on the held-out validation split
-            "curve": [
-                {key: h[key] for key in ("epoch", "accuracy", "val_accuracy", "loss", "val_loss") if key in h}
-                for h in train_record["history"]
-            ],
-        },
+        "training": training_section(train_record, recipe),
         # the objective's ingredients: where p~ came from, the prior, the warm-up
         "objective": {
             "label_noise": train_record.get("label_noise_source", {"kind": recipe.get("label_noise", "none")}),
