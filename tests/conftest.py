@@ -121,3 +121,48 @@ def run(tmp_path_factory, saved_models):
     ]  # fmt: skip
     assert evaluate_command.main(argv) == 0
     return out
+
+
+# -- the Keras backend under test (KERAS_BACKEND=tensorflow or jax) ---------------------------
+
+
+@pytest.fixture(scope="session")
+def runtime_error():
+    """The exceptions a failed run-time input check raises on this backend (vdualib.checks.assert_*):
+    TensorFlow's InvalidArgumentError; on JAX a ValueError, wrapped in a runtime error under jax.jit."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.errors.InvalidArgumentError
+    import jax
+
+    return (ValueError, jax.errors.JaxRuntimeError) if hasattr(jax.errors, "JaxRuntimeError") else (ValueError, RuntimeError)
+
+
+@pytest.fixture(scope="session")
+def gradient():
+    """``gradient(loss_fn, variable)``: d loss_fn() / d variable as a numpy array, on the backend in use
+    (TensorFlow's GradientTape; on JAX, jax.grad of loss_fn run in a keras.StatelessScope)."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        def tensorflow_gradient(loss_fn, variable):
+            with tf.GradientTape() as tape:
+                loss = loss_fn()
+            return tape.gradient(loss, variable).numpy()
+
+        return tensorflow_gradient
+    import jax
+
+    def jax_gradient(loss_fn, variable):
+        def loss_of(value):
+            with keras.StatelessScope(state_mapping=[(variable, value)]):
+                return loss_fn()
+
+        return np.asarray(jax.grad(loss_of)(variable.value))
+
+    return jax_gradient

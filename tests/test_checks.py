@@ -220,3 +220,29 @@ def test_finite_variables_names_the_bad_ones():
     checks.finite_variables([good, keras.Variable(np.int32(5), name="count")])
     with pytest.raises(ValueError, match=r"model 'm' has non-finite weights \(NaN or inf\) in bad: training diverged"):
         checks.finite_variables([good, bad], "model 'm'")
+
+
+def test_run_time_checks_refuse_bad_values_of_the_keras_backend_also_when_compiled(runtime_error):
+    """The assert_* checks on the backend's own tensors: eagerly, and inside the backend's compiled
+    functions (tf.function on TensorFlow, jax.jit on JAX)."""
+    import keras
+
+    bad_labels = keras.ops.convert_to_tensor(np.array([3, 0], "int32"))
+    bad_weights = keras.ops.convert_to_tensor(np.array([1.0, -1.0], "float32"))
+    good = keras.ops.convert_to_tensor(np.array([2, 0], "int32"))
+    if keras.backend.backend() == "jax":
+        import jax
+
+        compile_ = jax.jit
+    else:
+        import tensorflow as tf
+
+        compile_ = tf.function
+    for run in (lambda f: f, compile_):
+        labels = run(lambda y: checks.assert_labels(y, 3))
+        with pytest.raises(runtime_error, match="labels must be < 3"):
+            keras.ops.convert_to_numpy(labels(bad_labels))
+        weights = run(checks.assert_sample_weights)
+        with pytest.raises(runtime_error, match="sample weights must be >= 0"):
+            keras.ops.convert_to_numpy(weights(bad_weights))
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(labels(good)), [2, 0])

@@ -1,9 +1,13 @@
+"""vdualib.layers on the Keras backend in use (run under KERAS_BACKEND=tensorflow and jax)."""
+
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 
 from vdualib import layers
+
+numpy = ops.convert_to_numpy
 
 
 def _encoder(latent_dim=4, features=6, seed=0, **kwargs):
@@ -13,7 +17,8 @@ def _encoder(latent_dim=4, features=6, seed=0, **kwargs):
 
 
 def _draw(mu, sigma, n, seed=0):
-    return layers.gaussian_posterior(mu, sigma).sample(n, seed=seed)
+    noise = np.random.default_rng(seed).normal(size=(n,) + np.shape(mu)).astype(np.float32)
+    return np.asarray(mu)[None] + np.asarray(sigma)[None] * noise
 
 
 def test_encoder_shapes_sigma_floor_and_modes(rng):
@@ -22,11 +27,11 @@ def test_encoder_shapes_sigma_floor_and_modes(rng):
     z, mu, sigma = encoder(x, training=False, return_moments=True)
     assert mu.shape == sigma.shape == z.shape == (5, 4)
     # sigma = softplus(rho - 5) + floor
-    params = encoder.projection(x).numpy()
-    np.testing.assert_allclose(sigma.numpy(), np.log1p(np.exp(params[:, 4:] - 5.0)) + 1e-4, rtol=1e-5)
-    np.testing.assert_allclose(z.numpy(), mu.numpy())  # the mean at inference
+    params = numpy(encoder.projection(x))
+    np.testing.assert_allclose(numpy(sigma), np.log1p(np.exp(params[:, 4:] - 5.0)) + 1e-4, rtol=1e-5)
+    np.testing.assert_allclose(numpy(z), numpy(mu))  # the mean at inference
     assert encoder(x, training=True).shape == (5, 4)
-    samples = encoder(x, num_samples=3).numpy()
+    samples = numpy(encoder(x, num_samples=3))
     assert samples.shape == (3, 5, 4)
     assert not np.allclose(samples[0], samples[1])
 
@@ -46,17 +51,25 @@ def test_encoder_samples_have_the_right_moments(rng):
     encoder = _encoder(latent_dim=2, features=3)
     x = rng.normal(size=(1, 3)).astype(np.float32)
     z, mu, sigma = encoder(x, num_samples=20000, return_moments=True)
-    np.testing.assert_allclose(z.numpy()[:, 0].mean(0), mu.numpy()[0], atol=0.003)
-    np.testing.assert_allclose(z.numpy()[:, 0].std(0), sigma.numpy()[0], rtol=0.03)
+    np.testing.assert_allclose(numpy(z)[:, 0].mean(0), numpy(mu)[0], atol=0.003)
+    np.testing.assert_allclose(numpy(z)[:, 0].std(0), numpy(sigma)[0], rtol=0.03)
 
 
-def test_reparameterised_gradients_reach_mu_and_rho(rng):
+def test_the_distribution_is_e_of_z_given_x_on_the_backend(rng):
     encoder = _encoder()
-    x = tf.constant(rng.normal(size=(5, 6)).astype(np.float32))
-    with tf.GradientTape() as tape:
-        z = encoder(x, num_samples=4)
-        loss = tf.reduce_sum(z**2)
-    grad = tape.gradient(loss, encoder.projection.kernel).numpy()
+    x = rng.normal(size=(5, 6)).astype(np.float32)
+    mu, sigma = (numpy(t) for t in encoder.moments(x))
+    e = encoder.distribution(x)
+    assert tuple(e.batch_shape) == (5,) and tuple(e.event_shape) == (4,)
+    z = rng.normal(size=(5, 4)).astype(np.float32)
+    expected = -np.sum(0.5 * ((z - mu) / sigma) ** 2 + np.log(sigma) + 0.5 * np.log(2 * np.pi), axis=1)
+    np.testing.assert_allclose(numpy(e.log_prob(z)), expected, rtol=1e-5)
+
+
+def test_reparameterised_gradients_reach_mu_and_rho(rng, gradient):
+    encoder = _encoder()
+    x = rng.normal(size=(5, 6)).astype(np.float32)
+    grad = gradient(lambda: ops.sum(encoder(x, num_samples=4) ** 2), encoder.projection.kernel)
     assert np.abs(grad[:, :4]).sum() > 0  # mu half
     assert np.abs(grad[:, 4:]).sum() > 0  # rho half (through sigma * eps)
 
@@ -65,7 +78,7 @@ def test_the_encoder_adds_beta_times_the_mean_rate_and_reports_it(rng):
     encoder = _encoder(prior="standard_normal", beta=0.25)
     x = rng.normal(size=(5, 6)).astype(np.float32)
     z, mu, sigma = encoder(x, training=True, return_moments=True)
-    mu, sigma = mu.numpy(), sigma.numpy()
+    mu, sigma = numpy(mu), numpy(sigma)
     rate = 0.5 * np.sum(mu**2 + sigma**2 - 1 - 2 * np.log(sigma), axis=1)
     assert len(encoder.losses) == 1
     assert float(encoder.losses[0]) == pytest.approx(0.25 * rate.mean(), rel=1e-5)
@@ -76,44 +89,44 @@ def test_the_encoder_adds_beta_times_the_mean_rate_and_reports_it(rng):
     assert plain.losses == [] and plain.rate_tracker is None
 
 
-def test_class_conditional_encoder_needs_labels_in_training(rng):
+def test_class_conditional_encoder_needs_labels_in_training(rng, runtime_error):
     encoder = _encoder(latent_dim=2, prior=layers.ClassConditionalPrior(3, seed=0), beta=1.0)
     x = rng.normal(size=(2, 6)).astype(np.float32)
     with pytest.raises(ValueError, match="needs the labels in training"):
         encoder(x, training=True)
-    encoder(x, training=True, labels=tf.constant([2, 0]))
+    encoder(x, training=True, labels=np.array([2, 0]))
     assert len(encoder.losses) == 1
     encoder(x, training=False)  # inference without labels and without samples: no Monte Carlo rate
     assert encoder.losses == []
-    with pytest.raises(tf.errors.InvalidArgumentError, match="labels must be < 3"):
-        encoder(x, training=True, labels=tf.constant([3, 0]))
+    with pytest.raises(runtime_error, match="labels must be < 3"):
+        encoder(x, training=True, labels=np.array([3, 0]))
 
 
 def test_standard_normal_rate_closed_form_and_monte_carlo(rng):
     prior = layers.StandardNormalPrior()
     prior.build((None, 3))
-    mu = tf.constant(rng.normal(size=(4, 3)).astype(np.float32))
-    sigma = tf.constant(rng.uniform(0.3, 2.0, size=(4, 3)).astype(np.float32))
-    rate = prior(mu, sigma).numpy()
-    expected = 0.5 * np.sum(mu.numpy() ** 2 + sigma.numpy() ** 2 - 1 - 2 * np.log(sigma.numpy()), axis=1)
+    mu = rng.normal(size=(4, 3)).astype(np.float32)
+    sigma = rng.uniform(0.3, 2.0, size=(4, 3)).astype(np.float32)
+    rate = numpy(prior(mu, sigma))
+    expected = 0.5 * np.sum(mu**2 + sigma**2 - 1 - 2 * np.log(sigma), axis=1)
     np.testing.assert_allclose(rate, expected, rtol=1e-5)
     z = _draw(mu, sigma, 40000)
     posterior = layers.gaussian_posterior(mu, sigma)
-    monte_carlo = tf.reduce_mean(posterior.log_prob(z) - prior.distribution().log_prob(z), axis=0).numpy()
+    monte_carlo = numpy(posterior.log_prob(z) - prior.distribution().log_prob(z)).mean(axis=0)
     np.testing.assert_allclose(monte_carlo, expected, atol=0.05)
 
 
 def test_mixture_prior_rate_is_unbiased_monte_carlo():
     prior = layers.MixturePrior(num_components=3, seed=1)
     prior.build((None, 2))
-    mu = tf.constant([[0.3, -0.2]])
-    sigma = tf.constant([[0.4, 0.7]])
-    rate = prior(mu, sigma, z=_draw(mu, sigma, 50000)).numpy()[0]
+    mu = np.array([[0.3, -0.2]], np.float32)
+    sigma = np.array([[0.4, 0.7]], np.float32)
+    rate = numpy(prior(mu, sigma, z=_draw(mu, sigma, 50000)))[0]
     # numerical integration of KL on a grid
     grid = np.linspace(-5, 5, 801)
     zz = np.stack(np.meshgrid(grid, grid, indexing="ij"), -1).reshape(-1, 2).astype(np.float32)
-    log_e = layers.gaussian_posterior(mu[0], sigma[0]).log_prob(zz).numpy()
-    log_r = prior.distribution().log_prob(zz).numpy()
+    log_e = numpy(layers.gaussian_posterior(mu[0], sigma[0]).log_prob(zz))
+    log_r = numpy(prior.distribution().log_prob(zz))
     cell = (grid[1] - grid[0]) ** 2
     exact = np.sum(np.exp(log_e) * (log_e - log_r)) * cell
     assert rate == pytest.approx(exact, abs=0.03)
@@ -124,11 +137,11 @@ def test_mixture_prior_rate_is_unbiased_monte_carlo():
 def test_class_conditional_prior_uses_the_label():
     prior = layers.ClassConditionalPrior(num_classes=3, seed=0)
     prior.build((None, 2))
-    mu = tf.constant(prior.means.numpy()[[2, 0]])
-    sigma = tf.ones_like(mu) * (1 + 1e-4)
-    rate = prior(mu, sigma, labels=tf.constant([2, 0])).numpy()
+    mu = prior.means.numpy()[[2, 0]]
+    sigma = np.ones_like(mu) * (1 + 1e-4)
+    rate = numpy(prior(mu, sigma, labels=np.array([2, 0])))
     np.testing.assert_allclose(rate, 0.0, atol=1e-3)  # e equals b(z|y)
-    wrong = prior(mu, sigma, labels=tf.constant([0, 2])).numpy()
+    wrong = numpy(prior(mu, sigma, labels=np.array([0, 2])))
     assert np.all(wrong > 0.1)
     assert prior(mu, sigma, z=_draw(mu, sigma, 2000)).shape == (2,)
 
@@ -196,8 +209,8 @@ def test_float32_math_under_mixed_bfloat16(rng):
     try:
         encoder = layers.GaussianEncoder(4)
         encoder.build((None, 6))
-        _, mu, sigma = encoder(tf.constant(rng.normal(size=(2, 6)), tf.bfloat16), return_moments=True)
-        assert mu.dtype == tf.float32 and sigma.dtype == tf.float32
+        _, mu, sigma = encoder(ops.cast(rng.normal(size=(2, 6)), "bfloat16"), return_moments=True)
+        assert keras.backend.standardize_dtype(mu.dtype) == keras.backend.standardize_dtype(sigma.dtype) == "float32"
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
@@ -252,3 +265,11 @@ def test_beta_without_a_prior_is_refused_not_ignored(rng):
     weighed = _encoder(prior="standard_normal", beta=0.01)
     weighed(x, training=True)
     assert len(weighed.losses) == 1 and float(weighed.losses[0]) > 0
+
+
+def test_a_backend_without_a_tfp_substrate_is_refused_at_construction(monkeypatch):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    with pytest.raises(ValueError, match="substrates for the TensorFlow and JAX backends.*KERAS_BACKEND=jax"):
+        layers.GaussianEncoder(4)
+    with pytest.raises(ValueError, match="KERAS_BACKEND"):
+        layers.StandardNormalPrior()

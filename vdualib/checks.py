@@ -5,10 +5,11 @@ Every public function and class validates its arguments here, at the boundary, a
 infinity are bad input everywhere: ``x < 0`` is False for NaN, so these checks test what a value
 *is* (finite, in range) instead of what it is not. Internal helpers trust their callers.
 
-The graph-side twins (``assert_*``, for tensors inside ``tf.data`` and ``tf.function``) import
-TensorFlow when first called, not at the top: this module is also the numpy-only
-:mod:`vdualib.ib`, :mod:`vdualib.information` estimators' and :mod:`vdualib.ntk`'s, which do not
-pay for a TensorFlow import.
+The graph-side twins (``assert_*``, for tensors inside ``tf.data``, ``tf.function`` and
+``jax.jit``) check TensorFlow tensors with TensorFlow's assertions and other backends' tensors
+through ``keras.ops``. They import Keras (and TensorFlow or JAX) when first called, not at the
+top: this module is also the numpy-only :mod:`vdualib.ib`, :mod:`vdualib.information`
+estimators' and :mod:`vdualib.ntk`'s, which do not pay for a TensorFlow import.
 
 Example:
     >>> from vdualib import checks
@@ -22,6 +23,7 @@ Example:
 
 import math
 import numbers
+import sys
 
 import numpy as np
 
@@ -632,121 +634,233 @@ def pixel_images(name, images):
     return pixels
 
 
-def _assert_in_order(tensor, conditions):
-    """``tensor`` behind ``tf.debugging.Assert`` ops run one after the other, so the first
-    failing condition is the one reported. ``conditions``: ``(bool tensor, [message parts])``."""
-    import tensorflow as tf
+class _TensorFlowOps:
+    """The operations the run-time checks use, on TensorFlow tensors (eager, ``tf.function``,
+    ``tf.data``): conditions become ``tf.debugging.Assert`` ops."""
 
-    for condition, data in conditions:
-        with tf.control_dependencies([tf.debugging.Assert(condition, data, summarize=8)]):
-            tensor = tf.identity(tensor)
-    return tensor
+    def __init__(self):
+        import tensorflow as tf
+
+        self.tf = tf
+
+    def convert(self, values):
+        return self.tf.convert_to_tensor(values)
+
+    @staticmethod
+    def dtype(tensor):
+        return np.dtype(tensor.dtype.as_numpy_dtype)
+
+    def size(self, tensor):
+        return self.tf.size(tensor)
+
+    def min(self, tensor):
+        return self.tf.reduce_min(tensor)
+
+    def max(self, tensor):
+        return self.tf.reduce_max(tensor)
+
+    def all(self, tensor):
+        return self.tf.reduce_all(tensor)
+
+    def isfinite(self, tensor):
+        return self.tf.math.is_finite(tensor)
+
+    def floor(self, tensor):
+        return self.tf.floor(tensor)
+
+    def sum(self, tensor, axis):
+        return self.tf.reduce_sum(tensor, axis=axis)
+
+    def checked(self, tensor, conditions):
+        """``tensor`` behind ``tf.debugging.Assert`` ops run one after the other, so the first
+        failing condition is the one reported."""
+        for condition, data in conditions:
+            with self.tf.control_dependencies([self.tf.debugging.Assert(condition, data, summarize=8)]):
+                tensor = self.tf.identity(tensor)
+        return tensor
+
+
+class _KerasOps(_TensorFlowOps):
+    """The same operations through ``keras.ops``, for the tensors of a Keras backend other than
+    TensorFlow. On JAX the conditions are checked by a ``jax.debug.callback``, so they run inside
+    ``jax.jit`` too, and a failure raises there (as an ``XlaRuntimeError`` whose text holds the
+    ``ValueError``); elsewhere they are checked at once."""
+
+    def __init__(self):
+        import keras
+
+        self.ops = keras.ops
+        self.backend = keras.backend.backend()
+
+    def convert(self, values):
+        return self.ops.convert_to_tensor(values)
+
+    @staticmethod
+    def dtype(tensor):
+        import keras
+
+        return np.dtype(keras.backend.standardize_dtype(tensor.dtype))
+
+    def size(self, tensor):
+        return self.ops.size(tensor)
+
+    def min(self, tensor):
+        return self.ops.min(tensor)
+
+    def max(self, tensor):
+        return self.ops.max(tensor)
+
+    def all(self, tensor):
+        return self.ops.all(tensor)
+
+    def isfinite(self, tensor):
+        return self.ops.isfinite(tensor)
+
+    def floor(self, tensor):
+        return self.ops.floor(tensor)
+
+    def sum(self, tensor, axis):
+        return self.ops.sum(tensor, axis=axis)
+
+    def checked(self, tensor, conditions):
+        flags = [condition for condition, _ in conditions]
+        values = [[part for part in data if not isinstance(part, str)] for _, data in conditions]
+
+        def raise_first_failure(flag_values, data_values):
+            for ok, (_, data), numbers in zip(flag_values, conditions, data_values):
+                if not bool(np.asarray(ok)):
+                    numbers = iter(numbers)
+                    parts = [part if isinstance(part, str) else np.asarray(next(numbers)).tolist() for part in data]
+                    raise ValueError(" ".join(str(part) for part in parts))
+
+        if self.backend == "jax":
+            import jax
+
+            jax.debug.callback(raise_first_failure, flags, values)
+        else:
+            raise_first_failure([self.ops.convert_to_numpy(flag) for flag in flags],
+                                [[self.ops.convert_to_numpy(v) for v in group] for group in values])
+        return tensor
+
+
+def _ops_for(values):
+    """The operations for checking ``values``: TensorFlow's when Keras runs on TensorFlow or
+    ``values`` is a TensorFlow tensor (inside ``tf.data`` on any backend); ``keras.ops`` otherwise."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        return _TensorFlowOps()
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and isinstance(values, (tf.Tensor, tf.Variable)):
+        return _TensorFlowOps()
+    return _KerasOps()
 
 
 def assert_pixel_images(images):
-    """Graph-side :func:`pixel_images`: ``images`` unchanged (same dtype), behind
-    ``tf.debugging`` assertions that run whenever the tensor is computed (tf.data maps,
-    ``tf.function``, eager).
+    """Graph-side :func:`pixel_images`: ``images`` unchanged (same dtype), behind run-time
+    assertions that run whenever the tensor is computed (``tf.data`` maps, ``tf.function``,
+    ``jax.jit``, eager).
 
     uint8 passes without any op. Integer tensors must lie in 0..255; floating tensors must be
     finite whole numbers in 0..255, not all in [0, 1] (checked per tensor, so per batch in a
-    pipeline). A failure raises ``tf.errors.InvalidArgumentError`` whose
-    message says what to pass (:data:`PIXEL_HINT`). XLA (``jit_compile=True``) drops assertion
-    ops, so inside XLA-compiled code this check does nothing; check before.
+    pipeline). A failure raises ``tf.errors.InvalidArgumentError`` on TensorFlow tensors (a
+    ``ValueError`` inside an ``XlaRuntimeError`` under ``jax.jit``) whose message says what to
+    pass (:data:`PIXEL_HINT`). TensorFlow's XLA (``jit_compile=True``) drops assertion ops, so
+    inside XLA-compiled TensorFlow code this check does nothing; check before.
 
     Args:
         images: a tensor of images ``[N, ...]`` (or one image).
 
     Returns:
-        the same tensor, with the checks as control dependencies.
+        the same tensor, with the checks attached.
 
     Raises:
         ValueError: at trace time, for a non-numeric dtype.
 
     Example:
-        >>> x = assert_pixel_images(tf.constant([[0.0, 255.0]]))
-        >>> x.numpy()
+        >>> x = assert_pixel_images(np.array([[0.0, 255.0]], "float32"))
+        >>> keras.ops.convert_to_numpy(x)
         array([[  0., 255.]], dtype=float32)
     """
-    import tensorflow as tf
-
-    images = tf.convert_to_tensor(images)
-    dtype = images.dtype
-    if dtype == tf.uint8:
+    ops = _ops_for(images)
+    images = ops.convert(images)
+    dtype = ops.dtype(images)
+    if dtype == np.uint8:
         return images
-    if not (dtype.is_integer or dtype.is_floating):
+    floating = np.issubdtype(dtype, np.floating)
+    if not (floating or np.issubdtype(dtype, np.integer)):
         raise ValueError(f"images must be numeric pixel values, got dtype {dtype.name}; {PIXEL_HINT}.")
-    low, high = tf.reduce_min(images), tf.reduce_max(images)
+    low, high = ops.min(images), ops.max(images)
     conditions = []
-    if dtype.is_floating:
-        conditions.append((tf.reduce_all(tf.math.is_finite(images)), [f"images contain NaN or infinite values; {PIXEL_HINT}."]))
-        whole = tf.reduce_all(tf.equal(tf.floor(images), images))
-    empty = tf.equal(tf.size(images), 0)
+    if floating:
+        conditions.append((ops.all(ops.isfinite(images)), [f"images contain NaN or infinite values; {PIXEL_HINT}."]))
+    empty = ops.size(images) == 0
     conditions.append(
-        (empty | (low < tf.cast(0, dtype)) | (high > tf.cast(1, dtype)), [f"images look scaled to [0, 1]; {PIXEL_HINT}. Values in", low, high])
+        (empty | (low < 0) | (high > 1), [f"images look scaled to [0, 1]; {PIXEL_HINT}. Values in", low, high])
     )
-    in_range = tf.logical_and(low >= tf.cast(0, dtype), high <= tf.cast(255, dtype)) if dtype.max >= 255 else low >= 0
+    in_range = (low >= 0) & (high <= 255) if floating or np.iinfo(dtype).max >= 255 else low >= 0
     conditions.append((in_range, [f"images must lie in 0..255 (normalised images, or integers a uint8 cast would wrap); {PIXEL_HINT}. Values in", low, high]))
-    if dtype.is_floating:
-        conditions.append((whole, [f"images must be whole pixel values, not fractions; {PIXEL_HINT}."]))
-    return _assert_in_order(images, conditions)
+    if floating:
+        conditions.append((ops.all(ops.floor(images) == images), [f"images must be whole pixel values, not fractions; {PIXEL_HINT}."]))
+    return ops.checked(images, conditions)
 
 
 def assert_labels(labels, num_classes=None):
     """Graph-side :func:`integer_labels`: ``labels`` unchanged (same dtype and shape), behind
-    ``tf.debugging`` assertions that they are whole numbers in ``[0, num_classes)``.
+    run-time assertions that they are whole numbers in ``[0, num_classes)``.
 
     Floating labels must be finite and whole; all labels must be >= 0 and, when ``num_classes``
-    is given, < ``num_classes``. A failure raises ``tf.errors.InvalidArgumentError`` naming the
-    rule and the offending range. XLA (``jit_compile=True``) drops assertion ops.
+    is given, < ``num_classes``. A failure raises ``tf.errors.InvalidArgumentError`` on
+    TensorFlow tensors (a ``ValueError`` under JAX) naming the rule and the offending range.
+    TensorFlow's XLA (``jit_compile=True``) drops assertion ops.
 
     Args:
         labels: a tensor of class indices, any shape (``[B]`` or ``[B, 1]`` usually).
         num_classes: the number of classes C, or None to check only the lower bound.
 
     Returns:
-        the same tensor, with the checks as control dependencies.
+        the same tensor, with the checks attached.
 
     Raises:
         ValueError: at trace time, for a non-numeric dtype or a bad ``num_classes``.
 
     Example:
-        >>> y = assert_labels(tf.constant([0, 3, 9]), num_classes=10)
-        >>> y.numpy()
+        >>> y = assert_labels(np.array([0, 3, 9], "int32"), num_classes=10)
+        >>> keras.ops.convert_to_numpy(y)
         array([0, 3, 9], dtype=int32)
     """
-    import tensorflow as tf
-
-    labels = tf.convert_to_tensor(labels)
-    dtype = labels.dtype
-    if not (dtype.is_integer or dtype.is_floating):
+    ops = _ops_for(labels)
+    labels = ops.convert(labels)
+    dtype = ops.dtype(labels)
+    floating = np.issubdtype(dtype, np.floating)
+    if not (floating or np.issubdtype(dtype, np.integer)):
         raise ValueError(f"labels must be integer class indices, got dtype {dtype.name}.")
     if num_classes is not None:
         num_classes = positive_int("num_classes", num_classes)
-    low, high = tf.reduce_min(labels), tf.reduce_max(labels)
+    low, high = ops.min(labels), ops.max(labels)
     conditions = []
-    if dtype.is_floating:
-        conditions.append((tf.reduce_all(tf.math.is_finite(labels)), ["labels contain NaN or infinite values."]))
+    if floating:
+        conditions.append((ops.all(ops.isfinite(labels)), ["labels contain NaN or infinite values."]))
         conditions.append(
-            (tf.reduce_all(tf.equal(tf.floor(labels), labels)), ["labels must be whole numbers (class indices), got fractions."])
+            (ops.all(ops.floor(labels) == labels), ["labels must be whole numbers (class indices), got fractions."])
         )
-    if not dtype.is_unsigned:
-        conditions.append((low >= tf.cast(0, dtype), ["labels must be >= 0; smallest label:", low]))
-    if num_classes is not None and (dtype.is_floating or num_classes <= dtype.max):
+    if not np.issubdtype(dtype, np.unsignedinteger):
+        conditions.append((low >= 0, ["labels must be >= 0; smallest label:", low]))
+    if num_classes is not None and (floating or num_classes <= np.iinfo(dtype).max):
         conditions.append(
-            (high < tf.cast(num_classes, dtype), [f"labels must be < {num_classes} (the number of classes); largest label:", high])
+            (high < num_classes, [f"labels must be < {num_classes} (the number of classes); largest label:", high])
         )
-    return _assert_in_order(labels, conditions)
+    return ops.checked(labels, conditions)
 
 
 def assert_probabilities(probs, atol=1e-3):
     """Graph-side check of probability vectors ``[..., C]``: finite, >= 0, rows summing to 1
-    (within ``atol``). Returns ``probs`` unchanged behind ``tf.debugging`` assertions (dropped
-    under XLA).
+    (within ``atol``). Returns ``probs`` unchanged behind run-time assertions (dropped under
+    TensorFlow's XLA).
 
     Example:
-        >>> p = assert_probabilities(tf.constant([[0.25, 0.75]]))
-        >>> p.numpy()
+        >>> p = assert_probabilities(np.array([[0.25, 0.75]], "float32"))
+        >>> keras.ops.convert_to_numpy(p)
         array([[0.25, 0.75]], dtype=float32)
 
     Args:
@@ -757,52 +871,52 @@ def assert_probabilities(probs, atol=1e-3):
         ``probs`` (a tensor) with the assertions attached.
 
     Raises:
-        ValueError: a non-floating dtype (eagerly); ``tf.errors.InvalidArgumentError`` when an
-            assertion fails at run time.
+        ValueError: a non-floating dtype (eagerly); ``tf.errors.InvalidArgumentError`` (a
+            ``ValueError`` under JAX) when an assertion fails at run time.
     """
-    import tensorflow as tf
-
-    probs = tf.convert_to_tensor(probs)
-    if not probs.dtype.is_floating:
-        raise ValueError(f"probability vectors must be floating point, got dtype {probs.dtype.name}.")
-    sums = tf.reduce_sum(probs, axis=-1)
+    ops = _ops_for(probs)
+    probs = ops.convert(probs)
+    dtype = ops.dtype(probs)
+    if not np.issubdtype(dtype, np.floating):
+        raise ValueError(f"probability vectors must be floating point, got dtype {dtype.name}.")
+    sums = ops.sum(probs, axis=-1)
     conditions = [
-        (tf.reduce_all(tf.math.is_finite(probs)), ["probability vectors contain NaN or infinite values."]),
-        (tf.reduce_all(probs >= 0), ["probability vectors have negative entries; smallest:", tf.reduce_min(probs)]),
+        (ops.all(ops.isfinite(probs)), ["probability vectors contain NaN or infinite values."]),
+        (ops.all(probs >= 0), ["probability vectors have negative entries; smallest:", ops.min(probs)]),
         (
-            tf.reduce_all(tf.abs(sums - 1) <= atol),
-            ["probability vectors must sum to 1 (pass probabilities, not logits or counts); sums range", tf.reduce_min(sums), tf.reduce_max(sums)],
+            ops.all(abs(sums - 1) <= atol),
+            ["probability vectors must sum to 1 (pass probabilities, not logits or counts); sums range", ops.min(sums), ops.max(sums)],
         ),
     ]
-    return _assert_in_order(probs, conditions)
+    return ops.checked(probs, conditions)
 
 
 def assert_sample_weights(weights):
-    """Graph-side :func:`sample_weights`: ``weights`` unchanged behind ``tf.debugging`` assertions
-    that they are finite and >= 0 (dropped under XLA).
+    """Graph-side :func:`sample_weights`: ``weights`` unchanged behind run-time assertions
+    that they are finite and >= 0 (dropped under TensorFlow's XLA).
 
     Args:
         weights: a floating-point tensor of per-example weights, any shape.
 
     Returns:
-        the same tensor, with the checks as control dependencies.
+        the same tensor, with the checks attached.
 
     Raises:
-        ``tf.errors.InvalidArgumentError`` when an assertion fails at run time.
+        ``tf.errors.InvalidArgumentError`` (a ``ValueError`` under JAX) when an assertion fails
+        at run time.
 
     Example:
-        >>> w = assert_sample_weights(tf.constant([1.0, 0.5]))
-        >>> w.numpy()
+        >>> w = assert_sample_weights(np.array([1.0, 0.5], "float32"))
+        >>> keras.ops.convert_to_numpy(w)
         array([1. , 0.5], dtype=float32)
     """
-    import tensorflow as tf
-
-    weights = tf.convert_to_tensor(weights)
+    ops = _ops_for(weights)
+    weights = ops.convert(weights)
     conditions = [
-        (tf.reduce_all(tf.math.is_finite(weights)), ["sample weights contain NaN or infinite values; pass finite weights >= 0."]),
+        (ops.all(ops.isfinite(weights)), ["sample weights contain NaN or infinite values; pass finite weights >= 0."]),
         (
-            tf.reduce_all(weights >= 0),
-            ["sample weights must be >= 0 (a negative weight maximises the loss); smallest:", tf.reduce_min(weights)],
+            ops.all(weights >= 0),
+            ["sample weights must be >= 0 (a negative weight maximises the loss); smallest:", ops.min(weights)],
         ),
     ]
-    return _assert_in_order(weights, conditions)
+    return ops.checked(weights, conditions)

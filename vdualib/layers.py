@@ -1,9 +1,12 @@
 """Stochastic layers for Keras 3: the Gaussian encoder e(z|x) and the priors r(z).
 
-``tfp.layers`` is Keras-2-only; these are plain Keras 3 layers whose ``call`` uses
-``tfp.distributions`` and returns tensors. Their distribution math runs in float32 whatever
-the global dtype policy (they default to ``dtype="float32"``), so a ``mixed_bfloat16`` backbone
-feeds a float32 bottleneck.
+``tfp.layers`` is Keras-2-only; these are plain Keras 3 layers whose ``call`` computes through
+``keras.ops`` and ``keras.random`` and returns tensors, so they run on the TensorFlow and the
+JAX backends alike; the distributions they describe (:meth:`GaussianEncoder.distribution`,
+``prior.distribution()``) are ``tfp.distributions`` objects of the TFP substrate that matches the
+backend (:mod:`vdualib.backend`). Their math runs in float32 whatever the global dtype policy
+(they default to ``dtype="float32"``), so a ``mixed_bfloat16`` backbone feeds a float32
+bottleneck.
 
 Shapes: ``mu`` and ``sigma`` are ``[batch, latent_dim]``; samples are ``[S, batch, latent_dim]``;
 rates are per example, ``[batch]``, in nats.
@@ -23,12 +26,9 @@ model with a ``GaussianEncoder`` and a :class:`vdualib.losses.VIBLoss` is a VIB:
 import math
 
 import keras
-import tensorflow as tf
-import tensorflow_probability as tfp
+from keras import ops
 
-from vdualib import checks, registration
-
-tfd = tfp.distributions
+from vdualib import backend, checks, registration
 
 __all__ = [
     "GaussianEncoder",
@@ -37,7 +37,10 @@ __all__ = [
     "ClassConditionalPrior",
     "get_prior",
     "gaussian_posterior",
+    "diagonal_gaussian_kl",
 ]
+
+_HALF_LOG_TWO_PI = 0.5 * math.log(2.0 * math.pi)
 
 
 def _float32_policy(kwargs):
@@ -46,7 +49,8 @@ def _float32_policy(kwargs):
 
 
 def gaussian_posterior(mu, sigma):
-    """e(z|x) = N(mu, diag(sigma^2)) as a ``tfd.Independent(tfd.Normal)``, event shape ``[K]``.
+    """e(z|x) = N(mu, diag(sigma^2)) as a ``tfd.Independent(tfd.Normal)``, event shape ``[K]``,
+    from the TFP substrate of the Keras backend (:func:`vdualib.backend.distributions`).
 
     Args:
         mu: means, ``[batch, K]``.
@@ -57,10 +61,38 @@ def gaussian_posterior(mu, sigma):
         (its ``log_prob`` is in nats).
 
     Example:
-        >>> gaussian_posterior(tf.zeros([2, 4]), tf.ones([2, 4])).log_prob(tf.zeros([2, 4])).numpy()     # -2 log(2 pi)
+        >>> zeros, ones = np.zeros((2, 4), "float32"), np.ones((2, 4), "float32")
+        >>> keras.ops.convert_to_numpy(gaussian_posterior(zeros, ones).log_prob(zeros))     # -2 log(2 pi)
         array([-3.6758, -3.6758], dtype=float32)
     """
+    tfd = backend.distributions()
     return tfd.Independent(tfd.Normal(loc=mu, scale=sigma), reinterpreted_batch_ndims=1)
+
+
+def diagonal_gaussian_kl(mu, sigma, mean, scale):
+    """KL(N(mu, diag(sigma^2)) || N(mean, diag(scale^2))) per example, in nats, through ``keras.ops``:
+
+        sum_k [ log(scale_k / sigma_k) + (sigma_k^2 + (mu_k - mean_k)^2) / (2 scale_k^2) - 1/2 ].
+
+    Args:
+        mu, sigma: the first Gaussian's means and standard deviations (> 0), ``[batch, K]``.
+        mean, scale: the second's, broadcastable to ``[batch, K]`` (``[K]`` for a shared prior).
+
+    Returns:
+        float ``[batch]``, nats.
+
+    Example:
+        >>> ones = np.ones((2, 3), "float32")
+        >>> keras.ops.convert_to_numpy(diagonal_gaussian_kl(ones, ones, 0.0, 1.0))     # |mu|^2 / 2
+        array([1.5, 1.5], dtype=float32)
+    """
+    ratio = ops.square(sigma / scale)
+    return 0.5 * ops.sum(ratio + ops.square((mu - mean) / scale) - 1.0 - ops.log(ratio), axis=-1)
+
+
+def _diagonal_gaussian_log_prob(z, mean, scale):
+    """log N(z; mean, diag(scale^2)) summed over the last axis (nats); shapes broadcast."""
+    return -ops.sum(0.5 * ops.square((z - mean) / scale) + ops.log(scale) + _HALF_LOG_TWO_PI, axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="vdualib")
@@ -102,10 +134,12 @@ class GaussianEncoder(keras.layers.Layer):
         >>> features = np.random.default_rng(0).normal(size=(8, 32)).astype("float32")     # [batch, features]
         >>> encoder = GaussianEncoder(16, prior="standard_normal", beta=1e-3)
         >>> z = encoder(features, training=True)     # encoder.losses has the rate
-        >>> z.shape, len(encoder.losses)
-        (TensorShape([8, 16]), 1)
-        >>> encoder(features, num_samples=12).shape
-        TensorShape([12, 8, 16])
+        >>> tuple(z.shape), len(encoder.losses)
+        ((8, 16), 1)
+        >>> tuple(encoder(features, num_samples=12).shape)
+        (12, 8, 16)
+        >>> tuple(encoder.distribution(features).event_shape)     # e(z|x), a tfp.distributions object
+        (16,)
         >>> GaussianEncoder(16, beta=1e-2)
         Traceback (most recent call last):
         ...
@@ -128,6 +162,7 @@ class GaussianEncoder(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
+        backend.require_supported(type(self).__name__)
         super().__init__(**_float32_policy(kwargs))
         self.latent_dim = checks.positive_int("latent_dim", latent_dim)
         self.scale_shift = checks.finite_float("scale_shift", scale_shift)
@@ -158,19 +193,40 @@ class GaussianEncoder(keras.layers.Layer):
         if self.prior is not None and not self.prior.built:
             self.prior.build((None, self.latent_dim))
 
-    def _moments(self, features):
+    def moments(self, features):
+        """``(mu, sigma)`` of e(z|x), each float32 ``[batch, K]``, for features ``[batch, d]``.
+
+        Example:
+            >>> mu, sigma = GaussianEncoder(4).moments(np.ones((2, 3), "float32"))
+            >>> tuple(sigma.shape)
+            (2, 4)
+        """
+        if not self.built:
+            self.build(tuple(features.shape))
         params = self.projection(features)
-        mu, rho = tf.split(tf.cast(params, tf.float32), 2, axis=-1)
-        return mu, tf.nn.softplus(rho - self.scale_shift) + self.min_scale
+        mu, rho = ops.split(ops.cast(params, "float32"), 2, axis=-1)
+        return mu, ops.softplus(rho - self.scale_shift) + self.min_scale
+
+    def distribution(self, features):
+        """e(z|x) for features ``[batch, d]``: a ``tfp.distributions`` object (batch shape ``[batch]``,
+        event shape ``[K]``) of the TFP substrate that matches the Keras backend.
+
+        Example:
+            >>> e = GaussianEncoder(4).distribution(np.ones((2, 3), "float32"))
+            >>> tuple(e.sample(5, seed=0).shape)     # TensorFlow's integer seed; JAX takes a PRNG key
+            (5, 2, 4)
+        """
+        return gaussian_posterior(*self.moments(features))
 
     def _sample(self, mu, sigma, num_samples):
-        seed = tf.cast(self.seed_generator.next(), tf.int32)
-        return tfd.Normal(loc=mu, scale=sigma).sample(num_samples, seed=seed)
+        # the reparameterised draw z = mu + sigma * eps, eps ~ N(0, I) from the layer's seed stream
+        shape = (num_samples,) + tuple(ops.shape(mu))
+        return mu[None] + sigma[None] * keras.random.normal(shape, dtype="float32", seed=self.seed_generator)
 
     def call(self, features, training=None, num_samples=None, labels=None, return_moments=False):
         if num_samples is not None:
             num_samples = checks.non_negative_int("num_samples", num_samples)
-        mu, sigma = self._moments(features)
+        mu, sigma = self.moments(features)
         if num_samples == 0:
             z, samples = mu[None][:0], None  # no draw: the sample stream is not advanced
         elif num_samples is not None:
@@ -194,7 +250,7 @@ class GaussianEncoder(keras.layers.Layer):
             return  # at inference, a Monte Carlo rate is computed only where samples were drawn
         rate = self.prior(mu, sigma, z=samples, labels=labels)
         self.rate_tracker.update_state(rate)
-        self.add_loss(self.beta * tf.reduce_mean(rate))
+        self.add_loss(self.beta * ops.mean(rate))
 
     def compute_output_shape(self, input_shape, num_samples=None):
         """``[..., K]``, or ``[S, ..., K]`` with ``num_samples=S``."""
@@ -213,7 +269,7 @@ class GaussianEncoder(keras.layers.Layer):
     # The sample stream and beta are saved by name, so files written before beta moved into the
     # encoder (they hold only the seed state) still load.
     def save_own_variables(self, store):
-        store["seed_state"] = self.seed_generator.state.numpy()
+        store["seed_state"] = ops.convert_to_numpy(self.seed_generator.state)
         store["beta"] = self.beta.numpy()
 
     def load_own_variables(self, store):
@@ -255,10 +311,12 @@ class _Prior(keras.layers.Layer):
         return False
 
     def __init__(self, **kwargs):
+        backend.require_supported(type(self).__name__)
         super().__init__(**_float32_policy(kwargs))
 
     def distribution(self, labels=None):
-        """r(z) (or b(z|y) for the given labels) as a ``tfp.distributions`` object."""
+        """r(z) (or b(z|y) for the given labels) as a ``tfp.distributions`` object of the TFP
+        substrate that matches the Keras backend."""
         raise NotImplementedError
 
     def rate(self, mu, sigma, z=None, labels=None):
@@ -278,7 +336,8 @@ class _Prior(keras.layers.Layer):
             ValueError: a Monte Carlo rate without ``z``.
 
         Example:
-            >>> StandardNormalPrior()(tf.zeros([2, 3]), tf.ones([2, 3])).numpy()     # calls rate
+                >>> rate = StandardNormalPrior()(np.zeros((2, 3), "float32"), np.ones((2, 3), "float32"))     # calls rate
+            >>> keras.ops.convert_to_numpy(rate)
             array([0., 0.], dtype=float32)
         """
         raise NotImplementedError
@@ -291,7 +350,7 @@ class _Prior(keras.layers.Layer):
     def _monte_carlo_rate(self, mu, sigma, z, prior):
         if z is None:
             raise ValueError(f"{type(self).__name__} estimates the rate by Monte Carlo: pass the encoder samples z.")
-        return tf.reduce_mean(gaussian_posterior(mu, sigma).log_prob(z) - prior.log_prob(z), axis=0)
+        return ops.mean(_diagonal_gaussian_log_prob(z, mu, sigma) - prior.log_prob(z), axis=0)
 
 
 @keras.saving.register_keras_serializable(package="vdualib")
@@ -300,8 +359,8 @@ class StandardNormalPrior(_Prior):
     KL = 1/2 sum_k (mu_k^2 + sigma_k^2 - 1 - 2 log sigma_k) nats.
 
     Example:
-        >>> mu, sigma = tf.ones([2, 3]), tf.ones([2, 3])
-        >>> StandardNormalPrior()(mu, sigma).numpy()     # [batch] nats: |mu|^2 / 2
+        >>> mu, sigma = np.ones((2, 3), "float32"), np.ones((2, 3), "float32")
+        >>> keras.ops.convert_to_numpy(StandardNormalPrior()(mu, sigma))     # [batch] nats: |mu|^2 / 2
         array([1.5, 1.5], dtype=float32)
     """
 
@@ -309,11 +368,11 @@ class StandardNormalPrior(_Prior):
         self.latent_dim = int(input_shape[-1])
 
     def distribution(self, labels=None):
-        zeros = tf.zeros([self.latent_dim], tf.float32)
-        return tfd.Independent(tfd.Normal(zeros, tf.ones_like(zeros)), reinterpreted_batch_ndims=1)
+        zeros = ops.zeros([self.latent_dim], "float32")
+        return gaussian_posterior(zeros, ops.ones_like(zeros))
 
     def rate(self, mu, sigma, z=None, labels=None):
-        return tfd.kl_divergence(gaussian_posterior(mu, sigma), self.distribution())
+        return diagonal_gaussian_kl(mu, sigma, 0.0, 1.0)
 
 
 class _GaussianComponentsPrior(_Prior):
@@ -339,12 +398,13 @@ class _GaussianComponentsPrior(_Prior):
         )
 
     def _scales(self):
-        return tf.nn.softplus(self.raw_scales) + 1e-4
+        return ops.softplus(ops.convert_to_tensor(self.raw_scales)) + 1e-4
 
     def _mixture(self, logits):
+        tfd = backend.distributions()
         return tfd.MixtureSameFamily(
             mixture_distribution=tfd.Categorical(logits=logits),
-            components_distribution=tfd.Independent(tfd.Normal(self.means, self._scales()), reinterpreted_batch_ndims=1),
+            components_distribution=gaussian_posterior(ops.convert_to_tensor(self.means), self._scales()),
         )
 
 
@@ -361,10 +421,10 @@ class MixturePrior(_GaussianComponentsPrior):
         seed: seed of the means' initialisation.
 
     Example:
-        >>> mu, sigma = tf.zeros([4, 2]), tf.ones([4, 2])
-        >>> samples = mu + sigma * tf.random.normal([12, 4, 2], seed=0)     # [S, batch, K]
-        >>> MixturePrior(10, seed=0)(mu, sigma, z=samples).shape     # [batch] nats
-        TensorShape([4])
+        >>> mu, sigma = np.zeros((4, 2), "float32"), np.ones((4, 2), "float32")
+        >>> samples = mu + sigma * np.random.default_rng(0).normal(size=(12, 4, 2)).astype("float32")     # [S, batch, K]
+        >>> tuple(MixturePrior(10, seed=0)(mu, sigma, z=samples).shape)     # [batch] nats
+        (4,)
     """
 
     def needs_samples(self, labels=None):
@@ -379,7 +439,7 @@ class MixturePrior(_GaussianComponentsPrior):
         self.logits = self.add_weight(name="logits", shape=(self.num_components,), initializer="zeros")
 
     def distribution(self, labels=None):
-        return self._mixture(self.logits)
+        return self._mixture(ops.convert_to_tensor(self.logits))
 
     def rate(self, mu, sigma, z=None, labels=None):
         return self._monte_carlo_rate(mu, sigma, z, self.distribution())
@@ -406,13 +466,13 @@ class ClassConditionalPrior(_GaussianComponentsPrior):
         seed: seed of the means' initialisation.
 
     Example:
-        >>> mu, sigma = tf.zeros([4, 2]), tf.ones([4, 2])
-        >>> samples = mu + sigma * tf.random.normal([12, 4, 2], seed=0)     # [S, batch, K]
+        >>> mu, sigma = np.zeros((4, 2), "float32"), np.ones((4, 2), "float32")
+        >>> samples = mu + sigma * np.random.default_rng(0).normal(size=(12, 4, 2)).astype("float32")     # [S, batch, K]
         >>> prior = ClassConditionalPrior(10, seed=0)
-        >>> prior(mu, sigma, labels=tf.constant([0, 1, 2, 3])).shape     # [batch] nats, closed form
-        TensorShape([4])
-        >>> prior(mu, sigma, z=samples).shape     # marginal over classes, Monte Carlo
-        TensorShape([4])
+        >>> tuple(prior(mu, sigma, labels=np.array([0, 1, 2, 3])).shape)     # [batch] nats, closed form
+        (4,)
+        >>> tuple(prior(mu, sigma, z=samples).shape)     # marginal over classes, Monte Carlo
+        (4,)
     """
 
     needs_labels = True
@@ -430,19 +490,21 @@ class ClassConditionalPrior(_GaussianComponentsPrior):
     def distribution(self, labels=None):
         if labels is None:
             if self.class_prior is None:
-                logits = tf.zeros([self.num_classes])
+                logits = ops.zeros([self.num_classes], "float32")
             else:
-                logits = tf.math.log(tf.constant(self.class_prior, tf.float32))
+                logits = ops.log(ops.convert_to_tensor(self.class_prior, "float32"))
             return self._mixture(logits)
-        labels = tf.cast(checks.assert_labels(labels, self.num_classes), tf.int32)
-        return tfd.Independent(
-            tfd.Normal(tf.gather(self.means, labels), tf.gather(self._scales(), labels)), reinterpreted_batch_ndims=1
-        )
+        return gaussian_posterior(*self._components(labels))
+
+    def _components(self, labels):
+        """(means, scales) ``[batch, K]`` of b(z|y) for integer labels ``[batch]``."""
+        labels = ops.cast(checks.assert_labels(labels, self.num_classes), "int32")
+        return ops.take(ops.convert_to_tensor(self.means), labels, axis=0), ops.take(self._scales(), labels, axis=0)
 
     def rate(self, mu, sigma, z=None, labels=None):
         if labels is None:
             return self._monte_carlo_rate(mu, sigma, z, self.distribution())
-        return tfd.kl_divergence(gaussian_posterior(mu, sigma), self.distribution(tf.reshape(labels, [-1])))
+        return diagonal_gaussian_kl(mu, sigma, *self._components(ops.reshape(labels, (-1,))))
 
     def get_config(self):
         config = super().get_config()
