@@ -11,7 +11,10 @@ array. Annealing is sequential in beta, but each beta needs only its predecessor
 on small problems every beta of a path is solved at once from its predecessor's fresh solve, and
 solved again only where the predecessor's annealed solution turned out to be another fixed point
 than its fresh solve (see :class:`_Annealing`); on large problems, where each beta's iterations
-rather than per-step overhead set the cost, the paths are annealed one beta after another.
+rather than per-step overhead set the cost, the paths are annealed one beta after another, the
+down run first: the fresh solves and the up run then stop at a beta as soon as they are provably
+above the down run's Lagrangian there (their free energy, a lower bound of their Lagrangian, is
+above it), so that they cost their full iterations only where they can still win.
 Convergence is reported per beta (``IBCurve.converged``, ``residual``, ``unconverged``).
 """
 
@@ -53,7 +56,6 @@ _SAME_SOLUTION = 1e3
 # after another above: there each beta's own iterations, not the per-step overhead, set the cost.
 _RELAXED_ENTRIES = 4096
 _BROADCAST = 8  # positions a relaxation round re-solves from a solution that left its guess's branch
-_PRUNE_GAP = 1e-3  # bits above the down run's Lagrangian beyond which a large problem's up solve stops
 _NOISE_ENTRIES = 1 << 22  # up to this many entries, the up-annealing noise of all betas is drawn at once
 _UNCONVERGED_LISTED = 10  # betas named in the warning about unconverged solutions
 # Degree of the polynomial predicting the next solution from the last ones. Linear: a quadratic
@@ -206,16 +208,39 @@ class _Solutions:
 
     def fields(self, channel, px, py_x, betas, n_clusters):
         """Dict of [len(betas), ...] arrays: the summaries of :func:`summarize` (bits), the encoders padded
-        to ``n_clusters`` columns, and ``n_iter``, ``converged``, ``residual``."""
+        to ``n_clusters`` columns, and ``n_iter``, ``converged``, ``residual``.
+
+        The betas are summarised in batches of similar width (their solutions' columns), and the
+        arrays padded afterwards with what an empty cluster gives (encoder and marginal 0, the
+        decoder of an empty cluster), so that narrow solutions cost their own width only.
+        """
         fields = {"n_iter": self.n_iter, "converged": self.converged, "residual": self.residual}
-        batch = max(1, _BATCH_ENTRIES // (px.size * n_clusters))
-        for first in range(0, betas.size, batch):
-            index = np.arange(first, min(first + batch, betas.size))
-            log_encoder = pad_clusters(_stack([self.log_encoders[i] for i in index]), n_clusters)
-            for key, value in summarize(channel, px, py_x, betas[index], log_encoder).items():
+        widths = np.array([log_encoder.shape[1] for log_encoder in self.log_encoders])
+        order = np.argsort(widths, kind="stable")
+        empty = channel.decode(np.zeros((1, 1, px.size)))[0][0, 0]  # the decoder row of an empty cluster
+        first = 0
+        while first < betas.size:
+            width = widths[order[first]]
+            batch = max(1, _BATCH_ENTRIES // (px.size * width))
+            count = np.searchsorted(widths[order], width, side="right") - first
+            index = order[first: first + min(batch, count)]
+            first += index.size
+            summary = summarize(channel, px, py_x, betas[index], _stack([self.log_encoders[i] for i in index]))
+            for key, value in summary.items():
                 if key not in fields:
-                    fields[key] = np.zeros((betas.size,) + value.shape[1:], dtype=value.dtype)
-                fields[key][index] = value
+                    shape = (betas.size,) + value.shape[1:]
+                    if key in ("encoder", "decoder", "marginal"):
+                        shape = {"encoder": (betas.size, px.size, n_clusters), "marginal": (betas.size, n_clusters),
+                                 "decoder": (betas.size, n_clusters, empty.size)}[key]
+                    fields[key] = np.zeros(shape, dtype=value.dtype)
+                    if key == "decoder":
+                        fields[key][:] = empty
+                if key == "encoder":
+                    fields[key][index, :, :width] = value
+                elif key in ("decoder", "marginal"):
+                    fields[key][index, :width] = value
+                else:
+                    fields[key][index] = value
         return fields
 
 
@@ -445,7 +470,7 @@ def _relax(runs, progress):
         progress.update()
 
 
-def _sweeps(channel, px, py_x, betas, directions, settings, fresh, relaxed):
+def _sweeps(channel, px, py_x, betas, directions, settings, fresh, relaxed, ceiling=None):
     """Anneal through ``betas`` in each of ``directions`` (``"down"`` from high to low, ``"up"`` from low to
     high): a dict direction -> :class:`_Solutions`.
 
@@ -455,28 +480,24 @@ def _sweeps(channel, px, py_x, betas, directions, settings, fresh, relaxed):
     ``relaxed`` the directions are annealed by relaxation together); the betas in between are then
     solved in batches (see :func:`_fill_in`). With ``merge_tol`` only the distinct live clusters are
     carried (see :mod:`vdualib.ib.reduction`): they are merged at the start of each beta and,
-    annealing up, given perturbed twins so that they can split. On large problems (annealed one
-    beta after another) the up run after a down run stops a beta's solve once it is provably more
-    than ``_PRUNE_GAP`` bits above the down run's Lagrangian there (such a solve cannot be the best;
-    the path goes on from where it stopped).
+    annealing up, given perturbed twins so that they can split. With ``ceiling`` ([len(betas)]
+    Lagrangians in bits, for paths annealed one beta after another), a beta's solve stops once it is
+    provably above its ceiling (see :func:`vdualib.ib.solver.iterate`; the path goes on from where
+    it stopped).
     """
     order = np.argsort(betas)
     annealings, paths, blocks = {}, {}, {}
     for direction in directions:
         blocks[direction] = np.array_split(order[::-1] if direction == "down" else order, settings.chains)
         paths[direction] = [block[:: settings.stride] for block in blocks[direction]]
-        annealings[direction] = _Annealing(channel, px, betas, direction, settings, _Solutions(betas.size), fresh)
+        annealings[direction] = _Annealing(channel, px, betas, direction, settings, _Solutions(betas.size), fresh,
+                                           ceiling)
         annealings[direction].solve_firsts(paths[direction])
     progress = tqdm(desc=f"{channel.method} beta sweeps ({', '.join(directions)})", disable=not settings.progress)
     if relaxed and directions:
         _relax([(annealings[direction], paths[direction]) for direction in directions], progress)
     else:
         for direction in directions:
-            if direction == "up" and "down" in annealings:
-                # Annealing up on a large problem: a beta whose solve stays more than _PRUNE_GAP bits above
-                # the down run's Lagrangian is not pursued (it could not be the best one there).
-                down = annealings["down"].solutions.fields(channel, px, py_x, betas, settings.n_clusters)["objective"]
-                annealings[direction].ceiling = down + _PRUNE_GAP
             annealings[direction].in_order(paths[direction], progress)
     progress.close()
     for direction in directions:
@@ -522,12 +543,13 @@ def _fill_in(channel, px, betas, blocks, solutions, settings):
         _solve(channel, px, betas, np.array(index), starts, settings, solutions, merge=True)
 
 
-def _fresh_solves(channel, px, betas, settings):
-    """:func:`vdualib.ib.solve` at every beta, each from the initial encoder, batched: a :class:`_Solutions`."""
+def _fresh_solves(channel, px, betas, settings, ceiling=None):
+    """:func:`vdualib.ib.solve` at every beta, each from the initial encoder, batched: a :class:`_Solutions`
+    (with ``ceiling``, [len(betas)] Lagrangians in bits, each stopped once provably above its ceiling)."""
     start = initial_log_encoder(px.size, settings.n_clusters, settings.init, settings.seed)
     solutions = _Solutions(betas.size)
     _solve(channel, px, betas, np.arange(betas.size), [start] * betas.size, settings, solutions,
-           desc=f"{channel.method} single solves")
+           desc=f"{channel.method} single solves", ceiling=ceiling)
     return solutions
 
 
@@ -543,9 +565,18 @@ def _best_of_runs(channel, px, py_x, betas, direction, settings):
     counts every map evaluation spent on each beta (a computation shared by runs once)."""
     runs = _RUNS[direction]
     relaxed = px.size * settings.n_clusters < _RELAXED_ENTRIES and not settings.extrapolate
-    fresh = _fresh_solves(channel, px, betas, settings) if relaxed or "solve" in runs else None
+    if relaxed or "down" not in runs:
+        fresh = _fresh_solves(channel, px, betas, settings) if relaxed or "solve" in runs else None
+        sweeps = _sweeps(channel, px, py_x, betas, [run for run in runs if run != "solve"], settings, fresh, relaxed)
+    else:
+        # Large problems: the down run first; the fresh solves and the up run then stop, at each beta, once
+        # provably above its Lagrangian there (they could not be the best one).
+        sweeps = _sweeps(channel, px, py_x, betas, ["down"], settings, None, False)
+        ceiling = sweeps["down"].fields(channel, px, py_x, betas, settings.n_clusters)["objective"]
+        fresh = _fresh_solves(channel, px, betas, settings, ceiling) if "solve" in runs else None
+        if "up" in runs:
+            sweeps.update(_sweeps(channel, px, py_x, betas, ["up"], settings, None, False, ceiling))
     n_iter = np.zeros(betas.size, dtype=np.int64) if fresh is None else fresh.n_iter.copy()
-    sweeps = _sweeps(channel, px, py_x, betas, [run for run in runs if run != "solve"], settings, fresh, relaxed)
     best = None
     for run in runs:
         solutions = fresh if run == "solve" else sweeps[run]
@@ -655,7 +686,12 @@ def curve(pxy, betas, method="ib", n_clusters=None, direction="best", chains=1, 
     :func:`vdualib.ib.solve` started afresh at that beta with the same ``n_clusters``, ``init``,
     ``tol``, ``max_iter``, ``seed`` and ``accelerate``. The result is therefore, beta by beta, no
     worse in L_beta than either annealing direction and than that single solve. It costs the three
-    runs; ``direction="down"`` is the fastest single run.
+    runs; ``direction="down"`` is the fastest single run. On large problems (|X| n_clusters >= 4096)
+    the down run goes first, and the single solves and the up run are stopped at a beta once, after
+    10 map evaluations, their free energy -sum_x p(x) log Z(x) (a lower bound of the Lagrangian of
+    their current point) is above the down run's Lagrangian there: such a run can still go on to a
+    lower fixed point, so there the result is no worse than the down run and than each other run
+    as far as it was pursued.
 
     The runs are batched across betas (see the module docstring): the fresh solves iterate many
     betas as one array; on small problems (|X| n_clusters < 4096) the sweeps are annealed by

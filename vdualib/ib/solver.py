@@ -50,13 +50,14 @@ _TINY = np.finfo(np.float64).tiny
 _MAX_STEP = 1e4  # largest SQUAREM step length |alpha|
 _BACKTRACKS = 2  # halvings of a rejected SQUAREM step before the plain iterate is kept
 # Anderson mixing combines this many past points, from this many map evaluations on. Measured on the
-# 256 x 16 sweep: longer memories and earlier starts converged faster but were drawn, at a few betas,
-# to points near saddles (Lagrangians up to 1e-6 bits above the branch the plain iteration follows).
-_ANDERSON_MEMORY = 3
+# 256 x 16 sweep annealed down: memory 16 took 7.1k map evaluations where 3 took 13.4k (its slowest
+# betas 2-4 times fewer), at the same Lagrangians; 24 and 32 gained nothing more. Earlier starts (20-40)
+# helped some betas and slowed others several-fold.
+_ANDERSON_MEMORY = 16
 _ANDERSON_AFTER = 60
 _HISTORY_ENTRIES = 1 << 25  # bound on the entries an Anderson history holds (its memory shrinks on huge batches)
 _ANDERSON_RIDGE = 1e-14  # ridge of its least-squares problem, relative to the largest squared residual
-_PRUNE_AFTER = 60  # map evaluations an item runs before its ceiling (see iterate) applies
+_PRUNE_AFTER = 10  # map evaluations an item runs before its ceiling (see iterate) applies
 _MERGE_AFTER = 12  # map evaluations an item runs before coincident clusters are merged within the iteration
 _MERGE_MASS = 1e-12  # ... and clusters whose p(x_hat) fell to this dropped
 _NEWTON_SIZE = 64  # items with at most this many encoder entries |X| N finish with Newton's method ...
