@@ -1,12 +1,21 @@
-"""Calibration, accuracy and OOD metrics, the top-label ECE of per-example scores, the Keras ECE metric."""
+"""Calibration, accuracy and OOD metrics, the top-label ECE of per-example scores, the Keras ECE metric.
+
+The Keras metric's tests take numpy inputs and read results with ``float`` or
+``keras.ops.convert_to_numpy``, so they run on TensorFlow (the default) and on JAX
+(``KERAS_BACKEND=jax``); the compiled ones run the metric inside the backend's compiler
+(``tf.function``, or ``jax.jit`` on its stateless update as JAX's ``fit`` does).
+"""
 
 import math
 
+import keras
 import numpy as np
 import pytest
 import sklearn.metrics
 
 from vdualib import metrics
+
+BACKEND = keras.backend.backend()
 
 # A hand-worked example with 5 equal-width bins (width 0.2):
 #   bin 2 [0.4, 0.6): C (0.50, correct), D (0.55, wrong), E (0.50, correct)
@@ -297,17 +306,49 @@ def test_keras_metric_in_compile_evaluate():
     assert logs["ece"] == pytest.approx(expected, abs=1e-5)
 
 
-def _keras_metric_refusal(y_true, y_pred, sample_weight=None):
-    """The InvalidArgumentError message of update_state, eagerly and inside tf.function."""
-    import tensorflow as tf
+def _errors():
+    """What a failed run-time check raises: ``(eagerly, compiled)`` for the backend."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
 
+        return tf.errors.InvalidArgumentError, tf.errors.InvalidArgumentError
+    if BACKEND == "jax":
+        import jax
+
+        return ValueError, jax.errors.JaxRuntimeError
+    pytest.skip(f"no compiled test for the {BACKEND} backend")
+
+
+def _compiled_update(metric):
+    """``metric.update_state`` compiled by the backend: ``tf.function`` on TensorFlow; on JAX
+    ``jax.jit`` of the stateless update (as JAX's ``fit`` runs it), written back to the metric."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(metric.update_state)
+    if BACKEND == "jax":
+        import jax
+
+        step = jax.jit(metric.stateless_update_state)
+
+        def update(y_true, y_pred, sample_weight=None):
+            values = step([v.value for v in metric.variables], y_true, y_pred, sample_weight)
+            for variable, value in zip(metric.variables, values):
+                variable.assign(value)
+
+        return update
+    pytest.skip(f"no compiled test for the {BACKEND} backend")
+
+
+def _keras_metric_refusal(y_true, y_pred, sample_weight=None):
+    """The error message of update_state, eagerly and compiled (tf.function or jax.jit)."""
     messages = []
-    for in_graph in (False, True):
+    for compiled, error in zip((False, True), _errors()):
         metric = metrics.ExpectedCalibrationError(num_bins=10)
-        update = tf.function(metric.update_state) if in_graph else metric.update_state
-        with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        update = _compiled_update(metric) if compiled else metric.update_state
+        with pytest.raises(error) as info:
             update(y_true, y_pred, sample_weight)
-        messages.append(info.value.message)
+        messages.append(str(info.value))
     return messages
 
 
@@ -347,6 +388,11 @@ def test_keras_metric_refuses_wrong_ranks_at_trace_time():
         metric.update_state(np.array([0, 1, 1]), np.full((2, 2), 0.5, np.float32))
 
 
+@pytest.mark.skipif(
+    BACKEND != "tensorflow",
+    reason="a batch size unknown until run time needs a tf.function input signature; JAX traces static shapes, "
+    "so there the mismatch is refused at trace time (test_compiled_keras_metric_matches_numpy_and_refuses_shapes)",
+)
 def test_keras_metric_refuses_label_count_mismatch_known_only_at_run_time():
     import tensorflow as tf
 
@@ -357,6 +403,11 @@ def test_keras_metric_refuses_label_count_mismatch_known_only_at_run_time():
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    BACKEND != "tensorflow",
+    reason="TensorFlow's XLA (jit_compile=True) drops assertion ops, which leaves the NaN poison tested here; under "
+    "jax.jit the assertions run (test_keras_metric_refuses_invalid_labels_and_probabilities)",
+)
 def test_keras_metric_under_xla_turns_invalid_input_into_nan():
     """XLA drops assertion ops; the metric then reports NaN rather than a plausible number."""
     import tensorflow as tf
@@ -375,15 +426,14 @@ def test_keras_metric_under_xla_turns_invalid_input_into_nan():
 
 @pytest.mark.slow
 def test_keras_metric_refuses_bad_labels_in_evaluate():
-    import keras
-    import tensorflow as tf
+    _, error = _errors()
 
     x = np.random.default_rng(5).normal(size=(8, 3)).astype(np.float32)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
     # a loss that never looks at the labels, so only the metric can notice them
     model.compile(loss=lambda y_true, y_pred: keras.ops.mean(y_pred), metrics=[metrics.ExpectedCalibrationError()])
     assert np.isfinite(model.evaluate(x, np.arange(8) % 2, verbose=0, return_dict=True)["ece"])
-    with pytest.raises(tf.errors.InvalidArgumentError, match="y_true class indices"):
+    with pytest.raises(error, match="y_true class indices"):
         model.evaluate(x, np.full(8, 7), verbose=0)
 
 
@@ -420,3 +470,56 @@ def test_top_label_ece_bins_each_row_on_its_own(two_models):
     for confidence, correct in (([0.5, np.nan], [1, 0]), ([1.2], [1]), ([0.5], [2]), ([0.5, 0.4], [1]), ([], [])):
         with pytest.raises(ValueError):
             metrics.top_label_ece(confidence, correct)
+
+
+def test_metrics_module_imports_no_tensorflow():
+    """The Keras metric computes through keras.ops only, so it runs on model tensors of any backend."""
+    import ast
+
+    tree = ast.parse(open(metrics.__file__, encoding="utf-8").read())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module)
+    assert not {m for m in imported if m == "tensorflow" or m.startswith("tensorflow.")}
+
+
+def test_compiled_keras_metric_matches_numpy_and_refuses_shapes():
+    rng = np.random.default_rng(7)
+    probs, labels = _random_predictions(rng, 120, 4, sharpness=0.5)
+    probs = probs.astype(np.float32)
+    metric = metrics.ExpectedCalibrationError(num_bins=6)
+    update = _compiled_update(metric)
+    for start in range(0, 120, 40):  # one trace, three batches accumulated
+        update(labels[start : start + 40].astype(np.int32), probs[start : start + 40])
+    assert float(metric.result()) == pytest.approx(metrics.expected_calibration_error(probs, labels, 6), abs=1e-5)
+    weights = rng.integers(0, 3, size=120).astype(np.float32)
+    metric.reset_state()
+    update(labels.astype(np.int32), probs, weights)
+    repeated = np.repeat(np.arange(120), weights.astype(int))
+    expected = metrics.expected_calibration_error(probs[repeated], labels[repeated], 6)
+    assert float(keras.ops.convert_to_numpy(metric.result())) == pytest.approx(expected, abs=1e-5)
+    with pytest.raises(ValueError, match="3 labels for 2 rows"):
+        _compiled_update(metrics.ExpectedCalibrationError())(np.array([0, 1, 1]), np.full((2, 2), 0.5, np.float32))
+
+
+@pytest.mark.slow
+def test_keras_metric_in_a_functional_model_fit_matches_numpy():
+    """fit and evaluate run the metric compiled (on JAX: the jitted stateless update); its value
+    after an epoch is expected_calibration_error of the epoch's predictions."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(96, 5)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 1)
+    inputs = keras.Input((5,))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Dense(8, activation="relu")(inputs)))
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.0),  # fixed weights: predict gives the epoch's predictions
+        loss="sparse_categorical_crossentropy",
+        metrics=[metrics.ExpectedCalibrationError(num_bins=8)],
+    )
+    history = model.fit(x, y, epochs=2, batch_size=32, verbose=0)
+    expected = metrics.expected_calibration_error(model.predict(x, verbose=0), y, 8)
+    np.testing.assert_allclose(history.history["ece"], [expected, expected], atol=1e-5)
+    assert model.evaluate(x, y, batch_size=40, return_dict=True, verbose=0)["ece"] == pytest.approx(expected, abs=1e-5)

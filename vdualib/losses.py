@@ -17,6 +17,13 @@ a noisy label distribution p~(y|x) with full support: :class:`LabelSmoothing`,
 :class:`ConfusionNoise` (a row-stochastic K x K matrix, e.g. a reference model's validation
 confusion matrix) or :class:`TeacherNoise` (a teacher's softmax), chosen with
 :func:`get_label_noise`.
+
+Backends. Everything here computes through ``keras.ops`` and needs no TensorFlow Probability,
+so nothing refuses a backend at construction. It runs on the TensorFlow and JAX backends of
+Keras, eagerly and inside ``tf.function`` or ``jax.jit`` (both tested); the PyTorch backend runs
+the same ``keras.ops`` code but is not tested. Invalid labels and probabilities are refused at
+run time by :mod:`vdualib.checks`' assertions (``tf.errors.InvalidArgumentError`` on
+TensorFlow, a ``ValueError`` on JAX, carried by an ``XlaRuntimeError`` under ``jax.jit``).
 """
 
 import contextlib
@@ -25,9 +32,9 @@ import os
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
-from vdualib import checks, methods, registration
+from vdualib import backend, checks, methods, registration
 
 __all__ = [
     "ib_distortion",
@@ -46,8 +53,18 @@ __all__ = [
 
 
 def _log_probs(targets):
-    # xlogy convention: 0 * log 0 = 0. Where p = 0 the log is -inf, used only where multiplied by 0.
-    return tf.math.log(targets)
+    # Where p = 0 the log is -inf: KL(q || p) is then +inf, as it should be.
+    return ops.log(targets)
+
+
+def _xlogx(p):
+    """p log p elementwise with 0 log 0 = 0 (``tf.math.xlogy(p, p)``), gradient-safe at 0."""
+    zero = ops.equal(p, 0.0)
+    return ops.where(zero, 0.0, p * ops.log(ops.where(zero, 1.0, p)))
+
+
+def _float32(values):
+    return ops.cast(ops.convert_to_tensor(values), "float32")
 
 
 def ib_distortion(targets, logits):
@@ -64,12 +81,13 @@ def ib_distortion(targets, logits):
         float32 ``[...]`` (the broadcast shape without C), nats.
 
     Example:
-        >>> ib_distortion(tf.one_hot([0, 2], 3), tf.zeros([2, 3])).numpy()     # [log 3, log 3]
+        >>> d = ib_distortion(np.eye(3)[[0, 2]], np.zeros((2, 3)))     # one-hot targets, uniform q
+        >>> keras.ops.convert_to_numpy(d)     # [log 3, log 3]
         array([1.0986, 1.0986], dtype=float32)
     """
-    targets = tf.cast(targets, tf.float32)
-    log_q = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
-    return tf.reduce_sum(tf.math.xlogy(targets, targets) - targets * log_q, axis=-1)
+    targets = _float32(targets)
+    log_q = ops.log_softmax(_float32(logits), axis=-1)
+    return ops.sum(_xlogx(targets) - targets * log_q, axis=-1)
 
 
 def dual_distortion(targets, logits):
@@ -89,12 +107,12 @@ def dual_distortion(targets, logits):
         float32 ``[...]`` (the broadcast shape without C), nats.
 
     Example:
-        >>> dual_distortion(tf.constant([[0.25, 0.75]]), tf.zeros([1, 2])).numpy()
+        >>> keras.ops.convert_to_numpy(dual_distortion(np.array([[0.25, 0.75]]), np.zeros((1, 2))))
         array([0.1438], dtype=float32)
     """
-    targets = tf.cast(targets, tf.float32)
-    log_q = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
-    return tf.reduce_sum(tf.exp(log_q) * (log_q - _log_probs(targets)), axis=-1)
+    targets = _float32(targets)
+    log_q = ops.log_softmax(_float32(logits), axis=-1)
+    return ops.sum(ops.exp(log_q) * (log_q - _log_probs(targets)), axis=-1)
 
 
 def cross_entropy(targets, logits):
@@ -108,11 +126,11 @@ def cross_entropy(targets, logits):
         float32 ``[...]`` (the broadcast shape without C), nats.
 
     Example:
-        >>> cross_entropy(tf.one_hot([1], 2), tf.zeros([1, 2])).numpy()     # [log 2]
+        >>> keras.ops.convert_to_numpy(cross_entropy(np.array([[0.0, 1.0]]), np.zeros((1, 2))))     # [log 2]
         array([0.6931], dtype=float32)
     """
-    targets = tf.cast(targets, tf.float32)
-    return -tf.reduce_sum(targets * tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1), axis=-1)
+    targets = _float32(targets)
+    return -ops.sum(targets * ops.log_softmax(_float32(logits), axis=-1), axis=-1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,15 +168,17 @@ class _TransitionNoise(_LabelNoise):
     label distribution p, p~ = p T."""
 
     def transition_matrix(self):
-        """T, a float32 tensor ``[C, C]``."""
+        """T, a float32 tensor ``[C, C]`` of the Keras backend."""
         raise NotImplementedError
 
     def __call__(self, labels, inputs=None):
+        """p~(.|x) = T[y] for integer labels ``[B]`` (or ``[B, 1]``): float32 ``[B, C]``."""
         labels = checks.assert_labels(labels, self.num_classes)
-        return tf.gather(self.transition_matrix(), tf.cast(tf.reshape(labels, [-1]), tf.int32))
+        return ops.take(self.transition_matrix(), ops.cast(ops.reshape(labels, (-1,)), "int32"), axis=0)
 
     def mix(self, probs):
-        return tf.matmul(tf.cast(probs, tf.float32), self.transition_matrix())
+        """p~ = p T for label distributions ``probs`` ``[B, C]``: float32 ``[B, C]``."""
+        return ops.matmul(_float32(probs), self.transition_matrix())
 
 
 @keras.saving.register_keras_serializable(package="vdualib")
@@ -170,7 +190,7 @@ class LabelSmoothing(_TransitionNoise):
         epsilon: the smoothing weight (default ``vdualib.methods.SMOOTHING_EPSILON``, 0.01).
 
     Example:
-        >>> LabelSmoothing(4, epsilon=0.2)(tf.constant([1])).numpy()
+        >>> keras.ops.convert_to_numpy(LabelSmoothing(4, epsilon=0.2)(np.array([1])))     # [B, C]
         array([[0.05, 0.85, 0.05, 0.05]], dtype=float32)
     """
 
@@ -180,7 +200,7 @@ class LabelSmoothing(_TransitionNoise):
 
     def transition_matrix(self):
         c = self.num_classes
-        return tf.constant((1.0 - self.epsilon) * np.eye(c) + self.epsilon / c, tf.float32)
+        return ops.convert_to_tensor(((1.0 - self.epsilon) * np.eye(c) + self.epsilon / c).astype(np.float32))
 
     def get_config(self):
         return {"num_classes": self.num_classes, "epsilon": self.epsilon}
@@ -196,7 +216,7 @@ class ConfusionNoise(_TransitionNoise):
         num_classes: C, checked against the matrix when given.
 
     Example:
-        >>> ConfusionNoise([[0.9, 0.1], [0.2, 0.8]])(tf.constant([1])).numpy()
+        >>> keras.ops.convert_to_numpy(ConfusionNoise([[0.9, 0.1], [0.2, 0.8]])(np.array([1])))     # [B, C]
         array([[0.2, 0.8]], dtype=float32)
     """
 
@@ -205,7 +225,7 @@ class ConfusionNoise(_TransitionNoise):
         self.num_classes = self.matrix.shape[0]
 
     def transition_matrix(self):
-        return tf.constant(self.matrix, tf.float32)
+        return ops.convert_to_tensor(self.matrix.astype(np.float32))
 
     def get_config(self):
         return {"matrix": self.matrix.tolist()}
@@ -295,8 +315,8 @@ class TeacherNoise(_LabelNoise):
 
     Example:
         >>> teacher = vdualib.zoo.load("mnist-deterministic-mlp")
-        >>> TeacherNoise(teacher, epsilon=1e-3)(y_test[:4], x_test[:4]).shape     # [B, C]
-        TensorShape([4, 10])
+        >>> tuple(TeacherNoise(teacher, epsilon=1e-3)(y_test[:4], x_test[:4]).shape)     # [B, C]
+        (4, 10)
     """
 
     def __init__(self, teacher, num_classes=None, temperature=1.0, epsilon=1e-3):
@@ -370,12 +390,12 @@ class TeacherNoise(_LabelNoise):
         probs = self.teacher(inputs, training=False)
         if isinstance(probs, dict):
             probs = probs["probs"]
-        probs = tf.stop_gradient(tf.cast(probs, tf.float32))
+        probs = ops.stop_gradient(_float32(probs))
         if self.num_classes is not None and probs.shape[-1] not in (None, self.num_classes):
             raise ValueError(f"the teacher gives {probs.shape[-1]} classes, but num_classes is {self.num_classes}.")
         if self.temperature != 1.0:
-            probs = tf.nn.softmax(tf.math.log(probs + 1e-12) / self.temperature, axis=-1)
-        num_classes = tf.cast(tf.shape(probs)[-1], tf.float32)
+            probs = ops.softmax(ops.log(probs + 1e-12) / self.temperature, axis=-1)
+        num_classes = ops.cast(ops.shape(probs)[-1], "float32")
         return (1.0 - self.epsilon) * probs + self.epsilon / num_classes
 
     def get_config(self):
@@ -550,15 +570,54 @@ class _BottleneckLoss(keras.losses.Loss):
         return self._noise[num_classes]
 
     def targets(self, y_true, num_classes):
-        """p~(y|x) ``[B, C]`` for ``y_true`` (labels or distributions), float32."""
+        """p~(y|x) for ``y_true``, behind run-time checks of the labels or distributions.
+
+        Args:
+            y_true: a tensor of integer labels ``[B]`` (or ``[B, 1]``), or of probability
+                vectors ``[B, C]``.
+            num_classes: C.
+
+        Returns:
+            ``[B, C]`` probabilities: float32, except probability vectors without a label noise,
+            which keep their dtype.
+        """
         noise = self._resolved_noise(num_classes)
-        if y_true.shape.rank == 2 and y_true.shape[-1] == num_classes and num_classes > 1:
+        if len(y_true.shape) == 2 and y_true.shape[-1] == num_classes and num_classes > 1:
             probs = checks.assert_probabilities(y_true)
             return probs if noise is None else noise.mix(probs)
-        labels = checks.assert_labels(tf.reshape(y_true, [-1]), num_classes)
+        labels = checks.assert_labels(ops.reshape(y_true, (-1,)), num_classes)
         if noise is None:
-            return tf.one_hot(tf.cast(labels, tf.int32), num_classes)
+            return ops.one_hot(ops.cast(labels, "int32"), num_classes, dtype="float32")
         return noise(labels)
+
+    def current_warmup_weight(self, reference):
+        """lambda, the warm-up weight, as a float32 scalar tensor read when the loss runs.
+
+        On TensorFlow this is the variable itself (a ``tf.function`` reads it at every run). A
+        JAX-compiled step reads a variable that is not part of the state the trainer passes in
+        (a loss's variable is not) once, when it is traced; there the value is fetched from the
+        variable at every run instead, so that :class:`vdualib.callbacks.DistortionWarmup`'s
+        updates reach a compiled ``fit``. A variable that is part of the traced state is used
+        as it is.
+
+        Args:
+            reference: a tensor of the computation (e.g. the logits): whether it is being traced
+                by JAX decides how the weight is read.
+
+        Returns:
+            a float32 scalar tensor (dimensionless).
+        """
+        weight = self.warmup_weight.value
+        if backend.name() == "jax":
+            import jax
+
+            if isinstance(reference, jax.core.Tracer) and not isinstance(weight, jax.core.Tracer):
+                variable = self.warmup_weight
+                return jax.pure_callback(
+                    lambda: np.asarray(keras.ops.convert_to_numpy(variable.value), np.float32),
+                    jax.ShapeDtypeStruct((), np.float32),
+                )
+        return ops.cast(weight, "float32")
 
     def _distortion(self, targets, logits):
         raise NotImplementedError
@@ -582,29 +641,30 @@ class _BottleneckLoss(keras.losses.Loss):
             the warm-up's term.
 
         Example:
-            >>> logits = tf.zeros([2, 10])     # [B, C] or [S, B, C]
+            >>> logits = np.zeros((2, 10), "float32")     # [B, C] or [S, B, C]
             >>> distortion, warmup = DualIBLoss(label_noise="smoothing").terms([0, 2], logits)
-            >>> distortion.numpy(), warmup.numpy()
+            >>> keras.ops.convert_to_numpy(distortion), keras.ops.convert_to_numpy(warmup)
             (array([3.9153, 3.9153], dtype=float32), array([2.3026, 2.3026], dtype=float32))
         """
-        y_pred = tf.convert_to_tensor(y_pred)
-        if y_pred.shape.rank not in (2, 3):
-            raise ValueError(f"y_pred must be logits [B, C] or [S, B, C], got shape {y_pred.shape}.")
-        logits = y_pred if y_pred.shape.rank == 3 else y_pred[None]
-        targets = self.targets(tf.convert_to_tensor(y_true), logits.shape[-1])
-        distortion = tf.reduce_mean(self._distortion(targets, logits), axis=0)
-        return distortion, tf.reduce_mean(cross_entropy(targets, logits), axis=0)
+        y_pred = ops.convert_to_tensor(y_pred)
+        if len(y_pred.shape) not in (2, 3):
+            raise ValueError(f"y_pred must be logits [B, C] or [S, B, C], got shape {tuple(y_pred.shape)}.")
+        logits = y_pred if len(y_pred.shape) == 3 else ops.expand_dims(y_pred, 0)
+        targets = self.targets(ops.convert_to_tensor(y_true), logits.shape[-1])
+        distortion = ops.mean(self._distortion(targets, logits), axis=0)
+        return distortion, ops.mean(cross_entropy(targets, logits), axis=0)
 
     def call(self, y_true, y_pred):
+        """The loss per example ``[B]`` in nats: ``distortion + warmup_weight * cross_entropy``."""
         distortion, warmup = self.terms(y_true, y_pred)
-        return distortion + tf.cast(self.warmup_weight, tf.float32) * warmup
+        return distortion + self.current_warmup_weight(distortion) * warmup
 
     def get_config(self):
         config = super().get_config()
         noise = self.label_noise
         config.update(
             label_noise=keras.saving.serialize_keras_object(noise) if isinstance(noise, _LabelNoise) else noise,
-            warmup_weight=float(self.warmup_weight.numpy()),
+            warmup_weight=float(ops.convert_to_numpy(self.warmup_weight)),
         )
         return config
 
@@ -625,7 +685,7 @@ class VIBLoss(_BottleneckLoss):
 
     Example:
         >>> loss = VIBLoss()
-        >>> float(loss([0, 2], tf.zeros([2, 10])))     # logits [2, C] or [S, 2, C]; nats: log 10
+        >>> float(loss([0, 2], np.zeros((2, 10))))     # logits [2, C] or [S, 2, C]; nats: log 10
         2.3026
         >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(10)])     # logits
         >>> model.compile("adam", loss=VIBLoss(label_noise=LabelSmoothing(10, 0.1)))
@@ -680,18 +740,23 @@ class DualIBLoss(_BottleneckLoss):
             raise ValueError("DualIBLoss needs a label noise with full support (p~ > 0 for every class).")
 
     def targets(self, y_true, num_classes):
-        if self.label_noise is None and not (y_true.shape.rank == 2 and y_true.shape[-1] == num_classes):
+        if self.label_noise is None and not (len(y_true.shape) == 2 and y_true.shape[-1] == num_classes):
             raise ValueError(
                 "DualIBLoss with label_noise=None needs full-support probability vectors as y_true; with integer "
                 "labels give a label noise (KL(q || one-hot) is infinite)."
             )
         targets = super().targets(y_true, num_classes)
         if self.label_noise is None:
-            check = tf.debugging.assert_greater(
-                targets, 0.0, message="DualIBLoss: y_true has zero probabilities; KL(q || p~) would be infinite."
+            # a run-time assertion of the backend, as vdualib.checks' assert_* make them
+            assertions = checks._ops_for(targets)
+            targets = assertions.checked(
+                targets,
+                [(
+                    assertions.all(targets > 0),
+                    ["DualIBLoss: y_true has zero probabilities; KL(q || p~) would be infinite. Smallest:",
+                     assertions.min(targets)],
+                )],
             )
-            with tf.control_dependencies([check] if check is not None else []):
-                targets = tf.identity(targets)
         return targets
 
     def _distortion(self, targets, logits):

@@ -16,16 +16,18 @@ out of distribution", and :func:`ood_auroc` / :func:`ood_aupr` treat the
 out-of-distribution set as the positive class. Entropies, mutual information
 and rates are in nats.
 
-Importing this module imports Keras (and TensorFlow, its backend) for the metric class,
-which is registered with Keras as ``vdualib>ExpectedCalibrationError`` on import, so models
-compiled with it load with ``keras.saving.load_model``.
+Importing this module imports Keras (and its backend) for the metric class, which is
+registered with Keras as ``vdualib>ExpectedCalibrationError`` on import, so models compiled with
+it load with ``keras.saving.load_model``. The metric computes through ``keras.ops`` and needs
+no TensorFlow Probability: it runs on the TensorFlow and JAX backends (tested), eagerly and
+inside ``tf.function`` or ``jax.jit``; the PyTorch backend runs the same code but is not tested.
+Its input checks are run-time assertions of the backend (see :mod:`vdualib.checks`).
 """
 
 import keras
 import numpy as np
 import scipy.special
 import scipy.stats
-import tensorflow as tf
 from keras import ops
 
 from vdualib import checks, registration
@@ -637,10 +639,20 @@ def ood_aupr(scores_in, scores_out):
 # --------------------------------------------------------------------------- Keras metric
 
 
+def _extremes(values):
+    """``(min, max)`` of a tensor, for a message; NaN for a tensor known to be empty (JAX cannot
+    reduce an empty array without an initial value)."""
+    if values.shape is not None and None not in tuple(values.shape) and int(np.prod(tuple(values.shape))) == 0:
+        nan = ops.convert_to_tensor(float("nan"))
+        return nan, nan
+    return ops.min(values), ops.max(values)
+
+
 def _checked_inputs(y_pred, targets, labels, weight, num_classes, name):
     """The Keras metric's input rule as one boolean scalar, asserted with a message that states it.
 
-    Returns ``(y_pred, labels, valid)``: the inputs behind the assertion, and the boolean.
+    Returns ``(y_pred, labels, valid)``: ``y_pred`` behind the assertion, the labels, and the
+    boolean.
 
     One combined rule (not :mod:`vdualib.checks`' per-condition assertions) because the same
     boolean also poisons the metric where assertions do not run.
@@ -648,43 +660,54 @@ def _checked_inputs(y_pred, targets, labels, weight, num_classes, name):
     ``y_pred``: probabilities ``[B, C]``, finite, in [0, 1], rows summing to 1 within the numpy
     functions' tolerance. ``targets`` (one-hot or smoothed rows ``[B, C]``, or None): the same.
     ``labels`` ``[B]``: whole numbers in ``[0, C)``. ``weight`` (or None): finite and >= 0.
-    The assertion raises ``tf.errors.InvalidArgumentError`` in eager and graph execution.
+    The assertion is the backend's run-time check (:mod:`vdualib.checks`): it raises
+    ``tf.errors.InvalidArgumentError`` on TensorFlow in eager and graph execution, and a
+    ``ValueError`` on JAX (inside an ``XlaRuntimeError`` under ``jax.jit``).
     """
     num_classes = "C" if num_classes is None else num_classes
 
     def rows_ok(rows):
-        in_unit = tf.reduce_all((rows >= 0) & (rows <= 1 + _SIMPLEX_TOLERANCE))
-        return in_unit & tf.reduce_all(tf.abs(tf.reduce_sum(rows, axis=-1) - 1) <= _SIMPLEX_TOLERANCE)
+        in_unit = ops.all((rows >= 0) & (rows <= 1 + _SIMPLEX_TOLERANCE))
+        return in_unit & ops.all(ops.abs(ops.sum(rows, axis=-1) - 1) <= _SIMPLEX_TOLERANCE)
 
     valid = rows_ok(y_pred)  # NaN fails every comparison, so NaN and inf are refused here too
     if targets is not None:
         valid &= rows_ok(targets)
     else:
-        if not (labels.dtype.is_integer or labels.dtype.is_floating):
-            raise ValueError(f"{name}: y_true must be class indices, got dtype {labels.dtype.name}.")
-        as_float, classes = tf.cast(labels, tf.float64), tf.cast(tf.shape(y_pred)[-1], tf.float64)
-        valid &= tf.reduce_all((as_float >= 0) & (as_float < classes) & (tf.floor(as_float) == as_float))
-        valid &= tf.equal(tf.size(labels), tf.shape(y_pred)[0])
+        dtype = keras.backend.standardize_dtype(labels.dtype)
+        if not ("int" in dtype or "float" in dtype):
+            raise ValueError(f"{name}: y_true must be class indices, got dtype {dtype}.")
+        # compared in the labels' own dtype (JAX has no float64 by default); NaN fails every test
+        classes = y_pred.shape[-1]
+        in_range = labels >= 0
+        if "float" in dtype:
+            in_range &= ops.floor(labels) == labels
+        if "float" in dtype or classes is None or classes <= np.iinfo(dtype).max:  # else every label fits
+            in_range &= labels < ops.cast(ops.shape(y_pred)[-1], labels.dtype)
+        valid &= ops.all(in_range)
+        valid &= ops.equal(ops.size(labels), ops.shape(y_pred)[0])
     if weight is not None:
-        valid &= tf.reduce_all(weight >= 0) & tf.reduce_all(tf.math.is_finite(weight))
-    label_range = [tf.reduce_min(labels), tf.reduce_max(labels)] if targets is None else ["(one-hot rows)", ""]
-    check = tf.debugging.Assert(
-        valid,
-        [
-            f"{name}: y_pred must be probabilities [batch, {num_classes}] (finite, in [0, 1], rows summing to 1 "
-            f"within {_SIMPLEX_TOLERANCE}; apply softmax to logits) and y_true class indices in [0, {num_classes}), "
-            "one per row, or one-hot rows; sample weights finite and >= 0. Got y_pred in",
-            tf.reduce_min(y_pred),
-            tf.reduce_max(y_pred),
-            "row sums in",
-            tf.reduce_min(tf.reduce_sum(y_pred, axis=-1)),
-            tf.reduce_max(tf.reduce_sum(y_pred, axis=-1)),
-            "labels in",
-            *label_range,
-        ],
+        valid &= ops.all(weight >= 0) & ops.all(ops.isfinite(weight))
+    label_range = list(_extremes(labels)) if targets is None else ["(one-hot rows)", ""]
+    sums = ops.sum(y_pred, axis=-1)
+    assertions = checks._ops_for(y_pred)  # the backend's run-time assertion, as checks.assert_* use
+    y_pred = assertions.checked(
+        y_pred,
+        [(
+            valid,
+            [
+                f"{name}: y_pred must be probabilities [batch, {num_classes}] (finite, in [0, 1], rows summing to 1 "
+                f"within {_SIMPLEX_TOLERANCE}; apply softmax to logits) and y_true class indices in [0, {num_classes}), "
+                "one per row, or one-hot rows; sample weights finite and >= 0. Got y_pred in",
+                *_extremes(y_pred),
+                "row sums in",
+                *_extremes(sums),
+                "labels in",
+                *label_range,
+            ],
+        )],
     )
-    with tf.control_dependencies([check]):  # the check runs before anything reads the inputs
-        return tf.identity(y_pred), tf.identity(labels), valid
+    return y_pred, labels, valid
 
 
 @keras.saving.register_keras_serializable(package="vdualib")
@@ -698,9 +721,11 @@ class ExpectedCalibrationError(keras.metrics.Metric):
 
     Invalid input is refused, not scored: probabilities that are not finite, leave [0, 1] or do
     not sum to 1 per row (within 1e-3), labels that are not whole numbers in ``[0, C)`` or not
-    one per row, negative or non-finite weights raise ``tf.errors.InvalidArgumentError`` (a
-    ``ValueError`` for wrong ranks at trace time). Under XLA (``jit_compile=True``), which drops
-    assertions, the result becomes NaN until ``reset_state()`` instead.
+    one per row, negative or non-finite weights raise ``tf.errors.InvalidArgumentError`` on
+    TensorFlow and a ``ValueError`` on JAX (carried by an ``XlaRuntimeError`` inside ``jax.jit``,
+    as in ``fit`` and ``evaluate``); wrong ranks raise a ``ValueError`` at trace time. Under
+    TensorFlow's XLA (``jit_compile=True`` on the TensorFlow backend), which drops assertions,
+    the result becomes NaN until ``reset_state()`` instead.
 
     Args:
         num_bins: B, the number of equal-width confidence bins on [0, 1], a positive integer.
@@ -756,6 +781,11 @@ class ExpectedCalibrationError(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Add a batch's per-bin counts, confidences and correctness (see the class docstring)."""
+        if isinstance(y_true, (list, tuple, np.ndarray)):
+            # refused here, before a backend without string tensors (JAX) fails to convert them
+            dtype = np.asarray(y_true).dtype
+            if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+                raise ValueError(f"{self.name}: y_true must be class indices, got dtype {dtype}.")
         y_pred = ops.convert_to_tensor(y_pred, dtype=self.dtype)
         targets, labels = self._targets_and_labels(ops.convert_to_tensor(y_true), y_pred)
         weight = None if sample_weight is None else ops.reshape(ops.cast(sample_weight, self.dtype), (-1, 1))
