@@ -214,7 +214,7 @@ class _Solutions:
         arrays padded afterwards with what an empty cluster gives (encoder and marginal 0, the
         decoder of an empty cluster), so that narrow solutions cost their own width only.
         """
-        fields = {"n_iter": self.n_iter, "converged": self.converged, "residual": self.residual}
+        fields = {"n_iter": self.n_iter.copy(), "converged": self.converged.copy(), "residual": self.residual.copy()}
         widths = np.array([log_encoder.shape[1] for log_encoder in self.log_encoders])
         order = np.argsort(widths, kind="stable")
         empty = channel.decode(np.zeros((1, 1, px.size)))[0][0, 0]  # the decoder row of an empty cluster
@@ -554,10 +554,12 @@ def _fresh_solves(channel, px, betas, settings, ceiling=None):
 
 
 def _keep_better(best, candidate):
-    """Per beta, the candidate's solution where its objective is strictly lower."""
+    """Per beta, the candidate's solution where its objective is strictly lower (``best``'s arrays updated in
+    place, and returned)."""
     better = candidate["objective"] < best["objective"]
-    return {key: np.where(better.reshape((-1,) + (1,) * (value.ndim - 1)), candidate[key], value)
-            for key, value in best.items()}
+    for key, value in best.items():
+        value[better] = candidate[key][better]
+    return best
 
 
 def _best_of_runs(channel, px, py_x, betas, direction, settings):
@@ -565,6 +567,7 @@ def _best_of_runs(channel, px, py_x, betas, direction, settings):
     counts every map evaluation spent on each beta (a computation shared by runs once)."""
     runs = _RUNS[direction]
     relaxed = px.size * settings.n_clusters < _RELAXED_ENTRIES and not settings.extrapolate
+    down = None  # the down run's fields, when computed before the other runs
     if relaxed or "down" not in runs:
         fresh = _fresh_solves(channel, px, betas, settings) if relaxed or "solve" in runs else None
         sweeps = _sweeps(channel, px, py_x, betas, [run for run in runs if run != "solve"], settings, fresh, relaxed)
@@ -572,7 +575,8 @@ def _best_of_runs(channel, px, py_x, betas, direction, settings):
         # Large problems: the down run first; the fresh solves and the up run then stop, at each beta, once
         # provably above its Lagrangian there (they could not be the best one).
         sweeps = _sweeps(channel, px, py_x, betas, ["down"], settings, None, False)
-        ceiling = sweeps["down"].fields(channel, px, py_x, betas, settings.n_clusters)["objective"]
+        down = sweeps["down"].fields(channel, px, py_x, betas, settings.n_clusters)
+        ceiling = down["objective"]
         fresh = _fresh_solves(channel, px, betas, settings, ceiling) if "solve" in runs else None
         if "up" in runs:
             sweeps.update(_sweeps(channel, px, py_x, betas, ["up"], settings, None, False, ceiling))
@@ -582,8 +586,8 @@ def _best_of_runs(channel, px, py_x, betas, direction, settings):
         solutions = fresh if run == "solve" else sweeps[run]
         if run != "solve":
             n_iter += solutions.n_iter
-        fields = solutions.fields(channel, px, py_x, betas, settings.n_clusters)
-        fields["origin"] = np.full(betas.size, run)
+        fields = down if run == "down" and down else solutions.fields(channel, px, py_x, betas, settings.n_clusters)
+        fields["origin"] = np.full(betas.size, run, dtype=f"<U{max(len(name) for name in runs)}")
         best = fields if best is None else _keep_better(best, fields)
     best["n_iter"] = n_iter
     return best
