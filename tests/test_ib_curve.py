@@ -247,3 +247,81 @@ def one_application(pxy, encoder, beta, method):
     new = np.zeros_like(encoder)
     new[:, alive] = weights / weights.sum(axis=1, keepdims=True)
     return new
+
+
+def lagrangian_bits(pxy, encoder, beta, method):
+    """I(X; X_hat) + beta E[d] in bits of an encoder [|X|, N], written independently of the solver."""
+    px = pxy.sum(axis=1)
+    py_x = pxy / px[:, None]
+    marginal = px @ encoder
+    alive = marginal > 0
+    encoder = encoder[:, alive]
+    inverse = (encoder * px[:, None] / marginal[alive]).T
+    if method == "ib":
+        decoder = inverse @ py_x
+        distortion = (py_x[:, None, :] * (np.log(py_x)[:, None, :] - np.log(decoder)[None])).sum(axis=2)
+    else:
+        log_decoder = inverse @ np.log(py_x)
+        log_decoder -= np.log(np.exp(log_decoder).sum(axis=1, keepdims=True))
+        distortion = (np.exp(log_decoder)[None] * (log_decoder[None] - np.log(py_x)[:, None, :])).sum(axis=2)
+    weight = px[:, None] * encoder
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(weight > 0, weight * np.log(encoder / marginal[alive]), 0.0).sum()
+    return (rate + beta * (weight * distortion).sum()) / np.log(2.0)
+
+
+@pytest.mark.parametrize("method", ["ib", "dualib"])
+def test_a_stopped_solve_is_provably_above_its_ceiling(method):
+    # The ceiling stops an item once its free energy (a lower bound of the current point's Lagrangian)
+    # is above it: the returned, unconverged point's Lagrangian is then above the ceiling too.
+    from vdualib.ib.solver import initial_log_encoder, iterate, make_channel
+
+    pxy = embo_joint(12, 3, np.random.default_rng(7), method)
+    channel, px, _ = make_channel(pxy, method)
+    betas = np.array([3.0, 30.0])
+    start = np.repeat(initial_log_encoder(12, 12, seed=0)[None], 2, axis=0)
+    free, free_iterations, done, _ = iterate(channel, px, betas, start, 1e-10, 10_000)
+    assert done.all()
+    optimum = np.array([lagrangian_bits(pxy, np.exp(free[k]), betas[k], method) for k in range(2)])
+    ceiling = np.array([optimum[0] - 1e-3, optimum[1] + 1.0])  # below the first one's fixed point only
+    stopped, iterations, done, residual = iterate(channel, px, betas, start, 1e-10, 10_000, ceiling=ceiling * np.log(2))
+    assert not done[0] and residual[0] >= 1e-10 and iterations[0] < free_iterations[0]
+    assert lagrangian_bits(pxy, np.exp(stopped[0]), betas[0], method) > ceiling[0]
+    assert done[1] and iterations[1] == free_iterations[1]  # never above its ceiling: solved as without one
+    np.testing.assert_array_equal(stopped[1], free[1])
+
+
+@pytest.mark.parametrize("method", ["ib", "dualib"])
+def test_large_problems_return_the_down_run_or_a_better_finished_run(method):
+    # |X| N = 4096: the down run goes first, the fresh solves and the up run stop once provably above it.
+    pxy = embo_joint(64, 4, np.random.default_rng(11), method)
+    betas = np.geomspace(0.5, 50, 12)
+    best = ib.curve(pxy, betas, method=method, tol=1e-8)
+    down = ib.curve(pxy, betas, method=method, tol=1e-8, direction="down")
+    fresh = ib.curve(pxy, betas, method=method, tol=1e-8, direction="down", chains=betas.size, merge_tol=None)
+    assert np.all(best.objective <= down.objective) and best.converged.all()
+    assert set(best.origin) <= {"down", "up", "solve"}
+    kept = best.origin == "down"
+    np.testing.assert_array_equal(best.encoders[kept], down.encoders[kept])
+    # A fresh solve that was not stopped is the single solve itself.
+    solved = best.origin == "solve"
+    np.testing.assert_allclose(best.objective[solved], fresh.objective[solved], rtol=0, atol=1e-12)
+    # Stopped runs cost less than the full ones.
+    assert best.n_iter.sum() < down.n_iter.sum() + fresh.n_iter.sum()
+
+
+@pytest.mark.parametrize("method", ["ib", "dualib"])
+def test_summaries_padded_after_the_fact_match_the_padded_summaries(method):
+    # Solutions of several widths are summarised at their own width and padded afterwards: the same
+    # arrays as summarising the padded encoders (empty clusters: decoder 0 for the IB, uniform for the dualIB).
+    from vdualib.ib.solver import make_channel, summarize
+
+    pxy = embo_joint(8, 3, np.random.default_rng(4), method)
+    result = ib.curve(pxy, BETAS, method=method)
+    assert len(set(result.n_clusters_effective)) > 2
+    channel, px, py_x = make_channel(pxy, method)
+    with np.errstate(divide="ignore"):
+        padded = summarize(channel, px, py_x, BETAS, np.log(result.encoders))
+    for key, value in (("encoders", "encoder"), ("decoders", "decoder"), ("marginals", "marginal"), ("ixt", "ixt"),
+                       ("ity", "ity"), ("objective", "objective")):
+        np.testing.assert_allclose(getattr(result, key), padded[value], rtol=0, atol=1e-12, err_msg=key)
