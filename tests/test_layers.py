@@ -82,7 +82,10 @@ def test_the_encoder_adds_beta_times_the_mean_rate_and_reports_it(rng):
     rate = 0.5 * np.sum(mu**2 + sigma**2 - 1 - 2 * np.log(sigma), axis=1)
     assert len(encoder.losses) == 1
     assert float(encoder.losses[0]) == pytest.approx(0.25 * rate.mean(), rel=1e-5)
-    assert float(encoder.rate_tracker.result()) == pytest.approx(rate.mean(), rel=1e-5)
+    if keras.backend.backend() == "tensorflow":  # Keras on JAX cannot update a layer's metric in a compiled step
+        assert float(encoder.rate_tracker.result()) == pytest.approx(rate.mean(), rel=1e-5)
+    else:
+        assert encoder.rate_tracker is None
     # no prior: no rate, no metric
     plain = _encoder()
     plain(x, training=True)
@@ -167,6 +170,7 @@ _NON_DEFAULT = {
         min_scale=1e-3,
         kernel_regularizer="l2",
         seed=3,
+        track_rate=False,
     ),
     layers.MixturePrior: dict(num_components=4, seed=7),
     layers.ClassConditionalPrior: dict(num_classes=5, class_prior=[0.1, 0.2, 0.3, 0.2, 0.2], seed=9),

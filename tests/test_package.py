@@ -19,9 +19,9 @@ PACKAGE = os.path.join(ROOT, "vdualib")
 #: what a module may import inside a function: heavy and only needed by one optional feature, or
 #: by one Keras backend (JAX, and the TFP substrate that matches the backend)
 OPTIONAL_HEAVY = {"matplotlib", "jax", "tensorflow_probability"}
-#: modules that the numpy-only tools (ib, ntk, the information estimators) import, and that may
-#: therefore import TensorFlow inside the functions that need it
-LIGHT_MODULES = {"vdualib.checks", "vdualib.datasets"}
+#: modules that the numpy-only tools (ib, ntk, the information estimators) import, or that choose
+#: per Keras backend, and that may therefore import TensorFlow inside the functions that need it
+LIGHT_MODULES = {"vdualib.checks", "vdualib.datasets", "vdualib.backend"}
 TENSORFLOW = {"tensorflow", "keras"}
 
 

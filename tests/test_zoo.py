@@ -1,5 +1,8 @@
+import importlib.util
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -456,3 +459,48 @@ def test_many_small_bombs_are_refused_by_their_declared_total(tmp_path, monkeypa
     monkeypatch.setattr(zipfile.ZipFile, "testzip", lambda self: pytest.fail("decompressed before the sizes were checked"))
     with pytest.raises(ValueError, match="all its members declares .* bytes from .* stored \\(a decompression bomb\\)"):
         zoo.load(bombs)
+
+
+# ---------------------------------------------------------------------------------------------
+# The zoo on either Keras backend
+
+_ZOO_PREDICTIONS = """
+import sys
+import numpy as np
+from vdualib import datasets, zoo
+out = {}
+for index, name in enumerate(zoo.list_models()):
+    model = zoo.load(name, download=False)
+    shape = datasets.image_shape(zoo.describe(name, model)[1]["dataset"])
+    x = np.random.default_rng(index).integers(0, 256, (8,) + shape).astype(np.uint8)
+    out[name + "/mu"] = model.predict_samples(x, num_samples=0)[0]
+    out[name + "/sampled"] = model.predict_samples(x, num_samples=256).mean(axis=0)
+np.savez(sys.argv[1], **out)
+"""
+
+
+def _zoo_predictions(keras_backend, path):
+    """Every zoo model's probabilities on 8 seeded random images, at mu and averaged over 256 draws,
+    computed in a fresh process on ``keras_backend``."""
+    env = dict(os.environ, KERAS_BACKEND=keras_backend)
+    done = subprocess.run([sys.executable, "-c", _ZOO_PREDICTIONS, str(path)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with np.load(path) as saved:
+        return dict(saved)
+
+
+@pytest.mark.slow
+@pytest.mark.cross_backend
+def test_every_zoo_file_loads_on_jax_and_predicts_as_on_tensorflow(tmp_path):
+    """The zoo's files (saved on TensorFlow) load on JAX with safe_mode=True; the decoder at mu agrees
+    to 1e-5 and the 256-draw mean of the sampled prediction within its Monte Carlo error."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("JAX is not installed in this environment (pip install '.[jax]'); CI runs this test in its JAX one")
+    on_tensorflow = _zoo_predictions("tensorflow", tmp_path / "tensorflow.npz")
+    on_jax = _zoo_predictions("jax", tmp_path / "jax.npz")
+    assert sorted(on_jax) == sorted(on_tensorflow) and len(on_jax) == 2 * len(zoo.list_models())
+    for key, expected in on_tensorflow.items():
+        if key.endswith("/mu"):
+            np.testing.assert_allclose(on_jax[key], expected, atol=1e-5, err_msg=key)
+        else:  # different random draws: each mean of 256 probabilities within a few standard errors
+            np.testing.assert_allclose(on_jax[key], expected, atol=0.06, err_msg=key)

@@ -7,6 +7,8 @@ The layers, losses, metrics and the classifier compute through ``keras.ops`` and
   TensorFlow Probability objects from the TFP substrate that matches
   ``keras.backend.backend()``: ``tensorflow_probability`` on TensorFlow,
   ``tensorflow_probability.substrates.jax`` on JAX (:func:`distributions`);
+* **compiled functions** that read and update Keras variables (a layer's seed stream), outside
+  ``fit``/``predict`` (:func:`function`);
 * **run-time input checks** on tensors whose values are only known when the computation runs
   (inside ``tf.function``, ``tf.data`` or ``jax.jit``): ``tf.debugging.Assert`` on TensorFlow
   tensors, a ``jax.debug.callback`` on JAX arrays (see :mod:`vdualib.checks`).
@@ -26,9 +28,11 @@ Example:
     -0.9189...
 """
 
+import functools
+
 import keras
 
-__all__ = ["SUPPORTED", "name", "require_supported", "distributions", "is_tensorflow"]
+__all__ = ["SUPPORTED", "name", "require_supported", "distributions", "is_tensorflow", "function"]
 
 #: the Keras backends vdualib's layers, losses and classifier run on
 SUPPORTED = ("tensorflow", "jax")
@@ -91,3 +95,57 @@ def distributions():
     else:
         from tensorflow_probability.substrates import jax as tfp
     return tfp.distributions
+
+
+def function(fn, variables):
+    """``fn`` compiled for the Keras backend, for inference loops outside ``predict``.
+
+    ``fn(batch)`` may read any of ``variables`` and update some (a
+    ``keras.random.SeedGenerator``'s state advances at every draw). On TensorFlow it becomes a
+    ``tf.function`` (variables are updated in place, as usual). On JAX, where a compiled function
+    cannot update state, it is run as a pure function of the variables' values inside a
+    ``keras.StatelessScope`` under ``jax.jit``, and the values it assigned are written back after
+    each call; the result is the same sequence of draws as running ``fn`` eagerly.
+
+    Args:
+        fn: a function of one batch (a tensor or numpy array) returning a tuple of tensors (or
+            ``None`` entries).
+        variables: the Keras variables ``fn`` may read or update (e.g. ``model.variables``).
+
+    Returns:
+        A function of one batch with the outputs of ``fn``.
+
+    Example:
+        >>> layer = keras.layers.Dropout(0.5, seed=0)
+        >>> step = function(lambda x: (layer(x, training=True),), layer.variables)
+        >>> tuple(step(np.ones((2, 3), "float32"))[0].shape)
+        (2, 3)
+    """
+    if is_tensorflow():
+        import tensorflow as tf
+
+        # one trace per input shape family; the partial is its own key in TensorFlow's retracing
+        # detector, which otherwise counts every model's traces of a shared code object together
+        return tf.function(functools.partial(fn), reduce_retracing=True)
+    if name() != "jax":
+        return fn
+    import jax
+
+    variables = list(variables)
+
+    def pure(values, batch):
+        with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
+            outputs = fn(batch)
+            updated = [scope.get_current_value(variable) for variable in variables]
+        return outputs, updated
+
+    compiled = jax.jit(pure)
+
+    def step(batch):
+        outputs, updated = compiled([variable.value for variable in variables], batch)
+        for variable, value in zip(variables, updated):
+            if value is not None:
+                variable.assign(value)
+        return outputs
+
+    return step

@@ -108,7 +108,11 @@ class GaussianEncoder(keras.layers.Layer):
     model's losses (``add_loss``). The rate is computed in training, and at inference where it
     needs no sampling (a closed-form prior, or ``labels`` for a class-conditional one).
     ``beta`` is a non-trainable variable, so :class:`vdualib.callbacks.BetaScheduler` can
-    anneal it; ``get_config`` reports its current value. Without a prior there is no rate for
+    anneal it; ``get_config`` reports its current value. The ``rate`` metric is the layer's on
+    TensorFlow; Keras on JAX cannot update a layer's metric inside a compiled step (it threads
+    only the trainer's state through it), so there the layer adds the loss term but logs no
+    metric (:class:`vdualib.models.IBClassifier` logs ``rate`` on both backends, from its
+    ``compute_loss``). Without a prior there is no rate for
     beta to weigh, so ``beta > 0`` without one is refused rather than ignored: the VIB's rate
     needs ``prior="standard_normal"`` (r(z) = N(0, I)).
 
@@ -121,6 +125,8 @@ class GaussianEncoder(keras.layers.Layer):
         min_scale: floor added to sigma, > 0, keeps the rate finite.
         kernel_initializer, kernel_regularizer: of the projection.
         seed: seed of the layer's sample stream (``keras.random.SeedGenerator``).
+        track_rate: log the rate as the metric ``rate`` (on TensorFlow; see above). A model that
+            logs the rate itself passes ``False``.
 
     Call arguments:
         features: ``[batch, d]``.
@@ -129,6 +135,9 @@ class GaussianEncoder(keras.layers.Layer):
         num_samples: S >= 0: S samples ``[S, batch, K]`` from one computation of mu and sigma.
         labels: integer labels ``[batch]`` for a class-conditional prior.
         return_moments: also return ``(mu, sigma)``: the call returns ``(z, mu, sigma)``.
+        add_rate: ``False`` leaves the rate out of this call (no ``add_loss``, no metric update),
+            for a model that adds it in its loss once the labels are known (as
+            :class:`vdualib.models.IBClassifier` does for a class-conditional prior).
 
     Example:
         >>> features = np.random.default_rng(0).normal(size=(8, 32)).astype("float32")     # [batch, features]
@@ -160,6 +169,7 @@ class GaussianEncoder(keras.layers.Layer):
         kernel_initializer="glorot_uniform",
         kernel_regularizer=None,
         seed=None,
+        track_rate=True,
         **kwargs,
     ):
         backend.require_supported(type(self).__name__)
@@ -179,7 +189,9 @@ class GaussianEncoder(keras.layers.Layer):
                 "prior='standard_normal' for the VIB's N(0, I) (or 'mixture', or a ClassConditionalPrior), or beta=0."
             )
         self.beta = self.add_weight(name="beta", shape=(), initializer=keras.initializers.Constant(beta), trainable=False)
-        self.rate_tracker = keras.metrics.Mean(name="rate") if self.prior is not None else None
+        self.track_rate = bool(track_rate)
+        tracked = self.prior is not None and self.track_rate and backend.is_tensorflow()
+        self.rate_tracker = keras.metrics.Mean(name="rate") if tracked else None
 
     def build(self, input_shape):
         self.projection = keras.layers.Dense(
@@ -223,7 +235,7 @@ class GaussianEncoder(keras.layers.Layer):
         shape = (num_samples,) + tuple(ops.shape(mu))
         return mu[None] + sigma[None] * keras.random.normal(shape, dtype="float32", seed=self.seed_generator)
 
-    def call(self, features, training=None, num_samples=None, labels=None, return_moments=False):
+    def call(self, features, training=None, num_samples=None, labels=None, return_moments=False, add_rate=True):
         if num_samples is not None:
             num_samples = checks.non_negative_int("num_samples", num_samples)
         mu, sigma = self.moments(features)
@@ -236,7 +248,7 @@ class GaussianEncoder(keras.layers.Layer):
             z = samples[0]
         else:
             z, samples = mu, None
-        if self.prior is not None:
+        if self.prior is not None and add_rate:
             self._add_rate(mu, sigma, samples, labels, training)
         return (z, mu, sigma) if return_moments else z
 
@@ -249,7 +261,8 @@ class GaussianEncoder(keras.layers.Layer):
         if samples is None and self.prior.needs_samples(labels) and not training:
             return  # at inference, a Monte Carlo rate is computed only where samples were drawn
         rate = self.prior(mu, sigma, z=samples, labels=labels)
-        self.rate_tracker.update_state(rate)
+        if self.rate_tracker is not None:
+            self.rate_tracker.update_state(rate)
         self.add_loss(self.beta * ops.mean(rate))
 
     def compute_output_shape(self, input_shape, num_samples=None):
@@ -259,7 +272,8 @@ class GaussianEncoder(keras.layers.Layer):
             shape = (checks.non_negative_int("num_samples", num_samples),) + shape
         return shape
 
-    def compute_output_spec(self, features, training=None, num_samples=None, labels=None, return_moments=False):
+    def compute_output_spec(self, features, training=None, num_samples=None, labels=None, return_moments=False,
+                            add_rate=True):
         z = keras.KerasTensor(self.compute_output_shape(features.shape, num_samples), dtype="float32")
         if not return_moments:
             return z
@@ -291,6 +305,7 @@ class GaussianEncoder(keras.layers.Layer):
             if self.kernel_regularizer
             else None,
             seed=self.seed,
+            track_rate=self.track_rate,
         )
         return config
 

@@ -16,8 +16,10 @@ Methods (:mod:`vdualib.methods`; the same network, only the bottleneck and the o
 * ``"dualib"``: loss = E_z[KL(q(y|z) || p~(y|x))] + beta * KL(e(z|x) || r(z))
   (:class:`~vdualib.losses.DualIBLoss`).
 
-The classifier is assembled from the same pieces a user can put in any Keras model: the rate is
-the :class:`~vdualib.layers.GaussianEncoder`'s ``add_loss``, the distortion the method's loss.
+The classifier is assembled from the same pieces a user can put in any Keras model: the
+:class:`~vdualib.layers.GaussianEncoder` and its prior give the rate, the method's loss the
+distortion; the model adds the two in its ``compute_loss``, which runs on every Keras backend
+(TensorFlow and JAX), so the labels reach a class-conditional prior there.
 
 ``beta`` multiplies the rate (the VIB convention; the IB papers' beta is its inverse).
 ``fit`` and ``evaluate`` log, in nats: ``loss``, ``rate`` (an upper bound on I(X;Z)),
@@ -33,14 +35,14 @@ of tensors (``probs``, ``logits`` [S, B, C], ``z``, ``mu`` and, for stochastic m
 ``sigma``); ``predict`` returns the probabilities only.
 """
 
-import functools
 import math
 
 import keras
 import numpy as np
-import tensorflow as tf
+import tensorflow as tf  # tf.data inputs, which Keras takes on every backend
+from keras import ops
 
-from vdualib import checks, methods, registration
+from vdualib import backend, checks, methods, registration
 from vdualib import layers as vlayers
 from vdualib import losses as vlosses
 from vdualib.metrics import ExpectedCalibrationError  # noqa: F401  (registered for loading compiled models)
@@ -212,7 +214,17 @@ def _target_signature(x, y):
         return f"{target.shape.rank}:{target.dtype.is_floating}"
     if y is None or not hasattr(y, "shape") or not hasattr(y, "dtype"):
         return None
-    return f"{len(y.shape)}:{tf.as_dtype(y.dtype).is_floating}"
+    return f"{len(y.shape)}:{_is_floating(y)}"
+
+
+def _is_floating(tensor):
+    """Whether a tensor or array (of any backend) holds floating-point values."""
+    return "float" in keras.backend.standardize_dtype(tensor.dtype)
+
+
+def _is_distribution_targets(y, num_classes):
+    """Whether targets ``y`` are probability vectors ``[B, C]`` (not class indices)."""
+    return len(y.shape) == 2 and y.shape[-1] == num_classes and _is_floating(y)
 
 
 class _StopOnNonFiniteWeights(keras.callbacks.Callback):
@@ -230,14 +242,15 @@ class IBClassifier(keras.Model):
     Assembled from the library's pieces: ``backbone -> GaussianEncoder(prior, beta) -> decoder``,
     its objective the method's loss (:class:`~vdualib.losses.VIBLoss` or
     :class:`~vdualib.losses.DualIBLoss`, from :mod:`vdualib.methods`) on p~(y|x) from
-    ``label_noise``, and its rate the encoder's ``add_loss``. Build it with
+    ``label_noise``, and its rate KL(e(z|x) || r(z)) from the encoder's prior, added in
+    :meth:`compute_loss`. Build it with
     :func:`build_classifier`. Inference helpers, all batched and returning numpy arrays:
     :meth:`predict_samples` (``[S, N, C]`` per-sample probabilities, optionally with the rate),
     :meth:`per_example_rate` (``[N]`` nats) and :meth:`encode` (mu, sigma).
 
-    A class-conditional prior b(z|y) gets the labels in ``fit`` and ``evaluate`` (the model
-    passes them to the encoder); without labels (``predict``, :meth:`per_example_rate`) its rate
-    marginalises over the classes.
+    A class-conditional prior b(z|y) gets the labels in ``fit`` and ``evaluate`` through
+    :meth:`compute_loss` (which adds its rate, on every backend); without labels (``predict``,
+    :meth:`per_example_rate`) its rate marginalises over the classes.
 
     A :class:`~vdualib.losses.TeacherNoise`'s teacher is saved with the model (its weights beside
     the model's own), so the file is self-contained; it is not one of the model's layers: it is
@@ -288,6 +301,7 @@ class IBClassifier(keras.Model):
         seed=None,
         **kwargs,
     ):
+        backend.require_supported(type(self).__name__)
         super().__init__(**kwargs)
         self.method_info = methods.get(method)
         self.method = self.method_info.name
@@ -317,7 +331,10 @@ class IBClassifier(keras.Model):
             prior = vlayers.get_prior("standard_normal" if prior is None else prior, num_classes=self.num_classes)
             if getattr(prior, "num_classes", self.num_classes) != self.num_classes:
                 raise ValueError(f"the prior is made for {prior.num_classes} classes, but the model has {self.num_classes}.")
-            self.encoder = vlayers.GaussianEncoder(latent_dim, prior=prior, beta=beta, seed=seed, name="encoder")
+            # the model logs the rate itself (from compute_loss, on every backend)
+            self.encoder = vlayers.GaussianEncoder(
+                latent_dim, prior=prior, beta=beta, seed=seed, track_rate=False, name="encoder"
+            )
         else:
             self.encoder = keras.layers.Dense(latent_dim, dtype="float32", name="encoder")
         self.decoder = keras.layers.Dense(num_classes, kernel_initializer="zeros", dtype="float32", name="decoder")
@@ -330,7 +347,9 @@ class IBClassifier(keras.Model):
         self.objective = vlosses.loss_class(self.method_info)(label_noise=None, warmup_weight=warmup_weight)
         self.distortion_tracker = keras.metrics.Mean(name="distortion")
         self.izy_tracker = keras.metrics.Mean(name="izy")
+        self.rate_tracker = keras.metrics.Mean(name="rate") if self.stochastic else None
         self._step_functions = {}
+        self._predicting = False
         self.build((None,) + self.image_shape)
 
     # -- structure ---------------------------------------------------------------------------
@@ -439,12 +458,14 @@ class IBClassifier(keras.Model):
 
         Returns:
             ``{"mu", "sigma" (stochastic), "z" [S, B, K] (unless logit_space), "logits"
-            [S, B, C], "probs" [B, C] (mean of the S softmaxes)}``.
+            [S, B, C], "probs" [B, C] (mean of the S softmaxes), "rate" [B] (nats; stochastic
+            models, where the prior's rate needs no labels it was not given, and no samples it
+            did not draw)}``.
 
         Example:
             >>> out = model.forward(x_test[:8], num_samples=4)     # the zoo's mnist-dualib-mlp
-            >>> out["logits"].shape, out["probs"].shape     # [S, B, C], [B, C]
-            (TensorShape([4, 8, 10]), TensorShape([8, 10]))
+            >>> tuple(out["logits"].shape), tuple(out["probs"].shape)     # [S, B, C], [B, C]
+            ((4, 8, 10), (8, 10))
         """
         images = checks.assert_pixel_images(inputs)
         features = self.backbone(images, training=training)
@@ -457,23 +478,43 @@ class IBClassifier(keras.Model):
             if num_samples is None:
                 num_samples = self.train_samples if training else self.num_samples
             in_logit_space = logit_space and num_samples > 0 and self.latent_dim >= self.num_classes
-            if labels is not None and labels.shape.rank != 1 and not (labels.shape.rank == 2 and labels.shape[-1] == 1):
-                raise ValueError("a class-conditional prior needs integer labels [B], not label distributions.")
             z, mu, sigma = self.encoder(
                 features,
                 training=training,
                 num_samples=0 if in_logit_space else num_samples,
-                labels=None if labels is None else tf.reshape(labels, [-1]),
                 return_moments=True,
+                add_rate=False,  # the model adds the rate in compute_loss (see _rate)
             )
             outputs = {"mu": mu, "sigma": sigma}
+            rate = self._rate(mu, sigma, z if num_samples > 0 and not in_logit_space else None, labels)
+            if rate is not None:
+                outputs["rate"] = rate
             if in_logit_space:
                 logits = self.sample_logits(mu, sigma, num_samples)
             else:
                 z = mu[None] if num_samples == 0 else z
                 outputs["z"] = z
                 logits = self.decoder(z)
-        return dict(outputs, logits=logits, probs=tf.reduce_mean(tf.nn.softmax(logits, axis=-1), axis=0))
+        return dict(outputs, logits=logits, probs=ops.mean(ops.softmax(logits, axis=-1), axis=0))
+
+    def _rate(self, mu, sigma, samples, labels):
+        """The per-example rate KL(e(z|x) || r(z)) ``[B]`` (nats) that the objective adds, or ``None``:
+        for a class-conditional prior without ``labels`` it is computed in :meth:`compute_loss`
+        from the targets, and a Monte Carlo rate needs ``samples`` ``[S, B, K]``."""
+        if labels is not None:
+            labels = self._prior_labels(labels)
+        elif self.prior.needs_labels:
+            return None
+        if samples is None and self.prior.needs_samples(labels):
+            return None
+        return self.prior(mu, sigma, z=samples, labels=labels)
+
+    @staticmethod
+    def _prior_labels(labels):
+        """Integer labels ``[B]`` for a class-conditional prior, from ``[B]`` or ``[B, 1]``."""
+        if len(labels.shape) != 1 and not (len(labels.shape) == 2 and labels.shape[-1] == 1):
+            raise ValueError("a class-conditional prior needs integer labels [B], not label distributions.")
+        return ops.reshape(labels, (-1,))
 
     def sample_logits(self, mu, sigma, num_samples):
         """``num_samples`` draws of the logits ``[S, batch, C]`` without sampling z.
@@ -494,23 +535,22 @@ class IBClassifier(keras.Model):
 
         Example:
             >>> out = model.forward(x_test[:8], num_samples=0)     # the zoo's mnist-dualib-mlp
-            >>> model.sample_logits(out["mu"], out["sigma"], 12).shape     # [S, B, C]
-            TensorShape([12, 8, 10])
+            >>> tuple(model.sample_logits(out["mu"], out["sigma"], 12).shape)     # [S, B, C]
+            (12, 8, 10)
         """
-        kernel = tf.cast(self.decoder.kernel, tf.float32)
+        kernel = ops.cast(self.decoder.kernel, "float32")
         mean = self.decoder(mu)
-        covariance = tf.einsum("kc,bk,kd->bcd", kernel, tf.square(sigma), kernel)
-        scale = tf.linalg.trace(covariance) / self.num_classes
-        jitter = (1e-6 * scale + 1e-12)[:, None, None] * tf.eye(self.num_classes, dtype=covariance.dtype)
-        cholesky = tf.linalg.cholesky(covariance + jitter)
-        seed = tf.cast(self.encoder.seed_generator.next(), tf.int32)
-        shape = tf.concat([[num_samples], tf.shape(mean)], axis=0)
-        noise = tf.random.stateless_normal(shape, seed=seed, dtype=mean.dtype)
-        return mean[None] + tf.einsum("bcd,sbd->sbc", cholesky, noise)
+        covariance = ops.einsum("kc,bk,kd->bcd", kernel, ops.square(sigma), kernel)
+        scale = ops.trace(covariance, axis1=1, axis2=2) / self.num_classes
+        jitter = (1e-6 * scale + 1e-12)[:, None, None] * ops.eye(self.num_classes, dtype="float32")
+        cholesky = ops.cholesky(covariance + jitter)
+        shape = (num_samples,) + tuple(ops.shape(mean))
+        noise = keras.random.normal(shape, dtype="float32", seed=self.encoder.seed_generator)
+        return mean[None] + ops.einsum("bcd,sbd->sbc", cholesky, noise)
 
     def call(self, inputs, training=None):
         images, labels = self._split_inputs(inputs)
-        return self.forward(images, training=training, labels=labels)
+        return self.forward(images, training=training, labels=labels, logit_space=self._predicting)
 
     # -- training ----------------------------------------------------------------------------
 
@@ -533,61 +573,81 @@ class IBClassifier(keras.Model):
         if self.optimizer is not None:
             self.optimizer.build(self.trainable_variables)
 
-    def _attach_labels(self, data):
-        """Pass the labels to the encoder when its prior is class-conditional."""
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        if y is None or self.prior is None or not self.prior.needs_labels or isinstance(x, dict):
-            return data
-        return keras.utils.pack_x_y_sample_weight({"images": x, "labels": y}, y, sample_weight)
-
-    def train_step(self, data):
-        return super().train_step(self._attach_labels(data))
-
-    def test_step(self, data):
-        return super().test_step(self._attach_labels(data))
-
     def _targets(self, y, images):
-        """``(targets, observed)``: p~(y|x) the objective uses (the label noise applied to integer
-        labels; given distributions as they are) and p(y|x) of the data (one-hot or given)."""
-        y = tf.convert_to_tensor(y)
-        if y.shape.rank == 2 and y.shape[-1] == self.num_classes and y.dtype.is_floating:
-            observed = checks.assert_probabilities(tf.cast(y, tf.float32))
-            return observed, observed
-        labels = checks.assert_labels(tf.reshape(y, [-1]), self.num_classes)
-        observed = tf.one_hot(tf.cast(labels, tf.int32), self.num_classes)
+        """``(targets, observed, labels)``: p~(y|x) the objective uses (the label noise applied to
+        integer labels; given distributions as they are), p(y|x) of the data (one-hot or given) and
+        the integer labels ``[B]`` (``None`` for given distributions)."""
+        y = ops.convert_to_tensor(y)
+        if _is_distribution_targets(y, self.num_classes):
+            observed = checks.assert_probabilities(ops.cast(y, "float32"))
+            return observed, observed, None
+        labels = checks.assert_labels(ops.reshape(y, (-1,)), self.num_classes)
+        observed = ops.one_hot(ops.cast(labels, "int32"), self.num_classes)
         if self.label_noise is None:
-            return observed, observed
-        return self.label_noise(labels, images), observed
+            return observed, observed, labels
+        return self.label_noise(labels, images), observed, labels
+
+    def _rate_term(self, y_pred, labels):
+        """beta times the batch mean of the rate (nats; a class-conditional prior's from the labels,
+        see :meth:`_rate`), logged as ``rate``; 0 for the deterministic model or without a rate."""
+        if not self.stochastic:
+            return 0.0
+        rate = y_pred.get("rate")
+        if rate is None and self.prior.needs_labels:
+            if labels is None:
+                raise ValueError("a class-conditional prior needs integer labels [B], not label distributions.")
+            rate = self._rate(y_pred["mu"], y_pred["sigma"], None, labels)
+        if rate is None:
+            return 0.0
+        self.rate_tracker.update_state(rate)
+        return self.encoder.beta * ops.mean(rate)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The objective on a batch (nats): the method's distortion on p~ (plus the warm-up's
+        cross-entropy), weighted and averaged as Keras averages a loss, plus the rate and the
+        regularisers; also updates the ``distortion``, ``izy`` and ``rate`` metrics. Runs in
+        ``fit`` and ``evaluate`` on every backend, so it is where the labels reach a
+        class-conditional prior."""
         images, _ = self._split_inputs(x)
-        targets, observed = self._targets(y, images)
+        targets, observed, labels = self._targets(y, images)
         logits = y_pred["logits"]
         # one pass over p~ for the loss and the distortion metric; the loss reduced as Keras
         # reduces the objective ("sum_over_batch_size": weighted sum / batch size / replicas)
         distortion, warmup = self.objective.terms(targets, logits)
-        per_example = distortion + tf.cast(self.objective.warmup_weight, tf.float32) * warmup
+        per_example = distortion + self.objective.current_warmup_weight(logits) * warmup
         weights = None
         if sample_weight is not None:
-            weights = checks.assert_sample_weights(tf.cast(tf.reshape(sample_weight, [-1]), tf.float32))
+            weights = checks.assert_sample_weights(ops.cast(ops.reshape(sample_weight, (-1,)), "float32"))
         weighted = per_example if weights is None else per_example * weights
-        loss = tf.reduce_sum(weighted) / tf.cast(tf.size(per_example), tf.float32)
-        nll = tf.reduce_mean(vlosses.cross_entropy(observed, logits), axis=0)
+        loss = ops.sum(weighted) / ops.cast(ops.size(per_example), "float32")
+        nll = ops.mean(vlosses.cross_entropy(observed, logits), axis=0)
         self.distortion_tracker.update_state(distortion, sample_weight=weights)
         self.izy_tracker.update_state(self.label_entropy - nll, sample_weight=weights)
-        if self.losses:
-            # the rate (the encoder's add_loss) and regularisers
-            loss = loss + tf.add_n([tf.reduce_sum(tf.cast(value, tf.float32)) for value in self.losses])
-        return loss / tf.distribute.get_strategy().num_replicas_in_sync
+        loss = loss + self._rate_term(y_pred, labels)
+        for value in self.losses:  # regularisers, and any loss a custom backbone adds
+            loss = loss + ops.sum(ops.cast(value, "float32"))
+        if backend.is_tensorflow():
+            loss = loss / tf.distribute.get_strategy().num_replicas_in_sync
+        return loss
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        if y.shape.rank == 2 and y.shape[-1] == self.num_classes and y.dtype.is_floating:
-            y = tf.argmax(y, axis=-1)
+        if _is_distribution_targets(y, self.num_classes):
+            y = ops.argmax(y, axis=-1)
         return super().compute_metrics(x, y, y_pred["probs"], sample_weight=sample_weight)
 
-    def predict_step(self, data):
-        x = data[0] if isinstance(data, (tuple, list)) else data
-        return self.forward(x, training=False, logit_space=True)["probs"]
+    def predict_step(self, *args):
+        """Keras' predict step of the backend (TensorFlow's takes the batch, JAX's the state and the
+        batch), with the logits drawn in logit space (:meth:`sample_logits`) and the outputs
+        reduced to the probabilities ``[B, C]``."""
+        self._predicting = True  # read by call() while Keras traces the step
+        try:
+            result = super().predict_step(*args)
+        finally:
+            self._predicting = False
+        if backend.name() == "jax":
+            outputs, state = result
+            return outputs["probs"], state
+        return result["probs"]
 
     # -- input checks at the public boundary -------------------------------------------------
 
@@ -605,8 +665,8 @@ class IBClassifier(keras.Model):
             return x
         if isinstance(x, (list, tuple)):
             x = checks.pixel_images("images", x)
-        if isinstance(x, (np.ndarray, tf.Tensor)):
-            array = np.asarray(x)
+        if isinstance(x, np.ndarray) or keras.ops.is_tensor(x):
+            array = np.asarray(ops.convert_to_numpy(x))
             if array.shape[1:] != self.image_shape:
                 raise ValueError(
                     f"images have shape {array.shape[1:]} (batch {array.shape[:1]}), but this model takes "
@@ -752,29 +812,31 @@ class IBClassifier(keras.Model):
     # -- batched inference helpers -----------------------------------------------------------
 
     def _map_batches(self, key, fn, x, batch_size, empty):
-        """Run ``fn`` (a tf.function cached under ``key``) over batches of x (an array or a
-        ``tf.data.Dataset`` of images or of ``(images, ...)`` tuples) and concatenate each output
-        along its batch axis (given by ``empty``, the outputs for zero images)."""
+        """Run ``fn`` (compiled for the backend by :func:`vdualib.backend.function`, cached under
+        ``key``) over batches of x (an array or a ``tf.data.Dataset`` of images or of
+        ``(images, ...)`` tuples) and concatenate each output along its batch axis (given by
+        ``empty``, the outputs for zero images)."""
         x = self._check_images(x)
         self._check_weights()
         if isinstance(x, tf.data.Dataset):
             batches = (b[0] if isinstance(b, (tuple, list)) else b for b in x)
+            if not backend.is_tensorflow():
+                batches = (np.asarray(batch) for batch in batches)
         else:
             batch_size = checks.positive_int("batch_size", batch_size)
             x = np.asarray(x)
-            batches = (tf.constant(x[i : i + batch_size]) for i in range(0, len(x), batch_size))
+            batches = (x[i : i + batch_size] for i in range(0, len(x), batch_size))
+            if backend.is_tensorflow():
+                batches = (tf.constant(batch) for batch in batches)
         if key not in self._step_functions:
-            # traced once per model and configuration by design; wrapped in a partial, it is its
-            # own key in TensorFlow's retracing detector, which otherwise counts the traces of every
-            # model's step together (they share one code object) and warns after five models
-            self._step_functions[key] = tf.function(functools.partial(fn), reduce_retracing=True)
+            self._step_functions[key] = backend.function(fn, self.variables)
         step = self._step_functions[key]
         outputs = [step(batch) for batch in batches]
         if not outputs:
             return empty
         axes = [int(np.argmax(np.asarray(e.shape) == 0)) if e is not None else None for e in empty]
         return tuple(
-            None if axis is None else np.concatenate([o[j].numpy() for o in outputs], axis=axis)
+            None if axis is None else np.concatenate([ops.convert_to_numpy(o[j]) for o in outputs], axis=axis)
             for j, axis in enumerate(axes)
         )
 
@@ -812,7 +874,7 @@ class IBClassifier(keras.Model):
         def fn(batch):
             out = self.forward(batch, training=False, num_samples=draws, logit_space=not rate_samples)
             logits = self.decoder(out["mu"][None]) if (s == 0 and self.stochastic) else out["logits"]
-            probs = tf.nn.softmax(logits, axis=-1)
+            probs = ops.softmax(logits, axis=-1)
             if not with_rate:
                 return probs, None
             return probs, self.prior(out["mu"], out["sigma"], z=out.get("z") if rate_samples else None)
@@ -864,7 +926,7 @@ class IBClassifier(keras.Model):
 
         def fn(batch):
             out = self.forward(batch, training=False, num_samples=0)
-            return out["mu"], out.get("sigma", tf.zeros_like(out["mu"]))
+            return out["mu"], out.get("sigma", ops.zeros_like(out["mu"]))
 
         empty = (np.zeros((0, self.latent_dim), np.float32),) * 2
         return self._map_batches(("encode",), fn, x, batch_size, empty)
