@@ -226,10 +226,15 @@ def run_scaling(args):
     for n_x in args.scaling_sizes:
         pxy, n_betas = scaling_problem(n_x, args.seed), scaling_betas(n_x)
         spent = time.perf_counter() - start
-        if args.scaling_budget is not None and spent > args.scaling_budget:
+        # A size's curve costs about the previous size's times (|X| ratio)^2 per beta (the map's products).
+        measured = [row for row in rows if "skipped" not in row]
+        predicted = (measured[-1]["vdualib_seconds_per_beta"] * (n_x / measured[-1]["n_x"]) ** 2 * n_betas
+                     if measured else 0.0)
+        if args.scaling_budget is not None and spent + predicted > args.scaling_budget:
             rows.append({"n_x": n_x, "n_y": SCALING_Y, "n_betas": n_betas,
                          "skipped": f"not run: the smaller sizes had used {spent:.0f} s of the study's "
-                                    f"{args.scaling_budget:g} s budget (--scaling-budget)"})
+                                    f"{args.scaling_budget:g} s budget (--scaling-budget), and this size was "
+                                    f"predicted to take {predicted:.0f} s more"})
             print(f"scaling |X|={n_x}: {rows[-1]['skipped']}", flush=True)
             continue
         seconds, result = run_vdualib(pxy, np.geomspace(1.0, 100.0, n_betas), "ib",
@@ -359,7 +364,7 @@ def render(data, out_dir):
              "with the default BLAS threads and with one BLAS thread; the faster time is used, also for the dualIB "
              "rows. \"best\" runs annealing down, annealing up and a fresh solve at every beta and keeps the lowest "
              "Lagrangian I(X;X̂) + β E[d] per beta; on the 256x16 problem (|X| N >= 4096) the down run goes first, and "
-             "the fresh solves and the up run stop at a beta after 10 map evaluations once their free energy (a lower "
+             "the fresh solves and the up run stop at a beta, after a few map evaluations, once their free energy (a lower "
              "bound of their current Lagrangian) is above the down run's Lagrangian there. Unconverged betas are those "
              "whose returned solution moved more than tol at its last application of the equations.")
     if reference is not None:
@@ -439,7 +444,8 @@ def build_parser():
                         help="|X| of the scaling study (none: skip it)")
     parser.add_argument("--embo-max-size", type=int, default=1024, help="largest |X| embo is timed on")
     parser.add_argument("--scaling-budget", type=float, default=None,
-                        help="seconds the scaling study may spend; sizes not started within it are recorded as skipped")
+                        help="seconds the scaling study may spend; a size predicted (from the previous one) to overrun "
+                             "it is not run, and recorded as skipped")
     parser.add_argument("--machine-note", default="shared with other jobs",
                         help="what else runs on the machine, printed under the table")
     parser.add_argument("--reference", metavar="COMMIT",

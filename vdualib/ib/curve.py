@@ -586,7 +586,7 @@ def _best_of_runs(channel, px, py_x, betas, direction, settings):
         solutions = fresh if run == "solve" else sweeps[run]
         if run != "solve":
             n_iter += solutions.n_iter
-        fields = down if run == "down" and down else solutions.fields(channel, px, py_x, betas, settings.n_clusters)
+        fields = down if run == "down" and down is not None else solutions.fields(channel, px, py_x, betas, settings.n_clusters)
         fields["origin"] = np.full(betas.size, run, dtype=f"<U{max(len(name) for name in runs)}")
         best = fields if best is None else _keep_better(best, fields)
     best["n_iter"] = n_iter
@@ -692,10 +692,10 @@ def curve(pxy, betas, method="ib", n_clusters=None, direction="best", chains=1, 
     worse in L_beta than either annealing direction and than that single solve. It costs the three
     runs; ``direction="down"`` is the fastest single run. On large problems (|X| n_clusters >= 4096)
     the down run goes first, and the single solves and the up run are stopped at a beta once, after
-    10 map evaluations, their free energy -sum_x p(x) log Z(x) (a lower bound of the Lagrangian of
-    their current point) is above the down run's Lagrangian there: such a run can still go on to a
-    lower fixed point, so there the result is no worse than the down run and than each other run
-    as far as it was pursued.
+    a few map evaluations, their free energy -sum_x p(x) log Z(x) (a lower bound of the Lagrangian
+    of their current point) is above the down run's Lagrangian there: such a run could still have
+    gone on to a lower fixed point, so there the result is no worse than the down run and than each
+    other run as far as it was pursued.
 
     The runs are batched across betas (see the module docstring): the fresh solves iterate many
     betas as one array; on small problems (|X| n_clusters < 4096) the sweeps are annealed by

@@ -51,8 +51,8 @@ _MAX_STEP = 1e4  # largest SQUAREM step length |alpha|
 _BACKTRACKS = 2  # halvings of a rejected SQUAREM step before the plain iterate is kept
 # Anderson mixing combines this many past points, from this many map evaluations on. Measured on the
 # 256 x 16 sweep annealed down: memory 16 took 7.1k map evaluations where 3 took 13.4k (its slowest
-# betas 2-4 times fewer), at the same Lagrangians; 24 and 32 gained nothing more. Earlier starts (20-40)
-# helped some betas and slowed others several-fold.
+# betas 2-4 times fewer), at the same Lagrangians; 24 and 32 gained nothing more. An earlier start (30)
+# saved a quarter of the dualIB's evaluations but drew 3 betas to other fixed points, up to 3e-6 bits higher.
 _ANDERSON_MEMORY = 16
 _ANDERSON_AFTER = 60
 _HISTORY_ENTRIES = 1 << 25  # bound on the entries an Anderson history holds (its memory shrinks on huge batches)
