@@ -57,6 +57,7 @@ class _StepSchedule(keras.callbacks.Callback):
         self.schedule = schedule
         self._step = 0
         self._variables = []
+        self._assigned = None
 
     def value(self, step):
         """The scheduled value after ``step`` training steps:
@@ -74,14 +75,22 @@ class _StepSchedule(keras.callbacks.Callback):
         self._variables = self._targets(self.model)
         iterations = getattr(self.model.optimizer, "iterations", None)
         self._step = int(iterations.numpy()) if iterations is not None else 0
+        self._assigned = None
 
     def on_train_batch_begin(self, batch, logs=None):
         value = self.value(self._step)
+        self._step += 1
+        if value == self._assigned:
+            return  # held at the end of the ramp: nothing to write
+        # Reading self.model first: on JAX, Keras then writes the compiled loop's state back into
+        # the model's variables and reads them again before the next step, so the assignment reaches it.
+        _ = self.model
         for variable in self._variables:
             variable.assign(value)
-        self._step += 1
+        self._assigned = value
 
     def on_epoch_end(self, epoch, logs=None):
+        _ = self.model  # on JAX, the variables hold their values again (see on_train_batch_begin)
         if logs is not None and self._variables:
             logs[self.log_name] = float(self._variables[0].numpy())
 

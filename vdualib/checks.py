@@ -736,7 +736,7 @@ class _KerasOps(_TensorFlowOps):
         if self.backend == "jax":
             import jax
 
-            jax.debug.callback(raise_first_failure, flags, values)
+            jax.debug.callback(raise_first_failure, flags, values, ordered=True)  # in program order: the first failing check is reported
         else:
             raise_first_failure([self.ops.convert_to_numpy(flag) for flag in flags],
                                 [[self.ops.convert_to_numpy(v) for v in group] for group in values])
