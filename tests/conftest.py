@@ -166,3 +166,24 @@ def gradient():
         return np.asarray(jax.grad(loss_of)(variable.value))
 
     return jax_gradient
+
+
+@pytest.fixture(scope="session")
+def imported_modules():
+    """``imported_modules(module)``: every module a source file imports, at its top or inside functions."""
+
+    def imported(module):
+        """Every module a source file imports, at its top or inside functions."""
+        import ast
+
+        tree = ast.parse(open(module.__file__, encoding="utf-8").read())
+        found = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
+                found.add(node.module)
+        return found
+
+    return imported

@@ -253,26 +253,11 @@ def test_a_teacher_named_by_path_opens_only_inside_opening_teacher_files(tmp_pat
     np.testing.assert_allclose(_np(loaded(np.array([0, 1]), x)), _np(teacher(x)), rtol=1e-6)
 
 
-def _imported_modules(module):
-    """Every module a source file imports, at its top or inside functions."""
-    import ast
-
-    tree = ast.parse(open(module.__file__, encoding="utf-8").read())
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
-            found.add(node.module)
-    return found
-
-
-def test_losses_and_methods_sit_below_the_zoo_and_training():
+def test_losses_and_methods_sit_below_the_zoo_and_training(imported_modules):
     from vdualib import methods
 
-    assert not {"vdualib.zoo", "vdualib.training"} & _imported_modules(losses)
-    assert not {m for m in _imported_modules(methods) if m.startswith("vdualib")}  # the lowest floor
+    assert not {"vdualib.zoo", "vdualib.training"} & imported_modules(losses)
+    assert not {m for m in imported_modules(methods) if m.startswith("vdualib")}  # the lowest floor
 
 
 def test_loss_class_follows_the_method_table():
@@ -330,9 +315,9 @@ def test_confusion_matrix_averages_probabilities_and_refuses_logits():
 # On the backend's compiler and autodiff (tf.function / jax.jit, GradientTape / jax.grad)
 
 
-def test_losses_module_imports_no_tensorflow():
+def test_losses_module_imports_no_tensorflow(imported_modules):
     """The losses compute through keras.ops only, so they run on model tensors of any backend."""
-    assert not {m for m in _imported_modules(losses) if m == "tensorflow" or m.startswith("tensorflow.")}
+    assert not {m for m in imported_modules(losses) if m == "tensorflow" or m.startswith("tensorflow.")}
 
 
 def test_compiled_losses_match_numpy(rng):
