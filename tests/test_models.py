@@ -532,6 +532,36 @@ def test_predicting_with_one_model_after_another_is_not_reported_as_retracing(mn
     assert not [r.getMessage() for r in caplog.records if "retracing" in r.getMessage()]
 
 
+@pytest.mark.parametrize("call", ["fit", "evaluate", "validation", "evaluate_array", "predict_dataset"])
+def test_a_refused_input_leaves_the_model_as_it_was(call):
+    """Bad labels or images, given as arrays or inside a dataset, are refused with a message that
+    names them, and the model predicts as before and trains on (on JAX too, whose compiled loops
+    detach the variables and donate their buffers)."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (64, 28, 28)).astype(np.uint8)
+    y = np.arange(64) % 3
+    model = vdualib.build_classifier(models.mlp_backbone(units=(8,)), 3, method="vib", latent_dim=2, num_samples=2, seed=0)
+    model.compile(optimizer="adam")
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    before = model.predict_samples(x[:4], num_samples=0)[0]
+    bad_labels = tf.data.Dataset.from_tensor_slices((x, np.where(np.arange(64) < 32, 7, 1))).batch(32)  # the first batch
+    bad_images = tf.data.Dataset.from_tensor_slices(np.full((8, 28, 28), 0.5, np.float32)).batch(4)
+    calls = {
+        "fit": lambda: model.fit(bad_labels, epochs=1, verbose=0),
+        "evaluate": lambda: model.evaluate(bad_labels, verbose=0),
+        "validation": lambda: model.fit(x, y, validation_data=bad_labels, epochs=1, verbose=0),
+        "evaluate_array": lambda: model.evaluate(x, np.full(64, 7), verbose=0),
+        "predict_dataset": lambda: model.predict(bad_images, verbose=0),
+    }
+    with pytest.raises(Exception, match="labels must be|images look scaled") as caught:
+        calls[call]()
+    assert isinstance(caught.value, (ValueError, tf.errors.InvalidArgumentError)), type(caught.value)
+    if call != "validation":  # (the validation case trained one epoch before its validation failed)
+        np.testing.assert_allclose(model.predict_samples(x[:4], num_samples=0)[0], before, atol=1e-6)
+    assert np.isfinite(model.fit(x, y, epochs=1, batch_size=32, verbose=0).history["loss"][0])
+
+
 # ---------------------------------------------------------------------------------------------
 # Files move between backends
 
@@ -586,3 +616,47 @@ def test_a_model_saved_on_one_backend_loads_predicts_and_trains_on_the_other(sav
     _run_on(loaded_on, _LOAD_AND_PREDICT, tmp_path / "model.keras", tmp_path / "loaded.npy")
     np.testing.assert_allclose(np.load(tmp_path / "loaded.npy"), np.load(tmp_path / "saved.npy"), atol=1e-5)
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Several devices on JAX
+
+_TRAIN_ON_DEVICES = """
+import os, sys
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+import jax
+import keras
+import numpy as np
+import pytest
+import vdualib
+from vdualib import losses
+if sys.argv[2] == "2":
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()))
+keras.utils.set_random_seed(0)
+rng = np.random.default_rng(0)
+x = rng.integers(0, 256, (64, 28, 28)).astype(np.uint8)
+inputs = keras.Input((28, 28), dtype="uint8")
+features = keras.layers.Dense(16, activation="relu")(keras.layers.Rescaling(1 / 255)(keras.layers.Flatten()(inputs)))
+model = vdualib.build_classifier(keras.Model(inputs, features), 10, method="dualib", latent_dim=4, num_samples=2,
+                                 prior="class_conditional", label_noise=losses.ConfusionNoise(0.9 * np.eye(10) + 0.01),
+                                 seed=0)
+model.compile("adam")
+history = model.fit(x, np.arange(64) % 10, epochs=2, batch_size=32, verbose=0).history
+with pytest.raises(Exception, match="images must lie in 0..255"):  # the input checks run on every device
+    model.predict(np.full((4, 28, 28), 300.0), verbose=0)
+np.savez(sys.argv[1], loss=history["loss"], rate=history["rate"], mu=model.predict_samples(x[:8], num_samples=0)[0])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.cross_backend
+def test_data_parallel_on_two_jax_devices_trains_as_on_one(tmp_path):
+    """keras.distribution.DataParallel over two host devices (XLA_FLAGS): the classifier, its prior's
+    labels, p~ and input checks run sharded, and two epochs give one device's losses and predictions."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("JAX is not installed in this environment (pip install '.[jax]'); CI runs this test in its JAX one")
+    for devices in ("1", "2"):
+        _run_on("jax", _TRAIN_ON_DEVICES, tmp_path / f"{devices}.npz", devices)
+    with np.load(tmp_path / "1.npz") as one, np.load(tmp_path / "2.npz") as two:
+        for key in ("loss", "rate", "mu"):
+            np.testing.assert_allclose(two[key], one[key], rtol=1e-5, atol=1e-6, err_msg=key)

@@ -736,11 +736,21 @@ class _KerasOps(_TensorFlowOps):
         if self.backend == "jax":
             import jax
 
-            jax.debug.callback(raise_first_failure, flags, values, ordered=True)  # in program order: the first failing check is reported
+            # In program order (the first failing check is reported) where the step runs on one device;
+            # JAX orders no callbacks across several (keras.distribution.DataParallel).
+            jax.debug.callback(raise_first_failure, flags, values, ordered=_on_one_device())
         else:
             raise_first_failure([self.ops.convert_to_numpy(flag) for flag in flags],
                                 [[self.ops.convert_to_numpy(v) for v in group] for group in values])
         return tensor
+
+
+def _on_one_device():
+    """Whether Keras' current distribution (``keras.distribution``) spans at most one device."""
+    import keras
+
+    distribution = keras.distribution.distribution()
+    return distribution is None or np.size(distribution.device_mesh.devices) <= 1
 
 
 def _ops_for(values):

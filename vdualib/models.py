@@ -35,6 +35,7 @@ of tensors (``probs``, ``logits`` [S, B, C], ``z``, ``mu`` and, for stochastic m
 ``sigma``); ``predict`` returns the probabilities only.
 """
 
+import contextlib
 import math
 
 import keras
@@ -675,6 +676,75 @@ class IBClassifier(keras.Model):
             checks.pixel_images("images", array)
         return x
 
+    def _checked_dataset(self, dataset):
+        """``dataset`` (any other input as it is) with each element's images, targets and sample
+        weights checked as ``tf.data`` reads it, on JAX: a failure there raises before the compiled
+        step, whose state buffers JAX donates (a failure inside the step would leave the model's
+        variables deleted). On TensorFlow the dataset is returned as it is; the step checks."""
+        if not isinstance(dataset, tf.data.Dataset) or backend.is_tensorflow():
+            return dataset
+        structured = isinstance(dataset.element_spec, tuple)
+
+        def check(images, *rest):
+            checked = [checks.assert_pixel_images(images)]
+            if rest:
+                targets = rest[0]
+                checked.append(checks.assert_probabilities(targets) if _is_distribution_targets(targets, self.num_classes)
+                               else checks.assert_labels(targets, self.num_classes))
+            if len(rest) > 1:
+                checked.append(checks.assert_sample_weights(tf.cast(rest[1], "float32")))
+            return (*checked, *rest[2:]) if structured else checked[0]
+
+        return dataset.map(check)
+
+    def _check_labels(self, x, y):
+        """Eager check of labels given as an array: class ids in ``0..num_classes - 1`` or float
+        probability vectors ``[N, C]`` (a dataset's labels are checked graph-side). Returns ``y``."""
+        if y is None or isinstance(x, tf.data.Dataset):
+            return y
+        y = checks.numeric_array("labels", y)
+        if not (y.ndim == 2 and y.shape[-1] == self.num_classes and np.issubdtype(y.dtype, np.floating)):
+            checks.integer_labels("labels", y, self.num_classes)
+        return y
+
+    @contextlib.contextmanager
+    def _variables_kept_on_error(self):
+        """Keep the model usable when a Keras loop raises, on every backend.
+
+        Keras' JAX loops detach each variable's value while a compiled step holds the state and
+        reattach the state after the loop; an error inside a step (a failed graph-side check of a
+        dataset's labels, say) skips the reattachment and leaves the variables without values. On
+        an error this reattaches the last state a step returned, then the values detached before
+        it (recorded by :meth:`_get_jax_state`). Nothing to do on TensorFlow.
+        """
+        self._loop_depth = getattr(self, "_loop_depth", 0) + 1
+        try:
+            yield
+        except BaseException:
+            if getattr(self, "_jax_state", None):
+                self.jax_state_sync()
+                self._jax_state = None
+            for variable, value in getattr(self, "_detached_values", {}).values():
+                if variable._value is None:
+                    variable._value = value
+            raise
+        finally:
+            self._loop_depth -= 1
+            if not self._loop_depth:
+                self.__dict__["_detached_values"] = {}  # a plain dict, which Keras' attribute tracking leaves alone
+
+    def _get_jax_state(self, *args, purge_model_variables=False, **kwargs):
+        """Keras' JAX trainer's state getter, recording each variable's value before it is detached
+        (see :meth:`_variables_kept_on_error`); called on the JAX backend only."""
+        if purge_model_variables:
+            optimizer = getattr(self, "optimizer", None)
+            variables = [*self.variables, *self.metrics_variables, *(optimizer.variables if optimizer else ())]
+            recorded = self.__dict__.setdefault("_detached_values", {})
+            for variable in variables:
+                if variable._value is not None:
+                    recorded.setdefault(id(variable), (variable, variable._value))
+        return super()._get_jax_state(*args, purge_model_variables=purge_model_variables, **kwargs)
+
     def _check_weights(self):
         """Refuse a model whose weights hold NaN or infinity (its predictions would be NaN)."""
         checks.finite_variables(self.weights, f"model {self.name!r}")
@@ -726,16 +796,18 @@ class IBClassifier(keras.Model):
             >>> len(history.history["rate"]), bool(history.history["rate"][0] > 0)     # nats
             (1, True)
         """
-        x = self._check_images(x)
-        if y is not None and not isinstance(x, tf.data.Dataset):
-            y = checks.numeric_array("labels", y)
-            if not (y.ndim == 2 and y.shape[-1] == self.num_classes and np.issubdtype(y.dtype, np.floating)):
-                checks.integer_labels("labels", y, self.num_classes)
+        x = self._checked_dataset(self._check_images(x))
+        y = self._check_labels(x, y)
         self._check_sample_weights(x, kwargs)
         self._check_weights()
         self._retrace_for_targets("train", x, y)
         validation = kwargs.get("validation_data")
+        if isinstance(validation, tf.data.Dataset):
+            validation = kwargs["validation_data"] = self._checked_dataset(self._check_images(validation))
         if isinstance(validation, (tuple, list)) and len(validation) >= 2:
+            validation = (self._check_images(validation[0]), self._check_labels(validation[0], validation[1]),
+                          *validation[2:])
+            kwargs["validation_data"] = validation
             self._retrace_for_targets("test", validation[0], validation[1])
         elif validation is not None:
             self._retrace_for_targets("test", validation, None)
@@ -748,7 +820,8 @@ class IBClassifier(keras.Model):
         if isinstance(x, tf.data.Dataset) and len(args) < 7:  # shuffle not given by position
             # a pipeline shuffles itself: Keras ignores fit's shuffle (True by default) for it, and warns
             kwargs.setdefault("shuffle", False)
-        history = super().fit(x, y, *args, **kwargs)
+        with self._variables_kept_on_error():
+            history = super().fit(x, y, *args, **kwargs)
         self._check_weights()
         return history
 
@@ -765,8 +838,9 @@ class IBClassifier(keras.Model):
             ``distortion``, ``izy``), a list or, with ``return_dict=True``, a dict.
 
         Raises:
-            ValueError: images of another shape or not whole pixel values 0..255; a NaN, infinite
-                or negative ``sample_weight``; NaN or infinite model weights (named).
+            ValueError: images of another shape or not whole pixel values 0..255; labels out of
+                range; a NaN, infinite or negative ``sample_weight``; NaN or infinite model weights
+                (named).
 
         Example:
             >>> model = vdualib.zoo.load("mnist-dualib-mlp")
@@ -775,12 +849,14 @@ class IBClassifier(keras.Model):
             >>> bool(results["accuracy"] > 0.9), sorted(results)
             (True, ['accuracy', 'distortion', 'izy', 'loss', 'rate'])
         """
-        x = self._check_images(x)
+        x = self._checked_dataset(self._check_images(x))
+        y = self._check_labels(x, y)
         self._check_sample_weights(x, kwargs)
         self._check_weights()
         if not kwargs.get("_use_cached_eval_dataset"):  # fit's validation: fit chose the trace
             self._retrace_for_targets("test", x, y)
-        return super().evaluate(x, y, *args, **kwargs)
+        with self._variables_kept_on_error():
+            return super().evaluate(x, y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         """Class probabilities ``[N, C]``: the mean of softmax over ``num_samples`` draws (the
@@ -803,11 +879,12 @@ class IBClassifier(keras.Model):
             >>> y_test[:8]
             array([7, 2, 1, 0, 4, 1, 4, 9], dtype=uint8)
         """
-        x = self._check_images(x)
+        x = self._checked_dataset(self._check_images(x))
         self._check_weights()
         if not isinstance(x, tf.data.Dataset) and len(np.asarray(x)) == 0:
             return np.zeros((0, self.num_classes), np.float32)
-        return super().predict(x, *args, **kwargs)
+        with self._variables_kept_on_error():
+            return super().predict(x, *args, **kwargs)
 
     # -- batched inference helpers -----------------------------------------------------------
 
