@@ -227,6 +227,7 @@ print(digest.hexdigest())
 """
 
 
+@pytest.mark.slow  # fresh Python processes
 def test_default_curve_is_the_same_in_every_process():
     env = {**os.environ, "PYTHONHASHSEED": "random"}
     digests = [subprocess.run([sys.executable, "-c", REPRODUCE], capture_output=True, text=True, check=True,
