@@ -15,8 +15,7 @@ made, so the numpy-only modules' examples import no TensorFlow):
   the repository.
 
 The examples that train models are marked ``slow`` (:data:`SLOW_DOCTESTS`). This file sits at the
-repository root, outside the installed package. ``vdualib/ib`` is left out of collection while it
-is being rewritten.
+repository root, outside the installed package.
 """
 
 import functools
@@ -30,8 +29,6 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
-
-collect_ignore_glob = ["vdualib/ib/*.py"]
 
 # examples that train models (a few seconds each on a busy machine): in the slow tier, so that
 # python -m pytest -q -m "not slow" leaves them out while python -m pytest -q runs them

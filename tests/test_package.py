@@ -164,19 +164,16 @@ def test_the_numpy_only_tools_import_no_tensorflow_and_keras_finds_the_classes_w
     assert lines[0] == "False False" and lines[2] == "IBClassifier", lines
 
 
-# --- one test file per library module (issue 26) ----------------------------------------------
+# --- one test file per library module -----------------------------------------------------------
 # tests/test_<module>.py tests vdualib/<module>.py and tests/<subpackage>/test_<module>.py tests
 # vdualib/<subpackage>/<module>.py (each such folder an __init__.py, so that equal basenames
 # such as test_plots.py import as distinct modules); tests/scripts/test_<name>.py tests
 # scripts/<name>.py or scripts/lab/<name>.py. The package's __init__.py files are tested by the
-# package-level files. vdualib/ib is left out for now: it is being rewritten, and its tests are
-# still tests/test_ib.py and tests/test_ib_curve.py.
+# package-level files.
 
 TESTS = os.path.join(ROOT, "tests")
 #: test files of the package as a whole, not of one module
 PACKAGE_LEVEL_TESTS = {"test_package.py", "test_packaging.py", "test_readme.py"}
-#: subpackages outside the one-file-per-module rule for now, and their test files meanwhile
-NOT_YET_MIRRORED = {"ib": {"test_ib.py", "test_ib_curve.py"}}
 
 
 def _expected_test_files():
@@ -186,8 +183,6 @@ def _expected_test_files():
         if path.endswith("__init__.py"):
             continue
         parts = dotted.split(".")[1:]
-        if parts[0] in NOT_YET_MIRRORED:
-            continue
         expected[os.path.join(*parts[:-1], f"test_{parts[-1]}.py")] = os.path.relpath(path, PACKAGE)
     return expected
 
@@ -205,10 +200,9 @@ def test_every_library_module_has_its_test_file_and_every_test_file_names_a_modu
         for path in glob.glob(os.path.join(TESTS, "**", "test_*.py"), recursive=True)
         if os.path.relpath(path, TESTS).split(os.sep)[0] != "scripts"
     }
-    allowed = PACKAGE_LEVEL_TESTS.union(*NOT_YET_MIRRORED.values())
     expected = _expected_test_files()
-    assert "evaluation/test_loop.py" in expected and "test_zoo.py" in expected and "ib/test_curve.py" not in expected
-    missing, orphans = _unmatched(expected, library, allowed)
+    assert "evaluation/test_loop.py" in expected and "test_zoo.py" in expected and "ib/test_curve.py" in expected
+    missing, orphans = _unmatched(expected, library, PACKAGE_LEVEL_TESTS)
     assert not missing, f"library modules without a test file: {missing}"
     assert not orphans, f"test files that name no vdualib module: {orphans}"
     folders = {os.path.dirname(test) for test in library} - {""}
@@ -219,5 +213,6 @@ def test_every_library_module_has_its_test_file_and_every_test_file_names_a_modu
         os.path.isfile(os.path.join(ROOT, "scripts", *sub, test[len("test_"):])) for sub in ((), ("lab",)))]
     assert not unnamed, f"tests/scripts files that name no module of scripts/ or scripts/lab/: {unnamed}"
     # the check has teeth: a module without a test file and a test file without a module are named
-    missing, orphans = _unmatched({"test_a.py": "a.py", "sub/test_b.py": "sub/b.py"}, {"test_a.py", "sub/test_c.py"}, allowed)
+    missing, orphans = _unmatched({"test_a.py": "a.py", "sub/test_b.py": "sub/b.py"}, {"test_a.py", "sub/test_c.py"},
+                                  PACKAGE_LEVEL_TESTS)
     assert missing == ["sub/b.py (wants tests/sub/test_b.py)"] and orphans == ["tests/sub/test_c.py"]

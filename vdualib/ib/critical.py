@@ -32,7 +32,10 @@ def effective_cardinality(encoder, px, tol=1e-3, mass_tol=1e-6):
         An int in [0, N].
 
     Example:
-        >>> effective_cardinality(np.eye(2), np.array([0.5, 0.5]))     # 2
+        >>> effective_cardinality(np.eye(2), np.array([0.5, 0.5]))
+        2
+        >>> effective_cardinality(np.full((2, 2), 0.5), np.array([0.5, 0.5]))     # two copies of one cluster
+        1
     """
     marginal = px @ encoder
     alive = marginal > mass_tol
@@ -54,7 +57,8 @@ def effective_cardinalities(encoders, px, tol=1e-3, mass_tol=1e-6):
         int64 ``[B]``, each in [0, N].
 
     Example:
-        >>> effective_cardinalities(np.stack([np.eye(2), np.full((2, 2), 0.5)]), np.array([0.5, 0.5]))     # [2, 1]
+        >>> effective_cardinalities(np.stack([np.eye(2), np.full((2, 2), 0.5)]), np.array([0.5, 0.5]))
+        array([2, 1])
     """
     encoders = np.asarray(encoders, dtype=np.float64)
     if encoders.ndim != 3 or encoders.shape[1] != np.size(px):
@@ -79,8 +83,10 @@ class CriticalBetas:
         clusters_below, clusters_above: ``[T]`` effective cardinalities at ``lower`` and ``upper``.
 
     Example:
+        >>> from vdualib.ib import curve
         >>> found = critical_betas(curve([[0.4, 0.1], [0.1, 0.4]], np.geomspace(1, 10, 8)))
-        >>> found.first, found.clusters_below, found.clusters_above     # 3.162, [1], [2]
+        >>> found.first, found.clusters_below, found.clusters_above
+        (3.162, array([1]), array([2]))
     """
 
     betas: np.ndarray
@@ -108,7 +114,13 @@ def critical_betas(curve_result):
         A :class:`CriticalBetas` (empty arrays when the cardinality never changes).
 
     Example:
-        >>> critical_betas(curve([[0.4, 0.1], [0.1, 0.4]], np.geomspace(1, 10, 8))).betas     # [3.162]
+        >>> from vdualib.ib import curve
+        >>> sweep = curve([[0.4, 0.1], [0.1, 0.4]], np.geomspace(1, 10, 8))
+        >>> sweep.n_clusters_effective
+        array([1, 1, 1, 1, 2, 2, 2, 2])
+        >>> found = critical_betas(sweep)     # the split lies between the 4th and 5th betas
+        >>> found.lower, found.upper, found.betas
+        (array([2.683]), array([3.728]), array([3.162]))
     """
     order = np.argsort(curve_result.betas)
     betas = curve_result.betas[order]
@@ -144,7 +156,8 @@ def ib_first_transition(pxy):
         ValueError: ``pxy`` is not a valid joint (see :func:`validate_joint`).
 
     Example:
-        >>> ib_first_transition([[0.4, 0.1], [0.1, 0.4]])     # rho = 0.6: 1 / 0.36 = 2.778
+        >>> ib_first_transition([[0.4, 0.1], [0.1, 0.4]])     # rho = 0.6: 1 / 0.36
+        2.778
     """
     rho = maximal_correlation(pxy)
     return 1.0 / rho**2 if rho > 0 else float("inf")

@@ -32,7 +32,8 @@ def validate_joint(pxy, name="pxy"):
             x has positive probability (no all-zero row: p(y|x) is undefined there, drop the row).
 
     Example:
-        >>> validate_joint([[0.4, 0.1], [0.1, 0.4]]).dtype     # float64
+        >>> validate_joint([[0.4, 0.1], [0.1, 0.4]]).dtype
+        dtype('float64')
     """
     pxy = np.asarray(pxy, dtype=np.float64)
     if pxy.ndim != 2 or min(pxy.shape) < 1:
@@ -76,7 +77,9 @@ def joint_from_labels(labels, n_classes=None, label_noise=0.0, px=None):
             too small, ``label_noise`` outside [0, 1] or a bad ``px``.
 
     Example:
-        >>> joint_from_labels(np.array([0, 1]), label_noise=0.1)     # [[0.475, 0.025], [0.025, 0.475]]
+        >>> joint_from_labels(np.array([0, 1]), label_noise=0.1)
+        array([[0.475, 0.025],
+               [0.025, 0.475]])
     """
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
@@ -111,7 +114,8 @@ def entropy_bits(p, axis=-1):
         The entropies in bits, ``p``'s shape without ``axis`` (a numpy scalar for 1-D ``p``).
 
     Example:
-        >>> entropy_bits(np.array([0.5, 0.5]))     # 1.0
+        >>> entropy_bits(np.array([[0.5, 0.5, 0.0], [0.25, 0.25, 0.5]]))     # one entropy per row; 0 log 0 = 0
+        array([1. , 1.5])
     """
     return -xlogy(p, p).sum(axis=axis) / np.log(2)
 
@@ -131,7 +135,8 @@ def mutual_information_bits(pxy):
         ValueError: ``pxy`` is not a valid joint (see :func:`validate_joint`).
 
     Example:
-        >>> mutual_information_bits([[0.5, 0.0], [0.0, 0.5]])     # 1.0
+        >>> mutual_information_bits([[0.5, 0.0], [0.0, 0.5]])
+        1.0
     """
     pxy = validate_joint(pxy)
     px, py = pxy.sum(axis=1), pxy.sum(axis=0)
@@ -156,7 +161,8 @@ def maximal_correlation(pxy):
         ValueError: ``pxy`` is not a valid joint (see :func:`validate_joint`).
 
     Example:
-        >>> maximal_correlation([[0.4, 0.1], [0.1, 0.4]])     # 1 - 2 * 0.2 = 0.6
+        >>> maximal_correlation([[0.4, 0.1], [0.1, 0.4]])     # 1 - 2 * 0.2
+        0.6
     """
     pxy = validate_joint(pxy)
     px, py = pxy.sum(axis=1), pxy.sum(axis=0)

@@ -5,9 +5,19 @@ can be redrawn without solving again; :func:`save_study_figures` writes all of t
 :func:`vdualib.plotting.save_figure`. Information in bits.
 
 Example:
-    >>> from vdualib.ib import plots, study
-    >>> record = study.run_study(n_betas=60, conditionals=())
-    >>> paths = plots.save_study_figures(record, "runs/analytic-toy")
+    >>> from vdualib.ib import critical_betas, curve, ib_first_transition, prediction_measures, toy_problem
+    >>> pxy, betas = toy_problem().joint(), np.geomspace(64, 2, 12)
+    >>> def sweep(method):     # one method's sweep record, as the repository's analytic study writes it
+    ...     result = curve(pxy, betas, method=method)
+    ...     measures = {key: value.tolist() for key, value in prediction_measures(pxy, result).items()}
+    ...     decoders = [d[m > 1e-6, -1].tolist() for d, m in zip(result.decoders, result.marginals)]
+    ...     return {"ixt": result.ixt.tolist(), "ity": result.ity.tolist(), "hx": result.hx, "ixy": result.ixy,
+    ...             "cluster_p_y1": decoders, "critical_betas": critical_betas(result).betas.tolist(), **measures}
+    >>> toy = {"betas": betas.tolist(), "ib_beta0_one_over_rho_squared": ib_first_transition(pxy),
+    ...        "ib": sweep("ib"), "dualib": sweep("dualib")}
+    >>> figure = toy_bifurcation_figure(toy)     # one axis per method, the dualIB's second
+    >>> [line.get_xdata()[0] for line in figure.axes[1].lines[1:]]     # its critical betas, then 1/rho^2
+    [3.21, 11.31, 29.11, 39.90, 4.37]
 """
 
 import os
@@ -62,7 +72,11 @@ def toy_information_figure(toy):
         method) and the accuracy against beta (one line per method).
 
     Example:
-        >>> plotting.save_figure(toy_information_figure(read_record("out")["toy"]), "toy.png")
+        >>> sweep = {"ixt": [1.2, 0.0], "ity": [0.3, 0.0], "hx": 2.32, "ixy": 0.35, "ib_distortion": [0.05, 0.35],
+        ...          "dual_distortion": [0.06, 0.37], "accuracy": [0.75, 0.6]}     # at beta = 16 and 2
+        >>> figure = toy_information_figure({"betas": [16.0, 2.0], "ib": sweep, "dualib": sweep})
+        >>> [len(ax.lines) for ax in figure.axes]
+        [2, 4, 2]
     """
     plt = plotting.pyplot()
     betas = np.asarray(toy["betas"], dtype=float)
@@ -97,7 +111,11 @@ def toy_bifurcation_figure(toy):
         line, a dotted vertical line at each critical beta and a dashed one at 1/rho^2.
 
     Example:
-        >>> plotting.save_figure(toy_bifurcation_figure(read_record("out")["toy"]), "bifurcation.png")
+        >>> sweep = {"cluster_p_y1": [[0.2, 0.8], [0.5]], "critical_betas": [5.6]}     # at beta = 16 and 2
+        >>> toy = {"betas": [16.0, 2.0], "ib_beta0_one_over_rho_squared": 4.37, "ib": sweep, "dualib": sweep}
+        >>> points = toy_bifurcation_figure(toy).axes[0].lines[0]
+        >>> points.get_xdata().tolist(), points.get_ydata().tolist()
+        ([16.0, 16.0, 2.0], [0.2, 0.8, 0.5])
     """
     plt = plotting.pyplot()
     betas = np.asarray(toy["betas"], dtype=float)
@@ -133,7 +151,11 @@ def twelve_bit_figure(twelve_bit):
         ValueError: the record has no 12-bit construction.
 
     Example:
-        >>> plotting.save_figure(twelve_bit_figure(read_record("out")["twelve_bit"]), "twelve_bit.png")
+        >>> sweep = {"ixt": [2.0, 0.0], "ity": [0.9, 0.0], "ixy": 0.92, "accuracy": [0.99, 0.5]}     # beta = 50, 1
+        >>> problem = {"betas": [50.0, 1.0], "label_noise": 0.01, "n_clusters": 4096, "ib": sweep, "dualib": sweep}
+        >>> figure = twelve_bit_figure({"label-noise": problem})
+        >>> [ax.get_title() for ax in figure.axes]
+        ['p(y|x): label-noise, ε = 0.01', 'Accuracy of argmax p(y|x̂)']
     """
     if not twelve_bit:
         raise ValueError("the record has no 12-bit task; run the study with at least one conditional.")
@@ -170,7 +192,12 @@ def save_study_figures(record, out_dir):
         out_dir: an existing, writable folder.
 
     Example:
-        >>> save_study_figures(read_record("out"), "out")     # {'toy_information': 'out/...png', ...}
+        >>> sweep = {"ixt": [1.2, 0.0], "ity": [0.3, 0.0], "hx": 2.32, "ixy": 0.35, "ib_distortion": [0.05, 0.35],
+        ...          "dual_distortion": [0.06, 0.37], "accuracy": [0.75, 0.6], "cluster_p_y1": [[0.2, 0.8], [0.5]],
+        ...          "critical_betas": [5.6]}     # at beta = 16 and 2
+        >>> toy = {"betas": [16.0, 2.0], "ib_beta0_one_over_rho_squared": 4.37, "ib": sweep, "dualib": sweep}
+        >>> save_study_figures({"toy": toy, "twelve_bit": {}}, "out")
+        {'toy_information': 'out/toy_information_curves.png', 'toy_bifurcation': 'out/toy_bifurcation.png'}
     """
     figures = {"toy_information": toy_information_figure(record["toy"]),
                "toy_bifurcation": toy_bifurcation_figure(record["toy"])}

@@ -46,7 +46,10 @@ def prediction_measures(pxy, result):
         ValueError: ``pxy`` is not a valid joint or does not match the result's shapes.
 
     Example:
-        >>> prediction_measures(pxy, solve(pxy, 10.0))["accuracy"]     # 0.80 for [[.4, .1], [.1, .4]]
+        >>> from vdualib.ib import solve
+        >>> pxy = np.array([[0.4, 0.1], [0.1, 0.4]])
+        >>> prediction_measures(pxy, solve(pxy, 10.0))     # nearly the Bayes accuracy 0.8
+        {'ib_distortion': 0.0003, 'dual_distortion': 0.0003, 'accuracy': 0.800}
     """
     pxy = validate_joint(pxy)
     encoders = np.asarray(result.encoders if hasattr(result, "encoders") else result.encoder)

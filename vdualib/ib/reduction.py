@@ -37,7 +37,8 @@ def coincident_groups(rows, tol):
         int64 ``[K]`` group labels 0, 1, ...
 
     Example:
-        >>> coincident_groups(np.array([[1, 0], [0.9995, 0.0005], [0, 1]]), 1e-3)     # [0, 0, 1]
+        >>> coincident_groups(np.array([[1, 0], [0.9995, 0.0005], [0, 1]]), 1e-3)
+        array([0, 0, 1])
     """
     if len(rows) <= 1:
         return np.zeros(len(rows), dtype=np.int64)
@@ -67,7 +68,8 @@ def coincident_labels(rows, alive, tol):
         int64 ``[B, K]``: each alive row's group 0, 1, ... (numbered in order of first row), -1 elsewhere.
 
     Example:
-        >>> coincident_labels(np.array([[[1, 0], [1, 0], [0, 1]]]), np.array([[True, True, False]]), 1e-3)     # [[0, 0, -1]]
+        >>> coincident_labels(np.array([[[1, 0], [1, 0], [0, 1]]]), np.array([[True, True, False]]), 1e-3)
+        array([[ 0,  0, -1]])
     """
     n_items, width, depth = rows.shape
     if width * width * depth > _BROADCAST_LIMIT:  # large: one item at a time, on pdist
@@ -112,7 +114,12 @@ def merge_clusters(encoder, decoder, px, merge_tol, mass_tol):
         only empty trailing columns dropped).
 
     Example:
-        >>> log_encoder, prefix = merge_clusters(encoder, decoder, px, merge_tol=1e-6, mass_tol=1e-12)
+        >>> encoder = np.array([[[0.5, 0.5, 0.0], [0.2, 0.2, 0.6]]])     # one item: |X| = 2, N = 3
+        >>> decoder = np.array([[[0.3, 0.7], [0.3, 0.7], [0.9, 0.1]]])     # clusters 0 and 1 coincide
+        >>> log_encoder, prefix = merge_clusters(encoder, decoder, np.array([0.5, 0.5]), merge_tol=1e-6, mass_tol=1e-12)
+        >>> np.exp(log_encoder), prefix
+        (array([[[1. , 0. ],
+                 [0.4, 0.6]]]), array([False]))
     """
     marginal = np.einsum("x,bxn->bn", px, encoder)
     alive = marginal > mass_tol
@@ -152,7 +159,10 @@ def duplicate_clusters(log_encoder, px, n_clusters):
         (the input itself when no item has room for a twin), bool ``[B]`` whether each item got twins).
 
     Example:
-        >>> duplicate_clusters(np.zeros((1, 2, 1)), np.array([0.5, 0.5]), 2)[0].shape     # (1, 2, 2)
+        >>> twinned, got_twins = duplicate_clusters(np.zeros((1, 2, 1)), np.array([0.5, 0.5]), 2)
+        >>> np.exp(twinned), got_twins     # the one cluster halved into two
+        (array([[[0.5, 0.5],
+                 [0.5, 0.5]]]), array([ True]))
     """
     marginal = np.einsum("x,bxn->bn", px, np.exp(log_encoder))
     live = (marginal > 0).sum(axis=1)
@@ -184,7 +194,9 @@ def pad_clusters(log_encoder, n_clusters):
         ``[B, |X|, N]`` (the input itself when K = N).
 
     Example:
-        >>> pad_clusters(np.zeros((1, 2, 1)), 3).shape     # (1, 2, 3)
+        >>> pad_clusters(np.zeros((1, 2, 1)), 3)
+        array([[[  0., -inf, -inf],
+                [  0., -inf, -inf]]])
     """
     missing = n_clusters - log_encoder.shape[2]
     if missing == 0:

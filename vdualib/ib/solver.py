@@ -92,7 +92,10 @@ class IBSolution:
 
     Example:
         >>> s = solve([[0.4, 0.1], [0.1, 0.4]], 10.0)
-        >>> s.ixt, s.ity     # (0.997, 0.278) bits
+        >>> s.ixt, s.ity     # bits
+        (0.997, 0.278)
+        >>> s.converged, s.residual < 1e-10
+        (True, True)
     """
 
     beta: float
@@ -808,7 +811,12 @@ def solve(pxy, beta, method="ib", n_clusters=None, init=None, tol=1e-10, max_ite
         ValueError: an invalid ``pxy``, method, beta or setting.
 
     Example:
-        >>> solve([[0.4, 0.1], [0.1, 0.4]], 10.0, method="dualib").encoder.shape     # (2, 2)
+        >>> solution = solve([[0.4, 0.1], [0.1, 0.4]], 10.0, method="dualib")
+        >>> solution.encoder.round(3)     # p(x_hat|x): each x nearly its own cluster
+        array([[1., 0.],
+               [0., 1.]])
+        >>> solution.ixt, solution.ity     # bits
+        (0.997, 0.278)
     """
     channel, px, py_x = make_channel(pxy, method)
     return solve_channel(channel, px, py_x, beta, n_clusters, init, tol, max_iter, seed, accelerate)
