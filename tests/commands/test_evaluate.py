@@ -1,8 +1,11 @@
 """``vdualib-evaluate`` end to end on small saved models and a 500-example MNIST split (the
 ``saved_models`` and ``run`` fixtures of tests/conftest.py): what it writes and what it refuses."""
 
+import importlib.util
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -124,3 +127,40 @@ def test_help_and_what_is_refused_before_any_model_is_read(tmp_path, capsys):
         evaluate_command.main(["--model", "mnist-vib-mlp", "--prediction", "median", "--out", str(tmp_path)])
     assert "invalid choice: 'median'" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "metrics.json")
+
+
+_EVALUATE = """
+import sys
+from vdualib.commands import evaluate
+sys.exit(evaluate.main(["--model", "mnist-dualib-mlp", "--prediction", sys.argv[2], "--limit", "1000",
+                        "--corruptions", "gaussian_noise", "--severities", "3", "--corruption-limit", "500",
+                        "--no-progress", "--out", sys.argv[1]]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.cross_backend
+def test_the_evaluation_of_a_zoo_model_is_the_same_on_jax(tmp_path):
+    """``vdualib-evaluate`` on Keras' JAX backend: at mu (deterministic) the clean and corrupted
+    metrics of TensorFlow's evaluation to 1e-5; with 12 encoder samples (other random draws) the
+    accuracy within two points and the ECE within its sampling noise."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("JAX is not installed in this environment (pip install '.[jax]'); CI runs this test in its JAX one")
+    results = {}
+    for keras_backend in ("tensorflow", "jax"):
+        for prediction in ("mu", "samples"):
+            out = tmp_path / f"{keras_backend}-{prediction}"
+            done = subprocess.run([sys.executable, "-c", _EVALUATE, str(out), prediction], capture_output=True,
+                                  text=True, env=dict(os.environ, KERAS_BACKEND=keras_backend))
+            assert done.returncode == 0, done.stderr[-3000:]
+            with open(out / "metrics.json", encoding="utf-8") as handle:
+                (results[keras_backend, prediction],) = json.load(handle)["models"]
+    for name in ("accuracy", "nll", "brier", "ece"):
+        for part in ("clean", "corruption_summary"):
+            on_tf, on_jax = results["tensorflow", "mu"][part], results["jax", "mu"][part]
+            if part == "corruption_summary":
+                on_tf, on_jax = on_tf["3"], on_jax["3"]
+            assert on_jax[name] == pytest.approx(on_tf[name], abs=1e-5), (part, name)
+    on_tf, on_jax = results["tensorflow", "samples"]["clean"], results["jax", "samples"]["clean"]
+    assert on_jax["accuracy"] == pytest.approx(on_tf["accuracy"], abs=0.02)
+    assert on_jax["ece"] == pytest.approx(on_tf["ece"], abs=0.02)
