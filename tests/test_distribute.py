@@ -204,3 +204,14 @@ def test_strategies_by_name_and_the_folder_a_single_process_writes(tmp_path):
 if __name__ == "__main__":  # one worker of the test above: python test_distribute.py OUT_DIR WEIGHTS.npz
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     print(json.dumps(_train(sys.argv[1], sys.argv[2], "multi_worker")))
+
+
+@pytest.mark.parametrize("name", ["mirrored", "multi_worker"])
+def test_tf_distribute_strategies_are_refused_on_another_keras_backend(name, monkeypatch):
+    from vdualib import backend, distribute
+
+    monkeypatch.setattr(backend, "is_tensorflow", lambda: False)
+    monkeypatch.setattr(backend, "name", lambda: "jax")
+    with pytest.raises(ValueError, match=rf"'{name}' strategy is tf.distribute's.*runs on 'jax'.*DataParallel"):
+        distribute.make_strategy(name)
+    assert distribute.make_strategy("default") is not None  # the default strategy needs no distribution

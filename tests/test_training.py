@@ -98,8 +98,8 @@ def test_restrict_weight_decay_returns_what_it_kept_out():
 def _decayed_by_one_step(model):
     """The trainable variables that one optimizer step with zero gradients changes: the decayed ones."""
     for v in model.trainable_variables:  # a variable initialised to zeros would not show its decay
-        v.assign(keras.ops.ones_like(v))
-    model.optimizer.apply_gradients([(keras.ops.zeros_like(v), v) for v in model.trainable_variables])
+        v.assign(np.ones(v.shape, v.dtype))
+    model.optimizer.apply_gradients([(np.zeros(v.shape, v.dtype), v) for v in model.trainable_variables])
     return {v.path for v in model.trainable_variables if not np.all(v.numpy() == 1.0)}
 
 
@@ -229,7 +229,7 @@ def test_a_teacher_recipe_loads_its_reference_here_and_the_noise_holds_the_model
     assert source == {"kind": "teacher", "reference": path, "reference_sha256": reports.sha256_file(path), "mixing": 0.01}
     x = np.random.default_rng(0).integers(0, 256, size=(3, 28, 28), dtype=np.uint8)
     expected = 0.99 * teacher.predict(x, verbose=0) + 0.001
-    np.testing.assert_allclose(noise(np.array([0, 1, 2]), x).numpy(), expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(noise(np.array([0, 1, 2]), x)), expected, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ import time
 import tensorflow as tf
 from keras.src.backend.tensorflow import trainer as tf_trainer  # what multi_worker_fit adapts
 
-from vdualib import reports
+from vdualib import backend, reports
 
 __all__ = ["STRATEGIES", "make_strategy", "worker_output_dir", "multi_worker_fit"]
 
@@ -46,7 +46,9 @@ def make_strategy(name):
         and shared by every later call, so several models can train one after another.
 
     Raises:
-        ValueError: an unknown name.
+        ValueError: an unknown name, or ``mirrored``/``multi_worker`` while Keras runs on another
+            backend than TensorFlow (a ``tf.distribute`` strategy would not distribute its steps;
+            on JAX, ``keras.distribution.DataParallel`` does).
 
     Example:
         >>> with make_strategy("mirrored").scope():
@@ -59,6 +61,12 @@ def make_strategy(name):
     kinds = {"mirrored": tf.distribute.MirroredStrategy, "multi_worker": tf.distribute.MultiWorkerMirroredStrategy}
     if name not in kinds:
         raise ValueError(f"Unknown strategy {name!r}; use one of {STRATEGIES}.")
+    if not backend.is_tensorflow():
+        raise ValueError(
+            f"the {name!r} strategy is tf.distribute's, which distributes Keras' steps on the TensorFlow backend "
+            f"only, but Keras runs on {backend.name()!r}: set KERAS_BACKEND=tensorflow, or on JAX use the default "
+            "strategy with keras.distribution.set_distribution(keras.distribution.DataParallel()) (docs/training.md)."
+        )
     if name not in _CREATED:
         _CREATED[name] = kinds[name]()
     return _CREATED[name]
