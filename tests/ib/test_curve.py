@@ -327,3 +327,30 @@ def test_summaries_padded_after_the_fact_match_the_padded_summaries(method, embo
     for key, value in (("encoders", "encoder"), ("decoders", "decoder"), ("marginals", "marginal"), ("ixt", "ixt"),
                        ("ity", "ity"), ("objective", "objective")):
         np.testing.assert_allclose(getattr(result, key), padded[value], rtol=0, atol=1e-12, err_msg=key)
+
+
+def test_betas_stopped_above_their_ceiling_are_not_summarised_and_cannot_win(random_joint):
+    # A run stopped at a beta above the down run's Lagrangian is left out of the summaries: objective
+    # +inf there (never kept as the best), every other beta summarised exactly as without skipping.
+    import importlib
+
+    curve_module = importlib.import_module("vdualib.ib.curve")
+    pxy = random_joint(8, 3, seed=5)
+    channel, px, py_x = make_channel(pxy, "ib")
+    betas = np.geomspace(1.0, 50.0, 6)
+    sweep = ib.curve(pxy, betas, direction="down")
+    solutions = curve_module._Solutions(betas.size)
+    with np.errstate(divide="ignore"):  # log of the empty clusters' zeros: -inf, as the solver keeps them
+        log_encoders = [np.log(encoder) for encoder in sweep.encoders]
+    solutions.record(np.arange(betas.size), log_encoders, np.ones(betas.size, int), np.ones(betas.size, bool),
+                     np.zeros(betas.size), np.array([True, False, True, False, False, True]))
+    with np.errstate(divide="ignore"):
+        full = solutions.fields(channel, px, py_x, betas, 8)
+        skipped = solutions.fields(channel, px, py_x, betas, 8, skip_stopped=True)
+    np.testing.assert_array_equal(skipped["objective"][solutions.stopped], np.inf)
+    for key in ("objective", "ixt", "ity", "encoder", "decoder", "marginal"):
+        np.testing.assert_array_equal(skipped[key][~solutions.stopped], full[key][~solutions.stopped], err_msg=key)
+    best = curve_module._keep_better({key: value.copy() for key, value in full.items()}, skipped)
+    np.testing.assert_array_equal(best["objective"], full["objective"])
+    solutions.stopped[:] = True  # all stopped: still every field, all +inf
+    assert np.isinf(solutions.fields(channel, px, py_x, betas, 8, skip_stopped=True)["objective"]).all()

@@ -114,11 +114,13 @@ def test_a_stopped_solve_is_provably_above_its_ceiling(method, embo_joint, lagra
     channel, px, _ = make_channel(pxy, method)
     betas = np.array([3.0, 30.0])
     start = np.repeat(initial_log_encoder(12, 12, seed=0)[None], 2, axis=0)
-    free, free_iterations, done, _ = iterate(channel, px, betas, start, 1e-10, 10_000)
-    assert done.all()
+    free, free_iterations, done, _, stopped_items = iterate(channel, px, betas, start, 1e-10, 10_000)
+    assert done.all() and not stopped_items.any()
     optimum = np.array([lagrangian_bits(pxy, np.exp(free[k]), betas[k], method) for k in range(2)])
     ceiling = np.array([optimum[0] - 1e-3, optimum[1] + 1.0])  # below the first one's fixed point only
-    stopped, iterations, done, residual = iterate(channel, px, betas, start, 1e-10, 10_000, ceiling=ceiling * np.log(2))
+    stopped, iterations, done, residual, stopped_items = iterate(channel, px, betas, start, 1e-10, 10_000,
+                                                                 ceiling=ceiling * np.log(2))
+    assert stopped_items.tolist() == [True, False]
     assert not done[0] and residual[0] >= 1e-10 and iterations[0] < free_iterations[0]
     assert lagrangian_bits(pxy, np.exp(stopped[0]), betas[0], method) > ceiling[0]
     assert done[1] and iterations[1] == free_iterations[1]  # never above its ceiling: solved as without one

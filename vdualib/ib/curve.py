@@ -187,30 +187,34 @@ def _trimmed(log_encoders):
 
 class _Solutions:
     """Per beta of a run: its latest solution (a log encoder [|X|, K]), the map evaluations spent on it
-    (summed over every time it was solved), whether its latest solution converged, its residual, and
-    whether its start kept the columns of its predecessor's solution (annealing)."""
+    (summed over every time it was solved), whether its latest solution converged, its residual,
+    whether it was stopped above a ceiling (it cannot be the best solution there), and whether its
+    start kept the columns of its predecessor's solution (annealing)."""
 
     def __init__(self, n_betas):
         self.log_encoders = [None] * n_betas
         self.n_iter = np.zeros(n_betas, dtype=np.int64)
         self.converged = np.zeros(n_betas, dtype=bool)
         self.residual = np.full(n_betas, np.inf)
+        self.stopped = np.zeros(n_betas, dtype=bool)
         self.kept = np.ones(n_betas, dtype=bool)
 
-    def record(self, index, log_encoders, iterations, converged, residual):
+    def record(self, index, log_encoders, iterations, converged, residual, stopped=False):
         for i, log_encoder in zip(index.tolist(), log_encoders):
             self.log_encoders[i] = log_encoder
         self.n_iter[index] += iterations
-        self.converged[index], self.residual[index] = converged, residual
+        self.converged[index], self.residual[index], self.stopped[index] = converged, residual, stopped
 
     def copy_from(self, other, index):
         """Take ``other``'s solutions at ``index`` as they are (a shared computation, counted once per run)."""
         self.record(index, [other.log_encoders[i] for i in index.tolist()], other.n_iter[index],
-                    other.converged[index], other.residual[index])
+                    other.converged[index], other.residual[index], other.stopped[index])
 
-    def fields(self, channel, px, py_x, betas, n_clusters):
+    def fields(self, channel, px, py_x, betas, n_clusters, skip_stopped=False):
         """Dict of [len(betas), ...] arrays: the summaries of :func:`summarize` (bits), the encoders padded
-        to ``n_clusters`` columns, and ``n_iter``, ``converged``, ``residual``.
+        to ``n_clusters`` columns, and ``n_iter``, ``converged``, ``residual``. With ``skip_stopped`` the
+        betas stopped above their ceiling are not summarised: their ``objective`` is +inf (they cannot be
+        the best there) and their other summaries 0.
 
         The betas are summarised in batches of similar width (their solutions' columns), and the
         arrays padded afterwards with what an empty cluster gives (encoder and marginal 0, the
@@ -219,9 +223,11 @@ class _Solutions:
         fields = {"n_iter": self.n_iter.copy(), "converged": self.converged.copy(), "residual": self.residual.copy()}
         widths = np.array([log_encoder.shape[1] for log_encoder in self.log_encoders])
         order = np.argsort(widths, kind="stable")
+        if skip_stopped:
+            order = order[~self.stopped[order]] if not self.stopped.all() else order[:1]  # one, for the keys
         empty = channel.decode(np.zeros((1, 1, px.size)))[0][0, 0]  # the decoder row of an empty cluster
         first = 0
-        while first < betas.size:
+        while first < order.size:
             width = widths[order[first]]
             batch = max(1, _BATCH_ENTRIES // (px.size * width))
             count = np.searchsorted(widths[order], width, side="right") - first
@@ -243,6 +249,8 @@ class _Solutions:
                     fields[key][index, :width] = value
                 else:
                     fields[key][index] = value
+        if skip_stopped:
+            fields["objective"][self.stopped] = np.inf
         return fields
 
 
@@ -254,29 +262,27 @@ def _iterate_starts(channel, px, betas, index, starts, settings, desc=None, merg
 
     Items of a batch leave it once converged (see :func:`vdualib.ib.solver.iterate`), so each beta is
     solved exactly as it would be alone. Returns (the solutions, a list of log encoders without their
-    trailing empty columns; map evaluations [B]; converged [B]; residuals [B]).
+    trailing empty columns; map evaluations [B]; converged [B]; residuals [B]; stopped [B]).
     """
     width = max(start.shape[1] for start in starts)
     batch = max(1, _BATCH_ENTRIES // (px.size * width))
-    solved, iterations, done, residual = [], [], [], []
+    solved, outcomes = [], []
     for first in tqdm(range(0, len(starts), batch), desc=desc, disable=desc is None or not settings.progress):
         part = index[first: first + batch]
-        log_encoder, part_iterations, part_done, part_residual = iterate(
+        log_encoder, *outcome = iterate(
             channel, px, betas[part], _stack(starts[first: first + batch]), settings.tol, settings.max_iter,
             settings.accelerate, settings.merge_tol if merge else None,
             None if ceiling is None else ceiling[part] * np.log(2.0))
         solved += _trimmed(log_encoder)
-        iterations.append(part_iterations)
-        done.append(part_done)
-        residual.append(part_residual)
-    return solved, np.concatenate(iterations), np.concatenate(done), np.concatenate(residual)
+        outcomes.append(outcome)
+    return (solved, *(np.concatenate(column) for column in zip(*outcomes)))
 
 
 def _solve(channel, px, betas, index, starts, settings, solutions, desc=None, merge=False, ceiling=None):
     """:func:`_iterate_starts`, recording the solutions in ``solutions``; returns the list of solutions."""
-    solved, iterations, done, residual = _iterate_starts(channel, px, betas, index, starts, settings, desc, merge,
-                                                         ceiling)
-    solutions.record(index, solved, iterations, done, residual)
+    solved, iterations, done, residual, stopped = _iterate_starts(channel, px, betas, index, starts, settings, desc,
+                                                                  merge, ceiling)
+    solutions.record(index, solved, iterations, done, residual, stopped)
     return solved
 
 
@@ -447,7 +453,7 @@ def _relax(runs, progress):
             previous = [annealing.held(int(paths[c][source])) for (c, _), source in zip(jobs, sources)]
             starts = annealing.starts(index, previous) if jobs else []
             rounds.append((jobs, index, starts, [annealing.held(i) for i in index.tolist()]))
-        solved, iterations, done, residual = _iterate_starts(
+        solved, iterations, done, residual, _ = _iterate_starts(
             channel, px, betas, np.concatenate([index for _, index, _, _ in rounds]),
             [start for _, _, starts, _ in rounds for start in starts], settings, merge=True)
         offset = 0
@@ -588,7 +594,9 @@ def _best_of_runs(channel, px, py_x, betas, direction, settings):
         solutions = fresh if run == "solve" else sweeps[run]
         if run != "solve":
             n_iter += solutions.n_iter
-        fields = down if run == "down" and down is not None else solutions.fields(channel, px, py_x, betas, settings.n_clusters)
+        # (a run stopped above the down run's Lagrangian at a beta cannot be the best there: not summarised)
+        fields = down if run == "down" and down is not None else solutions.fields(
+            channel, px, py_x, betas, settings.n_clusters, skip_stopped=down is not None)
         fields["origin"] = np.full(betas.size, run, dtype=f"<U{max(len(name) for name in runs)}")
         best = fields if best is None else _keep_better(best, fields)
     best["n_iter"] = n_iter

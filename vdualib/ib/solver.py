@@ -465,9 +465,9 @@ def iterate(channel, px, betas, log_encoder, tol, max_iter, accelerate=True, mer
     evaluations (``max_iter``) or stopped, so items are solved exactly as they would be one at a
     time.
 
-    Returns (log encoder [B, |X|, N], map evaluations used [B], converged [B], residual [B]): the
-    residual is max |F(E) - E| (a probability) at the returned point's application of F, below
-    ``tol`` where converged.
+    Returns (log encoder [B, |X|, N], map evaluations used [B], converged [B], residual [B],
+    stopped [B]): the residual is max |F(E) - E| (a probability) at the returned point's application
+    of F, below ``tol`` where converged; ``stopped`` marks the items left above their ceiling.
     """
     encoder = np.exp(log_normalize(log_encoder)).transpose(2, 0, 1).copy()
     batch = _Batch(_Kernel(channel, px), betas, tol, max_iter, encoder, accelerate)
@@ -515,7 +515,7 @@ def iterate(channel, px, betas, log_encoder, tol, max_iter, accelerate=True, mer
             current = next_point
         (current,) = batch.retire(current)
     with np.errstate(divide="ignore"):
-        return np.log(batch.result.transpose(1, 2, 0)), batch.n_iter, batch.converged, batch.residual
+        return np.log(batch.result.transpose(1, 2, 0)), batch.n_iter, batch.converged, batch.residual, batch.stopped
 
 
 def _merged(batch, points, merge_tol):
@@ -773,7 +773,7 @@ def solve_channel(channel, px, py_x, beta, n_clusters, init, tol, max_iter, seed
     betas = np.array([beta_value])
     log_encoder = initial_log_encoder(px.size, n_clusters, init, seed)[None]
     with single_threaded_blas():
-        log_encoder, n_iter, converged, residual = iterate(channel, px, betas, log_encoder, tol, max_iter, accelerate)
+        log_encoder, n_iter, converged, residual, _ = iterate(channel, px, betas, log_encoder, tol, max_iter, accelerate)
         summary = summarize(channel, px, py_x, betas, log_encoder)
     return IBSolution(
         beta=beta_value,
