@@ -298,6 +298,8 @@ def test_export_writes_a_compiled_free_file_that_keeps_its_teacher(tmp_path):
     noise = losses.TeacherNoise(teacher, epsilon=0.01)
     student = vdualib.build_classifier("mlp", 10, method="dualib", latent_dim=4, num_samples=0, label_noise=noise, seed=0)
     student.compile("adam")
+    images = np.random.default_rng(0).integers(0, 256, (8, 28, 28)).astype(np.uint8)
+    student.fit(images, np.arange(8), epochs=1, batch_size=8, verbose=0)  # a trained file, with its optimizer's state
     student.save(tmp_path / "trained.keras")
     exported = zoo.load(zoo_building.export(str(tmp_path / "trained.keras"), str(tmp_path / "exported.keras")))
     np.testing.assert_array_equal(exported.label_noise.teacher.get_weights()[0], teacher.get_weights()[0])
