@@ -655,7 +655,8 @@ class IBClassifier(keras.Model):
     def _check_images(self, x):
         """Eager checks of images given as arrays (shape, whole pixel values 0..255) or of a
         dataset's element spec; tensors flowing through ``forward`` are checked graph-side.
-        Returns ``x``, with a (nested) Python list made a numpy array."""
+        Returns ``x``, with a (nested) Python list made a numpy array and, on JAX, a dataset
+        checked as it is read (:meth:`_checked_dataset`)."""
         if isinstance(x, tf.data.Dataset):
             spec = x.element_spec[0] if isinstance(x.element_spec, tuple) else x.element_spec
             if not tf.TensorShape(spec.shape[1:]).is_compatible_with(self.image_shape):
@@ -663,7 +664,7 @@ class IBClassifier(keras.Model):
                     f"the dataset yields images of shape {tuple(spec.shape[1:])}, but this model takes "
                     f"{self.image_shape}; reshape the images or build the model with input_shape={tuple(spec.shape[1:])}."
                 )
-            return x
+            return self._checked_dataset(x)
         if isinstance(x, (list, tuple)):
             x = checks.pixel_images("images", x)
         if isinstance(x, np.ndarray) or keras.ops.is_tensor(x):
@@ -796,14 +797,14 @@ class IBClassifier(keras.Model):
             >>> len(history.history["rate"]), bool(history.history["rate"][0] > 0)     # nats
             (1, True)
         """
-        x = self._checked_dataset(self._check_images(x))
+        x = self._check_images(x)
         y = self._check_labels(x, y)
         self._check_sample_weights(x, kwargs)
         self._check_weights()
         self._retrace_for_targets("train", x, y)
         validation = kwargs.get("validation_data")
         if isinstance(validation, tf.data.Dataset):
-            validation = kwargs["validation_data"] = self._checked_dataset(self._check_images(validation))
+            validation = kwargs["validation_data"] = self._check_images(validation)
         if isinstance(validation, (tuple, list)) and len(validation) >= 2:
             validation = (self._check_images(validation[0]), self._check_labels(validation[0], validation[1]),
                           *validation[2:])
@@ -849,7 +850,7 @@ class IBClassifier(keras.Model):
             >>> bool(results["accuracy"] > 0.9), sorted(results)
             (True, ['accuracy', 'distortion', 'izy', 'loss', 'rate'])
         """
-        x = self._checked_dataset(self._check_images(x))
+        x = self._check_images(x)
         y = self._check_labels(x, y)
         self._check_sample_weights(x, kwargs)
         self._check_weights()
@@ -879,7 +880,7 @@ class IBClassifier(keras.Model):
             >>> y_test[:8]
             array([7, 2, 1, 0, 4, 1, 4, 9], dtype=uint8)
         """
-        x = self._checked_dataset(self._check_images(x))
+        x = self._check_images(x)
         self._check_weights()
         if not isinstance(x, tf.data.Dataset) and len(np.asarray(x)) == 0:
             return np.zeros((0, self.num_classes), np.float32)
