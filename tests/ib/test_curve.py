@@ -345,12 +345,23 @@ def test_betas_stopped_above_their_ceiling_are_not_summarised_and_cannot_win(ran
     solutions.record(np.arange(betas.size), log_encoders, np.ones(betas.size, int), np.ones(betas.size, bool),
                      np.zeros(betas.size), np.array([True, False, True, False, False, True]))
     with np.errstate(divide="ignore"):
-        full = solutions.fields(channel, px, py_x, betas, 8)
-        skipped = solutions.fields(channel, px, py_x, betas, 8, skip_stopped=True)
+        full = solutions.fields(channel, px, py_x, betas)
+        skipped = solutions.fields(channel, px, py_x, betas, skip_stopped=True)
     np.testing.assert_array_equal(skipped["objective"][solutions.stopped], np.inf)
-    for key in ("objective", "ixt", "ity", "encoder", "decoder", "marginal"):
+    for key in ("objective", "ixt", "ity"):
         np.testing.assert_array_equal(skipped[key][~solutions.stopped], full[key][~solutions.stopped], err_msg=key)
+    for key in ("encoder", "decoder", "marginal"):
+        for i in range(betas.size):
+            if solutions.stopped[i]:
+                assert skipped[key][i] is None
+            else:
+                np.testing.assert_array_equal(skipped[key][i], full[key][i], err_msg=key)
     best = curve_module._keep_better({key: value.copy() for key, value in full.items()}, skipped)
     np.testing.assert_array_equal(best["objective"], full["objective"])
+    # Padded to n_clusters columns, the kept solutions are the sweep's, with its effective cardinalities.
+    padded = curve_module._padded(best, channel, px, 8)
+    np.testing.assert_allclose(padded["encoder"], sweep.encoders, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(padded["decoder"], sweep.decoders, rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(padded["n_clusters_effective"], sweep.n_clusters_effective)
     solutions.stopped[:] = True  # all stopped: still every field, all +inf
-    assert np.isinf(solutions.fields(channel, px, py_x, betas, 8, skip_stopped=True)["objective"]).all()
+    assert np.isinf(solutions.fields(channel, px, py_x, betas, skip_stopped=True)["objective"]).all()

@@ -210,22 +210,24 @@ class _Solutions:
         self.record(index, [other.log_encoders[i] for i in index.tolist()], other.n_iter[index],
                     other.converged[index], other.residual[index], other.stopped[index])
 
-    def fields(self, channel, px, py_x, betas, n_clusters, skip_stopped=False):
-        """Dict of [len(betas), ...] arrays: the summaries of :func:`summarize` (bits), the encoders padded
-        to ``n_clusters`` columns, and ``n_iter``, ``converged``, ``residual``. With ``skip_stopped`` the
-        betas stopped above their ceiling are not summarised: their ``objective`` is +inf (they cannot be
-        the best there) and their other summaries 0.
+    def fields(self, channel, px, py_x, betas, skip_stopped=False):
+        """Dict of the summaries of :func:`summarize` (bits) as [len(betas)] arrays, ``n_iter``, ``converged``,
+        ``residual``, and, per beta, its solution's ``encoder`` [|X|, K], ``decoder`` [K, |Y|] and ``marginal``
+        [K] at its own width K (lists; :func:`_padded` pads them). With ``skip_stopped`` the betas stopped
+        above their ceiling are not summarised: their ``objective`` is +inf (they cannot be the best there),
+        their other summaries 0 and their solution arrays None.
 
-        The betas are summarised in batches of similar width (their solutions' columns), and the
-        arrays padded afterwards with what an empty cluster gives (encoder and marginal 0, the
-        decoder of an empty cluster), so that narrow solutions cost their own width only.
+        The betas are summarised in batches of one width (their solutions' columns), so that narrow
+        solutions cost their own width only.
         """
+        n_betas = betas.size
         fields = {"n_iter": self.n_iter.copy(), "converged": self.converged.copy(), "residual": self.residual.copy()}
+        fields.update({key: np.zeros(n_betas) for key in _SUMMARIES})
+        fields.update({key: [None] * n_betas for key in _SOLUTION_ARRAYS})
         widths = np.array([log_encoder.shape[1] for log_encoder in self.log_encoders])
         order = np.argsort(widths, kind="stable")
         if skip_stopped:
-            order = order[~self.stopped[order]] if not self.stopped.all() else order[:1]  # one, for the keys
-        empty = channel.decode(np.zeros((1, 1, px.size)))[0][0, 0]  # the decoder row of an empty cluster
+            order = order[~self.stopped[order]]
         first = 0
         while first < order.size:
             width = widths[order[first]]
@@ -234,24 +236,46 @@ class _Solutions:
             index = order[first: first + min(batch, count)]
             first += index.size
             summary = summarize(channel, px, py_x, betas[index], _stack([self.log_encoders[i] for i in index]))
-            for key, value in summary.items():
-                if key not in fields:
-                    shape = (betas.size,) + value.shape[1:]
-                    if key in ("encoder", "decoder", "marginal"):
-                        shape = {"encoder": (betas.size, px.size, n_clusters), "marginal": (betas.size, n_clusters),
-                                 "decoder": (betas.size, n_clusters, empty.size)}[key]
-                    fields[key] = np.zeros(shape, dtype=value.dtype)
-                    if key == "decoder":
-                        fields[key][:] = empty
-                if key == "encoder":
-                    fields[key][index, :, :width] = value
-                elif key in ("decoder", "marginal"):
-                    fields[key][index, :width] = value
-                else:
-                    fields[key][index] = value
+            for key in _SUMMARIES:
+                fields[key][index] = summary[key]
+            for key in _SOLUTION_ARRAYS:
+                for i, value in zip(index.tolist(), summary[key]):
+                    fields[key][i] = value
         if skip_stopped:
             fields["objective"][self.stopped] = np.inf
         return fields
+
+
+_SUMMARIES = ("ixt", "ity", "distortion", "objective")  # per beta, in bits
+_SOLUTION_ARRAYS = ("encoder", "decoder", "marginal")  # per beta, at the solution's own width
+
+
+def _padded(fields, channel, px, n_clusters):
+    """``fields`` (see :meth:`_Solutions.fields`) with the solution arrays stacked and padded to ``n_clusters``
+    columns with what an empty cluster gives (encoder and marginal 0, the decoder of an empty cluster), and
+    ``n_clusters_effective`` [B] (:func:`effective_cardinalities`, computed at each solution's width)."""
+    encoders = fields["encoder"]
+    n_betas = len(encoders)
+    empty = channel.decode(np.zeros((1, 1, px.size)))[0][0, 0]  # the decoder row of an empty cluster
+    padded = dict(fields)
+    padded["encoder"] = np.zeros((n_betas, px.size, n_clusters))
+    padded["marginal"] = np.zeros((n_betas, n_clusters))
+    padded["decoder"] = np.empty((n_betas, n_clusters, empty.size))
+    padded["decoder"][:] = empty
+    for i, (encoder, decoder, marginal) in enumerate(zip(encoders, fields["decoder"], fields["marginal"])):
+        width = encoder.shape[1]
+        padded["encoder"][i, :, :width] = encoder
+        padded["decoder"][i, :width] = decoder
+        padded["marginal"][i, :width] = marginal
+    widths = np.array([encoder.shape[1] for encoder in encoders])
+    cardinality = np.zeros(n_betas, dtype=np.int64)
+    for width in np.unique(widths):
+        index = np.flatnonzero(widths == width)
+        batch = max(1, _BATCH_ENTRIES // (px.size * width))
+        for part in np.array_split(index, -(-index.size // batch)):
+            cardinality[part] = effective_cardinalities(np.stack([encoders[i] for i in part]), px)
+    padded["n_clusters_effective"] = cardinality
+    return padded
 
 
 def _iterate_starts(channel, px, betas, index, starts, settings, desc=None, merge=False, ceiling=None):
@@ -562,17 +586,22 @@ def _fresh_solves(channel, px, betas, settings, ceiling=None):
 
 
 def _keep_better(best, candidate):
-    """Per beta, the candidate's solution where its objective is strictly lower (``best``'s arrays updated in
-    place, and returned)."""
+    """Per beta, the candidate's solution where its objective is strictly lower (``best``'s arrays and lists
+    updated in place, and returned)."""
     better = candidate["objective"] < best["objective"]
     for key, value in best.items():
-        value[better] = candidate[key][better]
+        if isinstance(value, list):
+            for i in np.flatnonzero(better).tolist():
+                value[i] = candidate[key][i]
+        else:
+            value[better] = candidate[key][better]
     return best
 
 
 def _best_of_runs(channel, px, py_x, betas, direction, settings):
-    """Fields of each run of ``direction`` (see ``_RUNS``), keeping per beta the lowest objective; ``n_iter``
-    counts every map evaluation spent on each beta (a computation shared by runs once)."""
+    """Fields of each run of ``direction`` (see ``_RUNS``), keeping per beta the lowest objective, then padded
+    (see :func:`_padded`): only the kept solutions are stacked. ``n_iter`` counts every map evaluation spent
+    on each beta (a computation shared by runs once)."""
     runs = _RUNS[direction]
     relaxed = px.size * settings.n_clusters < _RELAXED_ENTRIES and not settings.extrapolate
     down = None  # the down run's fields, when computed before the other runs
@@ -583,7 +612,7 @@ def _best_of_runs(channel, px, py_x, betas, direction, settings):
         # Large problems: the down run first; the fresh solves and the up run then stop, at each beta, once
         # provably above its Lagrangian there (they could not be the best one).
         sweeps = _sweeps(channel, px, py_x, betas, ["down"], settings, None, False)
-        down = sweeps["down"].fields(channel, px, py_x, betas, settings.n_clusters)
+        down = sweeps["down"].fields(channel, px, py_x, betas)
         ceiling = down["objective"]
         fresh = _fresh_solves(channel, px, betas, settings, ceiling) if "solve" in runs else None
         if "up" in runs:
@@ -596,11 +625,11 @@ def _best_of_runs(channel, px, py_x, betas, direction, settings):
             n_iter += solutions.n_iter
         # (a run stopped above the down run's Lagrangian at a beta cannot be the best there: not summarised)
         fields = down if run == "down" and down is not None else solutions.fields(
-            channel, px, py_x, betas, settings.n_clusters, skip_stopped=down is not None)
+            channel, px, py_x, betas, skip_stopped=down is not None)
         fields["origin"] = np.full(betas.size, run, dtype=f"<U{max(len(name) for name in runs)}")
         best = fields if best is None else _keep_better(best, fields)
     best["n_iter"] = n_iter
-    return best
+    return _padded(best, channel, px, settings.n_clusters)
 
 
 def curve_channel(channel, px, py_x, betas, n_clusters=None, direction="best", chains=1, perturbation=1e-2,
@@ -655,7 +684,6 @@ def curve_channel(channel, px, py_x, betas, n_clusters=None, direction="best", c
     )
     with single_threaded_blas():
         fields = _best_of_runs(channel, px, py_x, betas, direction, settings)
-    cardinality = effective_cardinalities(fields["encoder"], px)
     pxy = px[:, None] * py_x
     result = IBCurve(
         betas=betas,
@@ -664,7 +692,7 @@ def curve_channel(channel, px, py_x, betas, n_clusters=None, direction="best", c
         ity=fields["ity"],
         distortion=fields["distortion"],
         objective=fields["objective"],
-        n_clusters_effective=cardinality,
+        n_clusters_effective=fields["n_clusters_effective"],
         encoders=fields["encoder"],
         decoders=fields["decoder"],
         marginals=fields["marginal"],
