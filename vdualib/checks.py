@@ -31,6 +31,8 @@ __all__ = [
     "finite_float",
     "positive_int",
     "non_negative_int",
+    "flag",
+    "seed",
     "probability_vector",
     "stochastic_matrix",
     "integer_labels",
@@ -135,6 +137,54 @@ def non_negative_int(name, value):
     return _integer(name, value, 0, "an integer >= 0")
 
 
+def flag(name, value):
+    """``value`` as a bool: ``True``/``False`` (numpy's too), or the integers 1 and 0.
+
+    ``bool()`` would take any object (the string ``"no"`` is true), so a switch is checked instead.
+
+    Args:
+        name: the argument's name, for the message.
+        value: a bool, or 0 or 1.
+
+    Returns:
+        ``bool(value)``.
+
+    Raises:
+        ValueError: anything else.
+
+    Example:
+        >>> flag("progress", 0)
+        False
+    """
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, numbers.Integral) and value in (0, 1)):
+        return bool(value)
+    raise ValueError(f"{name} must be True or False, got {value!r}.")
+
+
+def seed(name, value):
+    """A random seed: ``None`` (fresh entropy) or an integer >= 0 (bools are refused).
+
+    Args:
+        name: the argument's name, for the message.
+        value: ``None`` or a non-negative integer.
+
+    Returns:
+        ``None`` or ``int(value)``.
+
+    Raises:
+        ValueError: anything else (a float, a string, a negative integer, a bool).
+
+    Example:
+        >>> seed("seed", 7), seed("seed", None)
+        (7, None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be None (fresh entropy) or an integer >= 0, got {value!r}.")
+    return int(value)
+
+
 def numeric_array(name, values, dtype=None):
     """``values`` as a numpy array, refusing what numpy cannot make a rectangular array of numbers.
 
@@ -164,10 +214,12 @@ def numeric_array(name, values, dtype=None):
         result = np.asarray(values)
         if np.issubdtype(result.dtype, np.complexfloating):
             raise ValueError(f"{name} must be real numbers, got complex values; pass their real part or magnitude.")
+        if not (np.issubdtype(result.dtype, np.number) or result.dtype == bool or result.dtype == object):
+            raise ValueError(f"{name} must be numbers, got an array of dtype {result.dtype}.")
         if dtype is not None:
             result = result.astype(dtype)
     except ValueError as err:
-        if "complex values" in str(err):
+        if "complex values" in str(err) or "must be numbers, got an array of dtype" in str(err):
             raise
         if "inhomogeneous" in str(err) or "sequence" in str(err):
             raise ValueError(

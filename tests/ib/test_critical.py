@@ -104,3 +104,26 @@ def test_batched_effective_cardinalities_match_one_at_a_time(embo_joint):
     assert len(set(expected)) > 2  # the sweep crosses several transitions
     with pytest.raises(ValueError, match="encoders"):
         effective_cardinalities(result.encoders[0], px)
+
+
+@pytest.mark.parametrize("encoder, px, message", [
+    (np.array([[np.nan, 1.0], [0.5, 0.5]]), [0.5, 0.5], "NaN"),
+    (np.array([[1.0, 0.0], [0.5, 0.5]]), [np.nan, 0.5], "NaN"),
+    (np.array([[1.0, 0.0], [0.5, 0.5]]), [0.5, 0.25], "positive distribution"),
+    (np.array([[1.5, -0.5], [0.5, 0.5]]), [0.5, 0.5], "non-negative rows summing to 1"),
+    (np.array([[0.7, 0.7], [0.5, 0.5]]), [0.5, 0.5], "non-negative rows summing to 1"),
+    (np.array([[1.0, 0.0], [0.5, 0.5]]), [1.0], "one entry per row"),
+])
+def test_effective_cardinality_refuses_what_is_not_an_encoder(encoder, px, message):
+    with pytest.raises(ValueError, match=message):
+        ib.effective_cardinality(encoder, px)
+    with pytest.raises(ValueError, match=message):
+        effective_cardinalities(encoder[None], px)
+    with pytest.raises(ValueError, match=r"\[\|X\|, N\]"):
+        ib.effective_cardinality(np.array([0.5, 0.5]), [0.5, 0.5])
+
+
+def test_critical_betas_takes_a_sweep():
+    for wrong in (None, {"betas": [1.0]}, ib.solve([[0.4, 0.1], [0.1, 0.4]], 2.0)):
+        with pytest.raises(ValueError, match="IBCurve"):
+            ib.critical_betas(wrong)

@@ -247,10 +247,28 @@ def test_default_curve_is_the_same_in_every_process():
     (dict(max_iter=float("inf")), "max_iter"),
     (dict(n_clusters=float("inf")), "n_clusters"),
     (dict(chains=float("inf")), "chains"),
+    (dict(tol=1.0), "tol"),  # every iterate would count as converged
+    (dict(tol=1e-17), "tol"),  # below float64's resolution of probabilities
+    (dict(perturbation=0.0), "perturbation"),  # up-annealing could never split a cluster
+    (dict(seed=1.5), "seed"),
+    (dict(seed=-1), "seed"),
+    (dict(seed="abc"), "seed"),
+    (dict(seed=True), "seed"),
+    (dict(accelerate="no"), "accelerate"),
+    (dict(progress=2), "progress"),
+    (dict(extrapolate=None), "extrapolate"),
 ])
 def test_bad_settings_are_refused_with_their_name(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ib.curve(ib.toy_problem().joint(), [1.0, 2.0, 3.0], **kwargs)
+
+
+@pytest.mark.parametrize("betas", ["5", ["1", "2"], True, [True, False], 5 + 0j, None, [[1.0, 2.0]]])
+def test_betas_that_are_not_positive_numbers_are_refused(betas):
+    with pytest.raises(ValueError, match="beta"):
+        ib.curve(ib.toy_problem().joint(), betas)
+    with pytest.raises(ValueError, match="beta"):
+        ib.solve(ib.toy_problem().joint(), betas)
 
 
 def test_unconverged_betas_are_named_with_their_residuals():

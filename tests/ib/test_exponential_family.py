@@ -61,6 +61,12 @@ def test_exponent_is_minus_beta_times_the_distortion(family):
     (dict(statistics=np.ones((3, 1)), natural_parameters=np.ones((1, 2)), px=[0.5, 0.5]), "one entry per row"),
     (dict(statistics=np.ones((2, 1)), natural_parameters=np.ones((1, 2)), px=[1.0, 0.0]), "positive distribution"),
     (dict(statistics=np.ones((2, 1)), natural_parameters=np.ones((1, 2)), px=[0.6, 0.6]), "positive distribution"),
+    (dict(statistics=np.ones((2, 1)), natural_parameters=np.ones((1, 2)), px=[np.nan, 0.5]), "NaN"),
+    (dict(statistics=[[1e200], [-1e200]], natural_parameters=[[-1e200, 1e200]]), "overflows"),
+    (dict(statistics=np.ones((0, 1)), natural_parameters=np.ones((1, 2))), "at least 1"),
+    (dict(statistics=np.ones((2, 0)), natural_parameters=np.ones((0, 2))), "at least 1"),
+    (dict(statistics=np.ones((2, 1)), natural_parameters=np.ones((1, 0))), "at least 1"),
+    (dict(statistics=[["a"], ["b"]], natural_parameters=np.ones((1, 2))), "numbers"),
 ])
 def test_bad_families_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -88,3 +94,9 @@ def test_exponential_family_curve_agrees_on_a_random_family():
     np.testing.assert_allclose(special.ity, general.ity, atol=1e-8)
     with pytest.raises(ValueError):
         ib.ExponentialFamily(np.ones((3, 2)), np.ones((3, 2)))
+
+
+def test_the_family_solvers_take_only_a_family(toy_joint):
+    for function in (ib.solve_exponential_family, ib.curve_exponential_family):
+        with pytest.raises(ValueError, match="ExponentialFamily"):
+            function(toy_joint, 2.0)

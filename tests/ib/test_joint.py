@@ -94,3 +94,27 @@ def test_maximal_correlation_of_a_binary_y_is_the_spread_of_p_y_given_x(random_j
     assert ib.maximal_correlation(pxy) == pytest.approx(np.sqrt(variance / (p1 * (1 - p1))), rel=1e-10)
     assert ib.maximal_correlation(np.outer([0.1, 0.6, 0.3], [0.5, 0.5])) == 0.0  # rounding noise is returned as 0
     assert ib.maximal_correlation(np.array([[0.3], [0.7]])) == 0.0  # one value of y: nothing to correlate
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(px=[np.nan, 0.5]), "NaN"),  # NaN <= 0 is False: checked for what it is
+    (dict(px=[0.5, np.inf]), "NaN"),
+    (dict(px=[0.5, 0.5], n_classes=2.5), "n_classes"),
+    (dict(px=[0.5, 0.5], n_classes="3"), "n_classes"),
+    (dict(px=[0.5, 0.5], n_classes=float("nan")), "n_classes"),
+    (dict(px=[0.5, 0.5], label_noise="0.1"), "label_noise"),
+    (dict(px=[0.5, 0.5], label_noise=np.nan), "label_noise"),
+    (dict(px=[0.5, 0.5], label_noise=True), "label_noise"),
+    (dict(px=[0.5, 0.5], label_noise=[0.1]), "label_noise"),
+])
+def test_joint_from_labels_refuses_non_numbers_and_nan(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ib.joint_from_labels([0, 1], **kwargs)
+
+
+def test_validate_marginal_names_the_argument():
+    np.testing.assert_array_equal(ib.joint.validate_marginal([0.25, 0.75], 2), [0.25, 0.75])
+    for px, message in (([0.5, np.nan], "NaN"), ([1.0], "of 2"), ([1.0, 0.0], "positive distribution"),
+                        ("ab", "numbers"), (None, "None")):
+        with pytest.raises(ValueError, match=message):
+            ib.joint.validate_marginal(px, 2, "weights")

@@ -96,3 +96,55 @@ def test_save_study_figures_writes_one_png_per_figure(toy, twelve_bit, with_twel
     for path in paths.values():
         with Image.open(path) as image:
             assert image.format == "PNG" and image.width > 600
+
+
+def _broken(toy, method, key, value):
+    broken = {**toy, method: {**toy[method], key: value}}
+    return broken
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda toy: _broken(toy, "ib", "ixt", [0.1, np.nan, 0.0]), "NaN"),
+    (lambda toy: _broken(toy, "ib", "accuracy", [0.8, 0.7]), "one value per beta"),
+    (lambda toy: _broken(toy, "dualib", "hx", 0.0), "hx"),
+    (lambda toy: {key: value for key, value in toy.items() if key != "ib"}, "'ib'"),
+    (lambda toy: {**toy, "betas": [8.0, -4.0, 2.0]}, "betas"),
+])
+def test_toy_information_figure_refuses_a_broken_record(toy, change, message):
+    with pytest.raises(ValueError, match=message):
+        plots.toy_information_figure(change(toy))
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda toy: _broken(toy, "ib", "cluster_p_y1", [[0.2], [0.3]]), "one list per beta"),
+    (lambda toy: _broken(toy, "ib", "cluster_p_y1", [[0.2], [1.3], [0.5]]), r"\[0, 1\]"),
+    (lambda toy: _broken(toy, "dualib", "critical_betas", [np.nan]), "NaN"),
+    (lambda toy: {**toy, "ib_beta0_one_over_rho_squared": -1.0}, "ib_beta0"),
+])
+def test_toy_bifurcation_figure_refuses_a_broken_record(toy, change, message):
+    with pytest.raises(ValueError, match=message):
+        plots.toy_bifurcation_figure(change(toy))
+
+
+def test_toy_bifurcation_figure_of_independent_variables_has_no_transition_line(toy):
+    figure = plots.toy_bifurcation_figure({**toy, "ib_beta0_one_over_rho_squared": float("inf")})
+    assert all(np.isfinite(line.get_xdata()).all() for ax in figure.axes for line in ax.lines)
+
+
+def test_twelve_bit_figure_refuses_a_broken_record(twelve_bit):
+    broken = {**twelve_bit, "logistic": {**twelve_bit["logistic"], "betas": [1.0]}}
+    with pytest.raises(ValueError, match="one value per beta"):
+        plots.twelve_bit_figure(broken)
+
+
+def test_save_study_figures_needs_a_record_and_a_folder(toy, tmp_path):
+    with pytest.raises(ValueError, match="'toy'"):
+        plots.save_study_figures({"twelve_bit": {}}, tmp_path)
+    with pytest.raises(ValueError, match="folder path"):
+        plots.save_study_figures({"toy": toy, "twelve_bit": {}}, None)
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ValueError, match="is a file"):
+        plots.save_study_figures({"toy": toy, "twelve_bit": {}}, tmp_path / "a-file")
+    assert os.listdir(tmp_path) == ["a-file"]  # nothing drawn or written before the checks
+    written = plots.save_study_figures({"toy": toy, "twelve_bit": {}}, tmp_path / "new" / "figures")
+    assert all(os.path.isfile(path) for path in written.values())  # a missing folder is created

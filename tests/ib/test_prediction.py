@@ -79,3 +79,9 @@ def test_results_that_do_not_fit_the_joint_are_refused(toy_joint):
         ib.prediction_measures(toy_joint, solution)
     with pytest.raises(ValueError, match="sums to"):
         ib.prediction_measures(2 * toy_joint, ib.solve(toy_joint, 2.0))
+
+
+def test_prediction_measures_takes_a_solution_or_a_curve(toy_joint):
+    for wrong in (None, toy_joint, {"encoder": np.full((5, 1), 1.0)}):
+        with pytest.raises(ValueError, match="IBSolution"):
+            ib.prediction_measures(toy_joint, wrong)

@@ -72,9 +72,21 @@ def test_invalid_solve_settings_raise(toy_joint):
     for kwargs in (dict(beta=-1.0), dict(beta=np.inf), dict(beta=[1.0, 2.0]), dict(beta=1.0, method="vib"),
                    dict(beta=1.0, n_clusters=0),
                    dict(beta=1.0, tol=0.0), dict(beta=1.0, max_iter=0), dict(beta=1.0, init=np.ones((5, 2))),
-                   dict(beta=1.0, n_clusters=2, init=np.full((5, 2), 0.6))):
+                   dict(beta=1.0, n_clusters=2, init=np.full((5, 2), 0.6)), dict(beta=1.0, init="uniform"),
+                   dict(beta=1.0, tol=1.0), dict(beta=1.0, seed=0.5), dict(beta=1.0, accelerate="yes")):
         with pytest.raises(ValueError):
             ib.solve(toy_joint, **kwargs)
+
+
+@pytest.mark.parametrize("pxy, message", [
+    (np.array([[0.4, 0.1], [0.1, 0.4]], dtype=complex), "complex"),
+    ([["0.5", "0"], ["0", "0.5"]], "numbers"),
+    (None, "None"),
+    (np.full((2, 2), 0.25, dtype=np.float32) * np.float32(1 + 3e-7), "float64"),  # the advice names the fix
+])
+def test_joints_that_are_not_real_probabilities_are_refused(pxy, message):
+    with pytest.raises(ValueError, match=message):
+        ib.solve(pxy, 2.0)
 
 
 @pytest.mark.parametrize("method", ["ib", "dualib"])
@@ -100,7 +112,8 @@ def test_default_solve_is_the_same_at_every_call(embo_joint):
 
 def test_solve_reports_its_residual():
     pxy = ib.toy_problem().joint()
-    capped = ib.solve(pxy, 44.6, max_iter=4)
+    with pytest.warns(RuntimeWarning, match=r"did not converge to tol=1e-10 within max_iter=4 .* beta 44\.6"):
+        capped = ib.solve(pxy, 44.6, max_iter=4)
     assert not capped.converged and capped.residual >= 1e-10 and capped.n_iter == 4
     solved = ib.solve(pxy, 44.6)
     assert solved.converged and solved.residual < 1e-10

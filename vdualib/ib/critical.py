@@ -9,8 +9,12 @@ number changes between neighbouring betas of a sweep.
 import dataclasses
 
 import numpy as np
-from vdualib.ib.joint import maximal_correlation
+
+from vdualib import checks
+from vdualib.ib.joint import maximal_correlation, validate_marginal
 from vdualib.ib.reduction import coincident_groups, coincident_labels
+
+_ROW_TOLERANCE = 1e-6  # how far an encoder row's sum may stray from 1
 
 __all__ = ["CriticalBetas", "critical_betas", "effective_cardinality", "effective_cardinalities",
            "ib_first_transition"]
@@ -37,6 +41,8 @@ def effective_cardinality(encoder, px, tol=1e-3, mass_tol=1e-6):
         >>> effective_cardinality(np.full((2, 2), 0.5), np.array([0.5, 0.5]))     # two copies of one cluster
         1
     """
+    encoder, px = _check_encoders("encoder", encoder, px, 2)
+    tol, mass_tol = _check_tolerances(tol, mass_tol)
     marginal = px @ encoder
     alive = marginal > mass_tol
     if alive.sum() <= 1:
@@ -60,9 +66,30 @@ def effective_cardinalities(encoders, px, tol=1e-3, mass_tol=1e-6):
         >>> effective_cardinalities(np.stack([np.eye(2), np.full((2, 2), 0.5)]), np.array([0.5, 0.5]))
         array([2, 1])
     """
-    encoders = np.asarray(encoders, dtype=np.float64)
-    if encoders.ndim != 3 or encoders.shape[1] != np.size(px):
-        raise ValueError(f"encoders must be [B, |X|={np.size(px)}, N]; got shape {encoders.shape}.")
+    encoders, px = _check_encoders("encoders", encoders, px, 3)
+    return batched_cardinalities(encoders, px, *_check_tolerances(tol, mass_tol))
+
+
+def _check_tolerances(tol, mass_tol):
+    return (checks.finite_float("tol (a total variation)", tol, low=0.0, high=1.0, low_open=True),
+            checks.finite_float("mass_tol (a probability)", mass_tol, low=0.0, high=1.0, high_open=True))
+
+
+def _check_encoders(name, encoders, px, ndim):
+    """(``encoders``, ``px``) as float64 after checking that the encoders are ``ndim``-D p(x_hat|x) arrays (rows
+    summing to 1) and ``px`` a distribution over their x."""
+    encoders = checks.finite_array(name, encoders)
+    shape = "[|X|, N]" if ndim == 2 else "[B, |X|, N]"
+    if encoders.ndim != ndim or min(encoders.shape) < 1:
+        raise ValueError(f"{name} must be {shape}; got shape {encoders.shape}.")
+    px = validate_marginal(px, encoders.shape[-2], f"px (one entry per row x of the {name})")
+    if np.any(encoders < 0) or np.any(np.abs(encoders.sum(axis=-1) - 1.0) > _ROW_TOLERANCE):
+        raise ValueError(f"{name} must hold p(x_hat|x): non-negative rows summing to 1 (within {_ROW_TOLERANCE:g}).")
+    return encoders, px
+
+
+def batched_cardinalities(encoders, px, tol=1e-3, mass_tol=1e-6):
+    """:func:`effective_cardinalities` without the checks, for the solver's own (valid) encoders."""
     marginal = np.einsum("x,bxn->bn", px, encoders)
     alive = marginal > mass_tol
     inverse = (encoders * px[:, None]).swapaxes(1, 2) / np.where(alive, marginal, 1.0)[:, :, None]
@@ -122,6 +149,9 @@ def critical_betas(curve_result):
         >>> found.lower, found.upper, found.betas
         (array([2.683]), array([3.728]), array([3.162]))
     """
+    if not (hasattr(curve_result, "betas") and hasattr(curve_result, "n_clusters_effective")):
+        raise ValueError(f"critical_betas takes a sweep (an IBCurve from vdualib.ib.curve); got "
+                         f"{type(curve_result).__name__}.")
     order = np.argsort(curve_result.betas)
     betas = curve_result.betas[order]
     clusters = np.asarray(curve_result.n_clusters_effective)[order]

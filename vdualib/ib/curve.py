@@ -25,7 +25,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from vdualib import checks
-from vdualib.ib.critical import effective_cardinalities
+from vdualib.ib.critical import batched_cardinalities
 from vdualib.ib.joint import entropy_bits, mutual_information_bits
 from vdualib.ib.reduction import coincident_labels, duplicate_clusters, merge_clusters, pad_clusters
 from vdualib.ib.solver import (
@@ -253,7 +253,7 @@ _SOLUTION_ARRAYS = ("encoder", "decoder", "marginal")  # per beta, at the soluti
 def _padded(fields, channel, px, n_clusters):
     """``fields`` (see :meth:`_Solutions.fields`) with the solution arrays stacked and padded to ``n_clusters``
     columns with what an empty cluster gives (encoder and marginal 0, the decoder of an empty cluster), and
-    ``n_clusters_effective`` [B] (:func:`effective_cardinalities`, computed at each solution's width)."""
+    ``n_clusters_effective`` [B] (:func:`vdualib.ib.critical.effective_cardinalities`, computed at each solution's width)."""
     encoders = fields["encoder"]
     n_betas = len(encoders)
     empty = channel.decode(np.zeros((1, 1, px.size)))[0][0, 0]  # the decoder row of an empty cluster
@@ -273,7 +273,7 @@ def _padded(fields, channel, px, n_clusters):
         index = np.flatnonzero(widths == width)
         batch = max(1, _BATCH_ENTRIES // (px.size * width))
         for part in np.array_split(index, -(-index.size // batch)):
-            cardinality[part] = effective_cardinalities(np.stack([encoders[i] for i in part]), px)
+            cardinality[part] = batched_cardinalities(np.stack([encoders[i] for i in part]), px)
     padded["n_clusters_effective"] = cardinality
     return padded
 
@@ -549,7 +549,7 @@ def _fill_in(channel, px, betas, blocks, solutions, settings):
     """
     stride, solved = settings.stride, solutions.log_encoders
     anchors = np.concatenate([block[::stride] for block in blocks])
-    cardinality = dict(zip(anchors.tolist(), effective_cardinalities(
+    cardinality = dict(zip(anchors.tolist(), batched_cardinalities(
         np.exp(pad_clusters(_stack([solved[i] for i in anchors]), settings.n_clusters)), px).tolist()))
     index, starts = [], []
     for block in blocks:
@@ -659,7 +659,7 @@ def curve_channel(channel, px, py_x, betas, n_clusters=None, direction="best", c
         [0.0, 0.716]
     """
     betas = check_betas(betas)
-    n_clusters = check_settings(px.size, n_clusters, tol, max_iter)
+    n_clusters = check_settings(px.size, n_clusters, tol, max_iter, seed)
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}; got {direction!r}.")
     chains = checks.positive_int("chains", chains)
@@ -673,14 +673,15 @@ def curve_channel(channel, px, py_x, betas, n_clusters=None, direction="best", c
         chains=chains,
         stride=checks.positive_int("stride", stride),
         init=init,
-        perturbation=checks.finite_float("perturbation", perturbation, low=0.0),
-        extrapolate=bool(extrapolate),
+        perturbation=checks.finite_float("perturbation (> 0: up-annealing splits clusters by it)", perturbation,
+                                         low=0.0, low_open=True),
+        extrapolate=checks.flag("extrapolate", extrapolate),
         merge_tol=merge_tol,
         tol=tol,
         max_iter=int(max_iter),
         seed=seed,
-        accelerate=bool(accelerate),
-        progress=progress,
+        accelerate=checks.flag("accelerate", accelerate),
+        progress=checks.flag("progress", progress),
     )
     with single_threaded_blas():
         fields = _best_of_runs(channel, px, py_x, betas, direction, settings)
@@ -758,7 +759,7 @@ def curve(pxy, betas, method="ib", n_clusters=None, direction="best", chains=1, 
         direction: ``"best"`` (default) the three runs above; ``"both"`` only the two annealing
             directions; ``"down"`` anneals from the highest beta down (from the near-identity start);
             ``"up"`` from the lowest beta up, perturbing each warm start by ``perturbation``
-            (log-scale noise) so clusters can split.
+            (log-scale noise, > 0) so clusters can split.
         chains: cut the sorted betas into this many contiguous blocks annealed side by side in
             one batch (1 = a single annealing path; ``len(betas)`` = every beta solved
             independently from the start encoder). More chains: fewer Python steps, less warm start.

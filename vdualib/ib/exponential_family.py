@@ -12,7 +12,9 @@ so one iteration costs O(|X| N R) instead of O(|X| N |Y|): cheaper when R << |Y|
 
 import numpy as np
 
+from vdualib import checks
 from vdualib.ib.curve import curve_channel
+from vdualib.ib.joint import validate_marginal
 from vdualib.ib.solver import DEFAULT_SEED, log_normalize, solve_channel, stacked_matmul
 
 __all__ = ["ExponentialFamily", "solve_exponential_family", "curve_exponential_family", "toy_problem"]
@@ -40,24 +42,27 @@ class ExponentialFamily:
     method = "dualib-expfamily"
 
     def __init__(self, statistics, natural_parameters, px=None):
-        statistics = np.asarray(statistics, dtype=np.float64)
-        natural_parameters = np.asarray(natural_parameters, dtype=np.float64)
-        if statistics.ndim != 2 or natural_parameters.ndim != 2 or statistics.shape[1] != natural_parameters.shape[0]:
+        statistics = checks.finite_array("statistics", statistics)
+        natural_parameters = checks.finite_array("natural_parameters", natural_parameters)
+        if (statistics.ndim != 2 or natural_parameters.ndim != 2 or statistics.shape[1] != natural_parameters.shape[0]
+                or min(statistics.shape + natural_parameters.shape) < 1):
             raise ValueError(
-                "statistics must be [|X|, R] and natural_parameters [R, |Y|] with the same R; got "
-                f"{statistics.shape} and {natural_parameters.shape}."
+                "statistics must be [|X|, R] and natural_parameters [R, |Y|] with the same R, each dimension at "
+                f"least 1; got {statistics.shape} and {natural_parameters.shape}."
             )
-        if not (np.all(np.isfinite(statistics)) and np.all(np.isfinite(natural_parameters))):
-            raise ValueError("statistics and natural_parameters must be finite.")
-        px = np.full(statistics.shape[0], 1.0 / statistics.shape[0]) if px is None else np.asarray(px, np.float64)
-        if px.shape != (statistics.shape[0],) or np.any(px <= 0) or abs(px.sum() - 1) > 1e-8:
-            raise ValueError("px must be a positive distribution with one entry per row of statistics.")
+        px = np.full(statistics.shape[0], 1.0 / statistics.shape[0]) if px is None else validate_marginal(
+            px, statistics.shape[0], "px (one entry per row of statistics)")
+        with np.errstate(over="ignore", invalid="ignore"):
+            exponent = -(statistics @ natural_parameters)
+        if not np.all(np.isfinite(exponent)):
+            raise ValueError("statistics @ natural_parameters overflows float64 (its entries reach inf); rescale the "
+                             "statistics and the natural parameters (their product is what matters).")
         self.statistics = statistics
         self.natural_parameters = natural_parameters
         self.px = px
-        self.log_py_x = log_normalize(-statistics @ natural_parameters)
+        self.log_py_x = log_normalize(exponent)
         # lambda_0(x) = log sum_y exp(-lambda(y) . A(x))
-        self._log_normalizer = (-(statistics @ natural_parameters) - self.log_py_x)[:, 0][None, :, None]
+        self._log_normalizer = (exponent - self.log_py_x)[:, 0][None, :, None]
         # The solver's fast path (see vdualib.ib.solver.IBChannel): cluster means of A, logits linear in A(x).
         self.basis = statistics
         self.offset = -self._log_normalizer[0, :, 0]
@@ -147,6 +152,7 @@ def solve_exponential_family(family, beta, n_clusters=None, init=None, tol=1e-10
         >>> solve_exponential_family(toy_problem(), 5.0).ixt     # bits
         0.389
     """
+    family = _check_family(family)
     return solve_channel(family, family.px, family.py_x, beta, n_clusters, init, tol, max_iter, seed)
 
 
@@ -165,7 +171,17 @@ def curve_exponential_family(family, betas, **kwargs):
         >>> curve_exponential_family(toy_problem(), [1.0, 10.0]).ixt.tolist()     # bits
         [0.0, 0.716]
     """
+    family = _check_family(family)
     return curve_channel(family, family.px, family.py_x, betas, **kwargs)
+
+
+def _check_family(family):
+    """``family`` if it is an :class:`ExponentialFamily`; ValueError otherwise."""
+    if not isinstance(family, ExponentialFamily):
+        raise ValueError(f"family must be an ExponentialFamily (statistics, natural parameters, p(x)); got "
+                         f"{type(family).__name__}. For a joint p(x, y) array use vdualib.ib.solve or curve with "
+                         "method='dualib'.")
+    return family
 
 
 def toy_problem():

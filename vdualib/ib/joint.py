@@ -6,8 +6,11 @@ Information is returned in bits. ``pxy`` is a 2-D array with ``pxy[i, j] = p(x_i
 import numpy as np
 from scipy.special import xlogy
 
+from vdualib import checks
+
 __all__ = [
     "validate_joint",
+    "validate_marginal",
     "joint_from_labels",
     "entropy_bits",
     "mutual_information_bits",
@@ -35,7 +38,7 @@ def validate_joint(pxy, name="pxy"):
         >>> validate_joint([[0.4, 0.1], [0.1, 0.4]]).dtype
         dtype('float64')
     """
-    pxy = np.asarray(pxy, dtype=np.float64)
+    pxy = checks.numeric_array(name, pxy, dtype=np.float64)
     if pxy.ndim != 2 or min(pxy.shape) < 1:
         raise ValueError(f"{name} must be a 2-D array [|X|, |Y|] with p(x, y); got shape {pxy.shape}.")
     if not np.all(np.isfinite(pxy)):
@@ -44,7 +47,8 @@ def validate_joint(pxy, name="pxy"):
         raise ValueError(f"{name} has negative entries (min {pxy.min():.3g}); probabilities must be >= 0.")
     total = pxy.sum()
     if abs(total - 1.0) > _SUM_TOLERANCE:
-        raise ValueError(f"{name} sums to {total:.10g}, not 1; divide it by its sum first.")
+        raise ValueError(f"{name} sums to {total:.10g}, not 1; divide it by its sum first, in float64 "
+                         f"(np.asarray({name}, np.float64) / its sum: float32 sums stray from 1 by about 1e-7).")
     empty = np.flatnonzero(pxy.sum(axis=1) <= 0)
     if empty.size:
         raise ValueError(
@@ -52,6 +56,34 @@ def validate_joint(pxy, name="pxy"):
             "remove those x values."
         )
     return pxy
+
+
+def validate_marginal(px, size, name="px"):
+    """Return ``px`` as a float64 array after checking that it is a distribution p(x) with full support.
+
+    Args:
+        px: p(x), array-like ``[size]``.
+        size: the number of x values it must have.
+        name: the argument's name in error messages.
+
+    Returns:
+        float64 ``[size]``.
+
+    Raises:
+        ValueError: unless ``px`` is 1-D of length ``size``, finite, positive and sums to 1 (within 1e-8).
+
+    Example:
+        >>> validate_marginal([0.25, 0.75], 2)
+        array([0.25, 0.75])
+    """
+    px = checks.finite_array(name, px)
+    if px.shape != (size,):
+        raise ValueError(f"{name} must be a 1-D array of {size} probabilities; got shape {px.shape}.")
+    if np.any(px <= 0) or abs(px.sum() - 1.0) > _SUM_TOLERANCE:
+        raise ValueError(f"{name} must be a positive distribution: every entry > 0, summing to 1 (within "
+                         f"{_SUM_TOLERANCE:g}); got min {px.min():.3g}, sum {px.sum():.10g}. Drop the x values of "
+                         "probability 0.")
+    return px
 
 
 def joint_from_labels(labels, n_classes=None, label_noise=0.0, px=None):
@@ -81,23 +113,21 @@ def joint_from_labels(labels, n_classes=None, label_noise=0.0, px=None):
         array([[0.475, 0.025],
                [0.025, 0.475]])
     """
-    labels = np.asarray(labels)
+    labels = checks.numeric_array("labels", labels)
     if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(
             f"labels must be a non-empty 1-D integer array; got dtype {labels.dtype}, shape {labels.shape}."
         )
     if labels.min() < 0:
         raise ValueError("labels must be >= 0.")
-    n_classes = int(labels.max()) + 1 if n_classes is None else int(n_classes)
+    n_classes = int(labels.max()) + 1 if n_classes is None else checks.positive_int("n_classes", n_classes)
     if labels.max() >= n_classes or n_classes < 2:
         raise ValueError(f"n_classes={n_classes} must be >= 2 and larger than every label (max {labels.max()}).")
+    label_noise = checks.finite_float("label_noise", label_noise)
     if not 0.0 <= label_noise <= 1.0:
         raise ValueError(f"label_noise must be in [0, 1]; got {label_noise}.")
-    if px is None:
-        px = np.full(labels.size, 1.0 / labels.size)
-    px = np.asarray(px, dtype=np.float64)
-    if px.shape != labels.shape or np.any(px <= 0) or abs(px.sum() - 1) > _SUM_TOLERANCE:
-        raise ValueError("px must be a positive distribution with one entry per label.")
+    px = np.full(labels.size, 1.0 / labels.size) if px is None else validate_marginal(px, labels.size,
+                                                                                    "px (one entry per label)")
     py_x = np.full((labels.size, n_classes), label_noise / n_classes)
     py_x[np.arange(labels.size), labels] += 1.0 - label_noise
     return px[:, None] * py_x

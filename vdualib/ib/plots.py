@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-from vdualib import plotting
+from vdualib import checks, plotting
 from vdualib.ib.solver import METHODS
 
 __all__ = [
@@ -43,6 +43,43 @@ FIGURE_NAMES = {
     "toy_bifurcation": "toy_bifurcation.png",
     "twelve_bit": "twelve_bit_curves.png",
 }
+
+
+def _entry(record, key, where):
+    """``record[key]``; ValueError naming ``where`` if ``record`` is not a dict holding ``key``."""
+    if not isinstance(record, dict) or key not in record:
+        found = sorted(record) if isinstance(record, dict) else type(record).__name__
+        raise ValueError(f"{where} must be a dict with the key {key!r} (a record as the analytic study writes it); "
+                         f"got {found}.")
+    return record[key]
+
+
+def _betas(record, where):
+    """The record's ``betas`` as a float array [B]: non-empty, finite and > 0."""
+    betas = checks.finite_array(f"{where}['betas']", _entry(record, "betas", where))
+    if betas.ndim != 1 or betas.size == 0 or np.any(betas <= 0):
+        raise ValueError(f"{where}['betas'] must be a non-empty 1-D list of betas > 0; got shape {betas.shape}.")
+    return betas
+
+
+def _series(record, key, size, where, allow_inf=False):
+    """``record[key]`` as a float array of one value per beta (``size``), finite (or +inf with ``allow_inf``)."""
+    name = f"{where}[{key!r}]"
+    values = checks.numeric_array(name, _entry(record, key, where), dtype=np.float64)
+    if values.shape != (size,):
+        raise ValueError(f"{name} must hold one value per beta ({size}); got shape {values.shape}.")
+    if np.any(np.isnan(values) | (np.isinf(values) & ~(allow_inf & (values > 0)))):
+        raise ValueError(f"{name} contains NaN or infinite values" + (" (only +inf is allowed)" if allow_inf else "")
+                         + "; redo the sweep that wrote it.")
+    return values
+
+
+def _positive(record, key, where, allow_inf=False):
+    """``record[key]`` as a float > 0 (finite, or +inf with ``allow_inf``)."""
+    value = _entry(record, key, where)
+    if allow_inf and isinstance(value, (int, float)) and value == float("inf"):
+        return float(value)
+    return checks.finite_float(f"{where}[{key!r}]", value, low=0.0, low_open=True)
 
 
 def _log2_axis(ax):
@@ -78,13 +115,18 @@ def toy_information_figure(toy):
         >>> [len(ax.lines) for ax in figure.axes]
         [2, 4, 2]
     """
-    plt = plotting.pyplot()
-    betas = np.asarray(toy["betas"], dtype=float)
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    betas = _betas(toy, "toy")
+    sweeps = {}
     for method in METHODS:
-        record = toy[method]
+        record, where = _entry(toy, method, "toy"), f"toy[{method!r}]"
+        sweeps[method] = {key: _series(record, key, betas.size, where, allow_inf=key.endswith("distortion"))
+                          for key in ("ixt", "ity", "accuracy") + tuple(key for key, _, _ in _DISTORTION_STYLES)}
+        sweeps[method].update({key: _positive(record, key, where) for key in ("hx", "ixy")})
+    plt = plotting.pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    for method, record in sweeps.items():
         style = dict(color=COLORS[method], label=LABELS[method])
-        axes[0].plot(np.divide(record["ixt"], record["hx"]), np.divide(record["ity"], record["ixy"]), **style)
+        axes[0].plot(record["ixt"] / record["hx"], record["ity"] / record["ixy"], **style)
         for key, line, divergence in _DISTORTION_STYLES:
             axes[1].plot(betas, record[key], ls=line, color=COLORS[method],
                          label=f"{LABELS[method]}: E KL({divergence})")
@@ -117,16 +159,31 @@ def toy_bifurcation_figure(toy):
         >>> points.get_xdata().tolist(), points.get_ydata().tolist()
         ([16.0, 16.0, 2.0], [0.2, 0.8, 0.5])
     """
+    betas = _betas(toy, "toy")
+    beta0 = _positive(toy, "ib_beta0_one_over_rho_squared", "toy", allow_inf=True)
+    sweeps = {}
+    for method in METHODS:
+        record, where = _entry(toy, method, "toy"), f"toy[{method!r}]"
+        decoders = _entry(record, "cluster_p_y1", where)
+        if not isinstance(decoders, (list, tuple)) or len(decoders) != betas.size:
+            raise ValueError(f"{where}['cluster_p_y1'] must be a list of one list per beta ({betas.size}).")
+        values = [checks.finite_array(f"{where}['cluster_p_y1'][{k}]", row).reshape(-1) for k, row in enumerate(decoders)]
+        if any(np.any((row < 0) | (row > 1)) for row in values):
+            raise ValueError(f"{where}['cluster_p_y1'] must hold probabilities p(y=1|x_hat) in [0, 1].")
+        critical = checks.finite_array(f"{where}['critical_betas']", _entry(record, "critical_betas", where)).reshape(-1)
+        if np.any(critical <= 0):
+            raise ValueError(f"{where}['critical_betas'] must be betas > 0.")
+        sweeps[method] = (values, critical)
     plt = plotting.pyplot()
-    betas = np.asarray(toy["betas"], dtype=float)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
     for ax, method in zip(axes, METHODS):
-        record = toy[method]
-        points = [(beta, value) for beta, values in zip(betas, record["cluster_p_y1"]) for value in values]
-        ax.plot(*np.transpose(points), ".", ms=1.5, color=COLORS[method])
-        for k, beta in enumerate(record["critical_betas"]):
+        values, critical = sweeps[method]
+        points = [(beta, value) for beta, row in zip(betas, values) for value in row]
+        ax.plot(*(np.transpose(points) if points else ([], [])), ".", ms=1.5, color=COLORS[method])
+        for k, beta in enumerate(critical.tolist()):
             ax.axvline(beta, color="gray", lw=0.8, ls=":", label="critical β (cluster split)" if k == 0 else None)
-        ax.axvline(toy["ib_beta0_one_over_rho_squared"], color="k", lw=1, ls="--", label="1/ρ² (IB first transition)")
+        if np.isfinite(beta0):  # (X and Y independent: no transition)
+            ax.axvline(beta0, color="k", lw=1, ls="--", label="1/ρ² (IB first transition)")
         ax.set(xlabel="β", title=f"{LABELS[method]}: decoder p(y=1|x̂) of each cluster")
         _log2_axis(ax)
         ax.grid(alpha=0.3)
@@ -157,8 +214,17 @@ def twelve_bit_figure(twelve_bit):
         >>> [ax.get_title() for ax in figure.axes]
         ['p(y|x): label-noise, ε = 0.01', 'Accuracy of argmax p(y|x̂)']
     """
-    if not twelve_bit:
-        raise ValueError("the record has no 12-bit task; run the study with at least one conditional.")
+    if not isinstance(twelve_bit, dict) or not twelve_bit:
+        raise ValueError("the record has no 12-bit task (a dict {conditional: problem record}); run the study with at "
+                         "least one conditional.")
+    for conditional, bits in twelve_bit.items():
+        where = f"twelve_bit[{conditional!r}]"
+        size = _betas(bits, where).size
+        for method in METHODS:
+            for key in ("ixt", "ity", "accuracy"):
+                _series(_entry(bits, method, where), key, size, f"{where}[{method!r}]")
+        _positive(_entry(bits, "ib", where), "ixy", f"{where}['ib']")
+        _entry(bits, "label_noise", where), _entry(bits, "n_clusters", where)
     plt = plotting.pyplot()
     conditionals = list(twelve_bit)
     fig, axes = plt.subplots(1, len(conditionals) + 1, figsize=(5 * (len(conditionals) + 1), 4.2))
@@ -189,7 +255,7 @@ def save_study_figures(record, out_dir):
 
     Args:
         record: a record of the toy and 12-bit sweeps (the dict the repository's analytic study writes).
-        out_dir: an existing, writable folder.
+        out_dir: a writable folder (created if missing).
 
     Example:
         >>> sweep = {"ixt": [1.2, 0.0], "ity": [0.3, 0.0], "hx": 2.32, "ixy": 0.35, "ib_distortion": [0.05, 0.35],
@@ -199,9 +265,13 @@ def save_study_figures(record, out_dir):
         >>> save_study_figures({"toy": toy, "twelve_bit": {}}, "out")
         {'toy_information': 'out/toy_information_curves.png', 'toy_bifurcation': 'out/toy_bifurcation.png'}
     """
-    figures = {"toy_information": toy_information_figure(record["toy"]),
-               "toy_bifurcation": toy_bifurcation_figure(record["toy"])}
-    if record["twelve_bit"]:
-        figures["twelve_bit"] = twelve_bit_figure(record["twelve_bit"])
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise ValueError(f"out_dir must be a folder path; got {type(out_dir).__name__}.")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"out_dir {os.fspath(out_dir)!r} is a file, not a folder; pass a folder path.")
+    toy, twelve_bit = _entry(record, "toy", "record"), _entry(record, "twelve_bit", "record")
+    figures = {"toy_information": toy_information_figure(toy), "toy_bifurcation": toy_bifurcation_figure(toy)}
+    if twelve_bit:
+        figures["twelve_bit"] = twelve_bit_figure(twelve_bit)
     return {key: plotting.save_figure(figure, os.path.join(out_dir, FIGURE_NAMES[key]))
             for key, figure in figures.items()}

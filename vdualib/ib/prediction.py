@@ -52,6 +52,10 @@ def prediction_measures(pxy, result):
         {'ib_distortion': 0.0003, 'dual_distortion': 0.0003, 'accuracy': 0.800}
     """
     pxy = validate_joint(pxy)
+    if not (hasattr(result, "encoders") and hasattr(result, "decoders")) and not (
+            hasattr(result, "encoder") and hasattr(result, "decoder")):
+        raise ValueError(f"result must be an IBSolution (vdualib.ib.solve) or an IBCurve (vdualib.ib.curve); got "
+                         f"{type(result).__name__}.")
     encoders = np.asarray(result.encoders if hasattr(result, "encoders") else result.encoder)
     decoders = np.asarray(result.decoders if hasattr(result, "decoders") else result.decoder)
     single = encoders.ndim == 2

@@ -28,6 +28,7 @@ Written on numpy because no scipy/sklearn routine solves these fixed-point equat
 import contextlib
 import dataclasses
 import functools
+import warnings
 
 import numpy as np
 from scipy.special import xlogy
@@ -46,6 +47,7 @@ __all__ = ["IBSolution", "solve", "METHODS"]
 METHODS = ("ib", "dualib")
 DEFAULT_SEED = 0  # the default start encoder, so that results are the same in every process
 _LN2 = np.log(2.0)
+_MIN_TOL = 1e-15  # smallest tol: changes of probabilities near 1 below this are float64 rounding
 _TINY = np.finfo(np.float64).tiny
 _MAX_STEP = 1e4  # largest SQUAREM step length |alpha|
 # Anderson mixing combines this many past points, from this many map evaluations on. Measured on the
@@ -719,7 +721,7 @@ def initial_log_encoder(n_x, n_clusters, init=None, seed=None):
     seeded Dirichlet draw, which breaks the symmetry between clusters.
     """
     if init is not None:
-        init = np.asarray(init, dtype=np.float64)
+        init = checks.numeric_array("init", init, dtype=np.float64)
         if init.shape != (n_x, n_clusters):
             raise ValueError(f"init must be an encoder of shape ({n_x}, {n_clusters}); got {init.shape}.")
         if not np.all(np.isfinite(init)) or np.any(init < 0) or np.any(np.abs(init.sum(axis=1) - 1) > 1e-8):
@@ -751,16 +753,24 @@ def make_channel(pxy, method):
     return DualIBChannel(py_x), px, py_x
 
 
-def check_settings(n_x, n_clusters, tol, max_iter):
-    """Validate the shared solver settings; return n_clusters (default |X|)."""
-    checks.finite_float("tol", tol, low=0.0, low_open=True)
+def check_settings(n_x, n_clusters, tol, max_iter, seed=None):
+    """Validate the shared solver settings; return n_clusters (default |X|).
+
+    ``tol`` bounds a change of probabilities: from 1 on every iterate would count as converged, and
+    below ``_MIN_TOL`` float64 rounding of probabilities near 1 can keep it from ever converging.
+    """
+    checks.finite_float("tol (a change of probability)", tol, low=_MIN_TOL, high=1.0, high_open=True)
     checks.positive_int("max_iter", max_iter)
+    checks.seed("seed", seed)
     return n_x if n_clusters is None else checks.positive_int("n_clusters", n_clusters)
 
 
 def check_betas(betas):
-    """Return betas as a 1-D float array; ValueError unless all are finite and > 0."""
-    betas = np.atleast_1d(np.asarray(betas, dtype=np.float64))
+    """Return betas as a 1-D float array; ValueError unless all are real numbers, finite and > 0."""
+    array = checks.numeric_array("beta", betas)
+    if array.dtype == bool:
+        raise ValueError(f"beta values must be numbers > 0, got booleans {betas!r}.")
+    betas = np.atleast_1d(array.astype(np.float64))
     if betas.ndim != 1 or betas.size == 0 or not np.all(np.isfinite(betas)) or np.any(betas <= 0):
         raise ValueError("beta values must be finite and > 0 (a scalar or a 1-D array).")
     return betas
@@ -773,12 +783,17 @@ def solve_channel(channel, px, py_x, beta, n_clusters, init, tol, max_iter, seed
             f"solve takes one beta (a scalar); got shape {np.shape(beta)}. Use vdualib.ib.curve for a sweep."
         )
     (beta_value,) = check_betas(beta)
-    n_clusters = check_settings(px.size, n_clusters, tol, max_iter)
+    n_clusters = check_settings(px.size, n_clusters, tol, max_iter, seed)
+    accelerate = checks.flag("accelerate", accelerate)
     betas = np.array([beta_value])
     log_encoder = initial_log_encoder(px.size, n_clusters, init, seed)[None]
     with single_threaded_blas():
         log_encoder, n_iter, converged, residual, _ = iterate(channel, px, betas, log_encoder, tol, max_iter, accelerate)
         summary = summarize(channel, px, py_x, betas, log_encoder)
+    if not converged[0]:
+        warnings.warn(f"solve did not converge to tol={tol:g} within max_iter={max_iter} map evaluations at beta "
+                      f"{beta_value:.6g}: its last change max |Δ p(x_hat|x)| was {residual[0]:.2g} (IBSolution.residual); "
+                      "raise max_iter.", RuntimeWarning, stacklevel=3)
     return IBSolution(
         beta=beta_value,
         method=channel.method,
@@ -799,10 +814,10 @@ def solve(pxy, beta, method="ib", n_clusters=None, init=None, tol=1e-10, max_ite
             the variational models' beta is its inverse, it multiplies the rate).
         n_clusters: number of values N of x_hat (default |X|).
         init: starting encoder p(x_hat|x) [|X|, N]; default a seeded near-identity encoder.
-        tol: stop when max |Δ p(x_hat|x)| between successive iterates is below ``tol``.
+        tol: stop when max |Δ p(x_hat|x)| between successive iterates is below ``tol``, in [1e-15, 1).
         max_iter: cap on applications of the equations (convergence slows down near critical betas).
-        seed: seed of the default initialisation (default 0: the same solution in every process;
-            ``None`` draws fresh entropy).
+        seed: seed of the default initialisation, an integer >= 0 (default 0: the same solution in every
+            process; ``None`` draws fresh entropy).
         accelerate: extrapolate the iterates (SQUAREM; Anderson mixing on large problems, saddle-free
             Newton steps on small ones; all safeguarded by the free energy): same fixed points, far
             fewer iterations near critical betas (see :func:`iterate`). ``False``: plain iteration.
@@ -813,6 +828,9 @@ def solve(pxy, beta, method="ib", n_clusters=None, init=None, tol=1e-10, max_ite
 
     Raises:
         ValueError: an invalid ``pxy``, method, beta or setting.
+
+    Warns:
+        RuntimeWarning: the solution did not converge to ``tol`` within ``max_iter`` (it names the residual).
 
     Example:
         >>> solution = solve([[0.4, 0.1], [0.1, 0.4]], 10.0, method="dualib")
