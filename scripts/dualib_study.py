@@ -1,4 +1,4 @@
-"""The controlled study of the dual IB (issues 11 and 25): arms, seeds, two schedules.
+"""The controlled study of the dual IB: arms, seeds, two schedules.
 
     VDUALIB_DATA_DIR=../shared/data python -m scripts.dualib_study                # the short (ablation) study
     python -m scripts.dualib_study --schedule full                                 # the zoo recipes, Fashion-MNIST

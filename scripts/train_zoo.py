@@ -9,7 +9,7 @@ published); one with a checkpoint is resumed (``vdualib-train --resume``); other
 starts. A finished run goes through ``scripts/build_zoo.py`` into ``--models-dir`` at once, so
 the ``*-dualib-*`` recipes that follow take p~ from the new deterministic model of their data
 set (their recipes name it). Copy ``models/`` back to the main tree and commit it after each
-model. Restarting this script after a session ends continues where it stopped.
+model. Restarting this script after it was stopped continues where it stopped.
 
 The order puts each data set's deterministic reference before the models whose p~ it gives.
 Precision (``--precision auto``): ``mixed_bfloat16`` for the convolutional backbones on a CPU

@@ -1,4 +1,4 @@
-"""The controlled study of the dual IB (issues 11 and 25): which ingredient of the paper's VdualIB
+"""The controlled study of the dual IB: which ingredient of the paper's VdualIB
 recipe changes what, measured over seeds against the VIB trained on the same p~, on two schedules.
 
 Seven arms (:data:`ARMS`, the one place they are decided) differ only in the fields the table

@@ -84,7 +84,7 @@ def test_binning_rejects_bad_input(kwargs, match):
 
 
 def test_binning_covers_unbounded_relu_layers():
-    """Issue 12: 100 distinct ReLU activations in 0..50 carry log2(100) bits with fine bins (no clipping)."""
+    """100 distinct ReLU activations in 0..50 carry log2(100) bits with fine bins (no clipping)."""
     rng = np.random.default_rng(11)
     relu = np.maximum(rng.uniform(-10.0, 50.0, size=(100, 3)), 0.0)
     assert relu.min() == 0.0 and relu.max() <= 50.0 and len(np.unique(relu, axis=0)) == 100

@@ -394,7 +394,7 @@ def test_script_help_and_bad_input(capsys, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# issue 25: two schedules, baselines from the same runs, the pooled paired bootstrap
+# Two schedules, baselines from the same runs, the pooled paired bootstrap
 
 COMMITTED = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "results", "dualib_study", "study.json")
 #: a full-schedule run of seconds: the zoo recipe with a small convnet on few examples
