@@ -246,3 +246,36 @@ def test_run_time_checks_refuse_bad_values_of_the_keras_backend_also_when_compil
         with pytest.raises(runtime_error, match="sample weights must be >= 0"):
             keras.ops.convert_to_numpy(weights(bad_weights))
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(labels(good)), [2, 0])
+
+
+def test_numeric_array_converts_machine_learning_floats_and_refuses_text():
+    import ml_dtypes
+    from fractions import Fraction
+
+    np.testing.assert_array_equal(
+        checks.numeric_array("confidence", np.array([0.5, 0.25], dtype=ml_dtypes.bfloat16), dtype=np.float64), [0.5, 0.25])
+    np.testing.assert_array_equal(checks.numeric_array("beta", np.array([Fraction(1, 2)], dtype=object), dtype=np.float64),
+                                  [0.5])
+    for text in (["1", "2"], np.array(["2020-01-01"], dtype="datetime64[D]"), [b"1"]):
+        with pytest.raises(ValueError, match="must be numbers"):
+            checks.numeric_array("values", text, dtype=np.float64)
+
+
+def test_flag_and_seed():
+    assert checks.flag("progress", None) is False and checks.flag("progress", np.bool_(True)) is True
+    assert checks.flag("progress", np.array(1)) is True
+    for bad in ("no", 2, 0.5, [True]):
+        with pytest.raises(ValueError, match="progress must be True or False"):
+            checks.flag("progress", bad)
+    assert checks.seed("seed", np.int64(4)) == 4 and checks.seed("seed", (1, 2)) == [1, 2]
+    assert checks.seed("seed", np.array([3, 5])) == [3, 5] and checks.seed("seed", None) is None
+    for bad in (1.5, -1, True, "0", [], [1, -1], np.random.default_rng(0)):
+        with pytest.raises(ValueError, match="seed must be None"):
+            checks.seed("seed", bad)
+
+
+def test_scalar_checks_take_zero_dimensional_arrays():
+    assert checks.finite_float("beta", np.array(0.5)) == 0.5
+    assert checks.positive_int("epochs", np.array(3)) == 3
+    with pytest.raises(ValueError, match="real number"):
+        checks.finite_float("beta", np.array([0.5]))

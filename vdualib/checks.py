@@ -73,7 +73,8 @@ def finite_float(name, value, low=None, high=None, low_open=False, high_open=Fal
         >>> finite_float("beta", 1e-3, low=0.0)
         0.001
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    value = _scalar(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a real number, got {value!r}.")
     value = float(value)
     if not math.isfinite(value):
@@ -85,7 +86,13 @@ def finite_float(name, value, low=None, high=None, low_open=False, high_open=Fal
     return value
 
 
+def _scalar(value):
+    """A 0-d numpy array as its scalar (``np.array(3)`` is a number too); anything else unchanged."""
+    return value[()] if isinstance(value, np.ndarray) and value.ndim == 0 else value
+
+
 def _integer(name, value, low, what):
+    value = _scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
             value = int(value)
@@ -138,13 +145,13 @@ def non_negative_int(name, value):
 
 
 def flag(name, value):
-    """``value`` as a bool: ``True``/``False`` (numpy's too), or the integers 1 and 0.
+    """``value`` as a bool: ``True``/``False`` (numpy's too), the integers 1 and 0, or ``None`` (off).
 
     ``bool()`` would take any object (the string ``"no"`` is true), so a switch is checked instead.
 
     Args:
         name: the argument's name, for the message.
-        value: a bool, or 0 or 1.
+        value: a bool, 0 or 1, or None.
 
     Returns:
         ``bool(value)``.
@@ -156,33 +163,43 @@ def flag(name, value):
         >>> flag("progress", 0)
         False
     """
-    if isinstance(value, (bool, np.bool_)) or (isinstance(value, numbers.Integral) and value in (0, 1)):
+    value = _scalar(value)
+    if value is None or isinstance(value, (bool, np.bool_)) or (isinstance(value, numbers.Integral) and value in (0, 1)):
         return bool(value)
-    raise ValueError(f"{name} must be True or False, got {value!r}.")
+    raise ValueError(f"{name} must be True or False, got {type(value).__name__} {value!r:.60}.")
 
 
 def seed(name, value):
-    """A random seed: ``None`` (fresh entropy) or an integer >= 0 (bools are refused).
+    """A random seed as numpy's ``SeedSequence`` takes it: ``None`` (fresh entropy), an integer >= 0 or a
+    sequence of them (bools are refused).
 
     Args:
         name: the argument's name, for the message.
-        value: ``None`` or a non-negative integer.
+        value: ``None``, a non-negative integer, or a 1-D sequence of non-negative integers.
 
     Returns:
-        ``None`` or ``int(value)``.
+        ``None``, an ``int`` or a list of ``int``.
 
     Raises:
-        ValueError: anything else (a float, a string, a negative integer, a bool).
+        ValueError: anything else (a float, a string, a negative integer, a bool, a generator object).
 
     Example:
-        >>> seed("seed", 7), seed("seed", None)
-        (7, None)
+        >>> seed("seed", 7), seed("seed", None), seed("seed", [1, 2])
+        (7, None, [1, 2])
     """
+    value = _scalar(value)
     if value is None:
         return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be None (fresh entropy) or an integer >= 0, got {value!r}.")
-    return int(value)
+
+    def entropy(item):
+        return not isinstance(item, (bool, np.bool_)) and isinstance(item, numbers.Integral) and item >= 0
+
+    if entropy(value):
+        return int(value)
+    if isinstance(value, (list, tuple, np.ndarray)) and len(value) and all(entropy(item) for item in value):
+        return [int(item) for item in value]
+    raise ValueError(f"{name} must be None (fresh entropy), an integer >= 0 or a list of them; got "
+                     f"{type(value).__name__} {value!r:.60}.")
 
 
 def numeric_array(name, values, dtype=None):
@@ -210,25 +227,27 @@ def numeric_array(name, values, dtype=None):
     """
     if values is None:
         raise ValueError(f"{name} must be an array of numbers, got None.")
+    not_numbers = f"{name} must be numbers, got {type(values).__name__} values that are not."
     try:
         result = np.asarray(values)
-        if np.issubdtype(result.dtype, np.complexfloating):
-            raise ValueError(f"{name} must be real numbers, got complex values; pass their real part or magnitude.")
-        if not (np.issubdtype(result.dtype, np.number) or result.dtype == bool or result.dtype == object):
-            raise ValueError(f"{name} must be numbers, got an array of dtype {result.dtype}.")
-        if dtype is not None:
-            result = result.astype(dtype)
     except ValueError as err:
-        if "complex values" in str(err) or "must be numbers, got an array of dtype" in str(err):
-            raise
         if "inhomogeneous" in str(err) or "sequence" in str(err):
             raise ValueError(
                 f"{name} must be a rectangular array of numbers (every row the same length), got a ragged "
                 "nested list; pad or drop the short rows."
             ) from None
-        raise ValueError(f"{name} must be numbers, got {type(values).__name__} values that are not.") from None
+        raise ValueError(not_numbers) from None
     except TypeError:
-        raise ValueError(f"{name} must be numbers, got {type(values).__name__} values that are not.") from None
+        raise ValueError(not_numbers) from None
+    if np.issubdtype(result.dtype, np.complexfloating):
+        raise ValueError(f"{name} must be real numbers, got complex values; pass their real part or magnitude.")
+    if result.dtype.kind in "USMm":  # text, dates and durations: a conversion to float would parse or count them
+        raise ValueError(f"{name} must be numbers, got an array of dtype {result.dtype}.")
+    if dtype is not None:
+        try:
+            result = result.astype(dtype)
+        except (ValueError, TypeError):
+            raise ValueError(not_numbers) from None
     if not (np.issubdtype(result.dtype, np.number) or result.dtype == bool):
         raise ValueError(f"{name} must be numbers, got an array of dtype {result.dtype}.")
     return result

@@ -109,7 +109,8 @@ def test_batched_effective_cardinalities_match_one_at_a_time(embo_joint):
 @pytest.mark.parametrize("encoder, px, message", [
     (np.array([[np.nan, 1.0], [0.5, 0.5]]), [0.5, 0.5], "NaN"),
     (np.array([[1.0, 0.0], [0.5, 0.5]]), [np.nan, 0.5], "NaN"),
-    (np.array([[1.0, 0.0], [0.5, 0.5]]), [0.5, 0.25], "positive distribution"),
+    (np.array([[1.0, 0.0], [0.5, 0.5]]), [0.5, 0.25], "summing to 1"),
+    (np.array([[1.0, 0.0], [0.5, 0.5]]), [1.5, -0.5], ">= 0"),
     (np.array([[1.5, -0.5], [0.5, 0.5]]), [0.5, 0.5], "non-negative rows summing to 1"),
     (np.array([[0.7, 0.7], [0.5, 0.5]]), [0.5, 0.5], "non-negative rows summing to 1"),
     (np.array([[1.0, 0.0], [0.5, 0.5]]), [1.0], "one entry per row"),
@@ -123,7 +124,16 @@ def test_effective_cardinality_refuses_what_is_not_an_encoder(encoder, px, messa
         ib.effective_cardinality(np.array([0.5, 0.5]), [0.5, 0.5])
 
 
+def test_effective_cardinality_takes_x_values_of_probability_zero_and_float32_px():
+    assert ib.effective_cardinality(np.eye(2), [1.0, 0.0]) == 1  # the second cluster carries no mass
+    assert ib.effective_cardinality(np.eye(7), np.ones(7, np.float32) / 7) == 7
+
+
 def test_critical_betas_takes_a_sweep():
     for wrong in (None, {"betas": [1.0]}, ib.solve([[0.4, 0.1], [0.1, 0.4]], 2.0)):
         with pytest.raises(ValueError, match="IBCurve"):
             ib.critical_betas(wrong)
+    for betas, clusters, message in (([1.0, np.nan], [1, 2], "betas"), ([1.0, 2.0], [1, np.nan], "NaN"),
+                                     ([1.0, 2.0], [1], "one count per beta"), ([-1.0, 2.0], [1, 2], "betas")):
+        with pytest.raises(ValueError, match=message):
+            ib.critical_betas(types.SimpleNamespace(betas=np.array(betas), n_clusters_effective=clusters))

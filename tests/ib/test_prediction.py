@@ -85,3 +85,6 @@ def test_prediction_measures_takes_a_solution_or_a_curve(toy_joint):
     for wrong in (None, toy_joint, {"encoder": np.full((5, 1), 1.0)}):
         with pytest.raises(ValueError, match="IBSolution"):
             ib.prediction_measures(toy_joint, wrong)
+    broken = types.SimpleNamespace(encoder=np.full((5, 1), np.nan), decoder=np.full((1, 2), 0.5))
+    with pytest.raises(ValueError, match="NaN"):
+        ib.prediction_measures(toy_joint, broken)

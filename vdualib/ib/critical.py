@@ -12,6 +12,7 @@ import numpy as np
 
 from vdualib import checks
 from vdualib.ib.joint import maximal_correlation, validate_marginal
+from vdualib.ib.solver import check_betas
 from vdualib.ib.reduction import coincident_groups, coincident_labels
 
 _ROW_TOLERANCE = 1e-6  # how far an encoder row's sum may stray from 1
@@ -34,6 +35,10 @@ def effective_cardinality(encoder, px, tol=1e-3, mass_tol=1e-6):
 
     Returns:
         An int in [0, N].
+
+    Raises:
+        ValueError: an encoder that is not finite, non-negative rows summing to 1 ``[|X|, N]``, a ``px`` that is
+            not a distribution over its rows, or tolerances outside (0, 1].
 
     Example:
         >>> effective_cardinality(np.eye(2), np.array([0.5, 0.5]))
@@ -62,6 +67,9 @@ def effective_cardinalities(encoders, px, tol=1e-3, mass_tol=1e-6):
     Returns:
         int64 ``[B]``, each in [0, N].
 
+    Raises:
+        ValueError: as :func:`effective_cardinality`, for encoders ``[B, |X|, N]``.
+
     Example:
         >>> effective_cardinalities(np.stack([np.eye(2), np.full((2, 2), 0.5)]), np.array([0.5, 0.5]))
         array([2, 1])
@@ -82,7 +90,8 @@ def _check_encoders(name, encoders, px, ndim):
     shape = "[|X|, N]" if ndim == 2 else "[B, |X|, N]"
     if encoders.ndim != ndim or min(encoders.shape) < 1:
         raise ValueError(f"{name} must be {shape}; got shape {encoders.shape}.")
-    px = validate_marginal(px, encoders.shape[-2], f"px (one entry per row x of the {name})")
+    px = validate_marginal(px, encoders.shape[-2], f"px (one entry per row x of the {name})", positive=False,
+                           atol=_ROW_TOLERANCE)
     if np.any(encoders < 0) or np.any(np.abs(encoders.sum(axis=-1) - 1.0) > _ROW_TOLERANCE):
         raise ValueError(f"{name} must hold p(x_hat|x): non-negative rows summing to 1 (within {_ROW_TOLERANCE:g}).")
     return encoders, px
@@ -140,6 +149,10 @@ def critical_betas(curve_result):
     Returns:
         A :class:`CriticalBetas` (empty arrays when the cardinality never changes).
 
+    Raises:
+        ValueError: not a sweep, or a sweep whose betas are not finite and > 0 or whose cardinalities are not
+            finite, one per beta.
+
     Example:
         >>> from vdualib.ib import curve
         >>> sweep = curve([[0.4, 0.1], [0.1, 0.4]], np.geomspace(1, 10, 8))
@@ -152,9 +165,13 @@ def critical_betas(curve_result):
     if not (hasattr(curve_result, "betas") and hasattr(curve_result, "n_clusters_effective")):
         raise ValueError(f"critical_betas takes a sweep (an IBCurve from vdualib.ib.curve); got "
                          f"{type(curve_result).__name__}.")
-    order = np.argsort(curve_result.betas)
-    betas = curve_result.betas[order]
-    clusters = np.asarray(curve_result.n_clusters_effective)[order]
+    betas = check_betas(curve_result.betas, "the sweep's betas")
+    clusters = checks.finite_array("the sweep's n_clusters_effective", curve_result.n_clusters_effective)
+    if clusters.shape != betas.shape:
+        raise ValueError(f"the sweep's n_clusters_effective must hold one count per beta ({betas.size}); got shape "
+                         f"{clusters.shape}.")
+    order = np.argsort(betas)
+    betas, clusters = betas[order], clusters[order].astype(np.int64)
     change = np.flatnonzero(np.diff(clusters) != 0)
     lower, upper = betas[change], betas[change + 1]
     return CriticalBetas(

@@ -659,7 +659,8 @@ def curve_channel(channel, px, py_x, betas, n_clusters=None, direction="best", c
         [0.0, 0.716]
     """
     betas = check_betas(betas)
-    n_clusters = check_settings(px.size, n_clusters, tol, max_iter, seed)
+    n_clusters = check_settings(px.size, n_clusters, tol, max_iter)
+    seed = checks.seed("seed", seed)
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}; got {direction!r}.")
     chains = checks.positive_int("chains", chains)
@@ -674,7 +675,7 @@ def curve_channel(channel, px, py_x, betas, n_clusters=None, direction="best", c
         stride=checks.positive_int("stride", stride),
         init=init,
         perturbation=checks.finite_float("perturbation (> 0: up-annealing splits clusters by it)", perturbation,
-                                         low=0.0, low_open=True),
+                                         low=0.0, low_open="up" in _RUNS[direction]),
         extrapolate=checks.flag("extrapolate", extrapolate),
         merge_tol=merge_tol,
         tol=tol,

@@ -29,7 +29,8 @@ class ExponentialFamily:
         px: p(x), shape [|X|] (default uniform).
 
     Raises:
-        ValueError: mismatched or non-finite arrays, or a bad ``px``.
+        ValueError: mismatched, empty or non-finite arrays, arrays whose product overflows float64, or a bad
+            ``px``.
 
     Example:
         >>> family = ExponentialFamily(np.linspace(-1, 0.6, 5)[:, None], np.array([[-1.0, 1.0]]))

@@ -58,19 +58,21 @@ def validate_joint(pxy, name="pxy"):
     return pxy
 
 
-def validate_marginal(px, size, name="px"):
-    """Return ``px`` as a float64 array after checking that it is a distribution p(x) with full support.
+def validate_marginal(px, size, name="px", positive=True, atol=_SUM_TOLERANCE):
+    """Return ``px`` as a float64 array after checking that it is a distribution p(x).
 
     Args:
         px: p(x), array-like ``[size]``.
         size: the number of x values it must have.
         name: the argument's name in error messages.
+        positive: whether every x must have probability > 0 (full support), not only >= 0.
+        atol: how far its sum may stray from 1.
 
     Returns:
         float64 ``[size]``.
 
     Raises:
-        ValueError: unless ``px`` is 1-D of length ``size``, finite, positive and sums to 1 (within 1e-8).
+        ValueError: unless ``px`` is 1-D of length ``size``, finite, positive (or non-negative) and sums to 1.
 
     Example:
         >>> validate_marginal([0.25, 0.75], 2)
@@ -79,10 +81,13 @@ def validate_marginal(px, size, name="px"):
     px = checks.finite_array(name, px)
     if px.shape != (size,):
         raise ValueError(f"{name} must be a 1-D array of {size} probabilities; got shape {px.shape}.")
-    if np.any(px <= 0) or abs(px.sum() - 1.0) > _SUM_TOLERANCE:
-        raise ValueError(f"{name} must be a positive distribution: every entry > 0, summing to 1 (within "
-                         f"{_SUM_TOLERANCE:g}); got min {px.min():.3g}, sum {px.sum():.10g}. Drop the x values of "
-                         "probability 0.")
+    what = "a positive distribution" if positive else "a distribution"
+    if np.any(px <= 0) if positive else np.any(px < 0):
+        raise ValueError(f"{name} must be {what}: every entry {'> 0' if positive else '>= 0'}; got min {px.min():.3g}."
+                         + (" Drop the x values of probability 0." if positive else ""))
+    if abs(px.sum() - 1.0) > atol:
+        raise ValueError(f"{name} must be {what} summing to 1 (within {atol:g}); got sum {px.sum():.10g}. Divide it "
+                         "by its sum, in float64.")
     return px
 
 

@@ -108,6 +108,11 @@ def toy_information_figure(toy):
         :data:`vdualib.ib.solver.METHODS` order), the distortions against beta (two lines per
         method) and the accuracy against beta (one line per method).
 
+    Raises:
+        ValueError: a record without a key the figure draws, series that are not one finite value per beta
+            (the distortions may be +inf), betas not > 0, or ``hx``/``ixy`` not > 0 (the curve is normalised
+            by them: independent X and Y have none).
+
     Example:
         >>> sweep = {"ixt": [1.2, 0.0], "ity": [0.3, 0.0], "hx": 2.32, "ixy": 0.35, "ib_distortion": [0.05, 0.35],
         ...          "dual_distortion": [0.06, 0.37], "accuracy": [0.75, 0.6]}     # at beta = 16 and 2
@@ -150,7 +155,12 @@ def toy_bifurcation_figure(toy):
 
     Returns:
         Figure whose axis k (method ``METHODS[k]``) holds the points (beta, p(y=1|x̂)) as its first
-        line, a dotted vertical line at each critical beta and a dashed one at 1/rho^2.
+        line, a dotted vertical line at each critical beta and a dashed one at 1/rho^2 (none when it
+        is inf: X and Y independent).
+
+    Raises:
+        ValueError: a record without a key the figure draws, decoders that are not one list of
+            probabilities per beta, critical betas that are not finite and > 0, or 1/rho^2 not > 0.
 
     Example:
         >>> sweep = {"cluster_p_y1": [[0.2, 0.8], [0.5]], "critical_betas": [5.6]}     # at beta = 16 and 2
@@ -205,7 +215,9 @@ def twelve_bit_figure(twelve_bit):
         a horizontal line at I(X;Y)) and a last axis of accuracy against beta.
 
     Raises:
-        ValueError: the record has no 12-bit construction.
+        ValueError: the record has no 12-bit construction, or one without a key the figure draws, with series
+            that are not one finite value per beta, a label noise outside [0, 1] or a cluster count that is not
+            a positive integer.
 
     Example:
         >>> sweep = {"ixt": [2.0, 0.0], "ity": [0.9, 0.0], "ixy": 0.92, "accuracy": [0.99, 0.5]}     # beta = 50, 1
@@ -224,7 +236,9 @@ def twelve_bit_figure(twelve_bit):
             for key in ("ixt", "ity", "accuracy"):
                 _series(_entry(bits, method, where), key, size, f"{where}[{method!r}]")
         _positive(_entry(bits, "ib", where), "ixy", f"{where}['ib']")
-        _entry(bits, "label_noise", where), _entry(bits, "n_clusters", where)
+        if _entry(bits, "label_noise", where) is not None:
+            checks.finite_float(f"{where}['label_noise']", bits["label_noise"], low=0.0, high=1.0)
+        checks.positive_int(f"{where}['n_clusters']", _entry(bits, "n_clusters", where))
     plt = plotting.pyplot()
     conditionals = list(twelve_bit)
     fig, axes = plt.subplots(1, len(conditionals) + 1, figsize=(5 * (len(conditionals) + 1), 4.2))
@@ -256,6 +270,9 @@ def save_study_figures(record, out_dir):
     Args:
         record: a record of the toy and 12-bit sweeps (the dict the repository's analytic study writes).
         out_dir: a writable folder (created if missing).
+
+    Raises:
+        ValueError: ``out_dir`` is not a path or is a file, or the record is broken (see the figures).
 
     Example:
         >>> sweep = {"ixt": [1.2, 0.0], "ity": [0.3, 0.0], "hx": 2.32, "ixy": 0.35, "ib_distortion": [0.05, 0.35],

@@ -16,6 +16,7 @@ typical of p(y|x) (Sanov), which is what the dualIB's distortion measures.
 import numpy as np
 from scipy.special import rel_entr
 
+from vdualib import checks
 from vdualib.ib.joint import validate_joint
 
 __all__ = ["prediction_measures"]
@@ -43,7 +44,8 @@ def prediction_measures(pxy, result):
         floats for a solution, ``[B]`` arrays for a curve.
 
     Raises:
-        ValueError: ``pxy`` is not a valid joint or does not match the result's shapes.
+        ValueError: ``pxy`` is not a valid joint, ``result`` is not a solution or sweep, holds NaN or inf, or
+            does not match ``pxy``'s shapes.
 
     Example:
         >>> from vdualib.ib import solve
@@ -56,8 +58,11 @@ def prediction_measures(pxy, result):
             hasattr(result, "encoder") and hasattr(result, "decoder")):
         raise ValueError(f"result must be an IBSolution (vdualib.ib.solve) or an IBCurve (vdualib.ib.curve); got "
                          f"{type(result).__name__}.")
-    encoders = np.asarray(result.encoders if hasattr(result, "encoders") else result.encoder)
-    decoders = np.asarray(result.decoders if hasattr(result, "decoders") else result.decoder)
+    encoders = checks.finite_array("result's encoder", result.encoders if hasattr(result, "encoders") else result.encoder)
+    decoders = checks.finite_array("result's decoder", result.decoders if hasattr(result, "decoders") else result.decoder)
+    if encoders.ndim not in (2, 3) or decoders.ndim != encoders.ndim:
+        raise ValueError(f"result's encoder and decoder must both be 2-D (a solution) or 3-D (a sweep); got shapes "
+                         f"{encoders.shape} and {decoders.shape}.")
     single = encoders.ndim == 2
     if single:
         encoders, decoders = encoders[None], decoders[None]

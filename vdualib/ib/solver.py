@@ -47,7 +47,6 @@ __all__ = ["IBSolution", "solve", "METHODS"]
 METHODS = ("ib", "dualib")
 DEFAULT_SEED = 0  # the default start encoder, so that results are the same in every process
 _LN2 = np.log(2.0)
-_MIN_TOL = 1e-15  # smallest tol: changes of probabilities near 1 below this are float64 rounding
 _TINY = np.finfo(np.float64).tiny
 _MAX_STEP = 1e4  # largest SQUAREM step length |alpha|
 # Anderson mixing combines this many past points, from this many map evaluations on. Measured on the
@@ -753,26 +752,25 @@ def make_channel(pxy, method):
     return DualIBChannel(py_x), px, py_x
 
 
-def check_settings(n_x, n_clusters, tol, max_iter, seed=None):
+def check_settings(n_x, n_clusters, tol, max_iter):
     """Validate the shared solver settings; return n_clusters (default |X|).
 
-    ``tol`` bounds a change of probabilities: from 1 on every iterate would count as converged, and
-    below ``_MIN_TOL`` float64 rounding of probabilities near 1 can keep it from ever converging.
+    ``tol`` bounds a change of probabilities, so it lies in (0, 1): from 1 on every iterate would
+    count as converged. (Below about 1e-15, float64 rounding of probabilities near 1 can keep an
+    iteration from converging: it then stops at ``max_iter`` and says so.)
     """
-    checks.finite_float("tol (a change of probability)", tol, low=_MIN_TOL, high=1.0, high_open=True)
+    checks.finite_float("tol (a change of probability)", tol, low=0.0, high=1.0, low_open=True, high_open=True)
     checks.positive_int("max_iter", max_iter)
-    checks.seed("seed", seed)
     return n_x if n_clusters is None else checks.positive_int("n_clusters", n_clusters)
 
 
-def check_betas(betas):
+def check_betas(betas, name="betas"):
     """Return betas as a 1-D float array; ValueError unless all are real numbers, finite and > 0."""
-    array = checks.numeric_array("beta", betas)
-    if array.dtype == bool:
-        raise ValueError(f"beta values must be numbers > 0, got booleans {betas!r}.")
-    betas = np.atleast_1d(array.astype(np.float64))
+    if np.asarray(betas).dtype == bool:
+        raise ValueError(f"{name} must be numbers > 0, got booleans {betas!r}.")
+    betas = np.atleast_1d(checks.numeric_array(name, betas, dtype=np.float64))
     if betas.ndim != 1 or betas.size == 0 or not np.all(np.isfinite(betas)) or np.any(betas <= 0):
-        raise ValueError("beta values must be finite and > 0 (a scalar or a 1-D array).")
+        raise ValueError(f"{name} must be finite and > 0 (a scalar or a 1-D array); got shape {betas.shape}.")
     return betas
 
 
@@ -782,8 +780,9 @@ def solve_channel(channel, px, py_x, beta, n_clusters, init, tol, max_iter, seed
         raise ValueError(
             f"solve takes one beta (a scalar); got shape {np.shape(beta)}. Use vdualib.ib.curve for a sweep."
         )
-    (beta_value,) = check_betas(beta)
-    n_clusters = check_settings(px.size, n_clusters, tol, max_iter, seed)
+    (beta_value,) = check_betas(beta, "beta")
+    n_clusters = check_settings(px.size, n_clusters, tol, max_iter)
+    seed = checks.seed("seed", seed)
     accelerate = checks.flag("accelerate", accelerate)
     betas = np.array([beta_value])
     log_encoder = initial_log_encoder(px.size, n_clusters, init, seed)[None]
@@ -814,10 +813,10 @@ def solve(pxy, beta, method="ib", n_clusters=None, init=None, tol=1e-10, max_ite
             the variational models' beta is its inverse, it multiplies the rate).
         n_clusters: number of values N of x_hat (default |X|).
         init: starting encoder p(x_hat|x) [|X|, N]; default a seeded near-identity encoder.
-        tol: stop when max |Δ p(x_hat|x)| between successive iterates is below ``tol``, in [1e-15, 1).
+        tol: stop when max |Δ p(x_hat|x)| between successive iterates is below ``tol``, in (0, 1).
         max_iter: cap on applications of the equations (convergence slows down near critical betas).
-        seed: seed of the default initialisation, an integer >= 0 (default 0: the same solution in every
-            process; ``None`` draws fresh entropy).
+        seed: seed of the default initialisation, an integer >= 0 or a list of them (default 0: the same
+            solution in every process; ``None`` draws fresh entropy).
         accelerate: extrapolate the iterates (SQUAREM; Anderson mixing on large problems, saddle-free
             Newton steps on small ones; all safeguarded by the free energy): same fixed points, far
             fewer iterations near critical betas (see :func:`iterate`). ``False``: plain iteration.
