@@ -439,13 +439,13 @@ def build_parser():
     parser.add_argument("--fast-max-iter", type=int, default=100)
     parser.add_argument("--stride", type=int, default=8,
                         help="vdualib.ib.curve stride of the fast setting (anneal every stride-th beta, batch the rest)")
-    parser.add_argument("--repeats", type=int, default=1, help="time each run this many times and keep the fastest")
+    parser.add_argument("--repeats", type=int, default=2, help="time each run this many times and keep the fastest")
     parser.add_argument("--scaling-sizes", type=int, nargs="*", default=list(SCALING_SIZES),
                         help="|X| of the scaling study (none: skip it)")
     parser.add_argument("--embo-max-size", type=int, default=1024, help="largest |X| embo is timed on")
-    parser.add_argument("--scaling-budget", type=float, default=None,
+    parser.add_argument("--scaling-budget", type=float, default=900.0,
                         help="seconds the scaling study may spend; a size predicted (from the previous one) to overrun "
-                             "it is not run, and recorded as skipped")
+                             "it is not run, and recorded as skipped (default 900)")
     parser.add_argument("--machine-note", default="shared with other jobs",
                         help="what else runs on the machine, printed under the table")
     parser.add_argument("--reference", metavar="COMMIT",
