@@ -137,7 +137,8 @@ def render(record):
     text += reports.markdown_table(record["prediction"], digits=3)
     text += "\nResNet-20 VdualIB training step by precision and XLA:\n\n"
     text += reports.markdown_table(record["resnet20_precision"], digits=3)
-    text += f"\nLoad average when the run started: {record['load_average_start'][0]:.1f} on {os.cpu_count()} cores.\n"
+    cores = record["provenance"]["machine"].rsplit(", ", 1)[-1].split()[0]  # the measuring machine's, not this one's
+    text += f"\nLoad average when the run started: {record['load_average_start'][0]:.1f} on {cores} cores.\n"
     return text
 
 

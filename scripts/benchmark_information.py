@@ -41,8 +41,10 @@ def work(args):
     json_path = os.path.join(args.output_dir, JSON_NAME)
     if not args.render_only:
         data = {"config": {k: v for k, v in vars(args).items() if k not in ("output_dir", "data_dir", "render_only")}}
-        if args.skip_errors:
-            data["errors"] = read_json(json_path)["errors"]
+        if args.skip_errors:  # the kept rows, with the settings they were measured with
+            previous = read_json(json_path)
+            data["errors"] = previous["errors"]
+            data["config"].update({key: previous["config"][key] for key in ("sizes", "repeats", "noise_variance", "truth_draws")})
         else:
             cases = default_cases(args.noise_variance, args.truth_draws)
             data["errors"] = estimator_error(cases, args.sizes, args.repeats, progress=True)

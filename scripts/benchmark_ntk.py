@@ -21,8 +21,9 @@ JSON_NAME = "benchmark_ntk.json"
 def work(args):
     import numpy as np
 
+    from scripts.lab import ntk_benchmark as benchmark
     from vdualib.datasets import load
-    from vdualib.ntk import benchmark, standardize_inputs
+    from vdualib.ntk import standardize_inputs
     from vdualib.reports import provenance, read_json, write_json, write_text
 
     cli.check_writable_dir(args.output_dir, "--output-dir")

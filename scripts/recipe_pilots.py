@@ -153,8 +153,9 @@ def render(record):
         curve = run["curve"]
         best = max((h["val_accuracy"] for h in curve), default=None)
         fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+        state = "" if run["finished"] else " (running)" if run["epochs_done"] else " (not started)"
         lines.append(
-            f"| {name} | {run['epochs_done']}/{record['epochs']}{'' if run['finished'] else ' (running)'} | {fmt(run['score'])} "
+            f"| {name} | {run['epochs_done']}/{record['epochs']}{state} | {fmt(run['score'])} "
             f"| {fmt(best)} | {fmt(curve[-1]['accuracy'] if curve else None)} |"
         )
     choice = record["choice"]
