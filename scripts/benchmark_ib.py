@@ -112,6 +112,15 @@ def run_vdualib(pxy, betas, method, settings, seed, repeats):
         curve_module.single_threaded_blas = limit
 
 
+def embo_version():
+    """The installed embo's version; SystemExit saying how to install it when it is missing."""
+    try:
+        return metadata.version("embo")
+    except metadata.PackageNotFoundError:
+        raise SystemExit("benchmark_ib times embo, which is not installed: pip install -e '.[bench]' "
+                         "(or pip install embo).") from None
+
+
 def run_embo(pxy, beta_min, beta_max, n_betas, seed, repeats, blas_threads=None):
     """(seconds, I_X, I_Y) of embo's curve; ``blas_threads`` limits BLAS threads (None: default)."""
     from embo import InformationBottleneck
@@ -266,7 +275,7 @@ def run(args):
                                                      "capped_settings": reference["capped_settings"]},
         "settings": {**vars(args), "out_dir": recorded_path(args.out_dir)},
         "load_average": {"before": load_before[0], "after": os.getloadavg()[0], "cores": os.cpu_count()},
-        "provenance": provenance(embo_version=metadata.version("embo")),
+        "provenance": provenance(embo_version=embo_version()),
     }
 
 
@@ -461,6 +470,7 @@ def main(argv=None):
         return
     json_path = os.path.join(args.out_dir, "benchmark_ib.json")
     if not args.render_only:
+        embo_version()  # before any timing: a missing embo is reported at once, not after the vdualib runs
         write_json(json_path, run(args))
     data = read_json(json_path)
     render(data, args.out_dir)

@@ -76,6 +76,7 @@ def test_a_tiny_run_writes_its_json_table_and_figure(monkeypatch, tmp_path, caps
         return (0.5 if blas_threads is None else 0.25), sweep.ixt, sweep.ity
 
     monkeypatch.setattr(bench, "run_embo", fake_embo)
+    monkeypatch.setattr(bench, "embo_version", lambda: "(replaced)")
     bench.main(["--out-dir", str(tmp_path), "--repeats", "1", "--scaling-sizes", "4", "8", "--embo-max-size", "4"])
     data = json.loads((tmp_path / "benchmark_ib.json").read_text(encoding="utf-8"))
     assert len(data["records"]) == 2 * len(bench.configurations(bench.build_parser().parse_args([])))
@@ -89,3 +90,13 @@ def test_a_tiny_run_writes_its_json_table_and_figure(monkeypatch, tmp_path, caps
     table = (tmp_path / "benchmark_ib.md").read_text(encoding="utf-8")
     assert "| toy 5x2, 12 betas | ib | best (default), tol 1e-08 |" in table and "### Cost against |X|" in table
     assert (tmp_path / "benchmark_ib_scaling.png").exists() and table in capsys.readouterr().out
+
+
+def test_a_run_without_embo_says_how_to_install_it(monkeypatch, tmp_path):
+    def missing(name):
+        raise bench.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(bench.metadata, "version", missing)
+    with pytest.raises(SystemExit, match=r"pip install -e '\.\[bench\]'"):
+        bench.main(["--out-dir", str(tmp_path)])
+    assert list(tmp_path.iterdir()) == []  # nothing timed, nothing written
