@@ -146,11 +146,8 @@ def test_render_without_a_json_says_so(tmp_path, capsys):
     assert "benchmark.json does not exist" in capsys.readouterr().err
 
 
-def test_help_describes_the_benchmark(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        bb.main(["--help"])
-    assert exit_info.value.code == 0
-    out = capsys.readouterr().out
+def test_help_describes_the_benchmark(help_text):
+    out = help_text(bb.main)
     assert "JAX time" in out and "--jax-python" in out and "--render" in out and "--worker" not in out
 
 

@@ -14,11 +14,8 @@ from vdualib import reports
 COMMITTED = os.path.join(bench.OUT, "benchmark.json")
 
 
-def test_help_describes_the_ratios_and_render(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        bench.main(["--help"])
-    assert exit_info.value.code == 0
-    out = capsys.readouterr().out
+def test_help_describes_the_ratios_and_render(help_text):
+    out = help_text(bench.main)
     assert out.startswith("usage: benchmark_core")
     assert "--rounds" in out and "--render" in out and "target <= 1.10" in out
 

@@ -30,11 +30,8 @@ def _record(**changes):
     return record
 
 
-def test_help_describes_the_benchmark(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        bench.main(["--help"])
-    assert exit_info.value.code == 0
-    out = capsys.readouterr().out
+def test_help_describes_the_benchmark(help_text):
+    out = help_text(bench.main)
     assert out.startswith("usage: benchmark_evaluation")
     assert "Benchmark: where the time of a full evaluation goes." in out
     for option in ("--num-examples", "--num-samples", "--severity", "--batch-size", "--data-dir", "--render", "--out"):

@@ -232,11 +232,8 @@ def test_plot_writes_a_png_of_the_curves(tmp_path):
     assert (tmp_path / "pilots.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_help_states_the_rule_and_the_options(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        rp.parse_args(["--help"])
-    assert exit_info.value.code == 0
-    out = capsys.readouterr().out
+def test_help_states_the_rule_and_the_options(help_text):
+    out = help_text(rp.parse_args)
     assert out.startswith("usage: recipe_pilots")
     for option in ("--runs", "--out", "--epochs", "--precision", "--report-only", "--set"):
         assert option in out
