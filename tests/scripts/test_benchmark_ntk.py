@@ -7,7 +7,6 @@ import os
 import shutil
 
 import numpy as np
-import pytest
 
 from scripts import benchmark_ntk as bench
 from scripts.lab import ntk_benchmark
