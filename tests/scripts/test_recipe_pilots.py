@@ -308,3 +308,21 @@ def test_a_run_trains_stage1_then_stage2_from_the_best_decay_resuming_and_skippi
     # run again: every pilot has finished, nothing is trained
     calls.clear()
     assert rp.main(argv) == 0 and calls == []
+
+
+def test_the_cifar10_recipes_are_the_committed_pilots_choice():
+    """The measured choice is what the zoo trains: the three CIFAR-10 recipes carry the adopted decay
+    (on the kernels only, no second coupled L2 in the backbone) and leave each change not adopted off."""
+    from vdualib import recipes
+
+    record = reports.read_json(f"{rp.DEFAULT_OUT}/{rp.NAME}/pilots.json")
+    assert record["choice"]["complete"] and record["rule"] == rp.RULE
+    adopted = record["choice"]["adopted"]
+    assert set(adopted) >= {"weight_decay"} and adopted["weight_decay"] in rp.DECAYS
+    stage2_keys = {key for change in rp.STAGE2.values() for key in change}  # weight_ema, lr_warmup_epochs: 0 is off
+    for method in ("deterministic", "vib", "dualib"):
+        recipe = recipes.get_recipe(f"cifar10-{method}-resnet20")
+        assert recipe["weight_decay"] == adopted["weight_decay"]
+        assert recipe["weight_decay_scope"] == "kernels" and recipe["backbone_l2"] == 0.0
+        for key in stage2_keys:
+            assert recipe[key] == adopted.get(key, 0), key
