@@ -159,9 +159,11 @@ def render(record):
             f"| {fmt(best)} | {fmt(curve[-1]['accuracy'] if curve else None)} |"
         )
     choice = record["choice"]
-    lines += ["", "Choice: " + (
-        f"{choice['adopted']} (stage-1 best {choice['stage1_best']}, margin {choice['margin']:.4f})" if choice["complete"]
-        else f"pending (stage-1 best: {choice['stage1_best']})"
+    best = pilot_name(choice["stage1_best"]) if choice["stage1_best"] else "none yet"
+    lines += ["", (
+        f"Choice: **{pilot_name(choice['adopted'])}** (stage-1 best {best}; a stage-2 change had to beat its score by "
+        f"more than one standard error, {choice['margin']:.4f})" if choice["complete"]
+        else f"Choice: pending (stage-1 best: {best})"
     ), ""]
     return "\n".join(lines)
 

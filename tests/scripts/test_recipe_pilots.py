@@ -212,7 +212,7 @@ def test_render_lists_every_pilot_and_the_pending_choice(tmp_path):
     assert "| weight_decay=0.001 | 4/4 | 0.8000 | 0.8000 | 0.5300 |" in lines
     assert "| weight_decay=0.005,weight_ema=0.999 | 2/4 (running) | - | 0.3000 | 0.5100 |" in lines
     assert "| lr_warmup_epochs=2,weight_decay=0.005 | 0/4 (not started) | - | - | - |" in lines
-    assert lines[-1] == "Choice: pending (stage-1 best: {'weight_decay': 0.005})"
+    assert lines[-1] == "Choice: pending (stage-1 best: weight_decay=0.005)"
     assert text.endswith("\n")
 
 
@@ -220,10 +220,11 @@ def test_render_states_the_adopted_recipe_and_the_margin(tmp_path):
     record = _record(tmp_path, stage2=False)
     record["choice"] = rp.choose(_results([0.80, 0.82, 0.85], {"ema": 0.86, "warmup": 0.85}, best_decay=0.005), 5000)
     assert rp.render(record).splitlines()[-1] == (
-        "Choice: {'weight_decay': 0.005, 'weight_ema': 0.999} (stage-1 best {'weight_decay': 0.005}, margin 0.0050)"
+        "Choice: **weight_decay=0.005,weight_ema=0.999** (stage-1 best weight_decay=0.005; a stage-2 change had to "
+        "beat its score by more than one standard error, 0.0050)"
     )
     record["choice"] = rp.choose({}, 5000)
-    assert rp.render(record).splitlines()[-1] == "Choice: pending (stage-1 best: None)"
+    assert rp.render(record).splitlines()[-1] == "Choice: pending (stage-1 best: none yet)"
 
 
 def test_plot_writes_a_png_of_the_curves(tmp_path):
@@ -326,3 +327,9 @@ def test_the_cifar10_recipes_are_the_committed_pilots_choice():
         assert recipe["weight_decay_scope"] == "kernels" and recipe["backbone_l2"] == 0.0
         for key in stage2_keys:
             assert recipe[key] == adopted.get(key, 0), key
+
+
+def test_the_committed_report_is_rendered_from_the_committed_json():
+    prefix = f"{rp.DEFAULT_OUT}/{rp.NAME}/pilots"
+    with open(f"{prefix}.md", encoding="utf-8") as file:
+        assert file.read() == rp.render(reports.read_json(f"{prefix}.json"))
