@@ -139,9 +139,8 @@ def collect(runs, pilots, base):
 
 def render(record):
     lines = [
-        f"# Recipe pilots: {record['name']}",
-        "",
-        f"Each pilot is the recipe shortened to {record['epochs']} epochs with the changes named; validation split of "
+        f"Recipe pilots of `{record['name']}` (`scripts/recipe_pilots.py`): each pilot is the recipe shortened to "
+        f"{record['epochs']} epochs with the changes named; validation split of "
         f"{record['validation_size']} held-out training examples. {record['note']}",
         "",
         f"Rule: {record['rule']}",

@@ -204,9 +204,8 @@ def _record(tmp_path, stage2=True):
 def test_render_lists_every_pilot_and_the_pending_choice(tmp_path):
     text = rp.render(_record(tmp_path))
     lines = text.splitlines()
-    assert lines[0] == f"# Recipe pilots: {rp.NAME}"
-    assert ("Each pilot is the recipe shortened to 4 epochs with the changes named; validation split of 5000 held-out "
-            "training examples. A note.") in lines
+    assert lines[0] == (f"Recipe pilots of `{rp.NAME}` (`scripts/recipe_pilots.py`): each pilot is the recipe shortened "
+                        "to 4 epochs with the changes named; validation split of 5000 held-out training examples. A note.")
     assert f"Rule: {rp.RULE}" in lines
     assert "| weight_decay=0.005 | 4/4 | 0.8500 | 0.8500 | 0.5300 |" in lines
     assert "| weight_decay=0.001 | 4/4 | 0.8000 | 0.8000 | 0.5300 |" in lines
