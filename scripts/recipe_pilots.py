@@ -1,7 +1,7 @@
 """Short pilot runs of a zoo recipe, to choose its optimizer settings on the validation split.
 
-    nohup python -m scripts.recipe_pilots --runs /work/zoo/pilots > pilots.log 2>&1 &
-    python -m scripts.recipe_pilots --runs /work/zoo/pilots --report-only   # JSON, Markdown, PNG
+    nohup python -m scripts.recipe_pilots --runs runs/pilots > pilots.log 2>&1 &
+    python -m scripts.recipe_pilots --runs runs/pilots --report-only   # JSON, Markdown, PNG
 
 The CIFAR-10 recipe's weight decay, weight averaging and learning-rate warm-up are chosen here.
 Each pilot is the deterministic ResNet-20 recipe shortened to ``--epochs`` (its cosine schedule
@@ -193,6 +193,11 @@ def plot(record, path):
     plt.close(fig)
 
 
+def report_folder(out=DEFAULT_OUT):
+    """The folder of the report (``pilots.json``, ``.md``, ``.png``) under ``out``: a subfolder per zoo name."""
+    return os.path.join(out, NAME)
+
+
 def write_report(args, base):
     from vdualib import recipes, reports
 
@@ -215,7 +220,7 @@ def write_report(args, base):
         "choice": choose(results, recipe["validation_size"]),
         "provenance": reports.provenance(),
     }
-    out = os.path.join(args.out, NAME)
+    out = report_folder(args.out)
     os.makedirs(out, exist_ok=True)
     reports.write_json(os.path.join(out, "pilots.json"), record)
     reports.write_text(os.path.join(out, "pilots.md"), render(record))

@@ -1,6 +1,6 @@
 """Train zoo recipes one after another, resuming each, and add each finished model to the zoo.
 
-    nohup python -m scripts.train_zoo --runs /work/zoo/runs --models-dir models > zoo.log 2>&1 &
+    nohup python -m scripts.train_zoo --runs ../zoo-runs --models-dir models > zoo.log 2>&1 &
 
 Run it from a separate git worktree at a fixed commit (with its own environment) so that work on
 the main tree cannot change a run half-way. For each name, in order: a run whose ``train.json``

@@ -180,22 +180,48 @@ def test_a_killed_process_leaves_no_stale_lock(tmp_path):
 
 @pytest.mark.slow
 def test_two_trainings_on_one_folder_the_second_refuses(tmp_path, data_dir):
-    command = [sys.executable, "-m", "vdualib.commands.train", "--recipe", "mnist-vib-mlp", "--out", str(tmp_path),
-               "--set", "epochs=30", "--set", "train_size=2000", "--set", "validation_size=500", "--quiet"]
+    # the first training holds the folder, paused after its first epoch until the test lets it go on
+    # (deterministic, however slow the machine); the second, from the command line, is refused
+    released = tmp_path / "released"
+    folder = tmp_path / "run"
+    first_script = textwrap.dedent(
+        f"""
+        import os, time
+        import keras
+        from vdualib import recipes, training
+
+        class HoldAfterTheFirstEpoch(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                if epoch == 0:
+                    print("holding", flush=True)
+                    deadline = time.time() + 300
+                    while not os.path.exists({str(released)!r}) and time.time() < deadline:
+                        time.sleep(0.1)
+
+        recipe = recipes.get_recipe("mnist-vib-mlp", {TINY + ["epochs=2"]!r})
+        training.train(recipe, {str(folder)!r}, data_dir={str(data_dir)!r}, verbose=0,
+                       callbacks=[HoldAfterTheFirstEpoch()])
+        """
+    )
     env = dict(os.environ, VDUALIB_DATA_DIR=str(data_dir), TF_CPP_MIN_LOG_LEVEL="3")
-    first = subprocess.Popen(command + ["--set", "seed=0"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while not (tmp_path / ".lock").exists() or not (tmp_path / ".lock").read_text():
-        assert time.time() < deadline and first.poll() is None
-        time.sleep(0.2)
-    second = subprocess.run(command + ["--set", "seed=1"], env=env, capture_output=True, text=True, timeout=300)
-    assert second.returncode == 2 and "is being written by process" in second.stderr
+    first = subprocess.Popen([sys.executable, "-c", first_script], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout.readline().strip() == "holding", first.stderr.read() if first.poll() is not None else ""
+        second = subprocess.run(
+            [sys.executable, "-m", "vdualib.commands.train", "--recipe", "mnist-vib-mlp", "--out", str(folder),
+             *[arg for setting in TINY + ["seed=1"] for arg in ("--set", setting)], "--quiet"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert second.returncode == 2 and f"is being written by process {first.pid}" in second.stderr, second.stderr
+    finally:
+        released.write_text("go")
     out, err = first.communicate(timeout=600)
     assert first.returncode == 0, err
-    record = reports.read_json(tmp_path / "train.json")
-    assert record["recipe"]["seed"] == 0 and len(record["history"]) == 30
-    assert record["sha256"] == reports.sha256_file(tmp_path / "model.keras")
-    assert len(_log(tmp_path)) == 30
+    record = reports.read_json(folder / "train.json")
+    assert record["recipe"]["seed"] == 0 and len(record["history"]) == 2
+    assert record["sha256"] == reports.sha256_file(folder / "model.keras")
+    assert len(_log(folder)) == 2
 
 
 def test_deleting_the_lock_file_does_not_bypass_the_lock(tmp_path):

@@ -7,11 +7,12 @@ replaced (``--report-only`` on finished folders; the two stages resumed and skip
 import csv
 import json
 import math
+import os
 
 import pytest
 
 from scripts import recipe_pilots as rp
-from vdualib import reports
+from vdualib import recipes, reports
 
 STAGE1 = ["weight_decay=0.001", "weight_decay=0.0025", "weight_decay=0.005"]
 LOG_COLUMNS = ["epoch", "accuracy", "distortion", "izy", "loss", "val_accuracy", "val_distortion", "val_izy", "val_loss"]
@@ -313,9 +314,7 @@ def test_a_run_trains_stage1_then_stage2_from_the_best_decay_resuming_and_skippi
 def test_the_cifar10_recipes_are_the_committed_pilots_choice():
     """The measured choice is what the zoo trains: the three CIFAR-10 recipes carry the adopted decay
     (on the kernels only, no second coupled L2 in the backbone) and leave each change not adopted off."""
-    from vdualib import recipes
-
-    record = reports.read_json(f"{rp.DEFAULT_OUT}/{rp.NAME}/pilots.json")
+    record = reports.read_json(os.path.join(rp.report_folder(), "pilots.json"))
     assert record["choice"]["complete"] and record["rule"] == rp.RULE
     adopted = record["choice"]["adopted"]
     assert set(adopted) >= {"weight_decay"} and adopted["weight_decay"] in rp.DECAYS
@@ -329,6 +328,6 @@ def test_the_cifar10_recipes_are_the_committed_pilots_choice():
 
 
 def test_the_committed_report_is_rendered_from_the_committed_json():
-    prefix = f"{rp.DEFAULT_OUT}/{rp.NAME}/pilots"
-    with open(f"{prefix}.md", encoding="utf-8") as file:
-        assert file.read() == rp.render(reports.read_json(f"{prefix}.json"))
+    folder = rp.report_folder()
+    with open(os.path.join(folder, "pilots.md"), encoding="utf-8") as file:
+        assert file.read() == rp.render(reports.read_json(os.path.join(folder, "pilots.json")))
