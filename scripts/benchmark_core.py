@@ -4,7 +4,8 @@
     (mlp on MNIST-sized input, resnet20 on CIFAR-sized input), target <= 1.10;
 (b) 12-sample / 1-sample prediction time (sampling happens once, after the backbone),
     target <= 1.3;
-(c) for resnet20, float32 vs mixed_bfloat16 and jit_compile on/off, to choose the defaults.
+(c) for resnet20, float32 vs mixed_bfloat16 and jit_compile on/off, to choose the defaults
+    (recording whether the machine has native bfloat16 arithmetic, without which it is emulated).
 
 Timings interleave the variants over several rounds and report the fastest round of each (the
 least disturbed by other work on the machine; on this 2-core CPU single rounds vary by 40%). Writes scripts/results/core/benchmark.json and
@@ -76,7 +77,7 @@ def _interleaved(timers, rounds, work):
 
 
 def measure(rounds=5):
-    from vdualib import methods, reports
+    from vdualib import methods, reports, training
 
     cases = {"mlp": ((28, 28), 100, 30), "resnet20": ((32, 32, 3), 128, 4)}
     rows = []
@@ -119,6 +120,7 @@ def measure(rounds=5):
         "train_step": rows,
         "prediction": predict_rows,
         "resnet20_precision": precision_rows,
+        "native_bfloat16": training.native_precision("mixed_bfloat16"),
         "rounds": rounds,
         "load_average_start": os.getloadavg(),
         "provenance": reports.provenance(),
@@ -137,6 +139,16 @@ def render(record):
     text += reports.markdown_table(record["prediction"], digits=3)
     text += "\nResNet-20 VdualIB training step by precision and XLA:\n\n"
     text += reports.markdown_table(record["resnet20_precision"], digits=3)
+    native = record.get("native_bfloat16")
+    if native is not None:
+        text += (
+            "\nThe measuring machine "
+            + ("has" if native else "lacks")
+            + " native bfloat16 arithmetic (a GPU, or the CPU instructions AVX512-BF16, AMX-BF16 or Arm's BF16: "
+            "`vdualib.training.native_precision`)"
+            + ("." if native else ": TensorFlow emulates mixed_bfloat16 there.")
+            + "\n"
+        )
     cores = record["provenance"]["machine"].rsplit(", ", 1)[-1].split()[0]  # the measuring machine's, not this one's
     text += f"\nLoad average when the run started: {record['load_average_start'][0]:.1f} on {cores} cores.\n"
     return text

@@ -18,7 +18,7 @@ the decision rules are decided in scripts.lab.dualib_study. Each finished run's 
 finished runs and resumes an interrupted training from its checkpoint (the training runs live in
 --runs, the full schedule's under <runs>/full). The report (study.md, study.png, and readme.md for
 scripts/update_readme.py) is rendered from the JSON. --smoke runs one epoch of 500 examples per arm
-and seed 0, on 1,000 test examples, into runs/dualib_study_smoke unless --out is given.
+and seeds 0 and 1 (two seeds: the deep ensemble and the pooled bootstrap need them), on 1,000 test examples, into runs/dualib_study_smoke unless --out is given.
 """
 
 import argparse
@@ -29,7 +29,7 @@ from scripts.lab import dualib_study
 from vdualib import cli, reports
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "dualib_study")
-DEFAULT_RUNS = os.path.join("runs", "dualib_study")
+DEFAULT_RUNS = os.path.join(dualib_study.REPOSITORY, "runs", "dualib_study")  # whatever the current folder
 
 
 def build_parser():
@@ -49,7 +49,7 @@ def build_parser():
         f"{' '.join(dualib_study.FULL_DATASETS)}",
     )
     add("--datasets", nargs="+", choices=datasets, default=None, help="data sets (default: all of the schedule's)")
-    add("--seeds", nargs="+", type=int, default=None, help="seeds, each a run of every arm (default 0 1 2; 0 with --smoke)")
+    add("--seeds", nargs="+", type=int, default=None, help="seeds, each a run of every arm (default 0 1 2; 0 1 with --smoke)")
     add("--arms", nargs="+", choices=arms, default=None, help="arms (default: all of the schedule's)")
     add("--out", default=None, help="folder of study.json and the report (default scripts/results/dualib_study)")
     add(
@@ -103,7 +103,7 @@ def parse_args(argv=None):
     if args.out is None:
         args.out = os.path.join("runs", "dualib_study_smoke") if args.smoke else RESULTS
     if args.seeds is None:
-        args.seeds = [0] if args.smoke else [0, 1, 2]
+        args.seeds = [0, 1] if args.smoke else [0, 1, 2]
     if args.smoke:
         args.limit = args.limit or 1000
         args.corruption_limit = args.corruption_limit or 500

@@ -40,7 +40,6 @@ ORDER = (
 )
 #: backbone -> precision on a CPU with native bfloat16 (``--precision auto``)
 PRECISION = {"mlp": "float32", "convnet": "mixed_bfloat16", "resnet20": "mixed_bfloat16"}
-_NATIVE_BFLOAT16 = ("avx512_bf16", "amx_bf16")
 CORRUPTION_LIMIT = {"resnet20": 2000}
 
 
@@ -78,22 +77,13 @@ def _check_finished(name, out):
         )
 
 
-def native_bfloat16(cpuinfo="/proc/cpuinfo"):
-    """Whether the CPU has native bfloat16 instructions (the flags of ``cpuinfo``; False where
-    it cannot be read)."""
-    try:
-        with open(cpuinfo, encoding="utf-8") as f:
-            flags = set(f.read().split())
-    except OSError:
-        return False
-    return any(flag in flags for flag in _NATIVE_BFLOAT16)
-
-
 def precision_of(backbone, choice):
     """The precision a backbone trains in under ``--precision choice``."""
     if choice != "auto":
         return choice
-    return PRECISION[backbone] if native_bfloat16() else "float32"
+    from vdualib import training
+
+    return PRECISION[backbone] if training.native_precision(PRECISION[backbone]) else "float32"
 
 
 def _run(command, dry_run, env):

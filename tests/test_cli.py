@@ -24,6 +24,20 @@ def test_run_turns_the_librarys_errors_into_one_line_and_status_2(capsys):
         cli.run(lambda: (_ for _ in ()).throw(RuntimeError("bug")), "vdualib-x")
 
 
+def test_run_turns_a_failed_allocation_into_one_line_and_status_2(capsys):
+    import tensorflow as tf
+
+    for error in (MemoryError(), tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor\nmore")):
+
+        def fail(error=error):
+            raise error
+
+        assert cli.run(fail, "vdualib-x") == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"vdualib-x: error: out of memory ({type(error).__name__}") and err.count("\n") == 1
+        assert "ask for less" in err
+
+
 def test_check_writable_dir_creates_the_folder_or_names_the_problem(tmp_path):
     assert cli.check_writable_dir(tmp_path / "a" / "b") == str(tmp_path / "a" / "b")
     assert (tmp_path / "a" / "b").is_dir()
@@ -32,6 +46,9 @@ def test_check_writable_dir_creates_the_folder_or_names_the_problem(tmp_path):
         cli.check_writable_dir(tmp_path / "file")
     with pytest.raises(ValueError, match="--output-dir .* cannot be created"):
         cli.check_writable_dir(tmp_path / "file" / "below", "--output-dir")
+    for empty in ("", "  "):
+        with pytest.raises(ValueError, match="--out is empty; give a folder path"):
+            cli.check_writable_dir(empty)
 
 
 def test_main_parses_then_runs_the_work(monkeypatch, capsys):

@@ -168,3 +168,25 @@ def test_describe_targets_names_what_each_recipe_trains_towards():
         recipes.describe_targets("mnist-vib-mlp")
     with pytest.raises(ValueError, match="label_noise"):
         recipes.describe_targets(dict(recipes.RECIPES["mnist-vib-mlp"], label_noise="sometimes"))
+
+
+@pytest.mark.parametrize("name, overrides, message", [
+    (["mnist-vib-mlp"], (), "recipe must be a zoo recipe name \\(a str\\) or a recipe dict, got list"),
+    ("mnist-vib-mlp", "epochs=3", "overrides must be a list of 'key=value' strings or a dict, got str 'epochs=3'; pass \\['epochs=3'\\]"),
+    ("mnist-vib-mlp", 3, "overrides must be a list of 'key=value' strings or a dict, got int 3"),
+    ("mnist-vib-mlp", [3], "override 3 must be a 'key=value' string"),
+    ("mnist-vib-mlp", [b"epochs=3"], "must be a 'key=value' string"),
+    ("mnist-vib-mlp", ["beta=1e39"], "beta must be <= 3.40"),  # float32 tensors
+    ("mnist-vib-mlp", ["backbone_width=1e300"], "backbone_width must be <= 3.40"),
+    ("mnist-vib-mlp", ["epochs=10000000000000000000000"], "epochs must be at most 2147483647"),
+    ("mnist-vib-mlp", ["seed=4294967296"], "seed must be at most 4294967295"),  # Keras' seeds
+    ("mnist-vib-mlp", ["epochs=1", "epochs=100"], "epochs is set twice \\('1', then '100'\\); set it once"),
+])
+def test_overrides_and_values_tensorflow_cannot_take_are_refused(name, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        recipes.get_recipe(name, overrides)
+
+
+def test_no_overrides_may_be_given_as_none():
+    assert recipes.get_recipe("mnist-vib-mlp", None) == recipes.get_recipe("mnist-vib-mlp")
+    assert recipes.get_recipe("mnist-vib-mlp", ["seed=4294967295"])["seed"] == 4294967295

@@ -1,4 +1,5 @@
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -159,13 +160,14 @@ def test_resume_refuses_another_run_and_a_missing_checkpoint(tmp_path, data_dir)
 
 
 @pytest.mark.slow
-def test_a_diverging_run_stops_with_an_error_and_restores_the_dtype_policy(tmp_path, capsys, data_dir):
+def test_a_diverging_run_stops_with_an_error_and_restores_the_dtype_policy(tmp_path, capsys, data_dir, monkeypatch):
     from vdualib.commands import train as command
 
     out = tmp_path / "diverged"
     out.mkdir()
     (out / ".checkpoint.abc.tmp.keras").write_bytes(b"left by a kill -9")
     before = keras.mixed_precision.global_policy().name
+    monkeypatch.setattr(training, "native_precision", lambda precision, cpuinfo=None: True)  # no hardware warning
     status = command.main(
         ["--recipe", "mnist-deterministic-mlp", "--out", str(out), "--data-dir", data_dir, "--quiet", "--precision", "mixed_bfloat16"]
         + [f"--set={item}" for item in TINY + ["optimizer=sgd", "learning_rate=1e30", "lr_schedule=constant"]]
@@ -239,3 +241,79 @@ def test_a_training_set_smaller_than_a_batch_is_refused(tmp_path, data_dir):
     recipe = recipes.get_recipe("mnist-vib-mlp", ["train_size=50", "batch_size=100"])
     with pytest.raises(ValueError, match="make no full batch of 100"):
         training.train(recipe, tmp_path / "run", data_dir=data_dir, verbose=0)
+
+
+def test_native_precision_reads_the_cpu_flags(tmp_path, monkeypatch):
+    monkeypatch.setattr(training.tf.config, "list_physical_devices", lambda kind=None: [])  # a CPU-only machine
+    x86, arm, plain = tmp_path / "x86", tmp_path / "arm", tmp_path / "plain"
+    x86.write_text("flags\t\t: fpu sse avx2 fma avx512f avx512_bf16\n")
+    arm.write_text("Features\t: fp asimd fphp asimdhp bf16\n")
+    plain.write_text("flags\t\t: fpu sse avx2 fma\n")
+    assert training.native_precision("float32", str(plain))
+    assert training.native_precision("mixed_bfloat16", str(x86)) and training.native_precision("mixed_bfloat16", str(arm))
+    assert not training.native_precision("mixed_float16", str(x86)) and training.native_precision("mixed_float16", str(arm))
+    assert not training.native_precision("mixed_bfloat16", str(plain))
+    assert not training.native_precision("mixed_bfloat16", str(tmp_path / "missing"))
+    monkeypatch.setattr(training.tf.config, "list_physical_devices", lambda kind=None: ["GPU:0"])
+    assert training.native_precision("mixed_bfloat16", str(plain))
+    with pytest.raises(ValueError, match="precision must be one of"):
+        training.native_precision("bfloat16")
+
+
+@pytest.mark.slow
+def test_training_in_an_emulated_precision_warns(tmp_path, data_dir, monkeypatch):
+    recipe = recipes.get_recipe("mnist-deterministic-mlp", TINY + ["epochs=1"])
+    monkeypatch.setattr(training, "native_precision", lambda precision, cpuinfo=None: precision == "float32")
+    with pytest.warns(UserWarning, match="emulates it and training is usually slower than in float32"):
+        training.train(recipe, tmp_path, data_dir=data_dir, verbose=0, precision="mixed_bfloat16")
+    monkeypatch.setattr(training, "native_precision", lambda precision, cpuinfo=None: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        record = training.train(recipe, tmp_path, resume=True, data_dir=data_dir, verbose=0, precision="mixed_bfloat16")
+    assert record["precision"] == "mixed_bfloat16"
+
+
+def test_a_file_reference_gives_p_tilde_on_its_own_held_out_split(tmp_path):
+    """A reference model file that train wrote (train.json beside it) held out its own seed's split:
+    a recipe of another seed measures p~ there, not on examples the reference trained on."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (600, 28, 28), dtype=np.uint8)
+    y = np.arange(600) % 10
+    reference = recipes.get_recipe("mnist-deterministic-mlp", TINY)
+    model = training.build_from_recipe(reference, name="reference")
+    path = tmp_path / "run" / "model.keras"
+    path.parent.mkdir()
+    model.save(path)
+    recipe = recipes.get_recipe("mnist-dualib-mlp", TINY + ["seed=1", f"label_noise_reference={path}"])
+    # no record beside the file: its split is unknown, the recipe's own is used
+    assert training.recorded_recipe(path) is None
+    assert training.label_noise_from_recipe(recipe, x, y)[1]["split"].endswith("(seed 1)")
+    reports.write_json(path.parent / "train.json", {"recipe": reference, "sha256": reports.sha256_file(path)})
+    assert training.recorded_recipe(path, sha256=reports.sha256_file(path)) == reference
+    assert training.label_noise_from_recipe(recipe, x, y)[1]["split"].endswith("(seed 0)")
+    # a record of another file (the model was replaced since) is not the reference's
+    reports.write_json(path.parent / "train.json", {"recipe": reference, "sha256": "0" * 64})
+    assert training.recorded_recipe(path, sha256=reports.sha256_file(path)) is None
+    assert training.label_noise_from_recipe(recipe, x, y)[1]["split"].endswith("(seed 1)")
+
+
+def test_restrict_weight_decay_refuses_what_is_not_a_compiled_model():
+    with pytest.raises(ValueError, match="model must be a compiled keras.Model, got str"):
+        training.restrict_weight_decay("model")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.optimizer = "adam"
+    with pytest.raises(ValueError, match="the model's optimizer must be a keras optimizer"):
+        training.restrict_weight_decay(model)
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=1e-4))
+    with pytest.raises(ValueError, match="prior must be True or False, got str 'yes'"):
+        training.restrict_weight_decay(model, prior="yes")
+    assert [v.name for v in training.restrict_weight_decay(model)] == ["bias"]
+
+
+def test_a_teacher_of_another_data_set_is_refused(tmp_path):
+    recipe = recipes.get_recipe(
+        "mnist-dualib-mlp", TINY + ["label_noise=teacher", "label_noise_reference=fashion-mnist-deterministic-convnet"]
+    )
+    x, y = np.zeros((300, 28, 28), np.uint8), np.arange(300) % 10
+    with pytest.raises(ValueError, match="was trained on fashion_mnist, not mnist; choose a reference of this data set"):
+        training.label_noise_from_recipe(recipe, x, y)

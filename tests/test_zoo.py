@@ -522,3 +522,9 @@ def test_every_zoo_file_loads_on_jax_and_predicts_as_on_tensorflow(tmp_path):
             np.testing.assert_allclose(on_jax[key], expected, atol=2e-2 if bfloat16 else 1e-5, err_msg=key)
         else:  # different random draws: each mean of 256 probabilities within a few standard errors
             np.testing.assert_allclose(on_jax[key], expected, atol=0.06, err_msg=key)
+
+
+def test_a_folder_named_like_a_model_file_is_refused_as_a_folder(tmp_path):
+    (tmp_path / "model.keras").mkdir()
+    with pytest.raises(ValueError, match="is a folder, not a .keras file; pass the model file itself"):
+        zoo.load(str(tmp_path / "model.keras"))

@@ -121,7 +121,7 @@ def check_writable_dir(path, name="--out"):
     """Make sure ``path`` can be created or written as a folder *before* long work starts.
 
     Raises:
-        ValueError: ``path`` is an existing file, or its folder cannot be created or written.
+        ValueError: ``path`` is empty or an existing file, or its folder cannot be created or written.
 
     Args:
         path: the folder (created if missing).
@@ -135,6 +135,8 @@ def check_writable_dir(path, name="--out"):
         'runs/mnist-vib-mlp'
     """
     path = os.fspath(path)
+    if not path.strip():
+        raise ValueError(f"{name} is empty; give a folder path.")
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"{name} {path!r} is an existing file; give a folder path.")
     try:
@@ -147,8 +149,9 @@ def check_writable_dir(path, name="--out"):
 
 
 def run(work, prog):
-    """Run ``work()`` and turn the library's ``ValueError`` / ``FileNotFoundError`` into one line
-    on stderr and exit status 2; returns ``work()``'s status (``None`` counts as 0).
+    """Run ``work()`` and turn the library's ``ValueError`` / ``FileNotFoundError``, and a failed
+    allocation (``MemoryError``, TensorFlow's ``ResourceExhaustedError``), into one line on stderr
+    and exit status 2; returns ``work()``'s status (``None`` counts as 0).
 
     Args:
         work: a callable without arguments returning an exit status or ``None``.
@@ -166,7 +169,22 @@ def run(work, prog):
     except (ValueError, FileNotFoundError) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+    except _out_of_memory_errors() as err:
+        detail = str(getattr(err, "message", "") or err).strip().splitlines()
+        print(
+            f"{prog}: error: out of memory ({type(err).__name__}{': ' + detail[0][:200] if detail else ''}); ask for "
+            "less: a smaller latent_dim, num_samples, batch size, width or model.",
+            file=sys.stderr,
+        )
+        return 2
     return 0 if status is None else status
+
+
+def _out_of_memory_errors():
+    """The exceptions of an allocation that failed: Python's, and TensorFlow's where it is loaded."""
+    tf = sys.modules.get("tensorflow")
+    errors = getattr(tf, "errors", None)
+    return (MemoryError,) + ((errors.ResourceExhaustedError,) if errors is not None else ())
 
 
 def main(build_parser, work, prog, argv=None):

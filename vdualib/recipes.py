@@ -52,6 +52,8 @@ Example:
 import copy
 import json
 
+import numpy as np
+
 from vdualib import checks, datasets, methods
 
 __all__ = [
@@ -257,6 +259,10 @@ _NUMBERS = {
     "seed": ("non_negative_int",),
 }
 
+#: bounds of the numbers a model is built from: float32 and int32 tensors, and Keras' seeds
+_FLOAT_MAX = float(np.finfo(np.float32).max)
+_INT_MAX = {None: 2**31 - 1, "seed": 2**32 - 1}
+
 #: the fields that are true or false
 _FLAGS = ("prior_weight_decay",)
 
@@ -314,6 +320,8 @@ def get_recipe(name, overrides=()):
         >>> get_recipe("mnist-vib-mlp", ["epochs=2", "beta=1e-2"])["beta"]
         0.01
     """
+    if not isinstance(name, (str, dict)):
+        raise ValueError(f"recipe must be a zoo recipe name (a str) or a recipe dict, got {type(name).__name__} {name!r}.")
     if isinstance(name, dict):
         unknown = sorted(set(name) - set(FIELDS))
         if unknown:
@@ -324,14 +332,25 @@ def get_recipe(name, overrides=()):
         recipe, named = copy.deepcopy(RECIPES[name]), True
     else:
         raise ValueError(f"Unknown recipe {name!r}; choose one of {recipe_names()}.")
+    if overrides is None:
+        overrides = ()
+    if isinstance(overrides, str) or not isinstance(overrides, (dict, list, tuple)):
+        raise ValueError(
+            f"overrides must be a list of 'key=value' strings or a dict, got {type(overrides).__name__} {overrides!r}"
+            + (f"; pass [{overrides!r}]." if isinstance(overrides, str) else ".")
+        )
     if isinstance(overrides, dict):
         items = list(overrides.items())
     else:
         items = []
         for item in overrides:
+            if not isinstance(item, str):
+                raise ValueError(f"override {item!r} must be a 'key=value' string.")
             if "=" not in item:
                 raise ValueError(f"override {item!r} must look like key=value.")
             key, value = item.split("=", 1)
+            if key.strip() in dict(items):
+                raise ValueError(f"{key.strip()} is set twice ({dict(items)[key.strip()]!r}, then {value.strip()!r}); set it once.")
             items.append((key.strip(), value.strip()))
     before = copy.deepcopy(recipe)
     for key, value in items:
@@ -377,9 +396,13 @@ def validate(recipe):
     for key, rule in _NUMBERS.items():
         if rule[0] == "float":
             _, low, high, low_open, high_open = rule
+            high = _FLOAT_MAX if high is None else high
             recipe[key] = checks.finite_float(key, recipe[key], low=low, high=high, low_open=low_open, high_open=high_open)
         else:
             recipe[key] = getattr(checks, rule[0])(key, recipe[key])
+            largest = _INT_MAX.get(key, _INT_MAX[None])
+            if recipe[key] > largest:
+                raise ValueError(f"{key} must be at most {largest}, got {recipe[key]}.")
     method = methods.get(recipe["method"])
     if method.needs_full_support and recipe["label_noise"] == "none":
         raise ValueError(

@@ -39,13 +39,14 @@ import dataclasses
 import os
 import platform
 import shutil
+import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from vdualib import callbacks as vcallbacks
-from vdualib import datasets, distribute, losses, methods, models, recipes, reports, runs, zoo
+from vdualib import checks, datasets, distribute, losses, methods, models, recipes, reports, runs, zoo
 
 __all__ = [
     "train",
@@ -53,11 +54,18 @@ __all__ = [
     "make_optimizer",
     "restrict_weight_decay",
     "label_noise_from_recipe",
+    "recorded_recipe",
     "schedule_callbacks",
+    "native_precision",
     "PRECISIONS",
 ]
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+# CPU flags (x86 and Arm, as /proc/cpuinfo names them) of native 16-bit float arithmetic, per policy
+_NATIVE_CPU_FLAGS = {
+    "mixed_bfloat16": ("avx512_bf16", "amx_bf16", "bf16"),
+    "mixed_float16": ("avx512_fp16", "amx_fp16", "fphp"),
+}
 
 
 def make_optimizer(recipe, steps_per_epoch):
@@ -135,7 +143,7 @@ def restrict_weight_decay(model, scope="kernels", prior=False):
         weight decay).
 
     Raises:
-        ValueError: an uncompiled model or an unknown scope.
+        ValueError: not a compiled Keras model, an unknown scope or a non-bool ``prior``.
 
     Example:
         >>> model = vdualib.zoo.load("mnist-dualib-mlp")
@@ -143,11 +151,16 @@ def restrict_weight_decay(model, scope="kernels", prior=False):
         >>> sorted({v.name for v in restrict_weight_decay(model)})     # the variables left without decay
         ['bias', 'means', 'raw_scales']
     """
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"model must be a compiled keras.Model, got {type(model).__name__}.")
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
         raise ValueError("compile the model before choosing what its weight decay reaches.")
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        raise ValueError(f"the model's optimizer must be a keras optimizer (compile it), got {optimizer!r}.")
     if scope not in ("kernels", "all"):
         raise ValueError(f"scope must be 'kernels' or 'all', got {scope!r}.")
+    prior = checks.flag("prior", prior)
     optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # mixed_float16 wraps it for loss scaling
     if not optimizer.weight_decay:
         return []
@@ -167,6 +180,36 @@ def restrict_weight_decay(model, scope="kernels", prior=False):
     return excluded
 
 
+def recorded_recipe(spec, card=None, sha256=None):
+    """The recipe a model was trained with, where it is recorded: its zoo card's, or, for a model
+    file, that of the ``train.json`` :func:`train` wrote beside it (if that record names this file's
+    sha256, when ``sha256`` is given).
+
+    Args:
+        spec: a zoo name or a ``.keras`` path (as given to :func:`vdualib.zoo.load`).
+        card: the zoo card of ``spec`` (:func:`vdualib.zoo.describe`), or ``None`` for a file.
+        sha256: the file's sha256, to check the record against.
+
+    Returns:
+        a complete recipe dict, or ``None`` where none is recorded.
+
+    Example:
+        >>> recorded_recipe("mnist-vib-mlp", zoo.card("mnist-vib-mlp"))["validation_size"]     # a zoo model's
+        5000
+        >>> recorded_recipe("elsewhere/model.keras") is None     # a file with no train.json beside it
+        True
+    """
+    if card is not None:
+        return recipes.get_recipe(card["recipe"])
+    path = os.path.join(os.path.dirname(os.path.abspath(os.fspath(spec))), "train.json")
+    if not os.path.isfile(path):
+        return None
+    record = reports.read_json(path)
+    if sha256 is not None and record.get("sha256") != sha256:
+        return None
+    return recipes.get_recipe(record["recipe"])
+
+
 def label_noise_from_recipe(recipe, train_images, train_labels):
     """The label noise p~ a recipe asks for, and a record of where it came from.
 
@@ -174,8 +217,11 @@ def label_noise_from_recipe(recipe, train_images, train_labels):
     here, with :func:`vdualib.zoo.load`; the label-noise objects of :mod:`vdualib.losses`
     take a matrix or a model, never a name. For ``teacher`` the reference is the teacher. For ``confusion`` the reference model predicts this recipe's held-out validation split of
     the *training* data (``train_images``/``train_labels``, the arrays before the split); the
-    test split is never read. When a zoo reference held out another split (another seed), its
-    own held-out split is used instead, so the reference never saw the examples p~ comes from.
+    test split is never read. When the reference held out another split (another seed), its
+    own held-out split is used instead, so the reference never saw the examples p~ comes from:
+    the split is read from its zoo card, or, for a file, from the ``train.json`` that
+    :func:`train` wrote beside it (:func:`recorded_recipe`); a file without one is taken to have
+    held out this recipe's split.
 
     Returns:
         ``(label_noise or None, source)``: ``source`` is a JSON-able dict (kind, reference,
@@ -213,21 +259,21 @@ def label_noise_from_recipe(recipe, train_images, train_labels):
         "reference_sha256": info["sha256"],
         "mixing": recipe["label_noise_mixing"],
     }
+    trained = recorded_recipe(recipe["label_noise_reference"], card, info["sha256"])
+    if trained is not None and trained["dataset"] != datasets.canonical_name(recipe["dataset"]):
+        raise ValueError(
+            f"the reference {recipe['label_noise_reference']!r} was trained on {trained['dataset']}, "
+            f"not {recipe['dataset']}; choose a reference of this data set."
+        )
     if kind == "teacher":
         # the reference model itself is the teacher: the noise holds it, and the model file will too
         return losses.TeacherNoise(reference, num_classes=num_classes, epsilon=recipe["label_noise_mixing"]), source
     split_size, split_seed = recipe["validation_size"], recipe["seed"]
-    if card is not None:
+    if trained is not None:
         # The held-out split is a prefix of a permutation fixed by the seed: a split of the same
         # data set and seed no larger than the reference's was held out of its training too.
         # Otherwise (another seed) p~ is measured on the reference's own held-out split, so it
         # never reflects examples the reference was trained on.
-        trained = recipes.get_recipe(card["recipe"])
-        if trained["dataset"] != datasets.canonical_name(recipe["dataset"]):
-            raise ValueError(
-                f"the reference {recipe['label_noise_reference']!r} was trained on {trained['dataset']}, "
-                f"not {recipe['dataset']}; choose a reference of this data set."
-            )
         if not (trained["seed"] == recipe["seed"] and recipe["validation_size"] <= trained["validation_size"]):
             split_size, split_seed = trained["validation_size"], trained["seed"]
         if not split_size:
@@ -432,6 +478,54 @@ def _finished_record(folder, state):
     return None
 
 
+def native_precision(precision, cpuinfo="/proc/cpuinfo"):
+    """Whether this machine computes ``precision``'s 16-bit floats natively: float32 always; a mixed
+    policy where TensorFlow sees a GPU, or where the CPU's flags (read from ``cpuinfo``) include its
+    instructions: AVX512-BF16, AMX-BF16 or Arm's BF16 for ``mixed_bfloat16``; AVX512-FP16,
+    AMX-FP16 or Arm's FP16 for ``mixed_float16``.
+
+    Elsewhere TensorFlow emulates the 16-bit arithmetic in float32 and adds conversions, so the
+    mixed policy is slower than float32, not faster (``python -m scripts.benchmark_core`` in the
+    repository measures it: see ``docs/performance.md``). :func:`train` warns when asked for it.
+
+    Args:
+        precision: one of :data:`PRECISIONS`.
+        cpuinfo: the file of the CPU's flags (Linux's ``/proc/cpuinfo``); unreadable counts as
+            no flags.
+
+    Returns:
+        bool.
+
+    Example:
+        >>> native_precision("float32")
+        True
+        >>> native_precision("mixed_bfloat16") in (True, False)
+        True
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
+    if precision == "float32" or tf.config.list_physical_devices("GPU"):
+        return True
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
+            flags = set(f.read().split())
+    except OSError:
+        return False
+    return any(flag in flags for flag in _NATIVE_CPU_FLAGS[precision])
+
+
+def _warn_if_emulated(precision):
+    if not native_precision(precision):
+        warnings.warn(
+            f"precision {precision!r}: this machine has no GPU and its CPU lacks the instructions of that "
+            "16-bit format, so TensorFlow emulates it and training is usually slower than in float32 (several "
+            "times, for a ResNet-20 on a CPU without AVX512-BF16); pass precision='float32' unless you measured "
+            "otherwise.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 @contextlib.contextmanager
 def _dtype_policy(precision):
     previous = keras.mixed_precision.global_policy()
@@ -510,7 +604,9 @@ def train(
         recipe: a zoo recipe name or a recipe dict.
         out_dir: the run folder (created; must not be a file). One run writes it at a time.
         resume: continue the checkpoint in ``out_dir`` (which must exist and match this run).
-        precision: a Keras dtype policy name, one of :data:`PRECISIONS`.
+        precision: a Keras dtype policy name, one of :data:`PRECISIONS` (a mixed policy is faster
+            only where the hardware has its 16-bit arithmetic: :func:`native_precision`; elsewhere
+            a ``UserWarning`` says so).
         strategy: ``default``, ``mirrored`` or ``multi_worker``.
         data_dir: where the data files are (see :func:`vdualib.datasets.load`).
         verbose: Keras' progress bar (1), a line per epoch (2) or none (0).
@@ -533,6 +629,7 @@ def train(
         FileNotFoundError: nothing to resume in 'runs/a'...
     """
     run = _checked_run(recipe, name, precision, strategy, data_dir, verbose, callbacks)
+    _warn_if_emulated(run.precision)
     out_dir, scratch = distribute.worker_output_dir(out_dir, strategy, resume)
     with runs.RunFolder(out_dir).lock() as folder:
         state = _resume_state(run, folder, resume)

@@ -501,6 +501,8 @@ def _load_file(file_path, teacher_files):
     file_path = os.fspath(file_path)
     if not file_path.endswith(".keras"):
         raise ValueError(f"{file_path!r} is not a .keras file; vdualib loads Keras 3 .keras files only (safe_mode=True).")
+    if os.path.isdir(file_path):
+        raise ValueError(f"{file_path!r} is a folder, not a .keras file; pass the model file itself.")
     if not os.path.isfile(file_path):
         raise FileNotFoundError(f"model file {file_path!r} does not exist; pass an existing .keras file or a zoo name.")
     config = _read_archive(file_path)

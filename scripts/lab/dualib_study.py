@@ -139,6 +139,9 @@ from vdualib import (
 )
 from vdualib.evaluation import data, examples
 
+#: the repository's root (the study records its runs folder relative to it)
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 __all__ = [
     "Arm",
     "ARMS",
@@ -209,6 +212,9 @@ CONFIDENCE_THRESHOLD = 0.9
 NUM_BINS = 15
 #: encoder samples of the ``samples`` prediction (and MC-dropout passes)
 NUM_SAMPLES = 12
+#: the precision every run trains in (the same numerics on machines with and without bfloat16
+#: hardware); a zoo model stands in for seed 0 only if it trained in it too
+PRECISION = "float32"
 #: prediction modes, each a row: the decoder at mu (the paper's protocol) first
 PREDICTIONS = ("mu", "samples")
 
@@ -448,8 +454,9 @@ def zoo_match(arm, dataset, recipe, label_noise=None):
 
     Only seed 0 qualifies (the zoo trains seed 0): the zoo must hold
     ``recipes.model_name(dataset, arm.method, backbone)``, its card's recipe must train exactly
-    as ``recipe`` does (:func:`vdualib.recipes.differences` empty) and, for an arm trained
-    towards p~, the card's p~ must come from the same reference file.
+    as ``recipe`` does (:func:`vdualib.recipes.differences` empty), in the study's
+    :data:`PRECISION`, and, for an arm trained towards p~, the card's p~ must come from the same
+    reference file.
 
     Args:
         arm: a name of :data:`ARMS`.
@@ -474,6 +481,9 @@ def zoo_match(arm, dataset, recipe, label_noise=None):
     changed = recipes.differences(card["recipe"], recipe)
     if changed:
         return None, f"{name} was trained with another recipe (it differs in {sorted(changed)})"
+    precision = (card.get("training") or {}).get("precision")
+    if precision != PRECISION:
+        return None, f"{name} was trained in {precision or 'an unrecorded precision'}, the study's runs in {PRECISION}"
     wanted = (label_noise or {}).get("reference_sha256")
     trained = ((card.get("objective") or {}).get("label_noise") or {}).get("reference_sha256")
     if wanted is not None and trained != wanted:
@@ -1181,6 +1191,8 @@ def protocol():
 
 #: the parts of the protocol that change what a row measures (the rest only describes it)
 _MEASURED = ("num_samples", "ece_bins", "shift_corruptions", "shift_severity", "ood_sets", "confidence_threshold")
+#: the parts that decide the full-schedule answer: fixed once a full-schedule run is in the study
+_DECIDING = ("verdict_rule", "interval_rule", "decision_rule", "bootstrap")
 
 
 def _new_study():
@@ -1265,6 +1277,12 @@ def _load_study(path):
             f"{path} was measured with another protocol (samples, bins, corruptions, OOD sets or threshold differ); "
             "choose another --out or delete it."
         )
+    changed = [key for key in _DECIDING if stored.get(key) != current[key]]
+    if changed and any(r["schedule"] == FULL for r in study["runs"]):
+        raise ValueError(
+            f"{path} holds full-schedule runs whose decision rule was fixed before they ran, and this code's rule "
+            f"differs in {changed}: restore that rule (study.json's protocol holds it), or choose another --out."
+        )
     study["protocol"] = current
     return study
 
@@ -1311,6 +1329,7 @@ class _Context:
     schedule: str
     smoke: dict
     data_dir: str
+    progress: bool = False  # a line per training epoch, besides the bar over the runs
 
 
 @dataclasses.dataclass
@@ -1323,6 +1342,14 @@ class _Part:
     overrides: object
     reference: object
     record: dict
+
+
+def _runs_location(runs_dir):
+    """The runs folder as a study records it: relative to the repository when inside it (whatever the
+    current folder), absolute otherwise."""
+    absolute = os.path.abspath(runs_dir)
+    inside = os.path.commonpath([absolute, REPOSITORY]) == REPOSITORY
+    return os.path.relpath(absolute, REPOSITORY).replace(os.sep, "/") if inside else absolute
 
 
 def _run_dir(ctx, dataset, arm, seed):
@@ -1370,6 +1397,12 @@ def _prepare_part(study, ctx, dataset, overrides, reference, sets):
             f"{ctx.path} holds {ctx.schedule}-schedule {dataset} runs of another schedule, smoke setting or evaluation "
             "split; choose another --out or delete it."
         )
+    runs = _runs_location(ctx.runs_dir)
+    if record.setdefault("runs", runs) != runs:
+        raise ValueError(
+            f"{ctx.path} holds {ctx.schedule}-schedule {dataset} runs trained in {record['runs']}, not {runs}: pass "
+            f"--runs {record['runs']} (resumed runs and the baselines' models are there), or choose another --out."
+        )
     return _Part(dataset, sets, overrides, reference, record)
 
 
@@ -1406,8 +1439,34 @@ def _record_splits_and_noise(ctx, part, arms, seeds):
             _, source = training.label_noise_from_recipe(_recipe(ctx, part, confusion[0], seed), *part.sets.train)
         except ValueError as err:
             raise ValueError(f"p~ of {part.dataset} for seed {seed}: {err}") from None
-        part.record.setdefault("label_noise", {})[str(seed)] = source
+        recorded = part.record.setdefault("label_noise", {}).get(str(seed))
+        if recorded is not None and _noise_identity(recorded) != _noise_identity(source):
+            raise ValueError(
+                f"p~ of {part.dataset} for seed {seed} has changed since {ctx.path} recorded it (reference "
+                f"{recorded.get('reference')} sha256 {str(recorded.get('reference_sha256'))[:12]}, now "
+                f"{source.get('reference')} sha256 {str(source.get('reference_sha256'))[:12]}): runs of one study share "
+                "one p~. Restore that reference model (or pass it with --reference), or run the study into another --out."
+            )
+        part.record["label_noise"][str(seed)] = source
         part.record["reference"] = _reference_record(source["reference"])
+
+
+def _noise_identity(source):
+    """What makes two p~ records the same p~: the reference file, the split it predicted and the mixing."""
+    return {key: source.get(key) for key in ("kind", "reference_sha256", "split", "mixing")}
+
+
+def _check_noise_of_run(run_dir, state_file, part, recipe):
+    """Refuse a run folder whose training (finished or to resume) was towards another p~ than the study's."""
+    wanted = part.record.get("label_noise", {}).get(str(recipe["seed"]))
+    if recipe["label_noise"] != "confusion" or wanted is None:
+        return
+    used = reports.read_json(os.path.join(run_dir, state_file)).get("label_noise_source") or {}
+    if used.get("reference_sha256") != wanted.get("reference_sha256"):
+        raise ValueError(
+            f"{run_dir} was trained towards the p~ of another reference (sha256 {str(used.get('reference_sha256'))[:12]}, "
+            f"the study's is {str(wanted.get('reference_sha256'))[:12]}); delete that run folder or choose another --runs."
+        )
 
 
 def _zoo_model(part, arm, recipe):
@@ -1432,10 +1491,16 @@ def _model_of_run(ctx, part, arm, recipe):
         trained = reports.read_json(os.path.join(run_dir, "train.json"))
         if trained["recipe"] != recipe:
             raise ValueError(f"{run_dir} holds a run of another recipe; choose another --runs folder or delete it.")
+        _check_noise_of_run(run_dir, "train.json", part, recipe)
     else:
         resume = os.path.exists(os.path.join(run_dir, "checkpoint.json"))
+        if resume:
+            _check_noise_of_run(run_dir, "checkpoint.json", part, recipe)
         name = f"{datasets.info(part.dataset).slug}-{arm}-seed{recipe['seed']}"
-        trained = training.train(recipe, run_dir, resume=resume, data_dir=ctx.data_dir, verbose=0, name=name)
+        trained = training.train(
+            recipe, run_dir, resume=resume, precision=PRECISION, data_dir=ctx.data_dir, verbose=2 if ctx.progress else 0,
+            name=name,
+        )  # fmt: skip
     provenance = {"model_sha256": trained["sha256"], "source": reports.recorded_path(run_dir)}
     return zoo.load(os.path.join(run_dir, "model.keras")), dict(provenance, train_seconds=trained["train_seconds"])
 
@@ -1505,7 +1570,13 @@ def _member_model(ctx, part, row, cache):
         return cache[row["seed"]]
     source = str(row.get("source", ""))
     if source.startswith("zoo:"):
-        model = zoo.load(source[len("zoo:") :])
+        name = source[len("zoo:") :]
+        if zoo.sha256(name) != row["model_sha256"]:
+            raise ValueError(
+                f"the zoo's {name} is not the model study.json measured (its sha256 differs): the zoo changed since; "
+                "restore that model, or rerun the study into another --out."
+            )
+        model = zoo.load(name)
     else:
         path = os.path.join(_run_dir(ctx, part.dataset, "deterministic", row["seed"]), "model.keras")
         if not os.path.isfile(path):
@@ -1637,7 +1708,7 @@ def _bootstrap_record(study, ctx, part):
     ``missing`` naming runs without score files; ``None`` without both arms."""
     pair = _COMPARISONS[0]
     rows = {arm: _rows_of(study, ctx.schedule, part.dataset, arm) for arm in pair}
-    seeds = list(zip(sorted(rows[pair[0]]), sorted(rows[pair[1]])))
+    seeds = [(seed, seed) for seed in sorted(set(rows[pair[0]]) & set(rows[pair[1]]))]  # the seeds both arms ran
     if not seeds:
         return None
     record = {"pair": list(pair), "seeds": [list(s) for s in seeds], "by_prediction": {}}
@@ -1726,7 +1797,7 @@ def run_study(
     smoke = None if smoke is None else _check_overrides("smoke", smoke)
     out_dir = os.fspath(out_dir)
     runs_dir = os.fspath(runs_dir) if runs_dir is not None else os.path.join(out_dir, "runs")
-    ctx = _Context(out_dir, os.path.join(out_dir, "study.json"), runs_dir, schedule, smoke, data_dir)
+    ctx = _Context(out_dir, os.path.join(out_dir, "study.json"), runs_dir, schedule, smoke, data_dir, progress)
     schedules = dict(schedules or {})
     references = {datasets.canonical_name(k): v for k, v in (references or {}).items()}
     study = _load_study(ctx.path)
@@ -1752,15 +1823,13 @@ def run_study(
 
 
 def _model_recipe(spec, card):
-    if card is not None:
-        return recipes.get_recipe(card["recipe"])
-    record_path = os.path.join(os.path.dirname(os.path.abspath(spec)), "train.json")
-    if not os.path.isfile(record_path):
+    recipe = training.recorded_recipe(spec, card)
+    if recipe is None:
         raise FileNotFoundError(
             f"{spec} has no train.json beside it, so its data split is unknown; pass a zoo name or a model.keras "
             "written by vdualib.training.train (which writes train.json next to it)."
         )
-    return recipes.get_recipe(reports.read_json(record_path)["recipe"])
+    return recipe
 
 
 def _load_models(specs):
@@ -2190,6 +2259,12 @@ def _capped_classes(record, threshold):
     return arms, diagonal, [int(k) for k in np.flatnonzero(diagonal <= threshold)]
 
 
+_CAP_POINTER = (
+    "`confident_train_errors` of the arms trained towards p~ are capped by p~ here too: see the note under "
+    f"the `{PREDICTIONS[0]}` table."
+)
+
+
 def _cap_note(record, protocol_record):
     """The report's note beside ``confident_train_errors``: how p~ caps the count, from the
     recorded p~ and the protocol's threshold (``None`` without arms trained towards p~)."""
@@ -2314,8 +2389,8 @@ def _dataset_markdown(study, dataset, summary, record):
             for arm in _arms_of([{"arm": a} for a in arms])
         ]
         lines += [f"#### prediction: {prediction} (mean ± sample std over seeds)", "", reports.markdown_table(table)]
-        if cap and prediction == PREDICTIONS[0]:
-            lines += [cap, ""]
+        if cap:
+            lines += [cap if prediction == PREDICTIONS[0] else _CAP_POINTER, ""]
         lines += _verdict_lines(verdicts({dataset: summary}, dataset, prediction, record.get("bootstrap")), prediction)
     return lines
 

@@ -198,3 +198,11 @@ def test_an_options_object_and_keyword_settings_evaluate_alike(saved_models):
         evaluation.evaluate([(model, info)], "mnist", {"limit": 5})
     with pytest.raises(ValueError, match="limit must be a positive integer"):
         evaluation.evaluate([(model, info)], "mnist", options, limit=0)
+
+
+def test_models_with_one_label_are_refused_before_any_work():
+    from vdualib import evaluation
+
+    pairs = [(object(), {"label": "model"}), (object(), {"label": "model"})]  # two run folders' model.keras
+    with pytest.raises(ValueError, match=r"the models' labels \['model'\] repeat: .*give the files distinct names"):
+        evaluation.evaluate(pairs, "mnist")

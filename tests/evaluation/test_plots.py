@@ -1,5 +1,7 @@
 """The evaluation figures draw the numbers of metrics.json (the ``run`` fixture of tests/conftest.py)."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -61,3 +63,20 @@ def test_the_reliability_figure_draws_a_recorded_evaluation():
         assert f"ECE {results['models'][0]['clean']['ece']:.3f}" in figure.axes[0].get_title()
     finally:
         plotting.pyplot().close(figure)
+
+
+def test_a_report_folder_keeps_only_the_figures_of_its_latest_report(tmp_path):
+    from vdualib import reports, zoo
+    from vdualib.evaluation import plots as evaluation_plots
+
+    metrics = os.path.join(zoo.models_dir(), "evaluations", "mnist-dualib-mlp", "metrics.json")
+    results = reports.read_json(metrics)
+    results["corruptions"] = results["corruptions"][:2]
+    (tmp_path / "ood_from_another_program.txt").write_text("kept")
+    (tmp_path / "mine.png").write_bytes(b"kept")
+    first = evaluation_plots.plot_all(results, str(tmp_path))
+    assert (tmp_path / "corruption_ece.png").exists() and (tmp_path / "ood_fashion_mnist.png").exists()
+    again = dict(results, corruptions=[], ood_sets=[])
+    assert evaluation_plots.plot_all(again, str(tmp_path)) == [str(tmp_path / "reliability.png")]
+    assert sorted(os.listdir(tmp_path)) == ["mine.png", "ood_from_another_program.txt", "reliability.png"]
+    assert len(first) == 4

@@ -118,3 +118,12 @@ def test_validate_marginal_names_the_argument():
                         ("ab", "numbers"), (None, "None")):
         with pytest.raises(ValueError, match=message):
             ib.joint.validate_marginal(px, 2, "weights")
+
+
+def test_tiny_entries_neither_underflow_nor_leave_rounding_below_zero():
+    pxy = [[1 - 2e-200, 1e-200], [1e-200, 0.0]]
+    with np.errstate(all="raise"):
+        assert ib.maximal_correlation(pxy) == 0.0
+    rng = np.random.default_rng(0)
+    for _ in range(50):  # independent joints: rounding may not make the information negative
+        assert ib.mutual_information_bits(np.outer(rng.dirichlet(np.ones(3)), rng.dirichlet(np.ones(4)))) >= 0.0

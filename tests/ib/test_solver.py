@@ -138,3 +138,23 @@ def test_a_stopped_solve_is_provably_above_its_ceiling(method, embo_joint, lagra
     assert lagrangian_bits(pxy, np.exp(stopped[0]), betas[0], method) > ceiling[0]
     assert done[1] and iterations[1] == free_iterations[1]  # never above its ceiling: solved as without one
     np.testing.assert_array_equal(stopped[1], free[1])
+
+
+def test_sizes_and_betas_beyond_what_float64_and_memory_hold_are_refused():
+    pxy = np.eye(4) / 4
+    for bad in (1e306, [1.0, 1e101]):
+        with pytest.raises(ValueError, match=r"must be at most 1e\+100, got 1e\+(306|101): beyond it beta times a distortion can overflow"):
+            ib.solve(pxy, bad) if np.ndim(bad) == 0 else ib.curve(pxy, bad)
+    hard = ib.solve(pxy, ib.solver.MAX_BETA)  # the largest accepted beta gives the hard encoder, finite
+    assert np.isfinite(hard.objective) and np.allclose(np.sort(hard.encoder, axis=1)[:, -1], 1.0)
+    with pytest.raises(ValueError, match=r"n_clusters must be at most \|X\| \+ 1 = 5, got 6: .*Witsenhausen"):
+        ib.solve(pxy, 3.0, n_clusters=6)
+    with pytest.raises(ValueError, match="n_clusters must be at most"):
+        ib.curve(pxy, [1.0, 3.0], n_clusters=10**6)
+    assert ib.solve(pxy, 3.0, n_clusters=5).encoder.shape == (4, 5)
+    with pytest.raises(ValueError, match="max_iter must be at most 1e\\+12"):
+        ib.solve(pxy, 2.0, max_iter=2**63)
+    with pytest.raises(ValueError, match="relabel sparse ones with np.unique"):
+        ib.joint_from_labels(np.array([0, 10**9]))
+    with pytest.raises(ValueError, match=r"unknown options \['method'\].*vdualib.ib.curve\(pxy, betas, method=...\)"):
+        ib.curve_exponential_family(ib.toy_problem(), [1.0], method="dualib")

@@ -101,8 +101,12 @@ def test_measure_computes_the_ratios_from_the_fastest_rounds(monkeypatch):
         {"variant": "float32_jit", "step_s": 0.5, "speed_vs_float32": 0.5},
         {"variant": "mixed_bfloat16", "step_s": 0.2, "speed_vs_float32": 1.25},
     ]
+    assert record["native_bfloat16"] in (True, False)
     assert ("mlp", "dualib", (28, 28), 100, "float32", False) in built
     assert ("resnet20", "dualib", (32, 32, 3), 128, "mixed_bfloat16", False) in built
     text = bench.render(record)
     assert "| mlp | 100 | 0.010 | 0.011 | 0.012 | 1.200 | 1.100 | 100 | 130 |" in text
     assert "| float32_jit | 0.500 | 0.500 |" in text
+    assert ("lacks native bfloat16 arithmetic" in text) != record["native_bfloat16"]
+    for native, said in ((True, "has native bfloat16 arithmetic"), (False, "TensorFlow emulates mixed_bfloat16 there")):
+        assert said in bench.render(dict(record, native_bfloat16=native))

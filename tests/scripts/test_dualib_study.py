@@ -2,6 +2,7 @@ import json
 import math
 import os
 import shutil
+import types
 
 import keras
 import numpy as np
@@ -337,6 +338,8 @@ def test_tiny_study_writes_every_field_resumes_and_measures_trained_models(tmp_p
     stored["schedules"]["short"]["mnist"]["recipes"]["dualib-paper"] = old_recipe
     reports.write_json(tmp_path / "older" / "study.json", stored)
     with pytest.raises(ValueError, match=r"dualib-paper runs of another recipe .*prior_weight_decay.*weight_decay"):
+        dualib_study.run_study(tmp_path / "older", **dict(arguments, runs_dir=out / "runs"))  # the study's runs
+    with pytest.raises(ValueError, match="runs trained in .*study/runs, not .*older/runs: pass --runs"):
         dualib_study.run_study(tmp_path / "older", **arguments)
     assert reports.read_json(tmp_path / "older" / "study.json") == stored
 
@@ -507,12 +510,14 @@ def test_zoo_match_reuses_only_an_identical_recipe(tmp_path, monkeypatch):
     model = vdualib.build_classifier("convnet", 10, method="deterministic", latent_dim=16)
     model.save(tmp_path / "model.keras")
     recipe = dualib_study.arm_recipe("deterministic", "fashion_mnist", 0, dualib_study.FULL, smoke=TINY_FULL)
-    _register(folder, "fashion-mnist-deterministic-convnet", tmp_path / "model.keras", {"recipe": recipe})
+    float32 = {"precision": "float32"}
+    _register(folder, "fashion-mnist-deterministic-convnet", tmp_path / "model.keras", {"recipe": recipe, "training": float32})
     same_noise = dualib_study.arm_recipe("vib-same-noise", "fashion_mnist", 0, dualib_study.FULL, smoke=TINY_FULL)
     objective = {"label_noise": {"kind": "confusion", "reference_sha256": "a" * 64}}
     _register(
-        folder, "fashion-mnist-vib-convnet", tmp_path / "model.keras", {"recipe": same_noise, "objective": objective}
-    )
+        folder, "fashion-mnist-vib-convnet", tmp_path / "model.keras",
+        {"recipe": same_noise, "objective": objective, "training": float32},
+    )  # fmt: skip
     monkeypatch.setenv("VDUALIB_MODELS_DIR", str(folder))
     assert dualib_study.zoo_match("deterministic", "fashion_mnist", recipe) == (
         "fashion-mnist-deterministic-convnet",
@@ -533,6 +538,15 @@ def test_zoo_match_reuses_only_an_identical_recipe(tmp_path, monkeypatch):
     assert dualib_study.zoo_match("vib-same-noise", "fashion_mnist", same_noise, ours)[0] == "fashion-mnist-vib-convnet"
     name, reason = dualib_study.zoo_match("vib-same-noise", "fashion_mnist", same_noise, {"reference_sha256": "b" * 64})
     assert name is None and "another reference file" in reason
+    # a model trained in another precision than the study's runs does not stand in for seed 0
+    _register(
+        folder, "fashion-mnist-deterministic-convnet", tmp_path / "model.keras",
+        {"recipe": recipe, "training": {"precision": "mixed_bfloat16"}},
+    )  # fmt: skip
+    name, reason = dualib_study.zoo_match("deterministic", "fashion_mnist", recipe)
+    assert name is None and reason.endswith("was trained in mixed_bfloat16, the study's runs in float32")
+    _register(folder, "fashion-mnist-deterministic-convnet", tmp_path / "model.keras", {"recipe": recipe})
+    assert "an unrecorded precision" in dualib_study.zoo_match("deterministic", "fashion_mnist", recipe)[1]
     # the plain VIB arm is another recipe than the zoo's VIB card here
     vib = dualib_study.arm_recipe("vib", "fashion_mnist", 0, dualib_study.FULL, smoke=TINY_FULL)
     assert dualib_study.zoo_match("vib", "fashion_mnist", vib)[0] is None
@@ -752,7 +766,7 @@ def test_tiny_full_schedule_reuses_the_zoo_adds_baselines_scores_and_the_pooled_
     reference = dualib_study.arm_recipe("deterministic", "fashion_mnist", 0, dualib_study.FULL, smoke=TINY_FULL)
     trained = training.train(reference, tmp_path / "reference", data_dir=data_dir, verbose=0)
     folder = tmp_path / "models"
-    card = {"dataset": "fashion_mnist", "recipe": trained["recipe"], "training": {"seconds": 12.5}}
+    card = {"dataset": "fashion_mnist", "recipe": trained["recipe"], "training": {"seconds": 12.5, "precision": "float32"}}
     _register(folder, "fashion-mnist-deterministic-convnet", tmp_path / "reference" / "model.keras", card)
     monkeypatch.setenv("VDUALIB_MODELS_DIR", str(folder))
     out = tmp_path / "study"
@@ -842,3 +856,89 @@ def test_tiny_full_schedule_reuses_the_zoo_adds_baselines_scores_and_the_pooled_
     assert sorted({(r["arm"], r["seed"]) for r in fewer["runs"] if r["arm"] in dualib_study.BASELINES}) == [
         ("mc-dropout", 0)
     ]
+
+
+def _context(tmp_path, runs="runs"):
+    return dualib_study._Context(
+        str(tmp_path), str(tmp_path / "study.json"), str(tmp_path / runs), dualib_study.FULL, TINY_FULL, None
+    )
+
+
+def _part(record, train=None):
+    sets = types.SimpleNamespace(description="test split", train=train)
+    return dualib_study._Part("fashion_mnist", sets, dualib_study.FULL, None, record)
+
+
+def test_a_study_keeps_its_runs_folder(tmp_path):
+    study = {"schedules": {}, "runs": []}
+    sets = types.SimpleNamespace(description="test split")
+    part = dualib_study._prepare_part(study, _context(tmp_path), "fashion_mnist", None, None, sets)
+    assert part.record["runs"] == str(tmp_path / "runs")  # outside the repository: absolute
+    with pytest.raises(ValueError, match=f"runs trained in {tmp_path / 'runs'}, not {tmp_path / 'other'}: pass --runs"):
+        dualib_study._prepare_part(study, _context(tmp_path, "other"), "fashion_mnist", None, None, sets)
+    inside = os.path.join(dualib_study.REPOSITORY, "runs", "dualib_study")
+    assert dualib_study._runs_location(inside) == "runs/dualib_study"
+
+
+def test_p_tilde_is_pinned_once_recorded(tmp_path, monkeypatch):
+    ctx, seeds = _context(tmp_path), [0]
+    source = {"kind": "confusion", "reference": "fashion-mnist-deterministic-convnet", "reference_sha256": "a" * 64,
+              "split": "validation split (seed 0)", "mixing": 1e-6}
+    monkeypatch.setattr(training, "label_noise_from_recipe", lambda recipe, x, y: (None, dict(source)))
+    monkeypatch.setattr(dualib_study, "_reference_record", lambda spec: {"reference": spec, "sha256": "a" * 64})
+    part = _part({}, train=(None, None))
+    dualib_study._record_splits_and_noise(ctx, part, ["dualib-paper"], seeds)
+    dualib_study._record_splits_and_noise(ctx, part, ["dualib-paper"], seeds)  # the same p~ again: fine
+    assert part.record["label_noise"]["0"]["reference_sha256"] == "a" * 64
+    source["reference_sha256"] = "b" * 64  # the reference model was replaced
+    with pytest.raises(ValueError, match="p~ of fashion_mnist for seed 0 has changed since .* sha256 aaaaaaaaaaaa, now"):
+        dualib_study._record_splits_and_noise(ctx, part, ["dualib-paper"], seeds)
+    # a run folder trained towards another p~ is refused, finished or to resume
+    recipe = dualib_study.arm_recipe("dualib-paper", "fashion_mnist", 0, dualib_study.FULL, smoke=TINY_FULL)
+    reports.write_json(tmp_path / "train.json", {"label_noise_source": {"reference_sha256": "c" * 64}})
+    with pytest.raises(ValueError, match="trained towards the p~ of another reference"):
+        dualib_study._check_noise_of_run(str(tmp_path), "train.json", part, recipe)
+    reports.write_json(tmp_path / "train.json", {"label_noise_source": {"reference_sha256": "a" * 64}})
+    dualib_study._check_noise_of_run(str(tmp_path), "train.json", part, recipe)
+
+
+def test_the_decision_rule_is_fixed_once_a_full_schedule_run_is_in(tmp_path):
+    study = dualib_study._new_study()
+    study["protocol"]["decision_rule"] = "an older rule"
+    reports.write_json(tmp_path / "study.json", study)
+    assert dualib_study._load_study(str(tmp_path / "study.json"))["protocol"] == dualib_study.protocol()
+    study["runs"] = [{"dataset": "fashion_mnist", "schedule": "full", "arm": "vib", "seed": 0, "prediction": "mu"}]
+    reports.write_json(tmp_path / "study.json", study)
+    with pytest.raises(ValueError, match=r"differs in \['decision_rule'\]: restore that rule"):
+        dualib_study._load_study(str(tmp_path / "study.json"))
+
+
+def test_the_bootstrap_pairs_the_seeds_both_arms_ran(tmp_path, monkeypatch):
+    rows = [{"dataset": "fashion_mnist", "schedule": "full", "arm": arm, "seed": seed, "prediction": "mu"}
+            for arm, seeds in (("dualib-paper", (2, 0)), ("vib-same-noise", (0, 1, 2))) for seed in seeds]
+    monkeypatch.setattr(dualib_study, "_scores_of_row", lambda ctx, part, row: None)
+    record = dualib_study._bootstrap_record({"runs": rows}, _context(tmp_path), _part({}))
+    assert record["seeds"] == [[0, 0], [2, 2]] and len(record["missing"]) == 4
+
+
+def test_a_baseline_member_from_the_zoo_must_be_the_measured_model(tmp_path, monkeypatch):
+    folder = tmp_path / "models"
+    vdualib.build_classifier("mlp", 10, method="deterministic", latent_dim=4).save(tmp_path / "model.keras")
+    _register(folder, "fashion-mnist-deterministic-convnet", tmp_path / "model.keras", {"recipe": {}})
+    monkeypatch.setenv("VDUALIB_MODELS_DIR", str(folder))
+    row = {"seed": 0, "source": "zoo:fashion-mnist-deterministic-convnet", "model_sha256": "0" * 64}
+    with pytest.raises(ValueError, match="is not the model study.json measured .* the zoo changed since"):
+        dualib_study._member_model(_context(tmp_path), _part({}), row, {})
+    row["model_sha256"] = zoo.sha256("fashion-mnist-deterministic-convnet")
+    assert dualib_study._member_model(_context(tmp_path), _part({}), row, {}) is not None
+
+
+def test_the_command_defaults_follow_the_schedule_and_smoke():
+    from scripts import dualib_study as command
+
+    args = command.parse_args([])
+    assert args.seeds == [0, 1, 2] and args.out == command.RESULTS
+    smoke = command.parse_args(["--smoke"])
+    assert smoke.seeds == [0, 1]  # two seeds: the ensemble and the pooled bootstrap run too
+    # the runs folder does not depend on the current folder
+    assert command.DEFAULT_RUNS == os.path.join(dualib_study.REPOSITORY, "runs", "dualib_study")

@@ -271,17 +271,13 @@ def test_train_zoo_orders_references_first_and_refuses_stale_runs(tmp_path, caps
     assert os.environ.get("VDUALIB_MODELS_DIR") != str(tmp_path / "models")  # given to its commands, not set here
 
 
-def test_train_zoo_takes_bfloat16_only_where_the_cpu_has_it(tmp_path, monkeypatch):
+def test_train_zoo_takes_bfloat16_only_where_the_machine_has_it(monkeypatch):
     from scripts import train_zoo
+    from vdualib import training
 
-    native, emulated = tmp_path / "native", tmp_path / "emulated"
-    native.write_text("flags\t\t: fpu sse avx2 fma avx512f avx512_bf16\n")
-    emulated.write_text("flags\t\t: fpu sse avx2 fma\n")
-    assert train_zoo.native_bfloat16(str(native)) and not train_zoo.native_bfloat16(str(emulated))
-    assert not train_zoo.native_bfloat16(str(tmp_path / "missing"))
-    monkeypatch.setattr(train_zoo, "native_bfloat16", lambda: True)
+    monkeypatch.setattr(training, "native_precision", lambda precision, cpuinfo=None: True)
     assert train_zoo.precision_of("resnet20", "auto") == "mixed_bfloat16" and train_zoo.precision_of("mlp", "auto") == "float32"
-    monkeypatch.setattr(train_zoo, "native_bfloat16", lambda: False)
+    monkeypatch.setattr(training, "native_precision", lambda precision, cpuinfo=None: precision == "float32")
     assert train_zoo.precision_of("resnet20", "auto") == "float32"
     assert train_zoo.precision_of("mlp", "mixed_bfloat16") == "mixed_bfloat16"
 

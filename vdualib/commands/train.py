@@ -33,7 +33,7 @@ def build_parser():
     parser.add_argument("--out", help="output folder (default runs/<recipe>)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field (repeatable)")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    parser.add_argument("--precision", default="float32", choices=training.PRECISIONS, help="Keras dtype policy (mixed_bfloat16 is about 1.4x faster for convolutions on CPU)")
+    parser.add_argument("--precision", default="float32", choices=training.PRECISIONS, help="Keras dtype policy (default float32; a mixed policy is faster only on hardware with that 16-bit arithmetic: a GPU, or a CPU with AVX512-BF16/AMX for mixed_bfloat16; emulated elsewhere, it is slower, and the command warns)")
     parser.add_argument("--strategy", default="default", choices=distribute.STRATEGIES, help="tf.distribute strategy (multi_worker: see docs/training.md, training on several machines)")
     parser.add_argument("--data-dir", default=None, help="folder with the data files (default: $VDUALIB_DATA_DIR, then the Keras cache)")
     parser.add_argument("--list", action="store_true", help="print the recipes as JSON and exit")
@@ -71,7 +71,7 @@ def work(args):
     if not args.recipe:
         raise ValueError("--recipe is required (or --list).")
     recipe = recipes.get_recipe(args.recipe, args.overrides)
-    out = cli.check_writable_dir(args.out or f"runs/{args.recipe}")
+    out = cli.check_writable_dir(f"runs/{args.recipe}" if args.out is None else args.out)
     record = training.train(
         recipe,
         out,

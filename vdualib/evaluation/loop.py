@@ -334,6 +334,13 @@ def _checked_options(models, options):
     """The options with every value checked and normalised (sorted severities, S of the mode)."""
     if not models:
         raise ValueError("evaluate needs at least one (model, info) pair; load them with vdualib.zoo.load and vdualib.zoo.describe.")
+    labels = [info.get("label") for _, info in models]
+    repeated = sorted({str(label) for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise ValueError(
+            f"the models' labels {repeated} repeat: each model of one evaluation needs its own label (a zoo name, or "
+            "the .keras file's name without its folder); give the files distinct names."
+        )
     optional = {name: getattr(options, name) for name in ("limit", "corruption_limit")}
     return dataclasses.replace(
         options,

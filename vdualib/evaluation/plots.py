@@ -11,6 +11,7 @@ Example:
     'reliability.png'
 """
 
+import glob
 import os
 
 import numpy as np
@@ -177,8 +178,14 @@ def ood_figure(results, ood_name):
     return figure
 
 
+#: the file names of the report's figures (see :func:`plot_all`)
+_FIGURE_PATTERNS = ("reliability.png", "corruption_accuracy.png", "corruption_ece.png", "ood_*.png")
+
+
 def plot_all(results, out_dir):
-    """Save every figure of the report into ``out_dir`` as PNG.
+    """Save every figure of the report into ``out_dir`` as PNG, and remove the figures of an
+    earlier report there that this one does not draw (``corruption_*.png`` without corruptions,
+    ``ood_<set>.png`` of other sets).
 
     Returns:
         The paths written: ``reliability.png``, ``corruption_{accuracy,ece}.png`` (with
@@ -203,4 +210,10 @@ def plot_all(results, out_dir):
             paths.append(plotting.save_figure(figure, os.path.join(out_dir, f"corruption_{metric}.png")))
     for ood_name in results["ood_sets"]:
         paths.append(plotting.save_figure(ood_figure(results, ood_name), os.path.join(out_dir, f"ood_{ood_name}.png")))
+    # an earlier report in this folder may have drawn figures this one does not: they would not be its
+    written = {os.path.abspath(p) for p in paths}
+    for pattern in _FIGURE_PATTERNS:
+        for stale in glob.glob(os.path.join(glob.escape(os.fspath(out_dir)), pattern)):
+            if os.path.abspath(stale) not in written:
+                os.remove(stale)
     return paths

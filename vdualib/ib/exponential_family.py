@@ -10,6 +10,8 @@ so one iteration costs O(|X| N R) instead of O(|X| N |Y|): cheaper when R << |Y|
 ``beta`` multiplies the distortion in the exponent (the IB papers' convention).
 """
 
+import inspect
+
 import numpy as np
 
 from vdualib import checks
@@ -173,6 +175,12 @@ def curve_exponential_family(family, betas, **kwargs):
         [0.0, 0.716]
     """
     family = _check_family(family)
+    options = set(inspect.signature(curve_channel).parameters) - {"channel", "px", "py_x", "betas"}
+    unknown = sorted(set(kwargs) - options)
+    if unknown:
+        hint = (" It sweeps the exponential-family dualIB; for the IB or the dualIB of a joint p(x, y) array use "
+                "vdualib.ib.curve(pxy, betas, method=...).") if "method" in unknown else ""
+        raise ValueError(f"curve_exponential_family got unknown options {unknown}; it takes {sorted(options)}.{hint}")
     return curve_channel(family, family.px, family.py_x, betas, **kwargs)
 
 

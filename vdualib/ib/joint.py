@@ -18,6 +18,7 @@ __all__ = [
 ]
 
 _SUM_TOLERANCE = 1e-8
+_MAX_JOINT_ENTRIES = 1 << 27  # entries |X| |Y| of a joint built here (1 GiB of float64)
 
 
 def validate_joint(pxy, name="pxy"):
@@ -128,6 +129,12 @@ def joint_from_labels(labels, n_classes=None, label_noise=0.0, px=None):
     n_classes = int(labels.max()) + 1 if n_classes is None else checks.positive_int("n_classes", n_classes)
     if labels.max() >= n_classes or n_classes < 2:
         raise ValueError(f"n_classes={n_classes} must be >= 2 and larger than every label (max {labels.max()}).")
+    if labels.size * n_classes > _MAX_JOINT_ENTRIES:
+        raise ValueError(
+            f"{labels.size} labels of {n_classes} classes make a joint of {labels.size * n_classes:.3g} entries "
+            f"({labels.size * n_classes * 8 / 2**30:.3g} GiB), more than {_MAX_JOINT_ENTRIES:.3g}: labels are class "
+            "indices 0..C-1; relabel sparse ones with np.unique(labels, return_inverse=True)[1]."
+        )
     label_noise = checks.finite_float("label_noise", label_noise)
     if not 0.0 <= label_noise <= 1.0:
         raise ValueError(f"label_noise must be in [0, 1]; got {label_noise}.")
@@ -175,7 +182,7 @@ def mutual_information_bits(pxy):
     """
     pxy = validate_joint(pxy)
     px, py = pxy.sum(axis=1), pxy.sum(axis=0)
-    return float(entropy_bits(px) + entropy_bits(py) - entropy_bits(pxy.ravel()))
+    return max(0.0, float(entropy_bits(px) + entropy_bits(py) - entropy_bits(pxy.ravel())))  # not below 0 by rounding
 
 
 def maximal_correlation(pxy):
@@ -202,7 +209,13 @@ def maximal_correlation(pxy):
     pxy = validate_joint(pxy)
     px, py = pxy.sum(axis=1), pxy.sum(axis=0)
     keep = py > 0
-    q = pxy[:, keep] / np.sqrt(np.outer(px, py[keep]))
-    singular = np.linalg.svd(q, compute_uv=False)
+    q = pxy[:, keep] / np.outer(np.sqrt(px), np.sqrt(py[keep]))  # the roots first: p(x) p(y) can underflow
+    try:
+        singular = np.linalg.svd(q, compute_uv=False)
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            "the SVD of p(x, y) / sqrt(p(x) p(y)) did not converge: the joint's entries span too many orders of "
+            "magnitude (entries near 1e-300 beside ones near 1); set entries that small to 0 and renormalise."
+        ) from None
     rho = float(singular[1]) if singular.size > 1 else 0.0
     return rho if rho > 1e-12 else 0.0

@@ -48,6 +48,11 @@ METHODS = ("ib", "dualib")
 DEFAULT_SEED = 0  # the default start encoder, so that results are the same in every process
 _LN2 = np.log(2.0)
 _TINY = np.finfo(np.float64).tiny
+#: largest beta accepted: beta times a distortion (at most a few thousand nats for float64
+#: probabilities) stays far inside float64's range
+MAX_BETA = 1e100
+#: largest max_iter accepted (evaluation counts are int64)
+MAX_ITER = 10**12
 _MAX_STEP = 1e4  # largest SQUAREM step length |alpha|
 # Anderson mixing combines this many past points, from this many map evaluations on. Measured on the
 # 256 x 16 sweep annealed down: memory 16 took 7.1k map evaluations where 3 took 13.4k (its slowest
@@ -760,8 +765,18 @@ def check_settings(n_x, n_clusters, tol, max_iter):
     iteration from converging: it then stops at ``max_iter`` and says so.)
     """
     checks.finite_float("tol (a change of probability)", tol, low=0.0, high=1.0, low_open=True, high_open=True)
-    checks.positive_int("max_iter", max_iter)
-    return n_x if n_clusters is None else checks.positive_int("n_clusters", n_clusters)
+    if checks.positive_int("max_iter", max_iter) > MAX_ITER:
+        raise ValueError(f"max_iter must be at most {MAX_ITER:.0e} (a count of map evaluations), got {max_iter}.")
+    if n_clusters is None:
+        return n_x
+    n_clusters = checks.positive_int("n_clusters", n_clusters)
+    if n_clusters > n_x + 1:
+        raise ValueError(
+            f"n_clusters must be at most |X| + 1 = {n_x + 1}, got {n_clusters}: an optimal encoder needs no more "
+            "clusters than that (the cardinality bound of Witsenhausen and Wyner, 1975), and each extra cluster only "
+            "costs time and memory."
+        )
+    return n_clusters
 
 
 def check_betas(betas, name="betas"):
@@ -771,6 +786,11 @@ def check_betas(betas, name="betas"):
     betas = np.atleast_1d(checks.numeric_array(name, betas, dtype=np.float64))
     if betas.ndim != 1 or betas.size == 0 or not np.all(np.isfinite(betas)) or np.any(betas <= 0):
         raise ValueError(f"{name} must be finite and > 0 (a scalar or a 1-D array); got shape {betas.shape}.")
+    if np.any(betas > MAX_BETA):
+        raise ValueError(
+            f"{name} must be at most {MAX_BETA:g}, got {betas.max():g}: beyond it beta times a distortion can overflow "
+            f"float64. Every encoder there is already hard (deterministic): use beta = {MAX_BETA:g} for that limit."
+        )
     return betas
 
 
