@@ -12,11 +12,10 @@ set (their recipes name it). Copy ``models/`` back to the main tree and commit i
 model. Restarting this script after it was stopped continues where it stopped.
 
 The order puts each data set's deterministic reference before the models whose p~ it gives.
-Precision (``--precision auto``): ``mixed_bfloat16`` for the convolutional backbones on a CPU
-with native bfloat16 instructions (``avx512_bf16`` or ``amx_bf16``: measured 1.4x faster than
-float32 on such a machine), ``float32`` everywhere else (on a CPU without them bfloat16 is
-emulated: a ResNet-20 step measured 17x slower than float32) and for the MLP. CIFAR-10
-corruptions are evaluated on ``test[:2000]``.
+Precision (``--precision auto``): ``mixed_bfloat16`` for the convolutional backbones where the
+machine computes bfloat16 natively (``vdualib.training.native_precision``), ``float32``
+everywhere else (emulated, bfloat16 is several times slower: ``docs/performance.md`` measures
+it) and for the MLP. CIFAR-10 corruptions are evaluated on ``test[:2000]``.
 """
 
 import argparse
