@@ -180,13 +180,13 @@ def test_describe_targets_names_what_each_recipe_trains_towards():
     ("mnist-vib-mlp", ["backbone_width=1e300"], "backbone_width must be <= 3.40"),
     ("mnist-vib-mlp", ["epochs=10000000000000000000000"], "epochs must be at most 2147483647"),
     ("mnist-vib-mlp", ["seed=4294967296"], "seed must be at most 4294967295"),  # Keras' seeds
-    ("mnist-vib-mlp", ["epochs=1", "epochs=100"], "epochs is set twice \\('1', then '100'\\); set it once"),
 ])
 def test_overrides_and_values_tensorflow_cannot_take_are_refused(name, overrides, message):
     with pytest.raises(ValueError, match=message):
         recipes.get_recipe(name, overrides)
 
 
-def test_no_overrides_may_be_given_as_none():
+def test_no_overrides_may_be_given_as_none_and_a_repeated_key_takes_its_last_value():
     assert recipes.get_recipe("mnist-vib-mlp", None) == recipes.get_recipe("mnist-vib-mlp")
+    assert recipes.get_recipe("mnist-vib-mlp", ["epochs=1", "epochs=100"])["epochs"] == 100
     assert recipes.get_recipe("mnist-vib-mlp", ["seed=4294967295"])["seed"] == 4294967295

@@ -207,7 +207,9 @@ def test_two_trainings_on_one_folder_the_second_refuses(tmp_path, data_dir):
     first = subprocess.Popen([sys.executable, "-c", first_script], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
-        assert first.stdout.readline().strip() == "holding", first.stderr.read() if first.poll() is not None else ""
+        if first.stdout.readline().strip() != "holding":
+            first.wait(timeout=60)
+            pytest.fail(f"the first training did not start: {first.stderr.read()}")
         second = subprocess.run(
             [sys.executable, "-m", "vdualib.commands.train", "--recipe", "mnist-vib-mlp", "--out", str(folder),
              *[arg for setting in TINY + ["seed=1"] for arg in ("--set", setting)], "--quiet"],

@@ -305,7 +305,8 @@ def get_recipe(name, overrides=()):
             defaults that reproduce the behaviour of recipes recorded before they existed: the
             base defaults, and ``prior_weight_decay=True``).
         overrides: ``"key=value"`` strings (as from ``--set``) or a dict; values are parsed to
-            the type of the field they replace.
+            the type of the field they replace. A key given twice takes its last value, as on a
+            command line (``base + ["epochs=1"]`` overrides the base's epochs).
 
     Returns:
         The recipe dict.
@@ -349,8 +350,6 @@ def get_recipe(name, overrides=()):
             if "=" not in item:
                 raise ValueError(f"override {item!r} must look like key=value.")
             key, value = item.split("=", 1)
-            if key.strip() in dict(items):
-                raise ValueError(f"{key.strip()} is set twice ({dict(items)[key.strip()]!r}, then {value.strip()!r}); set it once.")
             items.append((key.strip(), value.strip()))
     before = copy.deepcopy(recipe)
     for key, value in items:
