@@ -12,7 +12,6 @@ Example::
     python -m scripts.analytic_toy --render-only --out scripts/results/ib
 """
 
-import argparse
 import os
 
 from scripts.lab import ib_study as study
@@ -35,7 +34,7 @@ def build_parser():
         >>> build_parser().parse_args(["--n-betas", "200"]).n_betas     # 200
     """
 
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog=PROG,
         description="Solve the dualIB paper's toy problem and the 12-bit task with the analytical IB and dualIB "
         "solvers; write analytic_toy.json and PNG figures (information in bits).",

@@ -455,7 +455,7 @@ def write_outputs(output_dir, record):
 
 def build_parser():
     """The command line of ``python -m scripts.benchmark_backends``."""
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="python -m scripts.benchmark_backends", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per backend (default %(default)s)")

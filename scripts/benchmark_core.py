@@ -19,6 +19,8 @@ import time
 
 import numpy as np
 
+from vdualib import cli
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "results", "core")
 
@@ -155,7 +157,7 @@ def render(record):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="benchmark_core", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(prog="benchmark_core", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--render", action="store_true", help="re-render benchmark.md from the committed JSON")
     args = parser.parse_args(argv)

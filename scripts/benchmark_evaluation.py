@@ -13,20 +13,19 @@ Writes ``benchmark.json`` (all timings plus provenance) and ``benchmark.md``
 table from the committed JSON without measuring.
 """
 
-import argparse
 import os
 import sys
 import tempfile
 import time
 
-from vdualib import evaluation, methods, reports, zoo
+from vdualib import cli, evaluation, methods, reports, zoo
 
 TARGET_SHARE = 0.10
 METHOD = "dualib"
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="benchmark_evaluation", description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(prog="benchmark_evaluation", description=__doc__.split("\n\n")[0])
     parser.add_argument("--num-examples", type=int, default=10000, help="CIFAR-10 test images (default all 10,000)")
     parser.add_argument("--num-samples", type=int, default=12, help="encoder samples per prediction (default 12)")
     parser.add_argument("--severity", type=int, default=3, choices=range(1, 6), help="corruption severity (default 3)")

@@ -42,7 +42,6 @@ Writes ``benchmark_ib.json`` (everything measured, with provenance) and renders
 ``benchmark_ib.md`` and ``benchmark_ib_scaling.png`` from it.
 """
 
-import argparse
 import contextlib
 import json
 import os
@@ -54,7 +53,7 @@ from importlib import metadata
 
 import numpy as np
 
-from vdualib import ib
+from vdualib import cli, ib
 from vdualib.reports import markdown_table, provenance, read_json, recorded_path, write_json, write_text
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "ib")
@@ -433,7 +432,7 @@ def plot_scaling(rows, path):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="benchmark_ib",
         description="Time vdualib.ib.curve against embo's InformationBottleneck on the toy and a random 256x16 "
         "problem and against |X|; check convergence and the Lagrangian against the previous default; write JSON, "

@@ -11,7 +11,6 @@ Writes ``benchmark_information.json`` (with provenance) and renders
 repository root; the default output is ``scripts/results/information``.
 """
 
-import argparse
 import os
 
 from vdualib import cli
@@ -59,7 +58,7 @@ def work(args):
 
 def main(argv=None):
     cli.quiet_tensorflow()
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="benchmark_information",
         description="Error of the MI estimators against ground truth at N = 1,000 and 10,000, and their speed; "
         "writes benchmark_information.json, estimator_error.md and benchmark_information.md.",

@@ -9,7 +9,6 @@ test images at ``--num-times`` times, beside the direct route. Writes
 from the repository root; the default output is ``scripts/results/ntk``.
 """
 
-import argparse
 import os
 
 from vdualib import cli
@@ -49,7 +48,7 @@ def work(args):
 
 def main(argv=None):
     cli.quiet_tensorflow()
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="benchmark_ntk",
         description="Time vdualib.ntk kernels and ensemble curves on MNIST-sized inputs; "
         "report seconds and the share of this CPU's measured peak FLOP/s.",

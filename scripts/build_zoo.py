@@ -22,12 +22,12 @@ import re
 import sys
 
 from scripts.lab import zoo_building
-from vdualib import datasets, evaluation, methods, reports, zoo
+from vdualib import cli, datasets, evaluation, methods, reports, zoo
 from vdualib.evaluation import examples
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="build_zoo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(prog="build_zoo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--name", help="zoo name, e.g. mnist-dualib-mlp")
     parser.add_argument("--run-dir", help="the training folder holding model.keras and train.json")
     parser.add_argument("--models-dir", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models"))

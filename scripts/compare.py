@@ -16,7 +16,6 @@ Examples::
     python -m scripts.compare --evaluations runs/det/metrics.json runs/vib/metrics.json runs/dualib/metrics.json
 """
 
-import argparse
 import sys
 
 from scripts.lab import comparison
@@ -35,7 +34,7 @@ def build_parser():
         >>> build_parser().print_help()
     """
 
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog=PROG,
         description="Compare the deterministic, VIB and VdualIB models of each data set side by side.",
         epilog="--models-dir defaults to the zoo folder (vdualib.zoo.models_dir(); $VDUALIB_MODELS_DIR overrides).",

@@ -36,7 +36,7 @@ def build_parser():
     """The command's argument parser (defaults that depend on ``--smoke`` are filled in by :func:`parse_args`)."""
     datasets = tuple(dict.fromkeys((*dualib_study.SCHEDULES, *dualib_study.FULL_DATASETS)))
     arms = dualib_study.ARM_NAMES
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="dualib_study", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add = parser.add_argument

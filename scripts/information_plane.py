@@ -11,7 +11,6 @@ Example::
     python -m scripts.information_plane --render-only --output-dir scripts/results/information
 """
 
-import argparse
 import dataclasses
 import os
 
@@ -36,7 +35,7 @@ def build_parser():
     """
 
     twelve, layer = TwelveBitSettings(), StochasticLayerSettings()
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog=PROG,
         description="Information-plane study of the 12-bit task (tanh/ReLU, several seeds) and of a VIB/VdualIB "
         "MNIST stochastic layer; writes information_plane.json, figures and a Markdown summary (bits).",

@@ -42,7 +42,7 @@ def build_parser():
     """
 
     defaults = NTKStudySettings()
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog=PROG,
         description="Information curves (bits) of infinite NTK ensembles against training time and sample size, "
         "for the 12-bit task and an MNIST subset; writes JSON, PNGs and a Markdown table.",

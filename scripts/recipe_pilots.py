@@ -30,6 +30,8 @@ import math
 import os
 import sys
 
+from vdualib import cli
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "results", "pilots")
 
@@ -46,7 +48,7 @@ RULE = (
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="recipe_pilots", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(prog="recipe_pilots", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", required=True, help="folder of the pilots' run folders (resumed where they stopped)")
     parser.add_argument("--out", default=DEFAULT_OUT, help="folder of the report (a subfolder per zoo name)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs of each pilot (its cosine schedule ends with it)")

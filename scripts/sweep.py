@@ -17,14 +17,14 @@ import sys
 import numpy as np
 
 from scripts.lab import sweep
-from vdualib import reports
+from vdualib import cli, reports
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 DEFAULT_VALUES = {"beta": list(np.logspace(-5, -1, 7)), "label_smoothing": [0.01, 0.03, 0.1, 0.3, 0.6]}
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(prog="sweep", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parameter", choices=sorted(DEFAULT_VALUES), default="beta", help="the recipe field to sweep")
     parser.add_argument("--values", type=float, nargs="+", default=None, help="values of the field (default: see above)")
     parser.add_argument("--set", dest="overrides", action="append", default=None, metavar="KEY=VALUE", help="recipe overrides (default: train_size=10000 epochs=5)")

@@ -23,7 +23,7 @@ import os
 import subprocess
 import sys
 
-from vdualib import recipes, reports
+from vdualib import cli, recipes, reports
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORDER = (
@@ -43,7 +43,7 @@ CORRUPTION_LIMIT = {"resnet20": 2000}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="train_zoo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(prog="train_zoo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", required=True, help="folder of the run folders (one per zoo name)")
     parser.add_argument("--models-dir", required=True, help="the zoo folder the finished models are added to")
     parser.add_argument("--names", nargs="+", default=list(ORDER), help="zoo names, in order")

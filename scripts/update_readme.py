@@ -20,7 +20,7 @@ import os
 import re
 import sys
 
-from vdualib import reports
+from vdualib import cli, reports
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BLOCK = re.compile(r"<!-- BEGIN (\S+) -->\n(.*?)<!-- END \1 -->", re.S)
@@ -154,7 +154,7 @@ def update_block(readme_path, name, content):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="python -m scripts.update_readme", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("pages", nargs="*", metavar="PAGE", help="Markdown pages (default: README.md and docs/*.md)")

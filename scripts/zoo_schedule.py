@@ -15,13 +15,15 @@ import csv
 import os
 import sys
 
+from vdualib import cli
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DIR = os.path.join(HERE, "results", "zoo_schedule")
 CHECKPOINTS = (5, 10, 20, 50, 100, 200)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="zoo_schedule", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(prog="zoo_schedule", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", default=DEFAULT_DIR, help="folder of <zoo name>-<variant>.csv logs; the report is written there")
     return parser.parse_args(argv)
 

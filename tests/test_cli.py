@@ -1,7 +1,9 @@
 """What every installed command shares: errors as one line and status 2, the output folder checked
-first, TensorFlow quiet unless the user chose a log level."""
+first (and not left behind empty by a failure), an option given once, TensorFlow quiet unless the user
+chose a log level."""
 
 import argparse
+import glob
 import os
 import sys
 
@@ -103,3 +105,76 @@ def test_quiet_tensorflow_sets_a_level_only_when_the_user_chose_none(monkeypatch
     assert len(finders) == ("tensorflow" not in sys.modules)  # the banners are dropped at TensorFlow's first import
     cli.drop_startup_banners()  # never a second finder
     assert len([f for f in sys.meta_path if isinstance(f, cli._QuietTensorFlowFinder)]) == len(finders)
+
+
+def test_an_option_given_twice_is_a_usage_error_and_flags_may_repeat(capsys):
+    parser = cli.ArgumentParser(prog="vdualib-x")
+    parser.add_argument("--model")
+    parser.add_argument("--severities", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("files", nargs="*")
+    args = parser.parse_args(["--model", "a", "--quiet", "--quiet", "f1", "f2"])
+    assert vars(args) == {"model": "a", "severities": [1, 2], "quiet": True, "files": ["f1", "f2"]}  # no markers left
+    assert vars(parser.parse_args(["--model", "b"]))["model"] == "b"  # the parser parses again
+    for argv, message in ((["--model", "a", "--model", "b"], "--model was given twice; give it once."),
+                          (["--model=a", "--model", "a"], "--model was given twice"),
+                          (["--severities", "1", "--severities", "3"], "takes several values after one flag")):
+        with pytest.raises(SystemExit) as raised:
+            parser.parse_args(argv)
+        assert raised.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, argv", [
+    ("evaluate", ["--model", "mnist-dualib-mlp", "--model", "mnist-vib-mlp"]),
+    ("evaluate", ["--model", "mnist-dualib-mlp", "--out", "a", "--out", "b"]),
+    ("train", ["--recipe", "mnist-vib-mlp", "--recipe", "mnist-dualib-mlp"]),
+    ("quickstart", ["--epochs", "1", "--epochs", "2"]),
+])
+def test_every_command_refuses_an_option_given_twice(command, argv, tmp_path, monkeypatch, capsys):
+    import importlib
+
+    monkeypatch.chdir(tmp_path)
+    module = importlib.import_module(f"vdualib.commands.{command}")
+    with pytest.raises(SystemExit) as raised:
+        module.main(argv)
+    assert raised.value.code == 2 and "was given twice" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []  # refused before any work
+
+
+def test_every_parser_of_the_project_is_the_command_line_parser():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sources = glob.glob(os.path.join(root, "vdualib", "**", "*.py"), recursive=True) + glob.glob(
+        os.path.join(root, "scripts", "**", "*.py"), recursive=True)
+    plain = [path for path in sources if path != cli.__file__ and "argparse.ArgumentParser(" in open(path).read()]
+    assert plain == []
+
+
+def test_a_failed_work_removes_the_empty_folders_it_created(tmp_path, capsys):
+    kept = tmp_path / "kept"
+    kept.mkdir()
+
+    def fail():
+        cli.check_writable_dir(tmp_path / "new" / "deeper" / "out")
+        cli.check_writable_dir(kept)  # existed: stays, empty or not
+        cli.check_writable_dir(tmp_path / "written")
+        (tmp_path / "written" / "report.md").write_text("partial")
+        raise ValueError("bad input found after the folders were made")
+
+    assert cli.run(fail, "vdualib-x") == 2
+    assert sorted(os.listdir(tmp_path)) == ["kept", "written"]  # "new/deeper/out" was created empty: gone
+    assert (tmp_path / "written" / "report.md").exists()
+    with pytest.raises(KeyboardInterrupt):
+        cli.run(lambda: (cli.check_writable_dir(tmp_path / "interrupted"), (_ for _ in ()).throw(KeyboardInterrupt()))[1],
+                "vdualib-x")
+    assert not (tmp_path / "interrupted").exists()
+    assert cli.run(lambda: cli.check_writable_dir(tmp_path / "made") and None, "vdualib-x") == 0
+    assert (tmp_path / "made").is_dir()  # a successful work keeps its folders, empty or not
+
+
+def test_a_refused_training_leaves_no_output_folder(tmp_path, capsys):
+    from vdualib.commands import train
+
+    out = tmp_path / "runs" / "never"
+    assert train.main(["--recipe", "mnist-vib-mlp", "--resume", "--out", str(out), "--quiet"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []

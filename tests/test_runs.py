@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import keras
 import numpy as np
@@ -224,6 +223,19 @@ def test_two_trainings_on_one_folder_the_second_refuses(tmp_path, data_dir):
     assert record["recipe"]["seed"] == 0 and len(record["history"]) == 2
     assert record["sha256"] == reports.sha256_file(folder / "model.keras")
     assert len(_log(folder)) == 2
+
+
+def test_the_lock_file_names_the_holder_only_while_it_holds_and_an_unused_new_folder_goes(tmp_path):
+    with runs.RunFolder(tmp_path / "new").lock() as folder:
+        assert os.listdir(folder.path) == [".lock"]
+    assert not (tmp_path / "new").exists()  # created by the lock and left empty: removed
+    (tmp_path / "mine").mkdir()
+    with runs.RunFolder(tmp_path / "mine").lock():
+        pass
+    assert os.listdir(tmp_path / "mine") == []  # the user's folder stays
+    with runs.RunFolder(tmp_path / "used").lock() as folder:
+        (tmp_path / "used" / "notes.txt").write_text("x")
+    assert os.listdir(tmp_path / "used") == ["notes.txt"]
 
 
 def test_deleting_the_lock_file_does_not_bypass_the_lock(tmp_path):

@@ -241,7 +241,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         >>> x, y = np.random.default_rng(0).normal(size=(32, 4)), np.arange(32) % 3
         >>> history = model.fit(x, y, epochs=2, verbose=0, callbacks=[EpochCheckpoint("runs/a", {"name": "a"}), StopOnNonFinite()])
         >>> sorted(os.listdir("runs/a")), reports.read_json("runs/a/checkpoint.json")["epochs_done"]
-        (['.lock', 'checkpoint.json', 'checkpoint.keras', 'checkpoint.previous.keras', 'log.csv'], 2)
+        (['checkpoint.json', 'checkpoint.keras', 'checkpoint.previous.keras', 'log.csv'], 2)
     """
 
     def __init__(self, out_dir, identity, elapsed=0.0):

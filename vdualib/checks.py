@@ -798,10 +798,10 @@ class _KerasOps(_TensorFlowOps):
         values = [[part for part in data if not isinstance(part, str)] for _, data in conditions]
 
         def raise_first_failure(flag_values, data_values):
-            for ok, (_, data), numbers in zip(flag_values, conditions, data_values):
+            for ok, (_, data), found in zip(flag_values, conditions, data_values):
                 if not bool(np.asarray(ok)):
-                    numbers = iter(numbers)
-                    parts = [part if isinstance(part, str) else np.asarray(next(numbers)).tolist() for part in data]
+                    found = iter(found)
+                    parts = [part if isinstance(part, str) else np.asarray(next(found)).tolist() for part in data]
                     raise ValueError(" ".join(str(part) for part in parts))
 
         if self.backend == "jax":

@@ -11,6 +11,8 @@ Example (the shape of every entry point)::
         return cli.main(build_parser, work, "vdualib-train", argv)
 """
 
+import argparse
+import contextlib
 import importlib.abc
 import importlib.util
 import os
@@ -18,7 +20,7 @@ import re
 import sys
 import tempfile
 
-__all__ = ["quiet_tensorflow", "drop_startup_banners", "run", "check_writable_dir", "main", "run_or_render"]
+__all__ = ["ArgumentParser", "quiet_tensorflow", "drop_startup_banners", "run", "check_writable_dir", "main", "run_or_render"]
 
 
 #: start-up lines of TensorFlow on a machine without a GPU that say nothing about the run
@@ -31,6 +33,56 @@ _STARTUP_NOISE = re.compile(
     r"|Unable to register cu(DNN|FFT|BLAS) factory"
     r"|TF-TRT Warning: Could not find TensorRT"
 )
+
+
+#: folders :func:`check_writable_dir` created during the current :func:`run`, deepest first (removed again,
+#: if still empty, when the work fails)
+_CREATED = []
+
+#: prefix of the namespace attributes that mark an option as given while parsing (removed after)
+_GIVEN = "_given_"
+
+
+class _StoreOnce(argparse._StoreAction):
+    """argparse's ``store`` action, refusing a second occurrence of its option (the default would let the
+    last one win silently: ``--model a --model b`` evaluates only ``b``)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        marker = _GIVEN + self.dest
+        if self.option_strings and getattr(namespace, marker, False):
+            parser.error(f"{'/'.join(self.option_strings)} was given twice; give it once"
+                         + (" (it takes several values after one flag)" if self.nargs in ("+", "*") else "") + ".")
+        setattr(namespace, marker, True)
+        super().__call__(parser, namespace, values, option_string)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose value-taking options may be given only once.
+
+    Every command of the project builds its parser with this class. An option given twice is a
+    usage error (exit status 2 with argparse's usage line) instead of argparse's default, where
+    the last occurrence silently wins; flags (``store_true``) may repeat harmlessly.
+
+    Example:
+        >>> parser = ArgumentParser(prog="demo")
+        >>> _ = parser.add_argument("--model")
+        >>> parser.parse_args(["--model", "a"])
+        Namespace(model='a')
+        >>> parser.parse_args(["--model", "a", "--model", "b"])     # doctest: +SKIP
+        usage: demo [-h] [--model MODEL]
+        demo: error: --model was given twice; give it once.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        for key in [key for key in vars(namespace) if key.startswith(_GIVEN)]:
+            delattr(namespace, key)
+        return namespace, extras
 
 
 class _QuietStartupLoader(importlib.abc.Loader):
@@ -120,6 +172,9 @@ def drop_startup_banners():
 def check_writable_dir(path, name="--out"):
     """Make sure ``path`` can be created or written as a folder *before* long work starts.
 
+    Inside :func:`run` (every command's work), the folders created here are removed again if the
+    work fails while they are still empty: bad input leaves no empty ``--out`` behind.
+
     Raises:
         ValueError: ``path`` is empty or an existing file, or its folder cannot be created or written.
 
@@ -139,8 +194,13 @@ def check_writable_dir(path, name="--out"):
         raise ValueError(f"{name} is empty; give a folder path.")
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"{name} {path!r} is an existing file; give a folder path.")
+    missing, probe = [], os.path.abspath(path)
+    while not os.path.exists(probe):
+        missing.append(probe)
+        probe = os.path.dirname(probe)
     try:
         os.makedirs(path, exist_ok=True)
+        _CREATED.extend(missing)
     except OSError as err:
         raise ValueError(f"{name} {path!r} cannot be created ({err.strerror}); choose a writable folder.") from None
     if not os.access(path, os.W_OK | os.X_OK):
@@ -151,7 +211,8 @@ def check_writable_dir(path, name="--out"):
 def run(work, prog):
     """Run ``work()`` and turn the library's ``ValueError`` / ``FileNotFoundError``, and a failed
     allocation (``MemoryError``, TensorFlow's ``ResourceExhaustedError``), into one line on stderr
-    and exit status 2; returns ``work()``'s status (``None`` counts as 0).
+    and exit status 2; returns ``work()``'s status (``None`` counts as 0). When ``work()`` fails,
+    the folders :func:`check_writable_dir` created for it and that are still empty are removed.
 
     Args:
         work: a callable without arguments returning an exit status or ``None``.
@@ -164,8 +225,13 @@ def run(work, prog):
         >>> run(lambda: vdualib.recipes.get_recipe("nope"), "vdualib-train")     # prints the error on stderr
         2
     """
+    _CREATED.clear()
     try:
-        status = work()
+        try:
+            status = work()
+        except BaseException:
+            _remove_created_if_empty()
+            raise
     except (ValueError, FileNotFoundError) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
@@ -178,6 +244,14 @@ def run(work, prog):
         )
         return 2
     return 0 if status is None else status
+
+
+def _remove_created_if_empty():
+    """Remove the folders :func:`check_writable_dir` created in this run that are still empty (deepest first)."""
+    for folder in _CREATED:
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+    _CREATED.clear()
 
 
 def _out_of_memory_errors():

@@ -6,7 +6,7 @@ history, every layer's random state and the sha256 of the model file it belongs 
 ``log.csv`` (one row per finished epoch, written from ``checkpoint.json``'s history).
 
 * **One writer.** :meth:`RunFolder.lock` takes an exclusive ``flock`` on the folder itself
-  before anything in it is read or written (``.lock`` only names the holder); a second run on the
+  before anything in it is read or written (``.lock`` names the holder while it holds it); a second run on the
   same folder is refused at once. The operating system drops the lock when its process dies, so a
   killed run leaves nothing stuck. ``flock`` holds between processes of one machine; on storage
   shared by several machines it depends on the file system.
@@ -57,7 +57,7 @@ class RunFolder:
         >>> with RunFolder("runs/a").lock() as folder:     # model: the zoo's mnist-dualib-mlp
         ...     state = folder.commit(model, {"name": "a", "epochs_done": 1, "history": [{"epoch": 1, "loss": 0.5}]})
         >>> sorted(os.listdir("runs/a"))
-        ['.lock', 'checkpoint.json', 'checkpoint.keras', 'log.csv']
+        ['checkpoint.json', 'checkpoint.keras', 'log.csv']
         >>> with open("runs/a/log.csv") as file:     # Keras' CSVLogger layout: 0-based epochs
         ...     file.read().splitlines()
         ['epoch,loss', '0,0.5']
@@ -80,7 +80,12 @@ class RunFolder:
 
     @contextlib.contextmanager
     def lock(self):
-        """Hold the folder's exclusive lock for the block (``ValueError`` if another process holds it)."""
+        """Hold the folder's exclusive lock for the block (``ValueError`` if another process holds it).
+
+        ``.lock`` names the holder while the lock is held and goes when it is let go; a folder this
+        call created and that is still empty then (the run was refused before writing) is removed.
+        """
+        created = not os.path.isdir(self.path)
         os.makedirs(self.path, exist_ok=True)
         # the folder's own descriptor: deleting or replacing a file in it cannot bypass the lock
         handle = os.open(self.path, os.O_RDONLY)
@@ -105,6 +110,12 @@ class RunFolder:
             yield self
         finally:
             self._lock = None
+            # still holding the lock: no other writer can have written its own .lock yet
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.file(LOCK_FILE))
+            if created:
+                with contextlib.suppress(OSError):
+                    os.rmdir(self.path)  # only if empty
             fcntl.flock(handle, fcntl.LOCK_UN)
             os.close(handle)
 

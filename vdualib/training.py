@@ -29,7 +29,7 @@ Example:
     >>> record = train(recipe, "runs/mnist-vib-mlp", precision="float32", verbose=0)     # the zoo's: 200 epochs, 55,000 images
     >>> record = train(recipe, "runs/mnist-vib-mlp", resume=True, verbose=0)   # after a crash; here nothing is left to train
     >>> sorted(os.listdir("runs/mnist-vib-mlp"))
-    ['.lock', 'checkpoint.json', 'checkpoint.keras', 'log.csv', 'model.keras', 'tensorboard', 'train.json']
+    ['checkpoint.json', 'checkpoint.keras', 'log.csv', 'model.keras', 'tensorboard', 'train.json']
     >>> len(record["history"]), bool(0 <= record["history"][-1]["val_accuracy"] <= 1)
     (1, True)
 """

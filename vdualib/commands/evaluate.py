@@ -14,7 +14,6 @@ Examples::
         --ood uniform gaussian --severities 1 3 5 --out runs/compare
 """
 
-import argparse
 import sys
 
 from vdualib import cli
@@ -40,7 +39,7 @@ def build_parser():
         ('mnist-dualib-mlp', 'mu', 'runs/evaluate')
     """
 
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog=PROG,
         description="Evaluate classifiers on clean, corrupted and out-of-distribution test data.",
         epilog=evaluation.CORRUPTIONS_NOTE.replace("`", ""),

@@ -30,7 +30,7 @@ def build_parser():
         >>> build_parser().print_help()
         usage: vdualib-quickstart [-h] ...
     """
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=1, help="training epochs (at least 1)")
     parser.add_argument("--beta", type=float, default=1e-3, help="weight of the rate (VIB convention)")
     parser.add_argument("--latent-dim", type=int, default=64, help="K, the size of z")

@@ -28,7 +28,7 @@ def build_parser():
         ['epochs=2']
     """
 
-    parser = argparse.ArgumentParser(prog="vdualib-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(prog="vdualib-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipe", help=f"recipe name, one of: {', '.join(recipes.recipe_names())}")
     parser.add_argument("--out", help="output folder (default runs/<recipe>)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field (repeatable)")

@@ -22,7 +22,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from vdualib import calibration, checks, corruptions, datasets, metrics, reports, zoo
+from vdualib import calibration, checks, corruptions, datasets, metrics, reports
 from vdualib.evaluation import data, examples
 from vdualib.evaluation.examples import PREDICTIONS
 
