@@ -42,7 +42,8 @@ schedule, arm and seed):
   smoke=...)`` lays small overrides (epochs, examples) over either schedule for tests only; the
   per-schedule record names them. Cost: the zoo's cards record 2,700-3,300 s of training per
   Fashion-MNIST model on this machine, so the 12 runs (4 arms x 3 seeds) take about ten hours
-  alone, plus the MC-dropout evaluation (12 passes over about 130,000 images per deterministic seed).
+  alone, plus the MC-dropout evaluation (per deterministic seed, the convolutions once and 12 passes of
+  the layers after the dropout, over about 130,000 images).
 
 Rows measured from trained models (:func:`run_models`, e.g. the CIFAR-10 zoo, one seed each) carry
 ``"schedule": "models"`` (:data:`MODELS`): they follow no schedule of the study.
@@ -751,12 +752,18 @@ def has_dropout(model):
 class MCDropout:
     """Monte Carlo dropout view of a deterministic :class:`vdualib.models.IBClassifier`.
 
-    The backbone is cloned with ``keras.models.clone_model``: each ``keras.layers.Dropout``
-    becomes a layer that always drops (its masks from a ``keras.random.SeedGenerator`` seeded with
-    ``seed`` plus its index), every other layer is the model's own, so the weights are shared and
-    batch normalization stays in inference mode. :meth:`predict` averages the probabilities of
-    ``num_samples`` passes; it restarts the mask streams on every call, so the same images in the
-    same batches give the same probabilities. A backbone without dropout gives the plain prediction.
+    The backbone is cut at its first ``keras.layers.Dropout``: the layers before it run once per
+    image (their features are the same in every pass), and only the rest, cloned with
+    ``keras.models.clone_model`` so that each Dropout becomes a layer that always drops (its masks
+    from a ``keras.random.SeedGenerator`` seeded with ``seed`` plus its index), runs
+    ``num_samples`` times on those features, with the encoder and decoder. On the convnet, whose
+    only dropout follows the global pooling, a pass then costs two small dense layers instead of
+    the whole network. Where the rest of the backbone also reads tensors from before the Dropout
+    (a skip connection around it), the whole backbone runs in every pass instead. Every other
+    layer is the model's own, so the weights are shared and batch normalization stays in
+    inference mode. :meth:`predict` averages the probabilities of the passes; it restarts the mask
+    streams on every call, so the same images in the same batches give the same probabilities. A
+    backbone without dropout gives the plain prediction.
 
     Args:
         model: a deterministic ``IBClassifier`` with a functional (or Sequential) backbone.
@@ -786,11 +793,21 @@ class MCDropout:
             )
             return self.dropouts[-1]
 
-        _dropout_layers(model.backbone)
-        backbone = keras.models.clone_model(model.backbone, clone_function=swap)
+        found = _dropout_layers(model.backbone)
         images = keras.Input(shape=model.image_shape, dtype="uint8", name="images")
-        logits = model.decoder(model.encoder(backbone(images, training=False)))
-        self.network = keras.Model(images, keras.ops.softmax(keras.ops.cast(logits, "float32")), name="mc_dropout")
+        cut = _cut_before(model.backbone, found[0]) if found else None
+        if cut is None:  # the whole backbone in every pass
+            self.features = None
+            head_input, rest = images, keras.models.clone_model(model.backbone, clone_function=swap)
+        else:
+            before, after = cut
+            self.features = keras.Model(images, before(images, training=False), name="mc_dropout_features")
+            head_input = keras.Input(shape=before.output.shape[1:], dtype=before.output.dtype, name="features")
+            rest = keras.models.clone_model(after, clone_function=swap)
+        logits = model.decoder(model.encoder(rest(head_input, training=False)))
+        self.head = keras.Model(head_input, keras.ops.softmax(keras.ops.cast(logits, "float32")), name="mc_dropout_head")
+        self.network = self.head if self.features is None else keras.Model(
+            images, self.head(self.features(images)), name="mc_dropout")
         self.method, self.stochastic = model.method, False
 
     def sample_probs(self, images, batch_size=500):
@@ -798,13 +815,27 @@ class MCDropout:
         images = checks.pixel_images("images", images)
         for layer in self.dropouts:
             layer.reset()
+        inputs = images if self.features is None else self.features.predict(images, batch_size=batch_size, verbose=0)
         return np.stack(
-            [self.network.predict(images, batch_size=batch_size, verbose=0) for _ in range(self.num_samples)]
+            [self.head.predict(inputs, batch_size=batch_size, verbose=0) for _ in range(self.num_samples)]
         )
 
     def predict(self, images, batch_size=500, verbose=0):
         """The mean over the passes, ``[N, C]`` (``verbose`` is accepted and ignored)."""
         return self.sample_probs(images, batch_size).mean(axis=0)
+
+
+def _cut_before(backbone, layer):
+    """``(before, after)``: the backbone as two models meeting at ``layer``'s input (``before`` ends there,
+    ``after`` starts there), or None where ``after`` would also need tensors from before that point."""
+    tensor = layer.input
+    if not isinstance(tensor, keras.KerasTensor) or len(backbone.inputs) != 1:
+        return None
+    try:
+        after = keras.Model(tensor, backbone.output)
+    except ValueError:  # the graph after the cut reads other tensors from before it
+        return None
+    return keras.Model(backbone.inputs, tensor), after
 
 
 # ---------------------------------------------------------------------------------------------

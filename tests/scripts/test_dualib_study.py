@@ -595,6 +595,29 @@ def test_mc_dropout_view_drops_at_test_time_shares_weights_and_keeps_batch_norm_
         view.predict(images / 255.0)
 
 
+def test_mc_dropout_runs_the_layers_before_the_dropout_once_and_matches_the_whole_network(monkeypatch):
+    images = np.random.default_rng(1).integers(0, 256, (40, 28, 28), dtype=np.uint8)
+    model = _classifier(models.build_backbone("convnet", width=0.25, dropout=0.5))
+    view = dualib_study.MCDropout(model, num_samples=3, seed=5)
+    assert view.features is not None and view.features.output.shape[1:] == model.backbone.get_layer("pool").output.shape[1:]
+    assert not any(isinstance(layer, keras.layers.Conv2D) for layer in view.head.layers)  # passes skip the convolutions
+    cut = view.sample_probs(images, batch_size=16)
+    monkeypatch.setattr(dualib_study, "_cut_before", lambda backbone, layer: None)
+    whole = dualib_study.MCDropout(model, num_samples=3, seed=5)
+    assert whole.features is None
+    np.testing.assert_allclose(cut, whole.sample_probs(images, batch_size=16), atol=1e-6)  # the same masks, the same passes
+    monkeypatch.undo()
+    # a skip connection around the dropout: the rest needs a tensor from before the cut, so every pass runs it all
+    inputs = keras.Input((28, 28), dtype="uint8")
+    x = keras.layers.Dense(16, activation="relu")(keras.layers.Flatten()(keras.ops.cast(inputs, "float32") / 255.0))
+    y = keras.layers.Dense(16, activation="relu")(x)
+    skip = keras.Model(inputs, keras.layers.Add()([keras.layers.Dropout(0.5)(y), x]))
+    view = dualib_study.MCDropout(_classifier(skip, seed=3), num_samples=2, seed=0)
+    assert view.features is None
+    passes = view.sample_probs(images)
+    assert passes.shape == (2, 40, 10) and np.abs(passes[0] - passes[1]).max() > 1e-4
+
+
 def _scores(rng, n, accuracy, confidence):
     """Per-example scores of a model right on about ``accuracy`` of n examples with top probability ``confidence``."""
     labels = rng.integers(0, 10, n)
