@@ -116,12 +116,20 @@ def test_an_option_given_twice_is_a_usage_error_and_flags_may_repeat(capsys):
     args = parser.parse_args(["--model", "a", "--quiet", "--quiet", "f1", "f2"])
     assert vars(args) == {"model": "a", "severities": [1, 2], "quiet": True, "files": ["f1", "f2"]}  # no markers left
     assert vars(parser.parse_args(["--model", "b"]))["model"] == "b"  # the parser parses again
-    for argv, message in ((["--model", "a", "--model", "b"], "--model was given twice; give it once."),
-                          (["--model=a", "--model", "a"], "--model was given twice"),
+    for argv, message in ((["--model", "a", "--model", "b"], "argument --model: given twice; give it once."),
+                          (["--model=a", "--mod", "a"], "argument --model: given twice"),
                           (["--severities", "1", "--severities", "3"], "takes several values after one flag")):
         with pytest.raises(SystemExit) as raised:
             parser.parse_args(argv)
         assert raised.value.code == 2 and message in capsys.readouterr().err
+    quiet = cli.ArgumentParser(prog="vdualib-x", exit_on_error=False)
+    quiet.add_argument("--model")
+    quiet.add_argument("--names", action="append")  # append options collect every occurrence, as in argparse
+    with pytest.raises(argparse.ArgumentError, match="given twice"):
+        quiet.parse_args(["--model", "a", "--model", "b"])
+    assert quiet.parse_args(["--names", "a", "--names", "b"]).names == ["a", "b"]
+    args = quiet.parse_intermixed_args(["--model", "a"])
+    assert vars(args) == {"model": "a", "names": None}
 
 
 @pytest.mark.parametrize("command, argv", [
@@ -137,7 +145,7 @@ def test_every_command_refuses_an_option_given_twice(command, argv, tmp_path, mo
     module = importlib.import_module(f"vdualib.commands.{command}")
     with pytest.raises(SystemExit) as raised:
         module.main(argv)
-    assert raised.value.code == 2 and "was given twice" in capsys.readouterr().err
+    assert raised.value.code == 2 and "given twice; give it once" in capsys.readouterr().err
     assert os.listdir(tmp_path) == []  # refused before any work
 
 
@@ -178,3 +186,38 @@ def test_a_refused_training_leaves_no_output_folder(tmp_path, capsys):
     assert train.main(["--recipe", "mnist-vib-mlp", "--resume", "--out", str(out), "--quiet"]) == 2
     assert "nothing to resume" in capsys.readouterr().err
     assert os.listdir(tmp_path) == []
+
+
+def test_a_failed_work_removes_its_folders_deepest_first_and_leaves_an_outer_works_record(tmp_path):
+    def fail():
+        cli.check_writable_dir(tmp_path / "a" / "b")
+        cli.check_writable_dir(tmp_path / "a" / "b" / "c")
+        raise ValueError("refused")
+
+    assert cli.run(fail, "vdualib-x") == 2
+    assert os.listdir(tmp_path) == []  # a/b/c, then a/b, then a
+
+    def outer():
+        cli.check_writable_dir(tmp_path / "outer")
+        assert cli.run(lambda: cli.check_writable_dir(tmp_path / "inner") and None, "vdualib-x") == 0
+        raise ValueError("the outer work fails after an inner one succeeded")
+
+    assert cli.run(outer, "vdualib-x") == 2
+    assert os.listdir(tmp_path) == ["inner"]  # the inner work's folder is its result; the outer's empty one goes
+
+
+def test_a_created_folder_a_run_writer_holds_is_not_removed(tmp_path):
+    from vdualib import runs
+
+    def fail():
+        cli.check_writable_dir(tmp_path / "run")
+        with runs.RunFolder(tmp_path / "run").lock():
+            os.remove(tmp_path / "run" / ".lock")  # empty, as between a writer's lock and its .lock
+            created = cli._CREATED[:]
+            cli._remove_created_if_empty()  # as a failing command would, while the writer holds the folder
+            assert (tmp_path / "run").is_dir()
+            cli._CREATED[:] = created
+        raise ValueError("refused")
+
+    assert cli.run(fail, "vdualib-x") == 2
+    assert not (tmp_path / "run").exists()  # let go and empty: removed

@@ -238,6 +238,42 @@ def test_the_lock_file_names_the_holder_only_while_it_holds_and_an_unused_new_fo
     assert os.listdir(tmp_path / "used") == ["notes.txt"]
 
 
+def test_a_lock_taken_on_a_folder_removed_meanwhile_is_taken_again_on_the_folder_at_the_path(tmp_path, monkeypatch):
+    folder = runs.RunFolder(tmp_path / "run")
+    real_flock, calls = runs.fcntl.flock, []
+
+    def flock(handle, operation):
+        real_flock(handle, operation)
+        if operation & runs.fcntl.LOCK_EX and not calls:  # the first lock lands on a folder another writer then removed
+            calls.append(handle)
+            os.rmdir(tmp_path / "run")
+            os.mkdir(tmp_path / "run")
+
+    monkeypatch.setattr(runs.fcntl, "flock", flock)
+    with folder.lock():
+        assert os.path.samestat(os.fstat(folder._lock), os.stat(tmp_path / "run"))  # the folder at the path
+        assert os.listdir(tmp_path / "run") == [".lock"]
+    monkeypatch.setattr(runs.fcntl, "flock", real_flock)
+
+
+def test_a_failing_lock_file_removal_still_lets_the_folder_go(tmp_path, monkeypatch):
+    folder = runs.RunFolder(tmp_path)
+    real_remove = os.remove
+
+    def remove(path, *args, **kwargs):
+        if str(path).endswith(runs.LOCK_FILE):
+            raise PermissionError(13, "read-only", str(path))
+        return real_remove(path, *args, **kwargs)
+
+    with pytest.raises(KeyError, match="the run's own error"):
+        with folder.lock():
+            monkeypatch.setattr(os, "remove", remove)
+            raise KeyError("the run's own error")  # not replaced by the removal's
+    monkeypatch.setattr(os, "remove", real_remove)
+    with folder.lock():  # let go: the same process takes it again
+        pass
+
+
 def test_deleting_the_lock_file_does_not_bypass_the_lock(tmp_path):
     with runs.RunFolder(tmp_path).lock():
         os.remove(tmp_path / ".lock")

@@ -12,7 +12,7 @@ Example (the shape of every entry point)::
 """
 
 import argparse
-import contextlib
+import fcntl
 import importlib.abc
 import importlib.util
 import os
@@ -40,7 +40,7 @@ _STARTUP_NOISE = re.compile(
 _CREATED = []
 
 #: prefix of the namespace attributes that mark an option as given while parsing (removed after)
-_GIVEN = "_given_"
+_GIVEN = "_vdualib_given_"
 
 
 class _StoreOnce(argparse._StoreAction):
@@ -50,8 +50,9 @@ class _StoreOnce(argparse._StoreAction):
     def __call__(self, parser, namespace, values, option_string=None):
         marker = _GIVEN + self.dest
         if self.option_strings and getattr(namespace, marker, False):
-            parser.error(f"{'/'.join(self.option_strings)} was given twice; give it once"
-                         + (" (it takes several values after one flag)" if self.nargs in ("+", "*") else "") + ".")
+            raise argparse.ArgumentError(
+                self, "given twice; give it once" + (" (it takes several values after one flag)" if self.nargs in ("+", "*") else "") + "."
+            )
         setattr(namespace, marker, True)
         super().__call__(parser, namespace, values, option_string)
 
@@ -60,8 +61,9 @@ class ArgumentParser(argparse.ArgumentParser):
     """``argparse.ArgumentParser`` whose value-taking options may be given only once.
 
     Every command of the project builds its parser with this class. An option given twice is a
-    usage error (exit status 2 with argparse's usage line) instead of argparse's default, where
-    the last occurrence silently wins; flags (``store_true``) may repeat harmlessly.
+    usage error (exit status 2 with argparse's usage line, or ``argparse.ArgumentError`` with
+    ``exit_on_error=False``) instead of argparse's default, where the last occurrence silently
+    wins; flags (``store_true``) and ``append`` options may repeat.
 
     Example:
         >>> parser = ArgumentParser(prog="demo")
@@ -70,7 +72,7 @@ class ArgumentParser(argparse.ArgumentParser):
         Namespace(model='a')
         >>> parser.parse_args(["--model", "a", "--model", "b"])     # doctest: +SKIP
         usage: demo [-h] [--model MODEL]
-        demo: error: --model was given twice; give it once.
+        demo: error: argument --model: given twice; give it once.
     """
 
     def __init__(self, *args, **kwargs):
@@ -79,10 +81,16 @@ class ArgumentParser(argparse.ArgumentParser):
         self.register("action", "store", _StoreOnce)
 
     def parse_known_args(self, args=None, namespace=None):
-        namespace, extras = super().parse_known_args(args, namespace)
-        for key in [key for key in vars(namespace) if key.startswith(_GIVEN)]:
-            delattr(namespace, key)
-        return namespace, extras
+        return _without_markers(*super().parse_known_args(args, namespace))
+
+    def parse_known_intermixed_args(self, args=None, namespace=None):
+        return _without_markers(*super().parse_known_intermixed_args(args, namespace))
+
+
+def _without_markers(namespace, extras):
+    for key in [key for key in vars(namespace) if key.startswith(_GIVEN)]:
+        delattr(namespace, key)
+    return namespace, extras
 
 
 class _QuietStartupLoader(importlib.abc.Loader):
@@ -225,6 +233,7 @@ def run(work, prog):
         >>> run(lambda: vdualib.recipes.get_recipe("nope"), "vdualib-train")     # prints the error on stderr
         2
     """
+    outer = _CREATED[:]  # a run inside another's work keeps its own record
     _CREATED.clear()
     try:
         try:
@@ -232,6 +241,8 @@ def run(work, prog):
         except BaseException:
             _remove_created_if_empty()
             raise
+        finally:
+            _CREATED[:] = outer
     except (ValueError, FileNotFoundError) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
@@ -247,10 +258,20 @@ def run(work, prog):
 
 
 def _remove_created_if_empty():
-    """Remove the folders :func:`check_writable_dir` created in this run that are still empty (deepest first)."""
-    for folder in _CREATED:
-        with contextlib.suppress(OSError):
-            os.rmdir(folder)
+    """Remove the folders :func:`check_writable_dir` created in this run that are still empty, deepest first;
+    a folder whose lock a run writer holds (:class:`vdualib.runs.RunFolder`) is left to it."""
+    for folder in sorted(set(_CREATED), key=lambda path: path.count(os.sep), reverse=True):
+        try:
+            handle = os.open(folder, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rmdir(folder)  # only if empty
+        except OSError:
+            pass
+        finally:
+            os.close(handle)
     _CREATED.clear()
 
 

@@ -86,23 +86,7 @@ class RunFolder:
         call created and that is still empty then (the run was refused before writing) is removed.
         """
         created = not os.path.isdir(self.path)
-        os.makedirs(self.path, exist_ok=True)
-        # the folder's own descriptor: deleting or replacing a file in it cannot bypass the lock
-        handle = os.open(self.path, os.O_RDONLY)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(handle)
-            holder = "another process"
-            if os.path.exists(self.file(LOCK_FILE)):
-                with open(self.file(LOCK_FILE), encoding="utf-8", errors="replace") as f:
-                    holder = f.read(200).strip() or holder
-            if holder == _holder():
-                holder += " (this process: an earlier fit that failed may still hold it; let it go, or restart)"
-            raise ValueError(
-                f"the run folder {self.path!r} is being written by {holder}; wait for that run to end, or choose "
-                "another folder (--out)."
-            ) from None
+        handle = self._acquire()
         self._lock = handle
         try:
             reports.write_text(self.file(LOCK_FILE), _holder())
@@ -110,14 +94,56 @@ class RunFolder:
             yield self
         finally:
             self._lock = None
-            # still holding the lock: no other writer can have written its own .lock yet
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(self.file(LOCK_FILE))
-            if created:
+            try:
+                # still holding the lock: no other writer can have written its own .lock yet
                 with contextlib.suppress(OSError):
-                    os.rmdir(self.path)  # only if empty
+                    os.remove(self.file(LOCK_FILE))
+                if created:
+                    with contextlib.suppress(OSError):
+                        os.rmdir(self.path)  # only if empty
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                os.close(handle)
+
+    def _acquire(self, attempts=3):
+        """An open descriptor of the folder holding its exclusive ``flock`` (``ValueError`` if another process holds it).
+
+        The lock is on the folder itself, not on its path: a folder removed (an empty one let go by
+        the writer that created it) between opening and locking would give a lock on a deleted
+        folder, so the locked folder must still be the one at the path, or the lock is taken again.
+        """
+        for _ in range(attempts):
+            os.makedirs(self.path, exist_ok=True)
+            # the folder's own descriptor: deleting or replacing a file in it cannot bypass the lock
+            handle = os.open(self.path, os.O_RDONLY)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(handle)
+                raise ValueError(
+                    f"the run folder {self.path!r} is being written by {self._holder_name()}; wait for that run to "
+                    "end, or choose another folder (--out)."
+                ) from None
+            try:
+                current = os.path.samestat(os.fstat(handle), os.stat(self.path))
+            except FileNotFoundError:
+                current = False
+            if current:
+                return handle
             fcntl.flock(handle, fcntl.LOCK_UN)
             os.close(handle)
+        raise ValueError(f"the run folder {self.path!r} keeps being removed and created by another process; choose "
+                         "another folder (--out).")
+
+    def _holder_name(self):
+        """Who holds the lock, as its ``.lock`` names it."""
+        holder = "another process"
+        with contextlib.suppress(OSError):
+            with open(self.file(LOCK_FILE), encoding="utf-8", errors="replace") as f:
+                holder = f.read(200).strip() or holder
+        if holder == _holder():
+            holder += " (this process: an earlier fit that failed may still hold it; let it go, or restart)"
+        return holder
 
     def _require_lock(self):
         if self._lock is None:

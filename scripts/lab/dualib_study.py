@@ -709,14 +709,16 @@ def evaluate_model(model, recipe, sets, arm, batch_size=500, train_limit=None):
 class _AlwaysDropout(keras.layers.Layer):
     """Dropout that drops in inference too, its masks drawn from a seeded generator."""
 
-    def __init__(self, rate, seed, **kwargs):
+    def __init__(self, rate, seed, noise_shape=None, **kwargs):
         super().__init__(**kwargs)
-        self.rate = float(rate)
+        self.rate, self.noise_shape = float(rate), noise_shape
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.initial_state = np.array(self.seed_generator.state.numpy())
 
     def call(self, inputs, training=None):
-        return keras.random.dropout(inputs, self.rate, seed=self.seed_generator) if self.rate > 0 else inputs
+        if self.rate == 0:
+            return inputs
+        return keras.random.dropout(inputs, self.rate, noise_shape=self.noise_shape, seed=self.seed_generator)
 
     def reset(self):
         self.seed_generator.state.assign(self.initial_state)
@@ -733,13 +735,18 @@ def _all_dropouts(model):
 
 
 def _dropout_layers(backbone):
-    """The Dropout layers of a backbone; ``ValueError`` for one inside a nested model."""
+    """The Dropout layers of a backbone; ``ValueError`` for one inside a nested model, or a subclass of
+    Dropout (``SpatialDropout2D`` drops whole channels: its masks are not the element-wise ones of MC dropout)."""
     found = _all_dropouts(backbone)
     nested = [layer.name for layer in found if not any(layer is own for own in backbone.layers)]
     if nested:
         raise ValueError(
             f"MC dropout reaches the backbone's own Dropout layers, not those of nested models ({nested})."
         )
+    other = sorted({type(layer).__name__ for layer in found if type(layer) is not keras.layers.Dropout})
+    if other:
+        raise ValueError(f"MC dropout keeps keras.layers.Dropout on at test time; the backbone has {other}, whose "
+                         "masks it would not reproduce.")
     return found
 
 
@@ -788,9 +795,8 @@ class MCDropout:
         def swap(layer):
             if not isinstance(layer, keras.layers.Dropout):
                 return layer
-            self.dropouts.append(
-                _AlwaysDropout(layer.rate, seed + len(self.dropouts), name=f"{layer.name}_mc", dtype=layer.dtype_policy)
-            )
+            self.dropouts.append(_AlwaysDropout(layer.rate, seed + len(self.dropouts), noise_shape=layer.noise_shape,
+                                                name=f"{layer.name}_mc", dtype=layer.dtype_policy))
             return self.dropouts[-1]
 
         found = _dropout_layers(model.backbone)
@@ -825,15 +831,25 @@ class MCDropout:
         return self.sample_probs(images, batch_size).mean(axis=0)
 
 
+#: largest feature size per image (entries) at which MC dropout keeps the features before the cut for all
+#: images at once (the convnet's: 256 per unit of width); above it every pass runs the whole backbone
+_MAX_CUT_FEATURES = 4096
+
+
 def _cut_before(backbone, layer):
     """``(before, after)``: the backbone as two models meeting at ``layer``'s input (``before`` ends there,
-    ``after`` starts there), or None where ``after`` would also need tensors from before that point."""
+    ``after`` starts there), or None where ``after`` would also read tensors from before that point, or
+    the features there are larger than :data:`_MAX_CUT_FEATURES` per image."""
     tensor = layer.input
-    if not isinstance(tensor, keras.KerasTensor) or len(backbone.inputs) != 1:
+    if not isinstance(tensor, keras.KerasTensor) or len(backbone.inputs) != 1 or len(backbone.outputs) != 1:
+        return None
+    if int(np.prod(tensor.shape[1:])) > _MAX_CUT_FEATURES:
         return None
     try:
-        after = keras.Model(tensor, backbone.output)
-    except ValueError:  # the graph after the cut reads other tensors from before it
+        after = keras.Model(tensor, backbone.outputs[0])
+    except (ValueError, KeyError, AttributeError):  # the graph after the cut reads other tensors from before it
+        return None
+    if sum(isinstance(op, keras.layers.InputLayer) for op in after.operations) != 1:
         return None
     return keras.Model(backbone.inputs, tensor), after
 

@@ -616,6 +616,30 @@ def test_mc_dropout_runs_the_layers_before_the_dropout_once_and_matches_the_whol
     assert view.features is None
     passes = view.sample_probs(images)
     assert passes.shape == (2, 40, 10) and np.abs(passes[0] - passes[1]).max() > 1e-4
+    # a Sequential backbone is cut too, with the same passes as the whole network
+    sequential = keras.Sequential([keras.Input((28, 28), dtype="uint8"), keras.layers.Rescaling(1 / 255.0),
+                                   keras.layers.Flatten(), keras.layers.Dense(16, activation="relu"),
+                                   keras.layers.Dropout(0.5), keras.layers.Dense(16, activation="relu")])
+    model = _classifier(sequential, seed=4)
+    view = dualib_study.MCDropout(model, num_samples=2, seed=1)
+    assert view.features is not None
+    cut = view.sample_probs(images, batch_size=16)
+    monkeypatch.setattr(dualib_study, "_cut_before", lambda backbone, layer: None)
+    np.testing.assert_allclose(cut, dualib_study.MCDropout(model, 2, seed=1).sample_probs(images, batch_size=16), atol=1e-6)
+    monkeypatch.undo()
+    # features larger than the bound per image: whole passes (the features of every image are not kept)
+    inputs = keras.Input((28, 28), dtype="uint8")
+    early = keras.Model(inputs, keras.layers.Dense(16)(keras.layers.Dropout(0.2)(keras.layers.Flatten()(
+        keras.layers.Dense(8)(keras.ops.cast(inputs, "float32"))))))  # 28 x 8 = 224 entries: cut
+    assert dualib_study.MCDropout(_classifier(early, seed=6), 2).features is not None
+    monkeypatch.setattr(dualib_study, "_MAX_CUT_FEATURES", 100)
+    assert dualib_study.MCDropout(_classifier(early, seed=6), 2).features is None
+    # channel-wise dropout is not MC dropout's element-wise masks: refused by name
+    spatial = keras.Sequential([keras.Input((28, 28), dtype="uint8"), keras.layers.Reshape((28, 28, 1)),
+                                keras.layers.Rescaling(1 / 255.0), keras.layers.Conv2D(4, 3),
+                                keras.layers.SpatialDropout2D(0.3), keras.layers.GlobalAveragePooling2D()])
+    with pytest.raises(ValueError, match="SpatialDropout2D"):
+        dualib_study.MCDropout(_classifier(spatial, seed=7))
 
 
 def _scores(rng, n, accuracy, confidence):
